@@ -1,0 +1,103 @@
+"""Options shared by several commands: output format, --fail-on, and the host to judge against."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cudalign.errors import InvalidHost, InvalidInput
+from cudalign.model import Finding, Report, Severity
+
+if TYPE_CHECKING:
+    from cudalign.facts import Facts
+    from cudalign.model import Host
+
+__all__ = [
+    "add_host_arguments",
+    "add_output_arguments",
+    "emit",
+    "exit_code",
+    "has_host_arguments",
+    "host_from_args",
+]
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")) -> None:
+    parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
+    parser.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
+    parser.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity] + ["never"],
+        default="error",
+        help="exit 1 when a finding at or above this severity exists (default: error)",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
+
+
+def add_host_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("host (default: this machine)")
+    g.add_argument("--host", metavar="FILE", help="a host recorded with 'cudalign doctor --json'")
+    g.add_argument(
+        "--gpu", action="append", metavar="NAME", help="a GPU by name, alias, PCI id or sm_XY (repeatable)"
+    )
+    g.add_argument("--driver", metavar="VERSION", help="NVIDIA driver version, e.g. 550.107.02")
+    g.add_argument("--os", dest="host_os", metavar="OS", help="distribution, e.g. ubuntu22.04 (default: linux)")
+    g.add_argument("--arch", dest="host_arch", choices=["x86_64", "aarch64"], help="CPU architecture")
+    g.add_argument("--python", dest="host_python", metavar="VERSION", help="Python version, e.g. 3.12")
+
+
+def has_host_arguments(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "host", None) or getattr(args, "gpu", None) or getattr(args, "driver", None))
+
+
+def host_from_args(args: argparse.Namespace, facts: Facts) -> Host | None:
+    """The host the flags describe, or ``None`` when none were given (the caller probes this machine)."""
+    if getattr(args, "host", None):
+        from cudalign.model import host_from_json
+
+        path = Path(args.host)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise InvalidHost(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        try:
+            return host_from_json(data)
+        except InvalidHost as exc:
+            raise InvalidHost(f"{path}: {exc}") from None
+    if getattr(args, "gpu", None) or getattr(args, "driver", None):
+        from cudalign.hosts import describe_host
+
+        return describe_host(
+            facts,
+            gpus=args.gpu or (),
+            driver=args.driver,
+            os=getattr(args, "host_os", None),
+            arch=getattr(args, "host_arch", None),
+            python=getattr(args, "host_python", None),
+        )
+    return None
+
+
+def exit_code(findings: tuple[Finding, ...] | list[Finding], fail_on: str) -> int:
+    if fail_on == "never":
+        return 0
+    threshold = Severity(fail_on).rank
+    return 1 if any(f.severity.rank >= threshold for f in findings) else 0
+
+
+def emit(report: Report, args: argparse.Namespace) -> int:
+    """Render the report in the chosen format, write it, and return the exit code."""
+    from cudalign.render import render
+
+    text = render(report, args.format)
+    out = getattr(args, "output", None)
+    if out:
+        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return exit_code(report.findings, getattr(args, "fail_on", "error"))

@@ -1,0 +1,191 @@
+"""The knowledge base: shipped TOML facts plus the PyPI-derived snapshot, loaded and validated.
+
+``load()`` reads every ``data/*.toml`` file, validates each fact against :mod:`cudalign.facts.schema`
+and returns a :class:`Facts`. Unknown keys, duplicate ids and unparseable values raise
+:class:`~cudalign.errors.InvalidFact` with one line naming the file and the fact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cudalign.errors import InvalidFact, UnknownGpu
+from cudalign.facts.schema import COMMON, KINDS, parse_value
+from cudalign.model import ComputeCapability, FactRef
+
+if TYPE_CHECKING:
+    from cudalign.facts.snapshot import Snapshot
+
+__all__ = ["DATA_DIR", "Fact", "Facts", "load", "load_file", "normalise_gpu_name"]
+
+DATA_DIR = Path(__file__).with_name("data")
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One validated fact: its kind, provenance and typed values."""
+
+    id: str
+    kind: str
+    source: str
+    checked: dt.date
+    file: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    note: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    @property
+    def ref(self) -> FactRef:
+        """The reference a finding cites."""
+        return FactRef(self.id, self.source)
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    return tomllib.loads(text)
+
+
+def load_file(path: Path) -> list[Fact]:
+    """Read and validate one fact file."""
+    name = path.name
+    try:
+        raw = _toml_loads(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # tomllib.TOMLDecodeError carries line and column in its message
+        raise InvalidFact(f"{name}: not valid TOML: {exc}") from None
+    facts: list[Fact] = []
+    for kind, entries in raw.items():
+        if kind not in KINDS:
+            raise InvalidFact(f"{name}: unknown kind of fact [[{kind}]] (known: {', '.join(sorted(KINDS))})")
+        if not isinstance(entries, list):
+            raise InvalidFact(f"{name}: '{kind}' must be an array of tables ([[{kind}]])")
+        schema = {**COMMON, **KINDS[kind]}
+        for n, entry in enumerate(entries, 1):
+            label = entry.get("id") if isinstance(entry, dict) else None
+            where = f"{name}: {kind} {label!r}" if label else f"{name}: {kind} #{n}"
+            if not isinstance(entry, dict):
+                raise InvalidFact(f"{where}: expected a table")
+            unknown = sorted(set(entry) - set(schema))
+            if unknown:
+                raise InvalidFact(f"{where}: unknown key {unknown[0]!r}")
+            missing = [k for k, f in schema.items() if f.required and k not in entry]
+            if missing:
+                raise InvalidFact(f"{where}: missing required key {missing[0]!r}")
+            values = {
+                k: parse_value(schema[k].type, v, where=f"{where}: {k}")
+                for k, v in entry.items()
+                if k not in ("id", "source", "checked", "note")
+            }
+            facts.append(
+                Fact(
+                    id=parse_value("str", entry["id"], where=f"{where}: id"),
+                    kind=kind,
+                    source=parse_value("str", entry["source"], where=f"{where}: source"),
+                    checked=parse_value("date", entry["checked"], where=f"{where}: checked"),
+                    file=name,
+                    values=values,
+                    note=entry.get("note"),
+                )
+            )
+    return facts
+
+
+def normalise_gpu_name(text: str) -> str:
+    """Fold a GPU name for matching: case, 'NVIDIA'/'GeForce'/'Tesla' prefixes, spaces and dashes."""
+    t = text.lower()
+    t = re.sub(r"\b(nvidia|geforce|tesla|quadro)\b", " ", t)
+    return re.sub(r"[\s_\-]+", "", t)
+
+
+class Facts:
+    """Every fact, indexed by id and kind, with the PyPI snapshot beside them."""
+
+    def __init__(self, facts: list[Fact], snapshot: Snapshot | None = None) -> None:
+        by_id: dict[str, Fact] = {}
+        for f in facts:
+            if f.id in by_id:
+                raise InvalidFact(f"{f.file}: {f.kind} {f.id!r}: duplicate id (also in {by_id[f.id].file})")
+            by_id[f.id] = f
+        self._by_id = by_id
+        self._by_kind: dict[str, list[Fact]] = {}
+        for f in facts:
+            self._by_kind.setdefault(f.kind, []).append(f)
+        self._snapshot = snapshot
+
+    def __iter__(self) -> Iterator[Fact]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, fact_id: object) -> bool:
+        return fact_id in self._by_id
+
+    def get(self, fact_id: str) -> Fact:
+        """The fact with that id; ``KeyError`` if there is none."""
+        return self._by_id[fact_id]
+
+    def of_kind(self, kind: str) -> list[Fact]:
+        """All facts of one kind, in file order."""
+        if kind not in KINDS:
+            raise KeyError(kind)
+        return list(self._by_kind.get(kind, ()))
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The PyPI-derived snapshot (user overlay if present, else the embedded one)."""
+        if self._snapshot is None:
+            from cudalign.facts.snapshot import load_snapshot
+
+            self._snapshot = load_snapshot()
+        return self._snapshot
+
+    # ---- GPUs ---------------------------------------------------------------------------------
+
+    @cached_property
+    def _gpu_index(self) -> dict[str, Fact]:
+        index: dict[str, Fact] = {}
+        for f in self.of_kind("gpu"):
+            for name in (f["name"], *f.get("aliases", ()), *f.get("nvml_names", ())):
+                index.setdefault(normalise_gpu_name(name), f)
+            for pci in f.get("pci_ids", ()):
+                index.setdefault(pci.lower(), f)
+        return index
+
+    def gpu(self, text: str) -> Fact:
+        """Find a GPU by product name, alias, NVML name or PCI device id; raise :class:`UnknownGpu`."""
+        key = text.strip().lower()
+        hit = self._gpu_index.get(key) or self._gpu_index.get(normalise_gpu_name(text))
+        if hit is None:
+            raise UnknownGpu(
+                f"unknown GPU {text!r}",
+                hint="use a product name ('RTX 5090', 'H100 SXM'), a PCI id ('0x2330') or a capability ('sm_120')",
+            )
+        return hit
+
+    def gpus_with_cc(self, cc: ComputeCapability) -> list[Fact]:
+        """GPUs of one compute capability."""
+        return [f for f in self.of_kind("gpu") if f["cc"] == cc]
+
+
+def load(data_dir: Path | None = None, *, snapshot: Snapshot | None = None) -> Facts:
+    """Load and validate the whole shipped knowledge base."""
+    directory = data_dir or DATA_DIR
+    facts: list[Fact] = []
+    for path in sorted(directory.glob("*.toml")):
+        facts.extend(load_file(path))
+    return Facts(facts, snapshot)

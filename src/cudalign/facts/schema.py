@@ -1,0 +1,239 @@
+"""The schema of the shipped TOML knowledge base: which kinds of fact exist and which keys each takes.
+
+A fact file holds arrays of tables, one array per kind (``[[gpu]]``, ``[[toolkit]]`` …). Every fact has
+``id``, ``source`` (a URL of the vendor's or project's own document, or the PyPI file it came from) and
+``checked`` (the date it was last verified). Values are parsed here, at the boundary, into ``packaging``
+versions and specifier sets and :class:`~cudalign.model.ComputeCapability`; anything that does not parse
+is an :class:`~cudalign.errors.InvalidFact` naming the file and the fact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from cudalign.errors import InvalidFact, InvalidInput
+from cudalign.model import ComputeCapability
+
+__all__ = ["COMMON", "KINDS", "Field", "parse_value"]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One key a fact may carry."""
+
+    type: str
+    """``str``, ``int``, ``float``, ``bool``, ``version``, ``specifier``, ``cc``, ``regex``, ``date``,
+    ``list[<type>]`` or ``table[<type>]`` (string keys)."""
+    required: bool = False
+    doc: str = ""
+
+
+def _req(type_: str, doc: str = "") -> Field:
+    return Field(type_, True, doc)
+
+
+def _opt(type_: str, doc: str = "") -> Field:
+    return Field(type_, False, doc)
+
+
+COMMON: dict[str, Field] = {
+    "id": _req("str", "unique across the whole knowledge base"),
+    "source": _req("str", "URL of the document or PyPI file the fact rests on"),
+    "checked": _req("date", "when the fact was last verified against its source"),
+    "note": _opt("str", "anything a reader should know: caveats, contradictions between sources"),
+}
+
+KINDS: dict[str, dict[str, Field]] = {
+    # ---- CUDA toolkits and drivers -------------------------------------------------------------
+    "toolkit": {
+        "version": _req("version", "toolkit release, e.g. 12.4.1 (12.4 Update 1)"),
+        "label": _opt("str", "how NVIDIA names the release: '12.4 Update 1'"),
+        "driver_linux": _opt("version", "minimum Linux x86_64 driver ('Toolkit Driver Version')"),
+        "driver_windows": _opt("version", "minimum Windows driver"),
+        "driver_branch": _opt("int", "the driver branch (R615 -> 615) where notes list only branches"),
+    },
+    "cuda_major": {
+        "major": _req("int"),
+        "mvc_floor_linux": _req("version", "lowest Linux driver for minor-version compatibility"),
+        "mvc_floor_windows": _opt("version"),
+        "min_cc": _req("cc", "oldest architecture this major can compile for"),
+    },
+    "arch_support": {
+        "cc": _req("cc"),
+        "first_cuda": _req("version", "first toolkit that can target it"),
+        "last_cuda": _opt("version", "last toolkit that can target it (removed after)"),
+        "sm_name": _opt("str", "the nvcc target name when it differs from the capability (sm_101 -> sm_110)"),
+    },
+    "driver_branch": {
+        "branch": _req("int"),
+        "designation": _req("str", "LTSB, PB (production), NFB (new feature), EOL …"),
+        "eol": _opt("str"),
+        "first_version": _opt("version"),
+        "max_cuda": _opt("version", "highest CUDA the branch's own libcuda reports"),
+        "last_for": _opt("list[str]", "architectures whose last supported branch this is"),
+    },
+    "topic": {
+        "title": _req("str"),
+        "text": _req("str", "the rule in words, as the source states it"),
+    },
+    # ---- GPUs and features ---------------------------------------------------------------------
+    "gpu": {
+        "name": _req("str", "NVIDIA's product name"),
+        "aliases": _opt("list[str]", "names people type: 'RTX 5090', '4090', 'H100 SXM'"),
+        "nvml_names": _opt("list[str]", "names NVML reports ('NVIDIA H100 80GB HBM3')"),
+        "pci_ids": _opt("list[str]", "PCI device ids, '0x2330'"),
+        "cc": _req("cc"),
+        "arch": _req("str", "Pascal, Volta, Turing, Ampere, Ada, Hopper, Blackwell, Rubin"),
+        "memory_gb": _opt("list[float]", "memory sizes it ships with, GB"),
+        "segment": _req("str", "datacenter, workstation, consumer, embedded"),
+        "forward_compat": _opt("bool", "whether CUDA forward compatibility (cuda-compat) supports it"),
+        "min_driver": _opt("version", "first Linux driver that supports the GPU"),
+        "open_module_required": _opt("bool", "only NVIDIA's open kernel modules support it"),
+    },
+    "feature": {
+        "name": _req("str"),
+        "aliases": _opt("list[str]"),
+        "cc": _req("specifier", "compute capabilities that have it, e.g. '>=8.0' or '>=9.0,<10.0'"),
+        "description": _opt("str"),
+    },
+    # ---- frameworks -----------------------------------------------------------------------------
+    "torch_series": {
+        "series": _req("str", "'2.9'"),
+        "versions": _req("specifier"),
+        "python": _req("specifier"),
+        "variants": _req("list[str]", "CUDA variants published on download.pytorch.org: cu126, cu128 …"),
+        "pypi_default": _req("table[str]", "platform -> variant of the PyPI wheel (linux_x86_64 …)"),
+        "companions": _opt("table[str]", "torchvision / torchaudio series that go with it"),
+    },
+    "torch_build": {
+        "versions": _req("specifier"),
+        "variant": _req("str"),
+        "platform": _req("str", "linux_x86_64, linux_aarch64, windows"),
+        "archs": _req("list[cc]", "architectures with machine code"),
+        "ptx": _opt("list[cc]", "architectures whose PTX is embedded"),
+        "cuda": _opt("version", "CUDA of this variant when the variant name is not enough"),
+    },
+    "vllm_series": {
+        "versions": _req("specifier"),
+        "wheel_cuda": _req("version", "CUDA the PyPI wheel was built with"),
+        "min_cc": _req("cc"),
+        "archs": _opt("list[cc]"),
+        "ptx": _opt("list[cc]"),
+        "variants": _opt("list[str]", "other CUDA variant wheels published"),
+        "image_cuda": _opt("table[str]", "image tag suffix ('' for the plain tag) -> CUDA of that image"),
+    },
+    # ---- images ---------------------------------------------------------------------------------
+    "image_family": {
+        "repository": _req("str", "nvidia/cuda, pytorch/pytorch, vllm/vllm-openai"),
+        "tag_pattern": _req("regex", "named groups: cuda, flavour, os, torch, vllm, suffix …"),
+        "compat_libs": _req("bool", "whether its images ship forward-compat libraries"),
+        "based_on": _opt("str"),
+    },
+    "image_require": {
+        "repository": _req("str"),
+        "cuda": _req("specifier", "the image CUDA versions this NVIDIA_REQUIRE_CUDA applies to"),
+        "require": _req("str", "the NVIDIA_REQUIRE_CUDA value"),
+    },
+    # ---- neighbouring packages ------------------------------------------------------------------
+    "package_build": {
+        "package": _req("str"),
+        "versions": _req("specifier"),
+        "cuda_major": _opt("int"),
+        "cuda": _opt("version", "exact CUDA the wheel was built with, where known"),
+        "cudnn_major": _opt("int"),
+        "torch": _opt("specifier"),
+        "python": _opt("specifier"),
+        "min_cc": _opt("cc"),
+        "archs": _opt("list[cc]"),
+        "platforms": _opt("list[str]"),
+    },
+    # ---- error signatures (explain) -------------------------------------------------------------
+    "signature": {
+        "pattern": _req("regex"),
+        "rule": _req("str", "the rule name it corresponds to"),
+        "title": _req("str"),
+        "meaning": _req("str"),
+        "fix": _req("str"),
+        "examples": _req("list[str]", "real log lines it must match"),
+        "counter_examples": _opt("list[str]", "lines that look alike and must not match"),
+    },
+}
+
+
+def _scalar(type_: str) -> Callable[[Any], Any]:
+    def as_str(v: Any) -> str:
+        if not isinstance(v, str):
+            raise TypeError("expected a string")
+        return v
+
+    def as_int(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError("expected an integer")
+        return v
+
+    def as_float(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError("expected a number")
+        return float(v)
+
+    def as_bool(v: Any) -> bool:
+        if not isinstance(v, bool):
+            raise TypeError("expected true or false")
+        return v
+
+    def as_version(v: Any) -> Version:
+        return Version(as_str(v))
+
+    def as_spec(v: Any) -> SpecifierSet:
+        return SpecifierSet(as_str(v))
+
+    def as_cc(v: Any) -> ComputeCapability:
+        return ComputeCapability.parse(as_str(v))
+
+    def as_regex(v: Any) -> re.Pattern[str]:
+        return re.compile(as_str(v))
+
+    def as_date(v: Any) -> dt.date:
+        if isinstance(v, dt.datetime):
+            return v.date()
+        if isinstance(v, dt.date):
+            return v
+        return dt.date.fromisoformat(as_str(v))
+
+    table: dict[str, Callable[[Any], Any]] = {
+        "str": as_str,
+        "int": as_int,
+        "float": as_float,
+        "bool": as_bool,
+        "version": as_version,
+        "specifier": as_spec,
+        "cc": as_cc,
+        "regex": as_regex,
+        "date": as_date,
+    }
+    return table[type_]
+
+
+def parse_value(type_: str, value: Any, *, where: str) -> Any:
+    """Parse one TOML value to its typed form; raise :class:`InvalidFact` with ``where`` on failure."""
+    try:
+        if type_.startswith("list[") and type_.endswith("]"):
+            if not isinstance(value, list):
+                raise TypeError("expected a list")
+            inner = _scalar(type_[5:-1])
+            return tuple(inner(v) for v in value)
+        if type_.startswith("table[") and type_.endswith("]"):
+            if not isinstance(value, Mapping):
+                raise TypeError("expected a table")
+            inner = _scalar(type_[6:-1])
+            return {str(k): inner(v) for k, v in value.items()}
+        return _scalar(type_)(value)
+    except (TypeError, ValueError, InvalidVersion, InvalidSpecifier, InvalidInput, re.error) as exc:
+        raise InvalidFact(f"{where}: cannot parse {value!r} as {type_}: {exc}") from None

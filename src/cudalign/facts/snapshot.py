@@ -1,0 +1,190 @@
+"""The PyPI-derived snapshot: every release of the tracked packages, as read from PyPI by ``facts update``.
+
+The snapshot stores what PyPI says (requirements, Python range, wheel tags, where each was read);
+what follows from it (torch's CUDA runtime, vLLM's torch pin) is computed by :mod:`cudalign.facts.derive`
+so that the derivations are tested code, not stored conclusions.
+
+JSON layout (schema ``cudalign.snapshot/1``)::
+
+    {"schema": "cudalign.snapshot/1", "generated": "2026-11-22T13:00:00+00:00", "index": "https://pypi.org",
+     "packages": {"torch": {"checked": "...", "source": "https://pypi.org/pypi/torch/json",
+        "releases": {"2.9.0": {"uploaded": "2025-10-15", "yanked": false, "requires_python": ">=3.10",
+            "wheels": [{"filename": "...", "python": ["cp311"], "abi": ["cp311"],
+                        "platforms": ["manylinux_2_28_x86_64"]}],
+            "metadata": {"linux_x86_64": {"file": "<wheel filename>", "url": "<url read>",
+                                           "via": "pep658" | "range", "requires_dist": ["..."]}}}}}}}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cudalign.errors import InvalidFact
+
+__all__ = [
+    "EMBEDDED_PATH",
+    "SNAPSHOT_SCHEMA",
+    "MetadataRecord",
+    "PackageHistory",
+    "Release",
+    "Snapshot",
+    "Wheel",
+    "load_snapshot",
+    "overlay_path",
+    "parse_snapshot",
+    "user_cache_dir",
+]
+
+SNAPSHOT_SCHEMA = "cudalign.snapshot/1"
+EMBEDDED_PATH = Path(__file__).with_name("data") / "pypi_snapshot.json"
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache directory (``$CUDALIGN_CACHE_DIR``, XDG, macOS or Windows conventions)."""
+    override = os.environ.get("CUDALIGN_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        return base / "cudalign" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "cudalign"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cudalign"
+
+
+def overlay_path() -> Path:
+    """Where ``facts update`` writes the user overlay snapshot."""
+    return user_cache_dir() / "pypi_snapshot.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Wheel:
+    """One distribution file of a release."""
+
+    filename: str
+    python: tuple[str, ...] = ()
+    abi: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataRecord:
+    """Core metadata read from one wheel of a release."""
+
+    file: str
+    url: str
+    via: str
+    """``pep658`` (the ``.metadata`` file), ``range`` (HTTP range reads of the wheel) or ``sdist``."""
+    requires_dist: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One release of a tracked package."""
+
+    version: str
+    uploaded: str | None = None
+    yanked: bool = False
+    requires_python: str | None = None
+    wheels: tuple[Wheel, ...] = ()
+    metadata: Mapping[str, MetadataRecord] = field(default_factory=dict)
+    """Platform key (``linux_x86_64``, ``linux_aarch64``, ``windows``, ``macos``, ``any``) -> metadata."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageHistory:
+    """Every release of one package."""
+
+    name: str
+    checked: str
+    source: str
+    releases: Mapping[str, Release] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The whole PyPI-derived snapshot."""
+
+    generated: str
+    index: str
+    origin: str
+    """``embedded`` (shipped in the package) or ``overlay`` (written by ``facts update``)."""
+    path: str
+    packages: Mapping[str, PackageHistory] = field(default_factory=dict)
+
+    def releases(self, package: str) -> Mapping[str, Release]:
+        history = self.packages.get(package)
+        return history.releases if history else {}
+
+    def release(self, package: str, version: str) -> Release | None:
+        return self.releases(package).get(version)
+
+    @property
+    def generated_at(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.generated)
+
+
+def parse_snapshot(data: Any, *, origin: str, path: str) -> Snapshot:
+    """Validate and build a snapshot from its JSON form."""
+    if not isinstance(data, Mapping) or data.get("schema") != SNAPSHOT_SCHEMA:
+        raise InvalidFact(f"{path}: not a {SNAPSHOT_SCHEMA} snapshot")
+    try:
+        packages = {}
+        for name, pkg in data["packages"].items():
+            releases = {}
+            for ver, rel in pkg["releases"].items():
+                releases[ver] = Release(
+                    version=ver,
+                    uploaded=rel.get("uploaded"),
+                    yanked=bool(rel.get("yanked", False)),
+                    requires_python=rel.get("requires_python"),
+                    wheels=tuple(
+                        Wheel(
+                            w["filename"],
+                            tuple(w.get("python", ())),
+                            tuple(w.get("abi", ())),
+                            tuple(w.get("platforms", ())),
+                        )
+                        for w in rel.get("wheels", ())
+                    ),
+                    metadata={
+                        k: MetadataRecord(m["file"], m["url"], m["via"], tuple(m.get("requires_dist", ())))
+                        for k, m in rel.get("metadata", {}).items()
+                    },
+                )
+            packages[name] = PackageHistory(name, pkg["checked"], pkg["source"], releases)
+        return Snapshot(str(data["generated"]), str(data["index"]), origin, path, packages)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidFact(f"{path}: malformed snapshot ({type(exc).__name__}: {exc})") from None
+
+
+def _read(path: Path, origin: str) -> Snapshot:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidFact(f"{path}: cannot read snapshot: {exc}") from None
+    return parse_snapshot(data, origin=origin, path=str(path))
+
+
+def load_snapshot(*, use_overlay: bool = True) -> Snapshot:
+    """The user overlay when it exists and is valid and newer, else the embedded snapshot."""
+    embedded = _read(EMBEDDED_PATH, "embedded") if EMBEDDED_PATH.exists() else None
+    if use_overlay:
+        path = overlay_path()
+        if path.exists():
+            try:
+                overlay = _read(path, "overlay")
+            except InvalidFact:
+                overlay = None  # a broken overlay never hides the embedded snapshot
+            if overlay is not None and (embedded is None or overlay.generated_at >= embedded.generated_at):
+                return overlay
+    if embedded is None:
+        raise InvalidFact(f"{EMBEDDED_PATH}: the embedded snapshot is missing; reinstall cudalign")
+    return embedded

@@ -1,0 +1,73 @@
+"""Hosts that are not probed: described with flags (``--gpu``/``--driver``) and completed from facts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from cudalign.model import ComputeCapability, DriverInfo, Gpu, Host, OsInfo, driver_version
+
+if TYPE_CHECKING:
+    from cudalign.facts import Facts
+
+__all__ = ["describe_host", "gpu_from_text"]
+
+
+def gpu_from_text(facts: Facts, text: str, index: int) -> Gpu:
+    """A GPU from what a user typed: a product name or alias, a PCI id, or a capability (``sm_120``)."""
+    from cudalign.errors import InvalidInput, UnknownGpu
+
+    try:
+        fact = facts.gpu(text)
+    except UnknownGpu:
+        try:
+            cc = ComputeCapability.parse(text)
+        except InvalidInput:
+            raise UnknownGpu(
+                f"unknown GPU {text!r}",
+                hint="use a product name ('RTX 5090', 'H100 SXM'), a PCI id ('0x2330') or a capability ('sm_120')",
+            ) from None
+        return Gpu(index=index, name=cc.sm, cc=cc)
+    mem = fact.get("memory_gb", ())
+    return Gpu(
+        index=index,
+        name=fact["name"],
+        cc=fact["cc"],
+        pci_device_id=(fact.get("pci_ids") or (None,))[0],
+        memory_mib=int(max(mem) * 1024) if mem else None,
+        fact_id=fact.id,
+    )
+
+
+def describe_host(
+    facts: Facts,
+    *,
+    gpus: Sequence[str] = (),
+    driver: str | None = None,
+    os: str | None = None,
+    arch: str | None = None,
+    python: str | None = None,
+) -> Host:
+    """A host built from flags; what the flags do not say is ``None`` with the reason."""
+    unknown: dict[str, str] = {}
+    drv = None
+    if driver is not None:
+        driver_version(driver)  # validate
+        drv = DriverInfo(version=driver, source="described")
+    else:
+        unknown["driver"] = "not given (--driver)"
+    distro_id = distro_version = None
+    if os:
+        import re
+
+        m = re.match(r"^([a-z]+)[\s\-_:]?([\d.]+)?$", os.strip().lower())
+        if m:
+            distro_id, distro_version = m.group(1), m.group(2)
+    return Host(
+        origin="described",
+        python=python,
+        os=OsInfo(system="Linux", distro_id=distro_id, distro_version=distro_version, arch=arch or "x86_64"),
+        driver=drv,
+        gpus=tuple(gpu_from_text(facts, g, i) for i, g in enumerate(gpus)),
+        unknown=unknown,
+    )

@@ -1,0 +1,420 @@
+"""Frozen value types shared by every layer: the host snapshot, stacks, findings, reports.
+
+Everything here round-trips through JSON (``to_json``/``from_json``) so that a host recorded by
+``doctor --json`` can be fed back to ``check --host FILE``. A value that could not be read is ``None``
+and its reason sits in the owner's ``unknown`` mapping (field name -> reason): one sentinel only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from cudalign.errors import InvalidHost, InvalidInput
+
+__all__ = [
+    "HOST_SCHEMA",
+    "ComputeCapability",
+    "Component",
+    "ContainerInfo",
+    "DriverInfo",
+    "FactRef",
+    "Finding",
+    "Gpu",
+    "Host",
+    "InstalledPackage",
+    "Location",
+    "OsInfo",
+    "Report",
+    "Severity",
+    "Stack",
+    "Verdict",
+    "driver_version",
+    "host_from_json",
+    "to_jsonable",
+]
+
+HOST_SCHEMA = "cudalign.host/1"
+
+
+# --------------------------------------------------------------------------- small value types
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ComputeCapability:
+    """A CUDA compute capability such as 9.0 (``sm_90``) or 12.0 (``sm_120``)."""
+
+    major: int
+    """Architecture generation (7 Volta/Turing, 8 Ampere/Ada, 9 Hopper, 10/11/12 Blackwell)."""
+    minor: int
+    """Revision inside the generation."""
+
+    _PATTERN = re.compile(r"^\s*(?:sm_?|compute_?)?(\d+)(?:\.(\d+))?([af])?\s*$", re.IGNORECASE)
+
+    @classmethod
+    def parse(cls, text: str) -> ComputeCapability:
+        """Parse ``9.0``, ``sm_90``, ``sm90``, ``90``, ``sm_120a`` or ``compute_100f``."""
+        m = cls._PATTERN.match(str(text))
+        if not m:
+            raise InvalidInput(f"not a compute capability: {text!r} (expected e.g. 9.0 or sm_90)")
+        whole, minor = m.group(1), m.group(2)
+        if minor is not None:
+            return cls(int(whole), int(minor))
+        if len(whole) < 2:
+            return cls(int(whole), 0)
+        return cls(int(whole[:-1]), int(whole[-1]))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    @property
+    def sm(self) -> str:
+        """The ``sm_XY`` spelling nvcc and ``torch.cuda.get_arch_list()`` use."""
+        return f"sm_{self.major}{self.minor}"
+
+    @property
+    def version(self) -> Version:
+        """The capability as a ``packaging`` version, for use with specifier sets like ``>=8.0``."""
+        return Version(str(self))
+
+
+def driver_version(text: str) -> Version:
+    """Parse an NVIDIA driver version (``550.107.02``, ``576.02``, ``580``) into a comparable version."""
+    try:
+        return Version(str(text).strip())
+    except InvalidVersion:
+        raise InvalidInput(f"not a driver version: {text!r} (expected e.g. 550.107.02)") from None
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is; ``--fail-on`` compares against this order."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+
+class Verdict(str, enum.Enum):
+    """Whether a stack runs on a host."""
+
+    OK = "ok"
+    CAVEATS = "caveats"
+    FAILS = "fails"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class FactRef:
+    """A fact a finding rests on: its id in the knowledge base and where it came from."""
+
+    id: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in a repository a scan finding points."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing wrong (or worth knowing) about a stack on a host."""
+
+    code: str
+    """Stable rule id, e.g. ``CA101``."""
+    name: str
+    """Stable rule name, e.g. ``driver-too-old``."""
+    severity: Severity
+    message: str
+    """One sentence: what is wrong."""
+    fix: str
+    """One sentence: what to do."""
+    facts: tuple[FactRef, ...] = ()
+    location: Location | None = None
+    service: str | None = None
+    """For scan findings: the service (build context) the finding belongs to."""
+
+
+# --------------------------------------------------------------------------- the host snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Gpu:
+    """One GPU as the probe saw it, or as ``--gpu`` described it."""
+
+    index: int
+    name: str
+    """Product name as NVML reports it (``NVIDIA H100 80GB HBM3``) or the knowledge base's name."""
+    cc: ComputeCapability | None = None
+    pci_device_id: str | None = None
+    """PCI device id, lower-case hex with ``0x`` (``0x2330``)."""
+    memory_mib: int | None = None
+    mig_mode: bool | None = None
+    uuid: str | None = None
+    """Masked unless the user asked for it (``GPU-…``)."""
+    fact_id: str | None = None
+    """The knowledge-base GPU this was matched to, when it was."""
+    unknown: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DriverInfo:
+    """The NVIDIA driver: its version and the highest CUDA it supports."""
+
+    version: str | None = None
+    """``550.107.02``; compare with :func:`driver_version`."""
+    cuda: str | None = None
+    """The highest CUDA version this driver supports (``12.4``), from ``cuDriverGetVersion``/NVML."""
+    kernel_module: str | None = None
+    """``open`` or ``proprietary``."""
+    source: str | None = None
+    """Where the version was read: ``nvml``, ``libcuda``, ``sysfs``, ``proc``, ``nvidia-smi``, ``described``."""
+    nvml_mismatch: bool = False
+    """True when NVML reported "Driver/library version mismatch" (kernel module upgraded, no reboot)."""
+    library_version: str | None = None
+    """User-space driver library version when it differs from the kernel module's (mismatch state)."""
+    unknown: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OsInfo:
+    """Operating system facts that decide which wheels install."""
+
+    system: str | None = None
+    """``Linux``, ``Windows``, ``Darwin``."""
+    distro_id: str | None = None
+    """``ubuntu``, ``debian``, ``rhel``, ``rocky`` … (``/etc/os-release`` ID)."""
+    distro_version: str | None = None
+    """``22.04``, ``12``, ``9.4``."""
+    distro_like: tuple[str, ...] = ()
+    kernel: str | None = None
+    glibc: str | None = None
+    """``2.35``; ``None`` on musl or non-Linux."""
+    arch: str | None = None
+    """``x86_64`` or ``aarch64`` (``uname -m``)."""
+    secure_boot: bool | None = None
+    unknown: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """Whether we run in a container and what the NVIDIA container toolkit gave it."""
+
+    kind: str | None = None
+    """``docker``, ``podman``, ``kubernetes``, ``container`` (unknown engine) or ``None`` (not in one)."""
+    nvidia_visible_devices: str | None = None
+    nvidia_driver_capabilities: str | None = None
+    nvidia_require_cuda: str | None = None
+    nvidia_disable_require: bool = False
+    compat_libs: tuple[str, ...] = ()
+    """Forward-compatibility ``libcuda.so`` paths on the loader path (``/usr/local/cuda/compat``)."""
+    compat_cuda: str | None = None
+    """CUDA version of those compat libraries, where known."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPackage:
+    """A package of the stack found installed, read from metadata without importing it."""
+
+    name: str
+    """Normalised distribution name (``torch``, ``vllm``, ``nvidia-cudnn-cu12``)."""
+    version: str
+    """Full version including a local label (``2.9.0+cu128``)."""
+    cuda: str | None = None
+    """CUDA the package was built for, where the package says (torch's ``version.cuda``)."""
+    requires: tuple[str, ...] = ()
+    """Its ``Requires-Dist`` lines (PEP 508)."""
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """Everything cudalign knows about one machine: probed, loaded from JSON, or described by flags."""
+
+    origin: str
+    """``probe``, ``file`` or ``described``."""
+    hostname: str | None = None
+    python: str | None = None
+    """``3.11.7`` of the interpreter that matters (the probed one, or ``--python``)."""
+    os: OsInfo = field(default_factory=OsInfo)
+    driver: DriverInfo | None = None
+    """``None`` when no NVIDIA driver was found; the reason is in ``unknown['driver']``."""
+    gpus: tuple[Gpu, ...] = ()
+    nvlink: bool | None = None
+    nvswitch: bool | None = None
+    fabric_manager: str | None = None
+    """Fabric manager state as NVML tells it (``running``, ``not-started``, ``n/a``), or ``None``."""
+    container: ContainerInfo = field(default_factory=ContainerInfo)
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Environment variables that matter, secrets masked."""
+    packages: tuple[InstalledPackage, ...] = ()
+    cudnn: Mapping[str, str] = field(default_factory=dict)
+    """cuDNN versions by where they come from: ``torch`` (the wheel torch loads), ``system``."""
+    nccl: Mapping[str, str] = field(default_factory=dict)
+    """NCCL versions likewise."""
+    cuda_toolkits: tuple[str, ...] = ()
+    """System CUDA toolkits (``/usr/local/cuda-12.4`` -> ``12.4.1``)."""
+    unknown: Mapping[str, str] = field(default_factory=dict)
+    """Field name -> why it could not be read."""
+
+    def package(self, name: str) -> InstalledPackage | None:
+        """The installed package of that (normalised) name, if any."""
+        wanted = name.lower().replace("_", "-")
+        return next((p for p in self.packages if p.name == wanted), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The host as the JSON object ``doctor --json`` writes under ``host``."""
+        data = to_jsonable(self)
+        assert isinstance(data, dict)
+        return {"schema": HOST_SCHEMA, **data}
+
+
+# --------------------------------------------------------------------------- stacks and reports
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One resolved package of a stack."""
+
+    name: str
+    version: str
+    variant: str | None = None
+    """Build variant (``cu128``, ``cpu``) where the package has them."""
+    index_url: str | None = None
+    requirement: str | None = None
+    """The requirement it was resolved from, as the user wrote it."""
+    facts: tuple[FactRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """A concrete stack: what would be installed, and what that means for CUDA."""
+
+    components: tuple[Component, ...] = ()
+    image: str | None = None
+    cuda_runtime: str | None = None
+    """CUDA runtime version the stack loads (``12.8``)."""
+    cudnn: str | None = None
+    nccl: str | None = None
+    archs: tuple[ComputeCapability, ...] = ()
+    """Architectures with machine code (SASS) in the torch build."""
+    ptx: tuple[ComputeCapability, ...] = ()
+    """Architectures whose PTX is embedded (forward JIT)."""
+    python: str | None = None
+    """Python specifier the whole stack allows (``>=3.10,<3.14``)."""
+    unknown: Mapping[str, str] = field(default_factory=dict)
+
+    def component(self, name: str) -> Component | None:
+        return next((c for c in self.components if c.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a command found; every renderer takes one of these."""
+
+    schema: str
+    """``cudalign.<command>/1``."""
+    verdict: Verdict | None = None
+    host: Host | None = None
+    stack: Stack | None = None
+    findings: tuple[Finding, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Command-specific payload (plan matrices, scan services …), already JSON-shaped."""
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def to_jsonable(value: Any) -> Any:
+    """Turn dataclasses, enums, tuples and capabilities into plain JSON values."""
+    if isinstance(value, ComputeCapability):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")
+        }
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def _build(cls: type[Any], data: Any, where: str) -> Any:
+    """Build a dataclass from its JSON form, rejecting unknown keys with the path that holds them."""
+    if not isinstance(data, Mapping):
+        raise InvalidHost(f"{where}: expected an object, got {type(data).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    extra = sorted(set(data) - set(names) - {"schema"})
+    if extra:
+        raise InvalidHost(f"{where}: unknown key {extra[0]!r}")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "schema" or value is None:
+            continue
+        kwargs[key] = _field_value(cls, key, value, f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise InvalidHost(f"{where}: {exc}") from None
+
+
+_NESTED: dict[tuple[str, str], type[Any]] = {
+    ("Host", "os"): OsInfo,
+    ("Host", "driver"): DriverInfo,
+    ("Host", "container"): ContainerInfo,
+}
+_TUPLES_OF: dict[tuple[str, str], type[Any]] = {
+    ("Host", "gpus"): Gpu,
+    ("Host", "packages"): InstalledPackage,
+}
+
+
+def _field_value(cls: type[Any], key: str, value: Any, where: str) -> Any:
+    owner = cls.__name__
+    if (owner, key) in _NESTED:
+        return _build(_NESTED[(owner, key)], value, where)
+    if (owner, key) in _TUPLES_OF:
+        if not isinstance(value, list):
+            raise InvalidHost(f"{where}: expected a list")
+        return tuple(_build(_TUPLES_OF[(owner, key)], v, f"{where}[{i}]") for i, v in enumerate(value))
+    if key == "cc":
+        try:
+            return ComputeCapability.parse(value)
+        except InvalidInput:
+            raise InvalidHost(f"{where}: not a compute capability: {value!r}") from None
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def host_from_json(data: Any, *, where: str = "host") -> Host:
+    """Rebuild a :class:`Host` from ``doctor --json`` output (the whole report or its ``host``)."""
+    if isinstance(data, Mapping) and "host" in data and isinstance(data["host"], Mapping):
+        data = data["host"]
+    if not isinstance(data, Mapping):
+        raise InvalidHost(f"{where}: expected a JSON object")
+    schema = data.get("schema")
+    if schema is not None and schema != HOST_SCHEMA:
+        raise InvalidHost(f"{where}: schema {schema!r} is not {HOST_SCHEMA!r}")
+    host = _build(Host, data, where)
+    assert isinstance(host, Host)
+    return host
