@@ -16,6 +16,7 @@ __all__ = ["describe_host", "gpu_from_text"]
 def gpu_from_text(facts: Facts, text: str, index: int) -> Gpu:
     """A GPU from what a user typed: a product name or alias, a PCI id, or a capability (``sm_120``)."""
     from cudalign.errors import InvalidInput, UnknownGpu
+    from cudalign.facts import GPU_HINT
 
     try:
         fact = facts.gpu(text)
@@ -23,10 +24,7 @@ def gpu_from_text(facts: Facts, text: str, index: int) -> Gpu:
         try:
             cc = ComputeCapability.parse(text)
         except InvalidInput:
-            raise UnknownGpu(
-                f"unknown GPU {text!r}",
-                hint="use a product name ('RTX 5090', 'H100 SXM'), a PCI id ('0x2330') or a capability ('sm_120')",
-            ) from None
+            raise UnknownGpu(f"unknown GPU {text!r}", hint=GPU_HINT) from None
         return Gpu(index=index, name=cc.sm, cc=cc)
     mem = fact.get("memory_gb", ())
     return Gpu(

@@ -20,8 +20,8 @@ from cudalign.errors import InvalidHost, InvalidInput
 
 __all__ = [
     "HOST_SCHEMA",
-    "ComputeCapability",
     "Component",
+    "ComputeCapability",
     "ContainerInfo",
     "DriverInfo",
     "FactRef",
@@ -182,7 +182,7 @@ class DriverInfo:
     kernel_module: str | None = None
     """``open`` or ``proprietary``."""
     source: str | None = None
-    """Where the version was read: ``nvml``, ``libcuda``, ``sysfs``, ``proc``, ``nvidia-smi``, ``described``."""
+    """Where it was read: ``nvml``, ``libcuda``, ``sysfs``, ``proc``, ``nvidia-smi``, ``described``."""
     nvml_mismatch: bool = False
     """True when NVML reported "Driver/library version mismatch" (kernel module upgraded, no reboot)."""
     library_version: str | None = None

@@ -25,9 +25,13 @@ __all__ = [
 ]
 
 
-def add_output_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")) -> None:
+def add_output_arguments(
+    parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")
+) -> None:
     parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
-    parser.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
+    parser.add_argument(
+        "--json", action="store_const", const="json", dest="format", help="same as --format json"
+    )
     parser.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity] + ["never"],
@@ -44,7 +48,9 @@ def add_host_arguments(parser: argparse.ArgumentParser) -> None:
         "--gpu", action="append", metavar="NAME", help="a GPU by name, alias, PCI id or sm_XY (repeatable)"
     )
     g.add_argument("--driver", metavar="VERSION", help="NVIDIA driver version, e.g. 550.107.02")
-    g.add_argument("--os", dest="host_os", metavar="OS", help="distribution, e.g. ubuntu22.04 (default: linux)")
+    g.add_argument(
+        "--os", dest="host_os", metavar="OS", help="distribution, e.g. ubuntu22.04 (default: linux)"
+    )
     g.add_argument("--arch", dest="host_arch", choices=["x86_64", "aarch64"], help="CPU architecture")
     g.add_argument("--python", dest="host_python", metavar="VERSION", help="Python version, e.g. 3.12")
 

@@ -23,9 +23,10 @@ from cudalign.model import ComputeCapability, FactRef
 if TYPE_CHECKING:
     from cudalign.facts.snapshot import Snapshot
 
-__all__ = ["DATA_DIR", "Fact", "Facts", "load", "load_file", "normalise_gpu_name"]
+__all__ = ["DATA_DIR", "GPU_HINT", "Fact", "Facts", "load", "load_file", "normalise_gpu_name"]
 
 DATA_DIR = Path(__file__).with_name("data")
+GPU_HINT = "use a product name ('RTX 5090', 'H100 SXM'), a PCI id ('0x2330') or a capability ('sm_120')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,9 @@ def _toml_loads(text: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
-    return tomllib.loads(text)
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
 
 
 def load_file(path: Path) -> list[Fact]:
@@ -171,10 +173,7 @@ class Facts:
         key = text.strip().lower()
         hit = self._gpu_index.get(key) or self._gpu_index.get(normalise_gpu_name(text))
         if hit is None:
-            raise UnknownGpu(
-                f"unknown GPU {text!r}",
-                hint="use a product name ('RTX 5090', 'H100 SXM'), a PCI id ('0x2330') or a capability ('sm_120')",
-            )
+            raise UnknownGpu(f"unknown GPU {text!r}", hint=GPU_HINT)
         return hit
 
     def gpus_with_cc(self, cc: ComputeCapability) -> list[Fact]:

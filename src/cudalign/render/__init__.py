@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from typing import Any
 
 from cudalign.model import Report, to_jsonable
 
@@ -22,7 +23,7 @@ def command_of(report: Report) -> str:
 
 
 def render_json(report: Report) -> str:
-    body = {"schema": report.schema}
+    body: dict[str, Any] = {"schema": report.schema}
     if report.verdict is not None:
         body["verdict"] = report.verdict.value
     if report.host is not None:
@@ -38,9 +39,8 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "json":
         return render_json(report)
     if fmt == "sarif":
-        from cudalign.render.sarif import render_sarif
-
-        return render_sarif(report)
+        sarif = importlib.import_module("cudalign.render.sarif")
+        return str(sarif.render_sarif(report))
     module = importlib.import_module(f"cudalign.render.{command_of(report)}")
     fn = getattr(module, fmt.replace("-", "_"), None)
     if fn is None:
