@@ -147,6 +147,8 @@ class Finding:
     location: Location | None = None
     service: str | None = None
     """For scan findings: the service (build context) the finding belongs to."""
+    unknown: str | None = None
+    """When the rule could not decide: the fact (or host value) that is missing."""
 
 
 # --------------------------------------------------------------------------- the host snapshot
@@ -298,6 +300,14 @@ class Component:
     requirement: str | None = None
     """The requirement it was resolved from, as the user wrote it."""
     facts: tuple[FactRef, ...] = ()
+    cuda: str | None = None
+    """CUDA toolkit its compiled code was built with (vLLM 0.13.0: ``12.9``), where known."""
+    archs: tuple[ComputeCapability, ...] = ()
+    """Architectures with machine code in its binaries, where known."""
+    ptx: tuple[ComputeCapability, ...] = ()
+    """Architectures whose PTX its binaries embed, where known."""
+    pins: tuple[str, ...] = ()
+    """Exact requirements its metadata pins (``torch==2.9.0``, ``nvidia-nccl-cu12==2.27.5``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +326,20 @@ class Stack:
     """Architectures whose PTX is embedded (forward JIT)."""
     python: str | None = None
     """Python specifier the whole stack allows (``>=3.10,<3.14``)."""
+    origin: str = "resolved"
+    """``resolved`` (from requirements), ``installed`` (what the probe found) or ``image``."""
+    platform: str | None = None
+    """Snapshot platform key the stack was resolved for (``linux_x86_64``)."""
+    image_cuda: str | None = None
+    """CUDA version of the image's toolkit (``12.9.1``)."""
+    image_require: str | None = None
+    """The image's ``NVIDIA_REQUIRE_CUDA``."""
+    image_compat: bool | None = None
+    """Whether the image puts forward-compatibility libraries (``cuda-compat``) on the loader path."""
+    conflicts: tuple[str, ...] = ()
+    """Requirements that could not all hold, one sentence each (``vllm 0.13.0 pins torch==2.9.0 …``)."""
+    facts: tuple[FactRef, ...] = ()
+    """Facts the resolution rests on."""
     unknown: Mapping[str, str] = field(default_factory=dict)
 
     def component(self, name: str) -> Component | None:
