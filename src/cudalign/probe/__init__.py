@@ -1,0 +1,268 @@
+"""This machine -> one frozen :class:`~cudalign.model.Host`: the only code that reads the machine.
+
+Sources, best first: NVML (driver, CUDA, GPUs, NVLink, fabric manager), ``cuDriverGetVersion`` from
+``libcuda.so.1``, ``/proc/driver/nvidia`` and ``/sys/module/nvidia``, then ``nvidia-smi --query-gpu``
+as CSV. Every call that could hang (NVML, libcuda, a subprocess) is bounded by ``timeout``; a value
+that could not be read is ``None`` with its reason in the owner's ``unknown`` mapping. Nothing here
+raises for a machine it does not like: a host without a driver is a valid answer.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cudalign.model import ComputeCapability, DriverInfo, Gpu, Host
+from cudalign.probe.container import read_container
+from cudalign.probe.env import read_env
+from cudalign.probe.libcuda import read_cuda_driver_version
+from cudalign.probe.nvml import NvmlResult, read_nvml
+from cudalign.probe.packages import (
+    find_system_library,
+    read_packages,
+    read_toolkits,
+    torch_libraries,
+)
+from cudalign.probe.run import Runner
+from cudalign.probe.run import run as default_run
+from cudalign.probe.smi import read_smi
+from cudalign.probe.sysfs import nvml_library_version, read_kernel_module, read_sysfs_gpus
+from cudalign.probe.system import read_os
+
+__all__ = ["DEFAULT_TIMEOUT", "mask_uuid", "probe", "target_python"]
+
+DEFAULT_TIMEOUT = 3.0
+HOSTNAME_MASK = "<hidden>"
+T = TypeVar("T")
+
+
+def mask_uuid(uuid: str) -> str:
+    """``GPU-8f6c…`` -> ``GPU-<hidden>`` (the prefix says what kind of device it is)."""
+    prefix, sep, _ = uuid.partition("-")
+    return f"{prefix}-<hidden>" if sep and prefix.isalpha() else "<hidden>"
+
+
+def _bounded(fn: Callable[[], T], timeout: float, what: str) -> tuple[T | None, str | None]:
+    """Run ``fn`` in a daemon thread; give up after ``timeout`` (a hung driver call cannot be killed)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # report anything, raise nothing out of the probe
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"cudalign-{what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return None, f"{what} did not answer within {timeout:g} s"
+    if "error" in box:
+        return None, f"{what} failed: {box['error']}"
+    return box.get("value"), None
+
+
+def _nvml(nvml: Any, timeout: float) -> NvmlResult:
+    def ask() -> NvmlResult:
+        module = nvml
+        if module is None:
+            try:
+                import pynvml
+
+                module = pynvml
+            except ImportError:
+                return NvmlResult("unavailable", "NVML: nvidia-ml-py (pynvml) is not installed")
+        return read_nvml(module)
+
+    result, why = _bounded(ask, timeout, "NVML")
+    return result if result is not None else NvmlResult("error", why)
+
+
+_PYTHON_QUERY = "import json,platform,sys;print(json.dumps([platform.python_version(),sys.path]))"
+
+
+def target_python(python: str, run: Runner, timeout: float) -> tuple[str | None, list[str], str | None]:
+    """``(version, sys.path, why)`` of another interpreter, asked through the process door."""
+    import json
+
+    result = run([python, "-c", _PYTHON_QUERY], timeout)
+    if not result.ok:
+        return None, [], f"{python}: {result.why}"
+    try:
+        version, path = json.loads(result.stdout.strip().splitlines()[-1])
+        return str(version), [str(p) for p in path if p], None
+    except (ValueError, IndexError, TypeError):
+        return None, [], f"{python}: unexpected answer"
+
+
+def _gpus_from_sources(
+    nv: NvmlResult, run: Runner, timeout: float, root: Path, smi: str, unknown: dict[str, str]
+) -> tuple[list[Gpu], str | None, str | None]:
+    """GPUs, plus ``(driver version, source)`` from the fallbacks when NVML gave none."""
+    if nv.status == "ok":
+        gpus = [
+            Gpu(
+                index=g.index,
+                name=g.name,
+                cc=ComputeCapability(*g.cc) if g.cc else None,
+                pci_device_id=g.pci_device_id,
+                memory_mib=g.memory_mib,
+                mig_mode=g.mig_mode,
+                uuid=g.uuid,
+                unknown={k.split(".", 1)[1]: v for k, v in nv.notes if k.startswith(f"gpus[{g.index}].")},
+            )
+            for g in nv.gpus
+        ]
+        if not gpus:
+            unknown["gpus"] = "NVML lists no GPUs (none attached, all hidden, or all excluded)"
+        return gpus, nv.driver, "nvml" if nv.driver else None
+    if nv.status != "mismatch":
+        res = read_smi(run, timeout, smi)
+        if res.gpus:
+            return (
+                [
+                    Gpu(
+                        index=g.index,
+                        name=g.name,
+                        cc=ComputeCapability(*g.cc) if g.cc else None,
+                        pci_device_id=g.pci_device_id,
+                        memory_mib=g.memory_mib,
+                        mig_mode=g.mig_mode,
+                        uuid=g.uuid,
+                    )
+                    for g in res.gpus
+                ],
+                res.driver,
+                "nvidia-smi" if res.driver else None,
+            )
+        unknown["nvidia-smi"] = res.why or "no answer"
+    sysfs = read_sysfs_gpus(root)
+    if not sysfs:
+        unknown.setdefault("gpus", "no GPU found (NVML, nvidia-smi and /proc/driver/nvidia/gpus list none)")
+        return [], None, None
+    return (
+        [
+            Gpu(
+                index=i,
+                name=g.name or "unknown NVIDIA GPU",
+                pci_device_id=g.pci_device_id,
+                uuid=g.uuid,
+                unknown={"cc": "not read: NVML unavailable; /proc does not give it"},
+            )
+            for i, g in enumerate(sysfs)
+        ],
+        None,
+        None,
+    )
+
+
+def probe(
+    *,
+    show_uuids: bool = False,
+    show_hostname: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    python: str | None = None,
+    run: Runner | None = None,
+    root: Path | str = "/",
+    nvml: Any = None,
+    libcuda_loader: Callable[[str], Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    uname: Mapping[str, str] | None = None,
+    site_dirs: Sequence[str] | None = None,
+    smi: str = "nvidia-smi",
+) -> Host:
+    """Snapshot this machine. Every keyword after ``timeout`` exists so tests can replace a source."""
+    run = run or default_run
+    root = Path(root)
+    env = os.environ if environ is None else environ
+    unknown: dict[str, str] = {}
+    drv_unknown: dict[str, str] = {}
+
+    nv = _nvml(nvml, timeout)
+    module = read_kernel_module(root)
+    gpus, version, source = _gpus_from_sources(nv, run, timeout, root, smi, unknown)
+    cuda = nv.cuda if nv.status == "ok" else None
+    if cuda is None:
+        found, why = _bounded(lambda: read_cuda_driver_version(libcuda_loader), timeout, "libcuda")
+        cuda, why = found if found is not None else (None, why)
+        if cuda is None:
+            drv_unknown["cuda"] = why or "unknown"
+    mismatch = nv.status == "mismatch"
+    library_version = nvml_library_version(root) if mismatch else None
+    if mismatch or version is None:
+        version, source = (module.version, module.source) if module.version else (version, source)
+    if version is None:
+        reasons = [r for r in (nv.why, module.why, unknown.get("nvidia-smi")) if r]
+        unknown["driver"] = "no NVIDIA driver found: " + "; ".join(reasons or ["no source answered"])
+        driver = None
+    else:
+        if module.flavour is None:
+            drv_unknown["kernel_module"] = (
+                "neither /proc/driver/nvidia/version nor /sys/module/nvidia/taint says"
+            )
+        if nv.status != "ok" and nv.why:
+            drv_unknown["nvml"] = nv.why
+        driver = DriverInfo(
+            version=version,
+            cuda=cuda,
+            kernel_module=module.flavour,
+            source=source,
+            nvml_mismatch=mismatch,
+            library_version=library_version if library_version != version else None,
+            unknown=drv_unknown,
+        )
+    for key, why in nv.notes:
+        if not key.startswith("gpus["):
+            unknown[key] = why
+    if not show_uuids:
+        gpus = [replace(g, uuid=mask_uuid(g.uuid)) if g.uuid else g for g in gpus]
+
+    py_version = platform.python_version()
+    paths: Sequence[str] = site_dirs if site_dirs is not None else sys.path
+    if python is not None:
+        py_version_t, py_path, why = target_python(python, run, timeout)
+        if why:
+            unknown["python"] = why
+            py_version = None  # type: ignore[assignment]
+        else:
+            py_version = py_version_t or py_version
+        paths = py_path if site_dirs is None else site_dirs
+    packages = read_packages(paths)
+    cudnn, nccl = torch_libraries(packages)
+    ld = [d for d in env.get("LD_LIBRARY_PATH", "").split(":") if d]
+    for lib, out in (("libcudnn", cudnn), ("libnccl", nccl)):
+        system = find_system_library(root, lib, ld)
+        if system:
+            out["system"] = system
+
+    hostname: str | None = HOSTNAME_MASK
+    if show_hostname:
+        try:
+            hostname = socket.gethostname()
+        except OSError:
+            hostname = None
+    return Host(
+        origin="probe",
+        hostname=hostname,
+        python=py_version,
+        os=read_os(root, uname),
+        driver=driver,
+        gpus=tuple(gpus),
+        nvlink=nv.nvlink,
+        nvswitch=nv.nvswitch,
+        fabric_manager=nv.fabric_manager,
+        container=read_container(root, env),
+        env=read_env(env),
+        packages=packages,
+        cudnn=cudnn,
+        nccl=nccl,
+        cuda_toolkits=read_toolkits(root),
+        unknown=unknown,
+    )
