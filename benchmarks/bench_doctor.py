@@ -1,0 +1,140 @@
+"""Time ``cudalign doctor`` against ``python -m torch.utils.collect_env`` on the same host, in one run.
+
+DESIGN.md's budget: doctor under 300 ms on a GPU host and at least 15x faster than collect_env, without
+importing torch. Each command runs as a fresh process (what a user waits for); we report the median of
+``--runs`` runs (collect_env: ``--peer-runs``), plus the in-process ``probe()`` time, and check that
+doctor never imported torch. Standalone: prints a table and writes JSON (default
+``benchmarks/results/doctor.json``); ``run()`` returns the same dict for a harness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "run", "time_command"]
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_MS = 300.0
+MIN_SPEEDUP = 15.0
+
+
+def time_command(argv: list[str], runs: int, timeout: float = 300.0) -> dict[str, Any]:
+    """Median, min and max wall time of ``argv`` as a fresh process, and its last exit status."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    times, code, err = [], None, ""
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        times.append((time.perf_counter() - start) * 1000)
+        code, err = proc.returncode, proc.stderr[-400:]
+    return {
+        "argv": argv,
+        "runs": runs,
+        "median_ms": statistics.median(times),
+        "min_ms": min(times),
+        "max_ms": max(times),
+        "returncode": code,
+        "stderr_tail": err,
+    }
+
+
+def _probe_in_process(runs: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from cudalign.probe import probe
+
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        probe()
+        times.append((time.perf_counter() - start) * 1000)
+    return {"runs": runs, "median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
+
+
+def _imports_torch(python: str) -> bool | None:
+    code = (
+        "import sys; sys.argv=['cudalign','doctor','--json','-o','/dev/null'];"
+        "from cudalign.cli import main; main(sys.argv[1:]);"
+        "print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    last = proc.stdout.strip().splitlines()[-1:] or [""]
+    return {"True": True, "False": False}.get(last[0])
+
+
+def run(runs: int = 10, peer_runs: int = 3, python: str = sys.executable) -> dict[str, Any]:
+    """Measure everything; the returned dict is what the JSON file holds."""
+    doctor = time_command([python, "-m", "cudalign", "doctor"], runs)
+    doctor_json = time_command([python, "-m", "cudalign", "doctor", "--json"], runs)
+    version = time_command([python, "-m", "cudalign", "--version"], runs)
+    peer = time_command([python, "-m", "torch.utils.collect_env"], peer_runs)
+    result: dict[str, Any] = {
+        "benchmark": "doctor",
+        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+        "doctor": doctor,
+        "doctor_json": doctor_json,
+        "version": version,
+        "probe_in_process": _probe_in_process(runs),
+        "collect_env": peer,
+        "doctor_imports_torch": _imports_torch(python),
+    }
+    peer_ok = peer["returncode"] == 0
+    result["speedup"] = peer["median_ms"] / doctor["median_ms"] if peer_ok and doctor["median_ms"] else None
+    result["within_budget"] = doctor["median_ms"] < BUDGET_MS
+    result["meets_speedup"] = result["speedup"] is not None and result["speedup"] >= MIN_SPEEDUP
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [
+        ("cudalign doctor", result["doctor"]),
+        ("cudalign doctor --json", result["doctor_json"]),
+        ("cudalign --version", result["version"]),
+        ("probe() in process", result["probe_in_process"]),
+        ("python -m torch.utils.collect_env", result["collect_env"]),
+    ]
+    lines = [f"{'command':<36} {'median ms':>10} {'min':>8} {'max':>8} {'runs':>5}  rc"]
+    for label, r in rows:
+        rc = r.get("returncode", "")
+        lines.append(
+            f"{label:<36} {r['median_ms']:>10.1f} {r['min_ms']:>8.1f} {r['max_ms']:>8.1f}"
+            f" {r['runs']:>5}  {rc}"
+        )
+    speed = result["speedup"]
+    lines.append(
+        f"speedup {speed:.1f}x (need >= {MIN_SPEEDUP:g}x)" if speed else "speedup: collect_env did not run"
+    )
+    lines.append(
+        f"doctor under {BUDGET_MS:g} ms: {result['within_budget']};"
+        f" imports torch: {result['doctor_imports_torch']}"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="time cudalign doctor against torch's collect_env")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--peer-runs", type=int, default=3)
+    parser.add_argument("--python", default=sys.executable, help="interpreter to run both with")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/doctor.json")
+    args = parser.parse_args(argv)
+    result = run(args.runs, args.peer_runs, args.python)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
