@@ -1,0 +1,592 @@
+"""Error messages -> causes: match the knowledge base's signatures in text or a log, explain them for a host.
+
+A signature (``[[signature]]`` in ``facts/data/signatures.toml``) is a regular expression with named
+groups, the rule it corresponds to, and a generic meaning and fix. :func:`scan` finds each distinct cause
+once, with the first line it appeared on and how often; :func:`explain` turns the matches into findings
+whose sentences are specialised with what is known about the host (driver, GPUs, installed packages)
+through :mod:`cudalign.facts.query`. Pure functions: the host is passed in, nothing is probed here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from packaging.version import InvalidVersion, Version
+
+from cudalign.model import FactRef, Finding, Host, Location, Report, Severity
+
+if TYPE_CHECKING:
+    from cudalign.facts import Fact, Facts
+
+__all__ = [
+    "RULE_CODES",
+    "SCHEMA",
+    "Match",
+    "Signature",
+    "driver_text",
+    "explain",
+    "match_line",
+    "scan",
+    "signatures",
+]
+
+SCHEMA = "cudalign.explain/1"
+
+# The stable rule codes of the catalogue (the brief's table); used when the engine's catalogue is absent.
+RULE_CODES: dict[str, str] = {
+    "driver-too-old": "CA101",
+    "minor-version-compat": "CA102",
+    "ptx-jit-unsupported": "CA103",
+    "no-driver": "CA104",
+    "nvml-driver-mismatch": "CA105",
+    "gpu-arch-not-in-build": "CA201",
+    "gpu-arch-dropped": "CA202",
+    "feature-needs-compute-capability": "CA203",
+    "torch-pin-conflict": "CA301",
+    "extension-abi-mismatch": "CA302",
+    "cuda-major-mismatch": "CA303",
+    "cuda-library-mismatch": "CA304",
+    "cpu-only-torch": "CA305",
+    "no-wheel-for-platform": "CA306",
+    "nccl-mismatch": "CA307",
+    "image-requires-newer-driver": "CA401",
+    "forward-compat-unsupported": "CA402",
+    "container-no-gpu": "CA403",
+    "library-not-on-path": "CA501",
+    "fabric-manager-missing": "CA502",
+}
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_MAX_TEXT = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One error-message shape from the knowledge base."""
+
+    id: str
+    rule: str
+    """Rule name, e.g. ``image-requires-newer-driver``."""
+    title: str
+    pattern: re.Pattern[str]
+    meaning: str
+    fix: str
+    source: str
+    """The tracker issue (or vendor page) where the message was reported."""
+
+    @classmethod
+    def from_fact(cls, fact: Fact) -> Signature:
+        return cls(
+            id=fact.id,
+            rule=fact["rule"],
+            title=fact["title"],
+            pattern=fact["pattern"],
+            meaning=fact["meaning"],
+            fix=fact["fix"],
+            source=fact.source,
+        )
+
+    @property
+    def code(self) -> str:
+        return RULE_CODES.get(self.rule, "CA000")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One distinct cause found in the input."""
+
+    signature: Signature
+    line: int
+    """1-based number of the first line it appeared on."""
+    text: str
+    """That line, without colour codes, shortened to a few hundred characters."""
+    groups: Mapping[str, str] = field(default_factory=dict)
+    """Named groups captured (merged over repeats: the first value seen wins)."""
+    count: int = 1
+    """How many lines carried this cause."""
+
+
+def signatures(facts: Facts) -> tuple[Signature, ...]:
+    """Every signature in the knowledge base, in file order (the first that matches a line claims it)."""
+    return tuple(Signature.from_fact(f) for f in facts.of_kind("signature"))
+
+
+def _clean(line: str) -> str:
+    return _ANSI.sub("", line).rstrip("\r\n")
+
+
+def match_line(line: str, sigs: Sequence[Signature]) -> tuple[Signature, re.Match[str]] | None:
+    """The first signature whose pattern occurs in ``line``, with its match."""
+    for sig in sigs:
+        m = sig.pattern.search(line)
+        if m is not None:
+            return sig, m
+    return None
+
+
+def _groups(m: re.Match[str]) -> dict[str, str]:
+    return {k: v for k, v in m.groupdict().items() if v is not None}
+
+
+def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
+    """Each distinct cause once, in order of first appearance.
+
+    A cause is a signature (and, for missing libraries, the library): the same error repeated by every
+    worker of a server is one cause with a count. A line no signature matches is tried joined with the next
+    one, for messages a terminal or logger wrapped; such a match must span the join.
+    """
+    cleaned = [_clean(line) for line in lines]
+    found: dict[tuple[str, str], Match] = {}
+    skip_next = False
+    for i, line in enumerate(cleaned):
+        if skip_next:
+            skip_next = False
+            continue
+        hit = match_line(line, sigs)
+        if hit is None and i + 1 < len(cleaned):
+            head = line.rstrip()
+            joined = f"{head} {cleaned[i + 1].strip()}"
+            wrapped = match_line(joined, sigs)
+            if wrapped is not None and wrapped[1].start() < len(head) < wrapped[1].end():
+                hit, skip_next = wrapped, True
+        if hit is None:
+            continue
+        sig, m = hit
+        groups = _groups(m)
+        key = (sig.id, groups.get("library", ""))
+        prev = found.get(key)
+        if prev is None:
+            text = line.strip()
+            found[key] = Match(sig, i + 1, text[:_MAX_TEXT], groups)
+        else:
+            merged = {**groups, **prev.groups}
+            found[key] = Match(prev.signature, prev.line, prev.text, merged, prev.count + 1)
+    return tuple(found.values())
+
+
+# --------------------------------------------------------------------------- host-specific explanation
+
+
+@dataclass(slots=True)
+class _Detail:
+    """What the host adds to a generic explanation."""
+
+    context: list[str] = field(default_factory=list)
+    fix: str | None = None
+    facts: list[FactRef] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
+
+
+class _Placeholders(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "(not in the message)"
+
+
+def _fmt(template: str, groups: Mapping[str, str]) -> str:
+    return template.format_map(_Placeholders(groups))
+
+
+def _version(text: str | None) -> Version | None:
+    if not text:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+class _View:
+    """The answers about one host that the specialisers need, read lazily from the knowledge base."""
+
+    def __init__(self, host: Host | None, facts: Facts) -> None:
+        self.host = host
+        self.facts = facts
+        try:
+            from cudalign.facts import query
+        except ImportError:  # the engine's queries are not installed: generic explanations only
+            self.query = None
+        else:
+            self.query = query
+
+    @property
+    def driver(self) -> str | None:
+        if self.host is None or self.host.driver is None:
+            return None
+        return self.host.driver.version
+
+    def max_cuda(self) -> tuple[str | None, tuple[FactRef, ...]]:
+        if self.host is None or self.query is None:
+            return None, ()
+        ans = self.query.host_cuda(self.facts, self.host)
+        return (str(ans.value) if ans.value is not None else None), ans.refs
+
+    def min_driver(self, cuda: str) -> tuple[str | None, tuple[FactRef, ...]]:
+        if self.query is None or _version(cuda) is None:
+            return None, ()
+        ans = self.query.min_driver_for_cuda(self.facts, cuda)
+        return (driver_text(ans.value) if ans.value is not None else None), ans.refs
+
+    def torch(self) -> tuple[str | None, str | None]:
+        """The installed torch version and the CUDA it was built for."""
+        pkg = self.host.package("torch") if self.host is not None else None
+        if pkg is None:
+            return None, None
+        cuda = pkg.cuda
+        if cuda is None and "+cu" in pkg.version:
+            digits = pkg.version.split("+cu", 1)[1]
+            cuda = f"{digits[:-1]}.{digits[-1]}" if digits.isdigit() and len(digits) >= 2 else None
+        return pkg.version, cuda
+
+    def gpu_facts(self) -> list[tuple[str, str | None, Fact | None]]:
+        """(name, capability, knowledge-base entry) for each GPU of the host."""
+        if self.host is None:
+            return []
+        out: list[tuple[str, str | None, Fact | None]] = []
+        for g in self.host.gpus:
+            fact = self.query.gpu_fact(self.facts, g) if self.query is not None else None
+            cc = g.cc if g.cc is not None else (fact["cc"] if fact is not None else None)
+            out.append((g.name, str(cc) if cc is not None else None, fact))
+        return out
+
+    def first_cuda_for(self, cc: str) -> tuple[str | None, tuple[FactRef, ...]]:
+        from cudalign.errors import InvalidInput
+        from cudalign.model import ComputeCapability
+
+        try:
+            want = ComputeCapability.parse(cc)
+        except InvalidInput:
+            return None, ()
+        for f in self.facts.of_kind("arch_support"):
+            if f["cc"] == want:
+                return str(f["first_cuda"]), (f.ref,)
+        return None, ()
+
+
+def driver_text(version: Version) -> str:
+    """A driver version as NVIDIA writes it: ``575.51.3`` -> ``575.51.03`` (two-digit minor and patch)."""
+    parts = version.release
+    text = str(parts[0])
+    for p in parts[1:3]:
+        text += f".{p:02d}"
+    return text
+
+
+def _upgrade_hint(view: _View, need: str, d: _Detail) -> str | None:
+    """'upgrade the driver to >= X (cudalign runbook --driver B)' for a CUDA version, when the facts know."""
+    drv, refs = view.min_driver(need)
+    d.facts.extend(refs)
+    if drv is None:
+        return None
+    branch = drv.split(".", 1)[0]
+    return f"upgrade the driver to >= {drv} (`cudalign runbook --driver {branch}` writes the steps)"
+
+
+def _driver_context(view: _View, d: _Detail) -> str | None:
+    max_cuda, refs = view.max_cuda()
+    d.facts.extend(refs)
+    if view.driver is None:
+        if view.host is not None:
+            d.context.append("this host has no NVIDIA driver loaded.")
+        return None
+    if max_cuda:
+        d.context.append(f"your driver {view.driver} supports CUDA up to {max_cuda}.")
+    else:
+        d.context.append(f"your driver is {view.driver}.")
+    return max_cuda
+
+
+def _need_more_cuda(view: _View, need: str | None, what: str, d: _Detail, *, alt: str = "builds") -> None:
+    max_cuda = _driver_context(view, d)
+    if need is None:
+        return
+    nv, mv = _version(need), _version(max_cuda)
+    d.context.append(f"{what} needs CUDA {need}.")
+    if nv is not None and mv is not None and mv >= nv:
+        d.context.append(
+            "that is within what your driver supports: the message comes from another host, or the program "
+            "loads a different libcuda than the driver's (check LD_LIBRARY_PATH and compat libraries)."
+        )
+        return
+    hint = _upgrade_hint(view, need, d)
+    if hint:
+        older = f"CUDA {max_cuda} or older" if max_cuda else "an older CUDA"
+        d.fix = f"{hint}, or use {alt} made for {older}."
+
+
+def _driver_too_old(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    found = g.get("found")
+    if found and found.isdigit():
+        n = int(found)
+        d.context.append(f"the driver told torch it supports CUDA {n // 1000}.{(n % 1000) // 10}.")
+    version, cuda = view.torch()
+    _need_more_cuda(view, cuda, f"the installed torch {version}" if version else "the program", d)
+
+
+def _image(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    need = g.get("cuda")
+    _need_more_cuda(view, need, "the image", d, alt="an image tag")
+    datacenter = [f for _, _, f in view.gpu_facts() if f is not None and f["segment"] == "datacenter"]
+    others = [n for n, _, f in view.gpu_facts() if f is None or f["segment"] != "datacenter"]
+    if d.fix and datacenter and not others:
+        d.fix += (
+            " On this datacenter GPU, forward compatibility also works: run the container with "
+            "NVIDIA_DISABLE_REQUIRE=1 and let it load the image's compat libraries (/usr/local/cuda/compat)."
+        )
+        d.facts.extend(f.ref for f in datacenter)
+    elif others:
+        d.context.append(f"forward compatibility (NVIDIA_DISABLE_REQUIRE) is not an option on {others[0]}.")
+
+
+def _ptx(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    version, cuda = view.torch()
+    _need_more_cuda(view, cuda, f"torch {version}" if version else "the PTX's toolkit", d)
+
+
+def _nvml(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    drv = view.host.driver if view.host is not None else None
+    if drv is not None and drv.library_version and drv.version and drv.library_version != drv.version:
+        d.context.append(
+            f"the kernel module is {drv.version} but the installed libraries are {drv.library_version}."
+        )
+        d.fix = f"reboot to load {drv.library_version} (stop GPU workloads first), then check nvidia-smi."
+
+
+def _arch(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    sm = g.get("sm")
+    cc = None
+    if sm is None:
+        ccs = [(n, c) for n, c, _ in view.gpu_facts() if c]
+        if ccs:
+            d.context.append("this host's GPUs: " + ", ".join(f"{n} ({c})" for n, c in ccs) + ".")
+            cc = ccs[0][1]
+    else:
+        cc = sm
+    version, _ = view.torch()
+    if version:
+        d.context.append(f"the installed torch is {version}.")
+    if cc is None:
+        return
+    first, refs = view.first_cuda_for(cc)
+    d.facts.extend(refs)
+    if first:
+        d.context.append(f"compute capability {cc} is first targeted by CUDA {first}.")
+        drv, drefs = view.min_driver(first)
+        d.facts.extend(drefs)
+        d.fix = f"install a torch (or extension) build for CUDA {first} or newer whose arch list includes it"
+        have, want = _version(view.driver), _version(drv)
+        if have is not None and want is not None and have < want:
+            d.fix += f"; that needs driver >= {drv} (yours is {view.driver})"
+        d.fix += "."
+
+
+def _feature(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    need = _version(g.get("need_cc"))
+    for name, cc, _ in view.gpu_facts():
+        have = _version(cc)
+        if need is not None and have is not None:
+            verdict = "has it" if have >= need else "does not"
+            d.context.append(f"{name} has compute capability {cc}: it {verdict}.")
+
+
+def _forward_compat(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    if view.host is not None and view.host.container.compat_libs:
+        libs = ", ".join(view.host.container.compat_libs)
+        d.context.append(f"forward-compatibility libraries are on the loader path: {libs}.")
+    for name, _, fact in view.gpu_facts():
+        if fact is None:
+            continue
+        d.facts.append(fact.ref)
+        if fact.get("forward_compat") is True or fact["segment"] == "datacenter":
+            d.context.append(f"{name} is a {fact['segment']} GPU that forward compatibility supports.")
+        else:
+            d.context.append(f"{name} is a {fact['segment']} GPU: forward compatibility does not support it.")
+    _driver_context(view, d)
+
+
+def _torchvision(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    version, _ = view.torch()
+    vision = view.host.package("torchvision") if view.host is not None else None
+    if version and vision is not None:
+        d.context.append(f"installed: torch {version}, torchvision {vision.version}.")
+    if version and "+" in version:
+        variant = version.split("+", 1)[1]
+        d.fix = (
+            f"reinstall torchvision from https://download.pytorch.org/whl/{variant} "
+            f"(the index torch {version} came from)."
+        )
+
+
+def _library(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    major, lib = g.get("major"), g.get("library", "")
+    version, cuda = view.torch()
+    if not (major and cuda and version) or lib.startswith(("libcudnn", "libnccl")):
+        return
+    if cuda.split(".", 1)[0] != major:
+        d.context.append(
+            f"the installed torch {version} uses CUDA {cuda}; {lib}.so.{major} belongs to CUDA {major}: "
+            f"a package built for CUDA {major} is mixed into a CUDA {cuda.split('.', 1)[0]} environment."
+        )
+        d.related.append("cuda-major-mismatch")
+        d.fix = (
+            f"install the build of that package made for CUDA {cuda.split('.', 1)[0]} "
+            f"(the same CUDA major as torch), or move torch and everything else to CUDA {major}."
+        )
+
+
+def _cudnn(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    if view.host is not None and view.host.cudnn:
+        have = ", ".join(f"{v} ({k})" for k, v in view.host.cudnn.items())
+        d.context.append(f"cuDNN found on this host: {have}.")
+
+
+def _cpu_torch(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    version, _ = view.torch()
+    if version:
+        kind = "the CPU-only build" if version.endswith("+cpu") else "installed"
+        d.context.append(f"torch {version} is {kind}.")
+    max_cuda = _driver_context(view, d)
+    if max_cuda and version:
+        tag = "cu" + max_cuda.replace(".", "")
+        d.fix = (
+            "reinstall torch from a CUDA index whose variant your driver supports, i.e. "
+            f"{tag} or older (pip install torch --index-url https://download.pytorch.org/whl/<variant>)."
+        )
+
+
+def _nccl(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    torch = view.host.package("torch") if view.host is not None else None
+    if torch is not None:
+        pins = [r for r in torch.requires if r.lower().startswith("nvidia-nccl")]
+        if pins:
+            d.context.append(f"torch {torch.version} requires {pins[0].split(';', 1)[0].strip()}.")
+    if view.host is not None and view.host.nccl:
+        have = ", ".join(f"{v} ({k})" for k, v in view.host.nccl.items())
+        d.context.append(f"NCCL found on this host: {have}.")
+
+
+def _extension(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    path = g.get("path", "")
+    m = re.search(r"(?:site|dist)-packages/([A-Za-z_]\w*)", path)
+    name = m.group(1) if m else (path.split("/")[-2] if path.count("/") >= 1 else g.get("module", ""))
+    if name.startswith("flash_attn"):
+        name = "flash-attn"
+    version, _ = view.torch()
+    pkg = view.host.package(name) if view.host is not None and name else None
+    if pkg is not None and version:
+        pins = [r for r in pkg.requires if re.match(r"torch\s*[=<>!~]", r)]
+        pin = f" (it requires {pins[0].split(';', 1)[0].strip()})" if pins else ""
+        d.context.append(f"installed: {pkg.name} {pkg.version}{pin} with torch {version}.")
+
+
+def _no_driver(view: _View, g: Mapping[str, str], d: _Detail) -> None:
+    if view.host is None:
+        return
+    if view.host.container.kind:
+        d.context.append(f"this runs in a {view.host.container.kind} container.")
+    _driver_context(view, d)
+
+
+_SPECIALISERS = {
+    "driver-too-old": _driver_too_old,
+    "image-requires-newer-driver": _image,
+    "ptx-jit-unsupported": _ptx,
+    "nvml-driver-mismatch": _nvml,
+    "gpu-arch-not-in-build": _arch,
+    "gpu-arch-dropped": _arch,
+    "feature-needs-compute-capability": _feature,
+    "forward-compat-unsupported": _forward_compat,
+    "cuda-major-mismatch": _torchvision,
+    "library-not-on-path": _library,
+    "cuda-library-mismatch": _cudnn,
+    "cpu-only-torch": _cpu_torch,
+    "nccl-mismatch": _nccl,
+    "extension-abi-mismatch": _extension,
+    "no-driver": _no_driver,
+    "container-no-gpu": _no_driver,
+}
+
+
+def _severity(rule_name: str) -> Severity:
+    try:
+        from cudalign.rules import rule
+    except ImportError:
+        return Severity.ERROR
+    try:
+        return rule(rule_name).severity
+    except (KeyError, LookupError, ValueError):
+        return Severity.ERROR
+
+
+def _dedupe(refs: Iterable[FactRef]) -> tuple[FactRef, ...]:
+    seen: dict[str, FactRef] = {}
+    for r in refs:
+        seen.setdefault(r.id, r)
+    return tuple(seen.values())
+
+
+def explain(
+    text: str,
+    facts: Facts,
+    host: Host | None = None,
+    *,
+    origin: str = "<text>",
+    host_note: str | None = None,
+) -> Report:
+    """Find the causes in ``text`` (one message or a whole log) and explain each for ``host``."""
+    lines = text.splitlines() or [text]
+    matches = scan(lines, signatures(facts))
+    view = _View(host, facts)
+    findings: list[Finding] = []
+    entries: list[dict[str, object]] = []
+    for m in matches:
+        sig = m.signature
+        d = _Detail()
+        special = _SPECIALISERS.get(sig.rule)
+        if special is not None:
+            special(view, m.groups, d)
+        d.context = [c[:1].upper() + c[1:] for c in d.context]
+        meaning = _fmt(sig.meaning, m.groups)
+        fix = d.fix or _fmt(sig.fix, m.groups)
+        refs = _dedupe([FactRef(sig.id, sig.source), *d.facts])
+        message = f"{sig.title}: {meaning}"
+        if d.context:
+            message += " On this host: " + " ".join(d.context)
+        findings.append(
+            Finding(
+                code=sig.code,
+                name=sig.rule,
+                severity=_severity(sig.rule),
+                message=message,
+                fix=fix,
+                facts=refs,
+                location=Location(file=origin, line=m.line),
+            )
+        )
+        entries.append(
+            {
+                "signature": sig.id,
+                "code": sig.code,
+                "rule": sig.rule,
+                "title": sig.title,
+                "line": m.line,
+                "count": m.count,
+                "text": m.text,
+                "groups": dict(m.groups),
+                "meaning": meaning,
+                "host_context": list(d.context),
+                "fix": fix,
+                "related_rules": [{"code": RULE_CODES.get(r, "CA000"), "name": r} for r in d.related],
+                "source": sig.source,
+            }
+        )
+    data: dict[str, object] = {
+        "input": {"origin": origin, "lines": len(lines)},
+        "recognised": bool(matches),
+        "matches": entries,
+    }
+    if host_note:
+        data["host_note"] = host_note
+    return Report(schema=SCHEMA, host=host, findings=tuple(findings), data=data)
