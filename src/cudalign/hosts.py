@@ -1,4 +1,7 @@
-"""Hosts that are not probed: described with flags (``--gpu``/``--driver``) and completed from facts."""
+"""Hosts that are not probed: described with flags (``--gpu``/``--driver``) and completed from facts.
+
+A described driver's ``cuda`` is the highest CUDA it supports, read from the driver-branch and toolkit facts.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +53,12 @@ def describe_host(
     unknown: dict[str, str] = {}
     drv = None
     if driver is not None:
-        driver_version(driver)  # validate
-        drv = DriverInfo(version=driver, source="described")
+        from cudalign.facts.query import max_cuda_for_driver
+
+        top = max_cuda_for_driver(facts, driver_version(driver)).value
+        drv = DriverInfo(version=driver, cuda=str(top) if top is not None else None, source="described")
+        if top is None:
+            unknown["driver.cuda"] = f"no driver_branch or toolkit fact covers driver {driver}"
     else:
         unknown["driver"] = "not given (--driver)"
     distro_id = distro_version = None

@@ -1,17 +1,40 @@
-"""`cudalign check`: placeholder until its issue lands (the helper that owns it replaces this module)."""
+"""`cudalign check REQ… [--image IMG] [--feature NAME…] [HOST]`: the verdict for a stack on a host."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from cudalign.cli.options import add_host_arguments, add_output_arguments
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.add_argument("requirements", nargs="*", metavar="REQ", help="PEP 508 requirements, e.g. vllm==0.13.0")
+    parser.add_argument("--image", metavar="IMG", help="container image the stack runs in")
+    parser.add_argument("--index-url", metavar="URL", help="the torch index, e.g. https://download.pytorch.org/whl/cu128")
+    parser.add_argument("--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16")
+    add_host_arguments(parser)
+    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif"))
 
 
 def run(args: argparse.Namespace) -> int:
-    print("cudalign check: not built yet", file=sys.stderr)
-    return 2
+    from cudalign.cli.options import emit, host_from_args
+    from cudalign.facts import load
+    from cudalign.model import Report
+    from cudalign.rules import check, verdict
+    from cudalign.stack import from_installed, resolve
+
+    facts = load()
+    host = host_from_args(args, facts)
+    if host is None:
+        from cudalign.probe import probe
+
+        host = probe()
+    if args.requirements or args.image:
+        stack = resolve(args.requirements, facts, host, image=args.image, index_url=args.index_url)
+    else:
+        stack = from_installed(host, facts)
+    findings = check(host, stack, facts, features=args.feature)
+    report = Report(schema="cudalign.check/1", verdict=verdict(findings), host=host, stack=stack, findings=findings)
+    return emit(report, args)

@@ -1,0 +1,359 @@
+"""Typed questions over the knowledge base; every answer carries the facts it rests on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from packaging.version import InvalidVersion, Version
+
+from cudalign.model import ComputeCapability, FactRef, Gpu, Host
+
+if TYPE_CHECKING:
+    from cudalign.facts import Fact, Facts
+
+__all__ = [
+    "Answer",
+    "ImageMatch",
+    "RequireClause",
+    "cuda_minor",
+    "feature",
+    "gpu_brands",
+    "gpu_fact",
+    "host_cuda",
+    "image_match",
+    "image_require",
+    "max_cuda_for_driver",
+    "min_driver_for_cuda",
+    "mvc_floor",
+    "package_builds",
+    "parse_require",
+    "platform_key",
+    "require_satisfied",
+    "targetable",
+    "toolkits",
+    "torch_build",
+    "torch_series",
+    "variant_cuda",
+    "vllm_series",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Generic[T]):
+    """A value read from the knowledge base and the facts that say so (``None`` when they do not)."""
+
+    value: T
+    facts: tuple[Fact, ...] = ()
+
+    @property
+    def refs(self) -> tuple[FactRef, ...]:
+        """The facts as a finding cites them."""
+        return tuple(f.ref for f in self.facts)
+
+
+def cuda_minor(version: Version | str) -> Version:
+    """``12.8.1`` -> ``12.8``: the major.minor a CUDA version belongs to."""
+    v = version if isinstance(version, Version) else Version(str(version))
+    rel = (*v.release, 0)[:2]
+    return Version(f"{rel[0]}.{rel[1]}")
+
+
+def variant_cuda(variant: str | None) -> Version | None:
+    """``cu128`` -> ``12.8``, ``cu130`` -> ``13.0``, ``cu118`` -> ``11.8``; ``cpu``/``rocm…`` -> ``None``."""
+    if not variant:
+        return None
+    m = re.fullmatch(r"cu(\d{2,3})", variant.strip().lower())
+    if not m:
+        return None
+    digits = m.group(1)
+    return Version(f"{digits[:-1]}.{digits[-1]}")
+
+
+def platform_key(host: Host) -> str:
+    """The snapshot's platform key for a host: ``linux_x86_64``, ``linux_aarch64``, ``windows``, ``macos``."""
+    system = (host.os.system or "Linux").lower()
+    if system.startswith("win"):
+        return "windows"
+    if system == "darwin":
+        return "macos"
+    arch = (host.os.arch or "x86_64").lower()
+    return "linux_aarch64" if arch in ("aarch64", "arm64") else "linux_x86_64"
+
+
+# --------------------------------------------------------------------------- toolkits and drivers
+
+
+def toolkits(facts: Facts) -> list[Fact]:
+    """Every toolkit release, oldest first."""
+    return sorted(facts.of_kind("toolkit"), key=lambda f: f["version"])
+
+
+def _toolkit_driver(fact: Fact, os: str) -> Version | None:
+    key = "driver_windows" if os.lower().startswith("win") else "driver_linux"
+    drv = fact.get(key)
+    if drv is not None:
+        assert isinstance(drv, Version)
+        return drv
+    branch = fact.get("driver_branch")
+    return Version(str(branch)) if branch is not None else None
+
+
+def min_driver_for_cuda(facts: Facts, cuda: Version | str, os: str = "linux") -> Answer[Version | None]:
+    """The lowest driver a CUDA runtime needs without minor-version compatibility.
+
+    ``12.8`` means the 12.8 GA release (its driver is the minor's lowest); ``12.8.1`` the release itself
+    (or the newest one at or below it within the minor). From 13.4 NVIDIA lists branches only: the
+    answer is the branch number (driver >= 615)."""
+    v = cuda if isinstance(cuda, Version) else Version(str(cuda))
+    minor = cuda_minor(v)
+    same = [f for f in toolkits(facts) if cuda_minor(f["version"]) == minor]
+    if len(v.release) >= 3:
+        upto = [f for f in same if f["version"] <= v]
+        same = upto[-1:] or same[:1]
+    for f in same:  # oldest first: the GA release of the minor
+        drv = _toolkit_driver(f, os)
+        if drv is not None:
+            return Answer(drv, (f,))
+    return Answer(None)
+
+
+def mvc_floor(facts: Facts, major: int, os: str = "linux") -> Answer[Version | None]:
+    """The lowest driver that runs any ``major.x`` runtime through minor-version compatibility."""
+    for f in facts.of_kind("cuda_major"):
+        if f["major"] == major:
+            drv = f.get("mvc_floor_windows" if os.lower().startswith("win") else "mvc_floor_linux")
+            return Answer(drv, (f,))
+    return Answer(None)
+
+
+def max_cuda_for_driver(facts: Facts, driver: Version | str) -> Answer[Version | None]:
+    """The highest CUDA (major.minor) a driver supports: the branch table first, then the toolkit table."""
+    d = driver if isinstance(driver, Version) else Version(str(driver))
+    for f in facts.of_kind("driver_branch"):
+        if f["branch"] == d.major and f.get("max_cuda") is not None:
+            return Answer(cuda_minor(f["max_cuda"]), (f,))
+    best: Fact | None = None
+    for f in toolkits(facts):
+        drv = _toolkit_driver(f, "linux")
+        if drv is not None and drv <= d and (best is None or f["version"] >= best["version"]):
+            best = f
+    if best is None:
+        return Answer(None)
+    return Answer(cuda_minor(best["version"]), (best,))
+
+
+def host_cuda(facts: Facts, host: Host) -> Answer[Version | None]:
+    """The highest CUDA the host's driver supports: what the probe read, else derived from the version."""
+    if host.driver is None or host.driver.version is None:
+        return Answer(None)
+    if host.driver.cuda:
+        try:
+            return Answer(cuda_minor(Version(host.driver.cuda)))
+        except InvalidVersion:
+            pass
+    return max_cuda_for_driver(facts, host.driver.version)
+
+
+# --------------------------------------------------------------------------- GPUs and architectures
+
+
+def gpu_fact(facts: Facts, gpu: Gpu) -> Fact | None:
+    """The knowledge-base entry of a GPU, by its recorded fact id or its name."""
+    if gpu.fact_id and gpu.fact_id in facts:
+        return facts.get(gpu.fact_id)
+    try:
+        return facts.gpu(gpu.name)
+    except Exception:  # UnknownGpu: a name the knowledge base does not hold
+        return None
+
+
+def gpu_brands(fact: Fact | None) -> frozenset[str]:
+    """The NVML brands (as ``NVIDIA_REQUIRE_CUDA`` spells them) a GPU of that segment reports."""
+    if fact is None:
+        return frozenset()
+    segment = str(fact["segment"]).lower()
+    table = {
+        "datacenter": {"tesla", "nvidia"},
+        "workstation": {"quadro", "quadrortx", "nvidiartx", "nvidia"},
+        "consumer": {"geforce", "geforcertx", "titan", "titanrtx"},
+        "embedded": {"tegra"},
+    }
+    return frozenset(table.get(segment, set()))
+
+
+def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answer[bool | None]:
+    """Whether a CUDA toolkit (major.minor) can compile for an architecture (``arch_support``)."""
+    minor = cuda_minor(cuda)
+    for f in facts.of_kind("arch_support"):
+        if f["cc"] == cc:
+            first = cuda_minor(f["first_cuda"])
+            last = f.get("last_cuda")
+            ok = first <= minor and (last is None or minor <= cuda_minor(last))
+            return Answer(ok, (f,))
+    return Answer(None)
+
+
+def feature(facts: Facts, name: str) -> Fact | None:
+    """A feature (``bf16``, ``fp8``, ``flash-attn-3`` …) by name or alias."""
+    want = name.strip().lower()
+    for f in facts.of_kind("feature"):
+        names = {str(f["name"]).lower(), *(str(a).lower() for a in f.get("aliases", ()))}
+        if want in names:
+            return f
+    return None
+
+
+# --------------------------------------------------------------------------- frameworks
+
+
+def _first_matching(candidates: Iterable[Fact], version: str) -> Fact | None:
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return None
+    public = Version(v.public)
+    for f in candidates:
+        if f["versions"].contains(public, prereleases=True):
+            return f
+    return None
+
+
+def torch_series(facts: Facts, version: str) -> Fact | None:
+    """The torch series (``2.9``) a version belongs to."""
+    return _first_matching(facts.of_kind("torch_series"), version)
+
+
+def torch_build(facts: Facts, version: str, variant: str, platform: str) -> Fact | None:
+    """The build facts (archs, PTX) of one torch version, variant and platform."""
+    cands = [f for f in facts.of_kind("torch_build") if f["variant"] == variant and f["platform"] == platform]
+    return _first_matching(cands, version)
+
+
+def vllm_series(facts: Facts, version: str) -> Fact | None:
+    """The vLLM series facts (wheel CUDA, min capability, archs) for a version."""
+    return _first_matching(facts.of_kind("vllm_series"), version)
+
+
+def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:
+    """Build facts of a neighbouring package (ctranslate2, onnxruntime-gpu …) at a version."""
+    name = package.lower().replace("_", "-")
+    cands = [f for f in facts.of_kind("package_build") if str(f["package"]).lower() == name]
+    try:
+        public = Version(Version(version).public)
+    except InvalidVersion:
+        return []
+    return [f for f in cands if f["versions"].contains(public, prereleases=True)]
+
+
+# --------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True, slots=True)
+class ImageMatch:
+    """An image reference matched to its family: the groups its tag pattern captured."""
+
+    reference: str
+    repository: str
+    tag: str
+    family: Fact
+    groups: dict[str, str]
+
+
+def image_match(facts: Facts, reference: str) -> ImageMatch | None:
+    """Match ``repo:tag`` (a registry prefix such as ``docker.io/`` is dropped) to an image family."""
+    ref = reference.strip()
+    ref = ref.split("@", 1)[0]
+    repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+    for prefix in ("docker.io/", "index.docker.io/", "registry.hub.docker.com/"):
+        if repo.startswith(prefix):
+            repo = repo[len(prefix) :]
+    for f in facts.of_kind("image_family"):
+        if str(f["repository"]).lower() != repo.lower():
+            continue
+        m = f["tag_pattern"].fullmatch(tag)
+        if m:
+            groups = {k: v for k, v in m.groupdict().items() if v is not None}
+            return ImageMatch(reference, repo, tag, f, groups)
+    return None
+
+
+def image_require(facts: Facts, repository: str, cuda: Version | str) -> Answer[str | None]:
+    """The ``NVIDIA_REQUIRE_CUDA`` an image of that repository and CUDA version carries."""
+    v = cuda if isinstance(cuda, Version) else Version(str(cuda))
+    for f in facts.of_kind("image_require"):
+        if str(f["repository"]).lower() == repository.lower() and f["cuda"].contains(v, prereleases=True):
+            return Answer(str(f["require"]), (f,))
+    return Answer(None)
+
+
+@dataclass(frozen=True, slots=True)
+class RequireClause:
+    """One space-separated alternative of ``NVIDIA_REQUIRE_CUDA``: comma-separated conditions, ANDed."""
+
+    conditions: tuple[tuple[str, str, str], ...]
+    """``(key, operator, value)``, e.g. ``("cuda", ">=", "12.8")``, ``("brand", "=", "tesla")``."""
+
+    def __str__(self) -> str:
+        return ",".join(f"{k}{op}{v}" for k, op, v in self.conditions)
+
+
+_COND = re.compile(r"^\s*([a-z]+)\s*(>=|<=|==|!=|=|<|>)\s*([\w.\-]+)\s*$")
+
+
+def parse_require(text: str) -> tuple[RequireClause, ...]:
+    """Parse ``NVIDIA_REQUIRE_CUDA``: space-separated clauses are ORed, comma-separated conditions ANDed."""
+    clauses = []
+    for word in text.split():
+        conds = []
+        for part in word.split(","):
+            m = _COND.match(part)
+            if m:
+                conds.append((m.group(1).lower(), m.group(2), m.group(3)))
+        if conds:
+            clauses.append(RequireClause(tuple(conds)))
+    return tuple(clauses)
+
+
+def _compare(left: Version, op: str, right: Version) -> bool:
+    return {
+        ">=": left >= right,
+        "<=": left <= right,
+        ">": left > right,
+        "<": left < right,
+        "=": left == right,
+        "==": left == right,
+        "!=": left != right,
+    }[op]
+
+
+def require_satisfied(
+    clause: RequireClause, *, cuda: Version | None, driver: Version | None, brands: frozenset[str]
+) -> bool | None:
+    """Whether the host satisfies one clause the way ``nvidia-container-cli`` evaluates it (``None``: unknown)."""
+    for key, op, value in clause.conditions:
+        if key == "brand":
+            if not brands:
+                return None
+            if (value.lower() in brands) != (op in ("=", "==")):
+                return False
+            continue
+        have = cuda if key == "cuda" else driver if key == "driver" else None
+        if key not in ("cuda", "driver"):
+            continue  # arch= and other keys do not concern the driver check
+        if have is None:
+            return None
+        try:
+            want = Version(value)
+        except InvalidVersion:
+            return None
+        if key == "driver":
+            # nvidia-container-cli compares the driver's major.minor
+            have = Version(".".join(str(p) for p in have.release[:2]))
+        if not _compare(have, op, want):
+            return False
+    return True

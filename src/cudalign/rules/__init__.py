@@ -1,0 +1,281 @@
+"""The rule catalogue: each rule is a stable code, a name, a severity and one check over a Context."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from packaging.version import Version
+
+from cudalign.facts import query
+from cudalign.model import ComputeCapability, Finding, Gpu, Host, Severity, Stack, Verdict
+from cudalign.rules.common import Hit
+
+if TYPE_CHECKING:
+    from cudalign.facts import Fact, Facts
+
+__all__ = ["RULES", "Context", "Hit", "Rule", "check", "rule", "verdict"]
+
+
+class Context:
+    """A host, a stack, the knowledge base and requested features, with answers computed once."""
+
+    def __init__(self, host: Host, stack: Stack, facts: Facts, features: Sequence[str] = ()) -> None:
+        self.host = host
+        self.stack = stack
+        self.facts = facts
+        self.features = tuple(features)
+
+    @cached_property
+    def driver(self) -> Version | None:
+        """The host driver version, when known."""
+        if self.host.driver is None or not self.host.driver.version:
+            return None
+        try:
+            return Version(self.host.driver.version)
+        except ValueError:
+            return None
+
+    @property
+    def driver_text(self) -> str:
+        """The driver version as the host reported it (``550.107.02``)."""
+        return (self.host.driver.version if self.host.driver else None) or "?"
+
+    @cached_property
+    def host_cuda(self) -> query.Answer[Version | None]:
+        """The highest CUDA the driver supports."""
+        return query.host_cuda(self.facts, self.host)
+
+    @cached_property
+    def gpus(self) -> tuple[tuple[Gpu, Fact | None], ...]:
+        """Each GPU with its knowledge-base entry."""
+        return tuple((g, query.gpu_fact(self.facts, g)) for g in self.host.gpus)
+
+    def cc_of(self, gpu: Gpu, fact: Fact | None) -> ComputeCapability | None:
+        if gpu.cc is not None:
+            return gpu.cc
+        return fact["cc"] if fact is not None else None
+
+    @cached_property
+    def cuda_needs(self) -> tuple[tuple[str, Version], ...]:
+        """(what, CUDA version) for each piece of the stack whose compiled code needs a CUDA driver."""
+        out: list[tuple[str, Version]] = []
+        torch = self.stack.component("torch")
+        if self.stack.cuda_runtime and torch is not None and torch.variant != "cpu":
+            out.append((f"torch {torch.version}+{torch.variant}", Version(self.stack.cuda_runtime)))
+        for c in self.stack.components:
+            if c.name == "torch" or not c.cuda:
+                continue
+            try:
+                v = Version(c.cuda)
+            except ValueError:
+                continue
+            out.append((f"{c.name} {c.version}", v))
+        if not out and self.stack.cuda_runtime:
+            out.append(("the stack", Version(self.stack.cuda_runtime)))
+        return tuple(out)
+
+    @property
+    def described_without_driver(self) -> bool:
+        return self.host.driver is None and self.host.origin == "described"
+
+
+def _severity(h: Hit, default: Severity) -> Severity:
+    if h.severity is not None:
+        return h.severity
+    return Severity.INFO if h.unknown else default
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule of the catalogue."""
+
+    code: str
+    name: str
+    severity: Severity
+    title: str
+    function: Callable[[Context], Iterable[Hit]] = field(repr=False)
+
+    @property
+    def doc(self) -> str:
+        """The docstring of the check: what it checks, why, how to fix, examples."""
+        return inspect.cleandoc(self.function.__doc__ or "")
+
+    def run(self, ctx: Context) -> list[Finding]:
+        return [
+            Finding(
+                code=self.code,
+                name=self.name,
+                severity=_severity(h, self.severity),
+                message=h.message,
+                fix=h.fix,
+                facts=tuple(dict.fromkeys(h.facts)),
+                unknown=h.unknown,
+            )
+            for h in self.function(ctx)
+        ]
+
+
+from cudalign.rules import arch, driver, images, packages, runtime  # noqa: E402
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "CA101",
+        "driver-too-old",
+        Severity.ERROR,
+        "The driver is older than the stack's CUDA major or the GPU needs",
+        driver.driver_too_old,
+    ),
+    Rule(
+        "CA102",
+        "minor-version-compat",
+        Severity.WARNING,
+        "Runs only through CUDA minor-version compatibility",
+        driver.minor_version_compat,
+    ),
+    Rule(
+        "CA103",
+        "ptx-jit-unsupported",
+        Severity.ERROR,
+        "PTX that the driver's JIT compiler is too old to compile",
+        driver.ptx_jit_unsupported,
+    ),
+    Rule("CA104", "no-driver", Severity.ERROR, "No NVIDIA driver on a host that needs one", driver.no_driver),
+    Rule(
+        "CA105",
+        "nvml-driver-mismatch",
+        Severity.ERROR,
+        "Kernel module and user-space driver differ",
+        driver.nvml_driver_mismatch,
+    ),
+    Rule(
+        "CA201",
+        "gpu-arch-not-in-build",
+        Severity.ERROR,
+        "The build has no kernels for the GPU's architecture",
+        arch.gpu_arch_not_in_build,
+    ),
+    Rule(
+        "CA202",
+        "gpu-arch-dropped",
+        Severity.ERROR,
+        "The stack's CUDA can no longer target the GPU",
+        arch.gpu_arch_dropped,
+    ),
+    Rule(
+        "CA203",
+        "feature-needs-compute-capability",
+        Severity.ERROR,
+        "A requested feature needs a newer compute capability",
+        arch.feature_needs_compute_capability,
+    ),
+    Rule(
+        "CA301",
+        "torch-pin-conflict",
+        Severity.ERROR,
+        "Requirements pin different torch versions",
+        packages.torch_pin_conflict,
+    ),
+    Rule(
+        "CA302",
+        "extension-abi-mismatch",
+        Severity.ERROR,
+        "An installed extension was built for another torch",
+        packages.extension_abi_mismatch,
+    ),
+    Rule(
+        "CA303",
+        "cuda-major-mismatch",
+        Severity.ERROR,
+        "Packages built for different CUDA majors",
+        packages.cuda_major_mismatch,
+    ),
+    Rule(
+        "CA304",
+        "cuda-library-mismatch",
+        Severity.ERROR,
+        "A package needs another cuDNN or cuBLAS major",
+        packages.cuda_library_mismatch,
+    ),
+    Rule("CA305", "cpu-only-torch", Severity.ERROR, "torch is a CPU-only build", packages.cpu_only_torch),
+    Rule(
+        "CA306",
+        "no-wheel-for-platform",
+        Severity.ERROR,
+        "No wheel for this Python, CPU or glibc",
+        packages.no_wheel_for_platform,
+    ),
+    Rule(
+        "CA307",
+        "nccl-mismatch",
+        Severity.ERROR,
+        "Packages need different NCCL versions",
+        packages.nccl_mismatch,
+    ),
+    Rule(
+        "CA401",
+        "image-requires-newer-driver",
+        Severity.ERROR,
+        "The image's NVIDIA_REQUIRE_CUDA is not met by the host driver",
+        images.image_requires_newer_driver,
+    ),
+    Rule(
+        "CA402",
+        "forward-compat-unsupported",
+        Severity.ERROR,
+        "Forward-compatibility libraries on a GPU they do not support, or shadowing a newer driver",
+        images.forward_compat_unsupported,
+    ),
+    Rule(
+        "CA403",
+        "container-no-gpu",
+        Severity.ERROR,
+        "A container started without GPU access",
+        images.container_no_gpu,
+    ),
+    Rule(
+        "CA501",
+        "library-not-on-path",
+        Severity.ERROR,
+        "A CUDA library a package loads is not provided",
+        runtime.library_not_on_path,
+    ),
+    Rule(
+        "CA502",
+        "fabric-manager-missing",
+        Severity.ERROR,
+        "NVSwitch system without a running Fabric Manager",
+        runtime.fabric_manager_missing,
+    ),
+)
+
+_BY_KEY = {**{r.code: r for r in RULES}, **{r.name: r for r in RULES}}
+
+
+def rule(code_or_name: str) -> Rule:
+    """A rule by code (``CA101``) or name (``driver-too-old``); ``KeyError`` if there is none."""
+    return _BY_KEY[code_or_name.strip().upper() if code_or_name.strip()[:2].upper() == "CA" else code_or_name]
+
+
+def check(host: Host, stack: Stack, facts: Facts, *, features: Sequence[str] = ()) -> tuple[Finding, ...]:
+    """Run every rule; findings ordered by severity (errors first), then by code."""
+    ctx = Context(host, stack, facts, features)
+    found: list[Finding] = []
+    for r in RULES:
+        found.extend(r.run(ctx))
+    return tuple(sorted(found, key=lambda f: (-f.severity.rank, f.unknown is not None, f.code)))
+
+
+def verdict(findings: Iterable[Finding]) -> Verdict:
+    """``fails`` on any error; else ``unknown`` when a rule lacked a fact; else ``caveats`` on warnings; else ``ok``."""
+    items = list(findings)
+    if any(f.severity is Severity.ERROR for f in items):
+        return Verdict.FAILS
+    if any(f.unknown for f in items):
+        return Verdict.UNKNOWN
+    if any(f.severity is Severity.WARNING for f in items):
+        return Verdict.CAVEATS
+    return Verdict.OK

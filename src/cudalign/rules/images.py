@@ -1,0 +1,216 @@
+"""Image rules: NVIDIA_REQUIRE_CUDA against the host driver, forward-compat libraries, GPU access."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from packaging.version import InvalidVersion, Version
+
+from cudalign.facts import query
+from cudalign.model import FactRef
+from cudalign.rules.common import Hit, topic_refs
+
+if TYPE_CHECKING:
+    from cudalign.rules import Context
+
+__all__ = ["container_no_gpu", "forward_compat_unsupported", "image_requires_newer_driver"]
+
+
+def _image_refs(ctx: Context) -> tuple[FactRef, ...]:
+    return tuple(
+        r
+        for r in ctx.stack.facts
+        if r.id in ctx.facts and ctx.facts.get(r.id).kind in ("image_family", "image_require", "vllm_series")
+    )
+
+
+def _brands(ctx: Context) -> frozenset[str]:
+    """Brands every GPU of the host reports (a clause must hold for all of them)."""
+    sets = [query.gpu_brands(f) for _, f in ctx.gpus]
+    if not sets or any(not s for s in sets):
+        return frozenset()
+    out = sets[0]
+    for s in sets[1:]:
+        out &= s
+    return out or frozenset({"none"})
+
+
+def require_outcome(ctx: Context) -> tuple[bool | None, bool]:
+    """(the requirement holds, it holds only through a brand/driver clause) for the stack's image."""
+    text = ctx.stack.image_require
+    if not text:
+        return None, False
+    clauses = query.parse_require(text)
+    results = [
+        query.require_satisfied(c, cuda=ctx.host_cuda.value, driver=ctx.driver, brands=_brands(ctx))
+        for c in clauses
+    ]
+    if any(r is True for r in results):
+        by_cuda = any(
+            r is True and all(k == "cuda" for k, _, _ in c.conditions) for c, r in zip(clauses, results)
+        )
+        return True, not by_cuda
+    if any(r is None for r in results):
+        return None, False
+    return False, False
+
+
+def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
+    """The image's ``NVIDIA_REQUIRE_CUDA`` is not met by the host driver: the container will not start.
+
+    **What it checks.** The image's requirement (from ``image_require`` facts for its CUDA version), the
+    way ``nvidia-container-cli`` evaluates it: space-separated clauses are ORed, comma-separated conditions
+    ANDed; ``cuda>=X.Y`` is compared with the CUDA version of the host driver (not with minor-version
+    compatibility); ``brand=…,driver>=B,driver<B+1`` clauses admit older driver branches of those brands.
+
+    **Why.** Docker answers ``nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.9``
+    and the container never starts. ``NVIDIA_DISABLE_REQUIRE=1`` skips the check but not the problem.
+
+    **How to fix.** Upgrade the driver to the branch the image's CUDA needs, or use an image built for the
+    driver's CUDA (an older tag, or a ``nvidia/cuda:<driver's CUDA>`` base).
+
+    **Example.** ``vllm/vllm-openai:v0.13.0`` (CUDA 12.9) on a GeForce host with driver 550 (CUDA 12.4): fails.
+    """
+    if not ctx.stack.image:
+        return
+    if ctx.host.container.nvidia_disable_require:
+        return
+    if not ctx.stack.image_require:
+        reason = (
+            ctx.stack.unknown.get("image_require") or ctx.stack.unknown.get("image") or "image_require fact"
+        )
+        yield Hit(
+            f"The NVIDIA_REQUIRE_CUDA of {ctx.stack.image} is not known.",
+            "Add its image facts, or check the image with 'docker inspect'.",
+            _image_refs(ctx),
+            unknown=reason,
+        )
+        return
+    if ctx.driver is None:
+        return
+    holds, _ = require_outcome(ctx)
+    cuda_clause = next(
+        (
+            str(c)
+            for c in query.parse_require(ctx.stack.image_require)
+            if any(k == "cuda" for k, _, _ in c.conditions)
+        ),
+        ctx.stack.image_require.split()[0],
+    )
+    if holds is None:
+        yield Hit(
+            f"Whether {ctx.stack.image} starts on driver {ctx.driver_text} depends on the GPU brand, which is not known.",
+            "Describe the GPUs with --gpu NAME so their brand is known.",
+            _image_refs(ctx),
+            unknown="GPU brand (gpu fact segment)",
+        )
+    elif holds is False:
+        need = query.min_driver_for_cuda(
+            ctx.facts, query.cuda_minor(ctx.stack.image_cuda or cuda_clause.split(">=")[-1])
+        )
+        target = f">= {need.value} (R{need.value.major})" if need.value is not None else "of a newer branch"
+        yield Hit(
+            f"{ctx.stack.image} requires {cuda_clause}, but driver {ctx.driver_text} supports CUDA "
+            f"{ctx.host_cuda.value or '?'} and no brand/driver clause admits it: the container will not start "
+            f"(unsatisfied condition: {cuda_clause}).",
+            f"Upgrade the driver {target}, or use an image built for CUDA {ctx.host_cuda.value or 'the driver supports'}.",
+            (
+                *_image_refs(ctx),
+                *need.refs,
+                *ctx.host_cuda.refs,
+                *topic_refs(ctx.facts, "cuda.rule.require-cuda"),
+            ),
+        )
+
+
+def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
+    """Forward-compatibility libraries (``cuda-compat``) would run on a GPU they do not support, or shadow a newer driver.
+
+    **What it checks.** When the image's CUDA is newer than the host driver's and the image puts
+    ``cuda-compat`` libraries on the loader path, each GPU's ``forward_compat`` fact (data-center GPUs and
+    select NGC-ready RTX cards only; never GeForce). Inside a container, compat libraries older than the
+    host driver.
+
+    **Why.** On an unsupported GPU the compat ``libcuda`` fails: ``CUDA error 804: forward compatibility
+    was attempted on non supported HW``; compat libraries older than the host's kernel driver give
+    ``error 803: system has unsupported display driver / cuda driver combination``.
+
+    **How to fix.** Upgrade the host driver to the image's CUDA branch (then compat is not used), or take
+    ``/usr/local/cuda/compat`` off the loader path so minor-version compatibility applies within the major.
+
+    **Example.** ``vllm/vllm-openai:v0.13.0`` (CUDA 12.9) on an RTX 4090 with driver 550: fails.
+    """
+    hc = ctx.host_cuda.value
+    container = ctx.host.container
+    if container.compat_libs and container.compat_cuda and hc is not None:
+        try:
+            compat = query.cuda_minor(Version(container.compat_cuda))
+        except InvalidVersion:
+            compat = None
+        if compat is not None and compat < hc:
+            yield Hit(
+                f"The container's compat libraries (CUDA {compat}) are older than the host driver (CUDA {hc}) and "
+                "shadow it (CUDA error 803).",
+                "Remove /usr/local/cuda/compat from the loader path (LD_LIBRARY_PATH, ld.so.conf.d) in the image.",
+                topic_refs(ctx.facts, "cuda.rule.forward-compatibility"),
+            )
+            return
+    image_cuda = None
+    if ctx.stack.image and ctx.stack.image_compat and ctx.stack.image_cuda:
+        image_cuda = query.cuda_minor(ctx.stack.image_cuda)
+    elif container.compat_libs and container.compat_cuda:
+        try:
+            image_cuda = query.cuda_minor(container.compat_cuda)
+        except InvalidVersion:
+            image_cuda = None
+    if image_cuda is None or hc is None or image_cuda <= hc:
+        return
+    if ctx.stack.image and ctx.stack.image_require:
+        holds, by_brand = require_outcome(ctx)
+        if holds is False:
+            return  # the container does not start at all: image-requires-newer-driver
+    for gpu, fact in ctx.gpus:
+        if fact is None or fact.get("forward_compat") is None:
+            yield Hit(
+                f"Whether {gpu.name} supports CUDA forward compatibility is not known.",
+                "Add forward_compat to the GPU's fact.",
+                unknown=f"gpu.forward_compat for {gpu.name!r}",
+            )
+        elif fact["forward_compat"] is False:
+            yield Hit(
+                f"The image's CUDA {image_cuda} compat libraries would run on driver CUDA {hc}, but {gpu.name} "
+                "does not support forward compatibility (CUDA error 804).",
+                f"Upgrade the driver to the CUDA {image_cuda} branch, or remove /usr/local/cuda/compat from the "
+                "loader path to rely on minor-version compatibility.",
+                (fact.ref, *topic_refs(ctx.facts, "cuda.rule.forward-compatibility")),
+            )
+
+
+def container_no_gpu(ctx: Context) -> Iterator[Hit]:
+    """The probe runs inside a container that was started without GPU access.
+
+    **What it checks.** A container host (``kind`` set) whose ``NVIDIA_VISIBLE_DEVICES`` is unset,
+    ``void`` or ``none``, or where no GPU and no driver are visible, while the stack needs CUDA.
+
+    **Why.** Without ``--gpus``/``runtime: nvidia``/a device request, the NVIDIA container runtime mounts
+    no driver: ``Found no NVIDIA driver on your system``, ``torch.cuda.is_available()`` False.
+
+    **How to fix.** Start the container with ``--gpus all`` (Docker), ``deploy.resources.reservations.devices``
+    (compose) or ``nvidia.com/gpu`` limits (Kubernetes), with the NVIDIA container toolkit installed.
+
+    **Example.** ``docker run vllm/vllm-openai`` without ``--gpus all``: fails.
+    """
+    c = ctx.host.container
+    if not c.kind or ctx.host.origin == "described":
+        return
+    if not ctx.cuda_needs:
+        return
+    devices = (c.nvidia_visible_devices or "").strip().lower()
+    if ctx.host.gpus and devices not in ("void", "none"):
+        return
+    yield Hit(
+        f"This {c.kind} container has no GPU access (NVIDIA_VISIBLE_DEVICES={c.nvidia_visible_devices or 'unset'}, "
+        f"{len(ctx.host.gpus)} GPUs visible).",
+        "Start it with --gpus all (or a compose/k8s GPU reservation) on a host with the NVIDIA container toolkit.",
+    )
