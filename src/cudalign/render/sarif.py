@@ -1,0 +1,164 @@
+"""SARIF 2.1.0 for any report with findings, as GitHub code scanning takes it: every rule of the
+catalogue with its help text (``docs/rules/<code>.md`` where present, else the rule's docstring), and
+one result per finding with its file and line relative to the repository root."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from cudalign.model import Finding, Report, Severity
+
+__all__ = ["SARIF_SCHEMA", "catalogue", "render_sarif", "rule_help"]
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+class _RuleLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def doc(self) -> str: ...
+
+
+def catalogue() -> list[_RuleLike]:
+    """Every rule: the engine's (:data:`cudalign.rules.RULES`) and the repo rules of scan."""
+    rules: list[_RuleLike] = []
+    try:
+        from cudalign.rules import RULES
+
+        rules.extend(RULES)
+    except ImportError:  # the engine's catalogue is not importable: scan's rules still render
+        pass
+    from cudalign.scan.repo_rules import SCAN_RULES
+
+    rules.extend(SCAN_RULES)
+    return rules
+
+
+def _docs_dir() -> Path:
+    import cudalign
+
+    return Path(cudalign.__file__).resolve().parents[2] / "docs" / "rules"
+
+
+def rule_help(rule: _RuleLike, docs_dir: Path | None = None) -> str:
+    """The rule's help text: its docs page when the checkout has one, else its docstring."""
+    page = (docs_dir or _docs_dir()) / f"{rule.code}.md"
+    try:
+        return page.read_text(encoding="utf-8")
+    except OSError:
+        return f"{rule.code} {rule.name}: {rule.title}\n\n{rule.doc}"
+
+
+@cache
+def _project_url() -> str | None:
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("cudalign").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in ("source", "repository", "homepage") and "github.com" in url:
+            return str(url).strip().rstrip("/")
+    return None
+
+
+def _rule_json(rule: _RuleLike, docs_dir: Path | None) -> dict[str, Any]:
+    text = rule_help(rule, docs_dir)
+    first = rule.doc.split("\n\n", 1)[0].replace("\n", " ") if rule.doc else rule.title
+    out: dict[str, Any] = {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": first},
+        "help": {"text": text, "markdown": text},
+        "defaultConfiguration": {"level": _LEVEL[rule.severity]},
+        "properties": {"tags": ["cuda", "gpu", rule.name]},
+    }
+    base = _project_url()
+    if base:
+        out["helpUri"] = f"{base}/blob/main/docs/rules/{rule.code}.md"
+    return out
+
+
+def _fingerprint(f: Finding) -> str:
+    loc = f.location
+    key = "|".join([f.code, f.service or "", loc.file if loc else "", f.message])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ruleId": f.code,
+        "level": _LEVEL[f.severity],
+        "message": {"text": f"{f.message}. Fix: {f.fix}" if f.fix else f.message},
+        "partialFingerprints": {"cudalignFinding/v1": _fingerprint(f)},
+    }
+    if f.code in index:
+        out["ruleIndex"] = index[f.code]
+    if f.location is not None and f.location.file:
+        region: dict[str, Any] = {"startLine": max(1, f.location.line or 1)}
+        if f.location.column:
+            region["startColumn"] = f.location.column
+        out["locations"] = [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": quote(f.location.file), "uriBaseId": "%SRCROOT%"},
+                    "region": region,
+                }
+            }
+        ]
+    props: dict[str, Any] = {}
+    if f.service:
+        props["service"] = f.service
+    if f.facts:
+        props["facts"] = [{"id": r.id, "source": r.source} for r in f.facts]
+    if props:
+        out["properties"] = props
+    return out
+
+
+def render_sarif(
+    report: Report, *, rules: Iterable[_RuleLike] | None = None, docs_dir: Path | None = None
+) -> str:
+    """The report as a SARIF 2.1.0 log (one run)."""
+    from cudalign import __version__
+
+    catalog = list(rules) if rules is not None else catalogue()
+    index = {r.code: i for i, r in enumerate(catalog)}
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "cudalign",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_rule_json(r, docs_dir) for r in catalog],
+            }
+        },
+        "results": [_result(f, index) for f in report.findings],
+        "columnKind": "unicodeCodePoints",
+        "properties": {"schema": report.schema},
+    }
+    info = _project_url()
+    if info:
+        run["tool"]["driver"]["informationUri"] = info
+    root = report.data.get("root") if report.data else None
+    if isinstance(root, str) and root:
+        run["originalUriBaseIds"] = {"%SRCROOT%": {"uri": Path(root).resolve().as_uri() + "/"}}
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(log, indent=2)

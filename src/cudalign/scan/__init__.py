@@ -1,0 +1,293 @@
+"""``cudalign scan``: read a repository's requirements, pyproject, lock files, Dockerfiles, compose and
+Kubernetes files, group them into services, and report misaligned CUDA, torch and vLLM pins.
+
+Nothing in the repository is executed; YAML is read with a safe loader; files over the size bound,
+binary files and links leaving the repository are skipped with a note; a file that does not parse is
+a CA609 finding, never a crash.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import InvalidVersion, Version
+
+from cudalign.errors import InvalidInput
+from cudalign.model import Finding, Gpu, Host, Report, Severity, to_jsonable
+from cudalign.scan.config import ScanConfig, apply_config, config_from_pyproject, suppressions
+from cudalign.scan.model import Problem, SourceFile
+from cudalign.scan.repo_rules import SCAN_RULES, RepoContext, ScanRule, run_repo_rules
+from cudalign.scan.services import Service
+
+if TYPE_CHECKING:
+    from cudalign.facts import Facts
+    from cudalign.scan.analysis import ServiceView
+
+__all__ = [
+    "SCAN_RULES",
+    "SCAN_SCHEMA",
+    "ScanConfig",
+    "ScanResult",
+    "ScanRule",
+    "Service",
+    "parse_file",
+    "scan",
+]
+
+SCAN_SCHEMA = "cudalign.scan/1"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What a scan found: the services, the findings (suppressions applied), and what it skipped."""
+
+    root: str
+    views: tuple[ServiceView, ...]
+    findings: tuple[Finding, ...]
+    files: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    suppressed: int = 0
+    fleet_driver: str | None = None
+    config: ScanConfig = field(default_factory=ScanConfig)
+
+    def report(self) -> Report:
+        """The scan as a :class:`Report` (schema ``cudalign.scan/1``) for the renderers."""
+        return Report(
+            schema=SCAN_SCHEMA,
+            findings=self.findings,
+            data={
+                "root": self.root,
+                "fleet_driver": self.fleet_driver,
+                "services": [_service_json(v) for v in self.views],
+                "files": list(self.files),
+                "suppressed": self.suppressed,
+                "notes": list(self.notes),
+            },
+        )
+
+
+def _service_json(view: ServiceView) -> dict[str, Any]:
+    svc = view.service
+    torch = view.stack.component("torch") if view.stack else None
+    return {
+        "name": svc.name,
+        "context": svc.context,
+        "dockerfile": svc.dockerfile,
+        "files": list(svc.files),
+        "image": svc.image.reference if svc.image else None,
+        "image_cuda": str(view.image_cuda) if view.image_cuda else None,
+        "torch": f"{torch.version}+{torch.variant}"
+        if torch and torch.variant
+        else (torch.version if torch else None),
+        "cuda": str(view.cuda) if view.cuda else None,
+        "gpu": view.gpu_stack,
+        "compose": [cs.name for cs in svc.compose],
+        "k8s": [f"{c.workload}/{c.name}" for c in svc.containers],
+        "requirements": list(view.requirements),
+        "stack": to_jsonable(view.stack) if view.stack else None,
+        "host": to_jsonable(view.host) if view.host else None,
+        "note": view.note,
+    }
+
+
+def parse_file(path: str, kind: str, text: str) -> SourceFile | None:
+    """Parse one file by kind; ``dockerfile:A=1;B=2`` passes build arguments. Never raises on content."""
+    from cudalign.scan import compose, dockerfile, k8s, lock, pyproject, requirements
+
+    if kind == "requirements":
+        return requirements.parse_requirements(path, text)
+    if kind == "pyproject":
+        return pyproject.parse_pyproject(path, text)
+    if kind == "uv-lock":
+        return lock.parse_uv_lock(path, text)
+    if kind == "pylock":
+        return lock.parse_pylock(path, text)
+    if kind.startswith("dockerfile"):
+        args = dict(a.split("=", 1) for a in kind.partition(":")[2].split(";") if "=" in a)
+        return dockerfile.parse_dockerfile(path, text, args)
+    if kind == "compose":
+        return compose.parse_compose(path, text)
+    if kind in ("yaml", "k8s"):
+        return k8s.parse_k8s(path, text) if k8s.looks_like_k8s(text) else None
+    return None
+
+
+def _read_config(root: Path) -> tuple[ScanConfig, list[Problem]]:
+    from cudalign.scan.pyproject import toml_loads
+    from cudalign.scan.walk import read_text
+
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return ScanConfig(), []
+    text, _ = read_text(path, "pyproject.toml")
+    if text is None:
+        return ScanConfig(), []
+    try:
+        data = toml_loads(text)
+    except Exception:  # reported as CA609 when the file itself is parsed
+        return ScanConfig(), []
+    return config_from_pyproject("pyproject.toml", data)
+
+
+def _version(text: str | None, what: str) -> Version | None:
+    if not text:
+        return None
+    try:
+        return Version(str(text))
+    except InvalidVersion:
+        raise InvalidInput(f"{what}: not a driver version: {text!r}") from None
+
+
+def scan(
+    path: str | Path,
+    facts: Facts,
+    host: Host | None = None,
+    config: ScanConfig | None = None,
+    *,
+    fleet_driver: str | None = None,
+    gpus: Sequence[str] = (),
+) -> ScanResult:
+    """Scan a repository. ``host`` judges every service (``--host``/``--gpu``/``--driver``);
+    ``fleet_driver`` is the fleet's lowest driver; ``config`` defaults to the repo's ``[tool.cudalign]``."""
+    from cudalign.scan.analysis import analyse
+    from cudalign.scan.services import group_services
+    from cudalign.scan.walk import read_text, walk
+
+    root = Path(path)
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: not a directory")
+    root = root.resolve()
+    config_problems: list[Problem] = []
+    if config is None:
+        config, config_problems = _read_config(root)
+    found = walk(root, exclude=config.exclude)
+    notes = list(found.notes)
+    parsed: dict[str, SourceFile] = {}
+    texts: dict[str, str] = {}
+    for f in found.files:
+        if f.kind == "yaml" and "{{" in f.text:
+            if "\napiVersion:" in "\n" + f.text:
+                notes.append(f"{f.path}: skipped, a template ({{{{ … }}}}), not a manifest")
+            continue
+        sf = parse_file(f.path, f.kind, f.text)
+        if sf is not None:
+            parsed[f.path] = sf
+            texts[f.path] = f.text
+
+    def load(rel: str, kind: str) -> SourceFile | None:
+        if kind.startswith("dockerfile:"):
+            text = texts.get(rel)
+            return parse_file(rel, kind, text) if text is not None else None
+        if rel.startswith("..") or posixpath.isabs(rel):
+            notes.append(f"{rel}: skipped, outside the repository")
+            return None
+        full = root / rel
+        if not full.is_file():
+            notes.append(f"{rel}: named by an include but not in the repository")
+            return None
+        if not full.resolve().is_relative_to(root):
+            notes.append(f"{rel}: skipped, link leaves the repository")
+            return None
+        text, note = read_text(full, rel)
+        if note:
+            notes.append(note)
+        if text is None:
+            return None
+        texts[rel] = text
+        return parse_file(rel, kind, text)
+
+    services: list[Service] = group_services(parsed, load, root_name=root.name)
+    fleet = _version(fleet_driver or config.fleet_driver, "--fleet-driver")
+    base_host = host
+    if base_host is None and (fleet is not None or config.gpus or gpus):
+        from cudalign.hosts import describe_host
+
+        base_host = describe_host(
+            facts, gpus=tuple(gpus) or config.gpus, driver=str(fleet) if fleet else None
+        )
+    if fleet is None and host is not None and host.driver is not None and host.driver.version:
+        fleet = _version(host.driver.version, "--driver")
+    host_for = _k8s_hosts(services, facts, base_host, notes) if host is None or not host.gpus else {}
+    views = analyse(services, facts, base_host, host_for)
+    problems = [p for sf in parsed.values() for p in sf.problems] + config_problems
+    for sf in parsed.values():
+        notes.extend(sf.notes)
+    for v in views:
+        if v.note:
+            notes.append(f"{v.service.name}: {v.note}")
+    engine = [f for v in views for f in v.findings]
+    ctx = RepoContext(
+        views,
+        facts,
+        fleet_driver=fleet,
+        problems=problems,
+        engine_codes={v.service.name: frozenset(f.code for f in v.findings) for v in views},
+    )
+    findings = _dedupe(engine + run_repo_rules(ctx))
+    inline = {p: suppressions(t) for p, t in texts.items() if "cudalign:" in t}
+    kept, dropped = apply_config(findings, config, inline)
+    kept.sort(
+        key=lambda f: (
+            f.service or "",
+            -f.severity.rank,
+            f.code,
+            f.location.file if f.location else "",
+            (f.location.line or 0) if f.location else 0,
+        )
+    )
+    return ScanResult(
+        root=str(root),
+        views=tuple(views),
+        findings=tuple(kept),
+        files=tuple(sorted(texts)),
+        notes=tuple(dict.fromkeys(notes)),
+        suppressed=dropped,
+        fleet_driver=str(fleet) if fleet else None,
+        config=config,
+    )
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for f in findings:
+        key = (f.code, f.message, f.location, f.service)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _k8s_hosts(services: list[Service], facts: Facts, base: Host | None, notes: list[str]) -> dict[str, Host]:
+    """A described host per service whose k8s manifest pins a GPU product (``nvidia.com/gpu.product``)."""
+    from cudalign.errors import UnknownGpu
+    from cudalign.hosts import gpu_from_text
+
+    out: dict[str, Host] = {}
+    for svc in services:
+        products = [p for c in svc.containers for p in c.gpu_products]
+        gpus: list[Gpu] = []
+        for text in dict.fromkeys(products):
+            try:
+                gpus.append(gpu_from_text(facts, text.replace("-", " "), len(gpus)))
+            except UnknownGpu:
+                notes.append(f"{svc.name}: GPU product label {text!r} is not in the knowledge base")
+        if gpus:
+            from cudalign.model import OsInfo
+
+            template = base or Host(
+                origin="described",
+                os=OsInfo(system="Linux", arch="x86_64"),
+                unknown={"driver": "not given (--fleet-driver)"},
+            )
+            out[svc.name] = replace(template, gpus=tuple(gpus), origin="described")
+    return out
+
+
+def severity_at_least(findings: Sequence[Finding], level: Severity) -> bool:
+    """Whether any finding is at or above a severity."""
+    return any(f.severity.rank >= level.rank for f in findings)

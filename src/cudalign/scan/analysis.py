@@ -1,0 +1,283 @@
+"""Per service: the stack the engine resolves from its requirements and base image, the host it is
+judged against, the engine's findings located at the lines that caused them, and the CUDA facts the
+repo rules compare across services."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from packaging.version import InvalidVersion, Version
+
+from cudalign.model import Finding, Host, Location, Stack
+from cudalign.scan.model import Declared
+from cudalign.scan.services import Service
+
+if TYPE_CHECKING:
+    from cudalign.facts import Facts
+    from cudalign.stack import ImageInfo
+
+__all__ = ["CUDA_PACKAGES", "ServiceView", "analyse", "cuda_sensitive", "declaration_for", "engine_findings"]
+
+CUDA_PACKAGES = frozenset(
+    {
+        "torch",
+        "torchvision",
+        "torchaudio",
+        "vllm",
+        "xformers",
+        "flash-attn",
+        "flashinfer-python",
+        "ctranslate2",
+        "onnxruntime-gpu",
+        "bitsandbytes",
+        "sglang",
+        "sgl-kernel",
+        "triton",
+        "deepspeed",
+        "tensorrt",
+        "tensorrt-llm",
+        "cupy-cuda11x",
+        "cupy-cuda12x",
+        "cupy-cuda13x",
+        "jax-cuda12-plugin",
+        "jax-cuda13-plugin",
+        "faiss-gpu",
+        "paddlepaddle-gpu",
+        "llama-cpp-python",
+        "auto-gptq",
+        "autoawq",
+        "exllamav2",
+        "mamba-ssm",
+        "causal-conv1d",
+    }
+)
+# packages whose presence alone says the service needs a GPU
+_GPU_ONLY = frozenset(
+    {
+        "vllm",
+        "flash-attn",
+        "flashinfer-python",
+        "xformers",
+        "sglang",
+        "sgl-kernel",
+        "onnxruntime-gpu",
+        "tensorrt",
+        "tensorrt-llm",
+        "cupy-cuda11x",
+        "cupy-cuda12x",
+        "cupy-cuda13x",
+        "faiss-gpu",
+    }
+)
+_HOST_FREE = ("CA30",)  # engine rules that need no host: package-level
+
+
+def cuda_sensitive(name: str, facts: Facts | None = None) -> bool:
+    """Whether a package's wheels are tied to a CUDA version (torch, vLLM, ``nvidia-*`` …)."""
+    if name in CUDA_PACKAGES or name.startswith(("nvidia-", "cuda-", "cupy-cuda", "jax-cuda")):
+        return True
+    if facts is not None:
+        try:
+            return any(f["package"] == name for f in facts.of_kind("package_build"))
+        except KeyError:
+            return False
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """A service with what the engine and the knowledge base say about it."""
+
+    service: Service
+    requirements: tuple[str, ...]
+    """What was handed to the engine: one requirement per package, lock and exact pins first."""
+    stack: Stack | None = None
+    image: ImageInfo | None = None
+    host: Host | None = None
+    findings: tuple[Finding, ...] = ()
+    """The engine's findings, located."""
+    note: str | None = None
+    """Why the engine could not judge the service, when it could not."""
+
+    @property
+    def torch(self) -> Declared | None:
+        return declaration_for(self.service, "torch")
+
+    @property
+    def torch_version(self) -> Version | None:
+        comp = self.stack.component("torch") if self.stack else None
+        text = comp.version if comp else (self.torch.pinned_version if self.torch else None)
+        try:
+            return Version(text).public if text else None  # type: ignore[return-value]
+        except InvalidVersion:
+            return None
+
+    @property
+    def torch_cuda(self) -> Version | None:
+        """CUDA runtime of the torch build (None for CPU builds or no torch)."""
+        comp = self.stack.component("torch") if self.stack else None
+        if comp is None or (comp.variant or "").startswith(("cpu", "rocm")):
+            return None
+        return _minor(self.stack.cuda_runtime if self.stack else None)
+
+    @property
+    def image_cuda(self) -> Version | None:
+        return _minor(self.image.cuda if self.image else None)
+
+    @property
+    def cuda(self) -> Version | None:
+        """The CUDA runtime the service loads: torch's, else the stack's, else the image's."""
+        if self.torch_cuda is not None:
+            return self.torch_cuda
+        if self.stack is not None and self.stack.cuda_runtime:
+            return _minor(self.stack.cuda_runtime)
+        return self.image_cuda
+
+    @property
+    def gpu_stack(self) -> bool:
+        """Strong signs the service runs on a GPU: a CUDA image, a GPU-only package, an explicit CUDA
+        build or index of torch, ``nvidia-*`` packages."""
+        if self.image_cuda is not None:
+            return True
+        for d in self.service.requirements:
+            if d.name in _GPU_ONLY or d.name.startswith("nvidia-"):
+                return True
+            if d.name == "torch" and re.search(r"\+cu\d+", d.specifier):
+                return True
+        return any(re.search(r"/whl/cu\d+", i.url) for i in self.service.indexes)
+
+
+def _minor(text: str | None) -> Version | None:
+    if not text:
+        return None
+    try:
+        v = Version(text)
+    except InvalidVersion:
+        return None
+    rel = (*v.release, 0)[:2]
+    return Version(f"{rel[0]}.{rel[1]}")
+
+
+def declaration_for(service: Service, name: str) -> Declared | None:
+    """The declaration that decides a package: a lock entry, else an exact pin, else the first one."""
+    decls = [d for d in service.requirements if d.name == name]
+    return (
+        next((d for d in decls if d.locked), None)
+        or next((d for d in decls if d.pinned_version), None)
+        or (decls[0] if decls else None)
+    )
+
+
+def _engine_requirements(service: Service) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in dict.fromkeys(d.name for d in service.requirements):
+        d = declaration_for(service, name)
+        if d is None or d.url:
+            continue
+        if d.locked:
+            out.append(f"{d.name}{d.specifier}")
+        else:
+            out.append(d.text.split(";", 1)[0].strip())
+    return tuple(out)
+
+
+def _index_url(service: Service) -> str | None:
+    for idx in service.indexes:
+        if idx.kind == "torch-backend" and idx.url.startswith("cu"):
+            from cudalign.stack import TORCH_INDEX
+
+            return TORCH_INDEX + idx.url
+        if "/whl/" in idx.url and re.search(r"/whl/(cu\d+|cpu)", idx.url):
+            return idx.url
+    return None
+
+
+def _locate(finding: Finding, view: ServiceView) -> Finding:
+    service = view.service
+    loc: Location | None = None
+    if finding.code.startswith("CA4") and service.image is not None:
+        loc = service.image.location
+    else:
+        text = f"{finding.message} {finding.fix}".lower()
+        for name in dict.fromkeys(d.name for d in service.requirements):
+            if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+                d = declaration_for(service, name)
+                if d is not None:
+                    loc = d.location
+                    break
+        if loc is None:
+            first = next((d for d in service.requirements if not d.locked), None)
+            loc = first.location if first else (service.image.location if service.image else None)
+    if loc is None and service.files:
+        loc = Location(service.files[0], 1)
+    return replace(finding, location=loc, service=service.name)
+
+
+def engine_findings(view: ServiceView, facts: Facts, host_given: bool) -> tuple[Finding, ...]:
+    """Run the engine's rules on the service's stack; without a host, only the host-free ones."""
+    if view.stack is None or view.host is None:
+        return ()
+    try:
+        from cudalign.rules import check
+    except ImportError:  # the engine is not there: the repo rules still run
+        return ()
+    found = check(view.host, view.stack, facts)
+    if not host_given:
+        found = tuple(f for f in found if f.code.startswith(_HOST_FREE))
+    return tuple(_locate(f, view) for f in found)
+
+
+def analyse(
+    services: Sequence[Service], facts: Facts, host: Host | None, host_for: dict[str, Host] | None = None
+) -> list[ServiceView]:
+    """Resolve every service that has CUDA-sensitive packages or an image, and run the engine on it."""
+    from cudalign.errors import CudalignError
+    from cudalign.model import OsInfo
+
+    views: list[ServiceView] = []
+    for svc in services:
+        reqs = _engine_requirements(svc)
+        relevant = any(cuda_sensitive(r.name, facts) for r in svc.requirements)
+        image_info = None
+        if svc.image is not None and not svc.image.unresolved:
+            try:
+                from cudalign.stack import image_info as read_image
+
+                image_info = read_image(facts, svc.image.reference)
+            except (ImportError, CudalignError, KeyError, ValueError):
+                image_info = None
+        if not relevant and (image_info is None or image_info.cuda is None):
+            views.append(ServiceView(svc, reqs, image=image_info))
+            continue
+        judged_on = (host_for or {}).get(svc.name) or host
+        host_given = judged_on is not None
+        judged_on = judged_on or Host(origin="described", os=OsInfo(system="Linux", arch="x86_64"))
+        engine_reqs = tuple(r for r in reqs if cuda_sensitive(_name(r), facts))
+        try:
+            from cudalign.stack import resolve
+
+            image_ref = (
+                svc.image.reference if svc.image and image_info is not None and image_info.cuda else None
+            )
+            stack = resolve(engine_reqs, facts, judged_on, image=image_ref, index_url=_index_url(svc))
+        except ImportError:
+            views.append(
+                ServiceView(svc, reqs, image=image_info, note="the engine (cudalign.stack) is missing")
+            )
+            continue
+        except (CudalignError, ValueError, KeyError, TypeError) as exc:
+            views.append(ServiceView(svc, reqs, image=image_info, note=f"not resolved: {exc}"))
+            continue
+        view = ServiceView(svc, reqs, stack=stack, image=image_info, host=judged_on)
+        views.append(replace(view, findings=engine_findings(view, facts, host_given)))
+    return views
+
+
+def _name(requirement: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return canonicalize_name(m.group(1)) if m else ""

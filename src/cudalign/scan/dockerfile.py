@@ -1,0 +1,380 @@
+"""Dockerfiles: multi-stage ``FROM`` with ``ARG`` substitution, ``ENV``, and ``pip``/``uv pip`` installs.
+
+Nothing is executed: ``RUN`` lines are split into shell commands and tokenised, and the install
+commands among them give requirements, index options and ``-r`` files (mapped back through ``COPY``
+and ``WORKDIR`` to files of the build context). Line continuations, comments inside them, the
+``escape`` directive and heredocs are handled.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cudalign.model import Location
+from cudalign.scan.model import Declared, EnvVar, ImageRef, Include, IndexRef, Problem, SourceFile
+from cudalign.scan.requirements import declared
+
+__all__ = ["INDEX_ENV", "parse_dockerfile", "parse_install_command", "substitute"]
+
+INDEX_ENV = {
+    "PIP_INDEX_URL": "index-url",
+    "PIP_EXTRA_INDEX_URL": "extra-index-url",
+    "PIP_FIND_LINKS": "find-links",
+    "UV_INDEX_URL": "index-url",
+    "UV_DEFAULT_INDEX": "index-url",
+    "UV_EXTRA_INDEX_URL": "extra-index-url",
+    "UV_INDEX": "extra-index-url",
+    "UV_FIND_LINKS": "find-links",
+    "UV_TORCH_BACKEND": "torch-backend",
+}
+_VAR = re.compile(r"\$\{([A-Za-z_]\w*)(?:(:?[-+])([^}]*))?\}|\$([A-Za-z_]\w*)")
+_HEREDOC = re.compile(r"<<-?\s*([\"']?)([A-Za-z_]\w*)\1")
+_SHELL_SPLIT = re.compile(r"&&|\|\||;|\||\n")
+_INDEX_OPTS = {
+    "-i": "index-url",
+    "--index-url": "index-url",
+    "--default-index": "index-url",
+    "--extra-index-url": "extra-index-url",
+    "--index": "extra-index-url",
+    "-f": "find-links",
+    "--find-links": "find-links",
+    "--torch-backend": "torch-backend",
+}
+_INCLUDE_OPTS = {
+    "-r": "requirement",
+    "--requirement": "requirement",
+    "-c": "constraint",
+    "--constraint": "constraint",
+}
+_VALUE_OPTS = {
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--src",
+    "--upgrade-strategy",
+    "--progress-bar",
+    "--cache-dir",
+    "--trusted-host",
+    "--config-settings",
+    "-C",
+    "--global-option",
+    "--no-binary",
+    "--only-binary",
+    "--python",
+    "-p",
+    "--index-strategy",
+    "--extra",
+    "--group",
+    "--resolution",
+    "--prerelease",
+    "--build-constraint",
+    "-b",
+    "--override",
+    "--log",
+    "--timeout",
+    "--retries",
+    "--proxy",
+    "--exists-action",
+    "--report",
+    "--python-platform",
+    "-e",
+    "--editable",
+    "--keyring-provider",
+    "--link-mode",
+    "--config-setting",
+    "--reinstall-package",
+    "--upgrade-package",
+    "-P",
+    "--no-build-isolation-package",
+    "--exclude-newer",
+}
+_NOT_REQUIREMENT = re.compile(r"^([.~/$]|[\w.-]*[/\\])|\.(whl|tar\.gz|zip|tgz)$|^\w+://")
+
+
+@dataclass(slots=True)
+class _Instruction:
+    line: int
+    keyword: str
+    args: str
+    physical: list[tuple[int, str]] = field(default_factory=list)
+    heredoc: list[tuple[int, str]] = field(default_factory=list)
+
+
+def substitute(text: str, variables: Mapping[str, str | None]) -> tuple[str, tuple[str, ...]]:
+    """Substitute ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and ``${VAR:+alt}``; return the text and
+    the names that have no value."""
+    missing: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(4)
+        value = variables.get(name)
+        op, word = m.group(2), m.group(3) or ""
+        if op and op.endswith("-"):
+            return value if value else word
+        if op and op.endswith("+"):
+            return word if value else ""
+        if value is None:
+            missing.append(name)
+            return m.group(0)
+        return value
+
+    return _VAR.sub(one, text), tuple(dict.fromkeys(missing))
+
+
+def _instructions(text: str) -> list[_Instruction]:
+    lines = text.splitlines()
+    escape = "\\"
+    for raw in lines[:5]:
+        m = re.match(r"^\s*#\s*escape\s*=\s*(\S)\s*$", raw)
+        if m:
+            escape = m.group(1)
+    out: list[_Instruction] = []
+    current: _Instruction | None = None
+    parts: list[str] = []
+    i = 0
+    while i < len(lines):
+        number, raw = i + 1, lines[i]
+        i += 1
+        stripped = raw.strip()
+        if current is None:
+            if not stripped or stripped.startswith("#"):
+                continue
+            word, _, rest = stripped.partition(" ")
+            current = _Instruction(number, word.upper(), "")
+            parts = [rest] if rest else []
+            if not rest and "\t" in word:
+                word, _, rest = stripped.partition("\t")
+                current.keyword, parts = word.upper(), [rest]
+            current.physical.append((number, raw))
+        else:
+            if not stripped or stripped.startswith("#"):
+                continue  # comments and blank lines inside a continuation are dropped
+            current.physical.append((number, raw))
+            parts.append(stripped)
+        if parts and parts[-1].rstrip().endswith(escape):
+            parts[-1] = parts[-1].rstrip()[: -len(escape)]
+            continue
+        current.args = " ".join(p.strip() for p in parts).strip()
+        for m in _HEREDOC.finditer(current.args):
+            terminator = m.group(2)
+            dash = "<<-" in current.args[m.start() : m.end()]
+            while i < len(lines):
+                body_line = lines[i]
+                i += 1
+                if (body_line.lstrip("\t") if dash else body_line) == terminator:
+                    break
+                current.heredoc.append((i, body_line))
+        out.append(current)
+        current = None
+    if current is not None:
+        current.args = " ".join(p.strip() for p in parts).strip()
+        out.append(current)
+    return out
+
+
+def _line_of(token: str, instr: _Instruction) -> int:
+    for number, raw in (*instr.physical, *instr.heredoc):
+        if token in raw:
+            return number
+    return instr.line
+
+
+def parse_install_command(
+    tokens: list[str],
+) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]] | None:
+    """From one tokenised shell command, the requirements, ``(kind, url)`` indexes and ``(kind, file)``
+    includes of a ``pip install`` / ``python -m pip install`` / ``uv pip install``; None otherwise."""
+    t = list(tokens)
+    while t and (re.match(r"^[A-Za-z_]\w*=", t[0]) or t[0] in ("sudo", "exec", "command", "env")):
+        t.pop(0)
+    if not t:
+        return None
+    exe = posixpath.basename(t[0])
+    rest: list[str] | None = None
+    if re.fullmatch(r"pip(3(\.\d+)?)?", exe) and t[1:2] == ["install"]:
+        rest = t[2:]
+    elif re.fullmatch(r"python(3(\.\d+)?)?", exe) and t[1:4] == ["-m", "pip", "install"]:
+        rest = t[4:]
+    elif exe == "uv" and t[1:3] == ["pip", "install"]:
+        rest = t[3:]
+    if rest is None:
+        return None
+    reqs: list[str] = []
+    indexes: list[tuple[str, str]] = []
+    includes: list[tuple[str, str]] = []
+    j = 0
+    while j < len(rest):
+        tok = rest[j]
+        j += 1
+        if tok.startswith("-"):
+            name, value = [*tok.split("=", 1), None][:2] if tok.startswith("--") else (tok, None)
+            if name is not None and not tok.startswith("--") and len(tok) > 2 and tok[:2] in _INCLUDE_OPTS:
+                name, value = tok[:2], tok[2:]
+            takes = name in _INDEX_OPTS or name in _INCLUDE_OPTS or name in _VALUE_OPTS
+            if takes and value is None and j < len(rest):
+                value = rest[j]
+                j += 1
+            if value is not None and name in _INDEX_OPTS:
+                indexes.append((_INDEX_OPTS[name], value))
+            elif value is not None and name in _INCLUDE_OPTS:
+                includes.append((_INCLUDE_OPTS[name], value))
+            continue
+        if not _NOT_REQUIREMENT.search(tok):
+            reqs.append(tok)
+    return reqs, indexes, includes
+
+
+def _copy_sources(args: str) -> tuple[list[str], str] | None:
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        return None
+    if any(w.startswith("--from") for w in words):
+        return None
+    words = [w for w in words if not w.startswith("--")]
+    if words[:1] and words[0].startswith("["):  # JSON form
+        import json
+
+        try:
+            words = [str(w) for w in json.loads(args)]
+        except ValueError:
+            return None
+    if len(words) < 2:
+        return None
+    return words[:-1], words[-1]
+
+
+def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None = None) -> SourceFile:
+    """Parse a Dockerfile; ``build_args`` are ``--build-arg`` values (compose ``build.args``)."""
+    overrides = dict(build_args or {})
+    global_args: dict[str, str | None] = {}
+    stage_vars: dict[str, str | None] = {}
+    stages: dict[str, str] = {}
+    images: list[ImageRef] = []
+    env: list[EnvVar] = []
+    reqs: list[Declared] = []
+    indexes: list[IndexRef] = []
+    includes: list[Include] = []
+    problems: list[Problem] = []
+    notes: list[str] = []
+    workdir = "/"
+    copies: list[tuple[str, str]] = []  # (destination in the image, source in the context)
+    seen_from = False
+    for instr in _instructions(text):
+        loc = Location(path, instr.line)
+        kw = instr.keyword
+        if kw == "ARG":
+            for word in instr.args.split():
+                name, eq, default = word.partition("=")
+                value = overrides.get(name, default.strip("\"'") if eq else None)
+                if not seen_from:
+                    global_args[name] = value
+                else:
+                    stage_vars[name] = value if (eq or name in overrides) else global_args.get(name)
+        elif kw == "FROM":
+            seen_from = True
+            words = [w for w in instr.args.split() if not w.startswith("--")]
+            if not words:
+                problems.append(Problem(loc, "FROM without an image"))
+                continue
+            ref, missing = substitute(words[0], global_args)
+            stage = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
+            base = stages.get(ref.lower(), ref)
+            if stage:
+                stages[stage.lower()] = base
+            stage_vars = {}
+            workdir, copies = "/", []
+            if base.lower() != "scratch":
+                images.append(ImageRef(base, loc, stage=stage, unresolved=missing))
+        elif kw == "ENV":
+            for name, value in _env_pairs(instr.args):
+                value, _ = substitute(value, {**global_args, **stage_vars})
+                stage_vars[name] = value
+                env.append(EnvVar(name, value, loc))
+                if name in INDEX_ENV and value:
+                    for url in value.split():
+                        indexes.append(IndexRef(url, INDEX_ENV[name], loc))
+        elif kw == "WORKDIR":
+            wd, _ = substitute(instr.args.strip().strip("\"'"), stage_vars)
+            workdir = posixpath.normpath(posixpath.join(workdir, wd))
+        elif kw in ("COPY", "ADD"):
+            parsed = _copy_sources(instr.args)
+            if parsed:
+                sources, dest = parsed
+                dest_abs = posixpath.normpath(posixpath.join(workdir, dest))
+                for src in sources:
+                    copies.append((dest_abs, src))
+        elif kw == "RUN":
+            shell = instr.args + "\n" + "\n".join(body for _, body in instr.heredoc)
+            shell, _ = substitute(shell, {k: v for k, v in {**global_args, **stage_vars}.items() if v})
+            for command in _SHELL_SPLIT.split(shell):
+                try:
+                    tokens = shlex.split(command, comments=True)
+                except ValueError:
+                    tokens = command.split()
+                found = parse_install_command(tokens)
+                if found is None:
+                    continue
+                words, idx, inc = found
+                for word in words:
+                    line = _line_of(word, instr)
+                    result = declared(word, Location(path, line))
+                    if isinstance(result, Declared):
+                        reqs.append(result)
+                    elif isinstance(result, Problem):
+                        notes.append(f"{path}:{line}: {result.message}")
+                for kind, url in idx:
+                    indexes.append(IndexRef(url, kind, Location(path, _line_of(url, instr))))
+                for kind, file in inc:
+                    source = _map_to_context(file, workdir, copies)
+                    includes.append(Include(source, kind, Location(path, _line_of(file, instr))))
+    if images:
+        images[-1] = ImageRef(
+            images[-1].reference, images[-1].location, images[-1].stage, images[-1].unresolved, final=True
+        )
+    return SourceFile(
+        path,
+        "dockerfile",
+        requirements=tuple(reqs),
+        indexes=tuple(indexes),
+        images=tuple(images),
+        env=tuple(env),
+        includes=tuple(includes),
+        problems=tuple(problems),
+        notes=tuple(notes),
+    )
+
+
+def _env_pairs(args: str) -> list[tuple[str, str]]:
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        words = args.split()
+    if not words:
+        return []
+    if "=" not in words[0]:  # legacy form: ENV NAME value with spaces
+        return [(words[0], " ".join(words[1:]))]
+    return [(w.split("=", 1)[0], w.split("=", 1)[1]) for w in words if "=" in w]
+
+
+def _map_to_context(file: str, workdir: str, copies: list[tuple[str, str]]) -> str:
+    """The build-context path a ``-r`` file inside the image came from, via ``COPY``; else as written."""
+    target = posixpath.normpath(posixpath.join(workdir, file))
+    for dest, src in reversed(copies):
+        src = src.rstrip("/") or "."
+        if target == dest:
+            return posixpath.normpath(src)
+        if target == posixpath.join(dest, posixpath.basename(src)):
+            return posixpath.normpath(src)
+        if target.startswith(dest.rstrip("/") + "/"):
+            return posixpath.normpath(posixpath.join(src, target[len(dest.rstrip("/")) + 1 :]))
+    return posixpath.normpath(file.lstrip("/")) if not file.startswith("/") else posixpath.basename(file)

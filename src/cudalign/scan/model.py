@@ -1,0 +1,165 @@
+"""What the scan sources yield: declarations with their file and line, and the services they form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cudalign.model import Location
+
+__all__ = [
+    "ComposeService",
+    "Declared",
+    "EnvVar",
+    "ImageRef",
+    "Include",
+    "IndexRef",
+    "K8sContainer",
+    "Problem",
+    "SourceFile",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A package requirement as a file declares it."""
+
+    name: str
+    """Normalised distribution name (``torch``, ``nvidia-cudnn-cu12``)."""
+    text: str
+    """The requirement as written, without hashes and per-line options (``torch==2.9.0+cu128``)."""
+    specifier: str
+    """The version specifier (``==2.9.0+cu128``, ``>=0.12``, ``""`` when none)."""
+    location: Location
+    marker: str | None = None
+    """The environment marker (``sys_platform == 'linux'``), when one is given."""
+    url: str | None = None
+    """A direct reference (``pkg @ https://…``)."""
+    locked: bool = False
+    """True when it comes from a lock file (``uv.lock``, ``pylock.toml``): an exact resolution."""
+    index_url: str | None = None
+    """The index a lock file or ``[tool.uv.sources]`` says serves this package."""
+
+    @property
+    def pinned_version(self) -> str | None:
+        """The exact version when the specifier is one ``==``/``===`` pin without wildcard, else None."""
+        spec = self.specifier.strip()
+        for op in ("===", "=="):
+            if spec.startswith(op) and "," not in spec:
+                version = spec[len(op) :].strip()
+                return None if "*" in version or not version else version
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRef:
+    """A package index or find-links location a file names."""
+
+    url: str
+    kind: str
+    """``index-url``, ``extra-index-url``, ``find-links``, ``uv-index``, ``uv-source``, ``env`` or
+    ``torch-backend`` (uv's ``--torch-backend=cu128``)."""
+    location: Location
+    packages: tuple[str, ...] = ()
+    """For ``uv-source``: the packages ``[tool.uv.sources]`` sends to this index (empty: all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """A base image a Dockerfile stage, compose service or k8s container uses."""
+
+    reference: str
+    """The image with build arguments substituted (``nvidia/cuda:12.1.1-runtime-ubuntu22.04``)."""
+    location: Location
+    stage: str | None = None
+    """The Dockerfile stage name (``AS builder``)."""
+    unresolved: tuple[str, ...] = ()
+    """Build arguments without a default that the reference still needs (``--build-arg``)."""
+    final: bool = False
+    """True for the last ``FROM`` of a Dockerfile: the image the service runs in."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVar:
+    """An environment variable a Dockerfile, compose or k8s file sets."""
+
+    name: str
+    value: str
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """A file another file pulls in: ``-r``/``-c`` in requirements or a Dockerfile ``pip install -r``."""
+
+    path: str
+    """The path as written."""
+    kind: str
+    """``requirement`` or ``constraint``."""
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something in a file that could not be read (becomes a CA609 finding)."""
+
+    location: Location
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeService:
+    """One service of a compose file."""
+
+    name: str
+    location: Location
+    context: str | None = None
+    """Build context, repo-relative posix path (``"."`` for the root), when the service builds."""
+    dockerfile: str | None = None
+    """Dockerfile path relative to the repo root, when given or implied."""
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    image: ImageRef | None = None
+    gpu: bool = False
+    """True when the service reserves a GPU: ``deploy…devices`` with ``gpu``, ``runtime: nvidia`` or
+    ``gpus:``."""
+    gpu_how: str | None = None
+    """How it reserves one, for messages."""
+    env: tuple[EnvVar, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class K8sContainer:
+    """A container of a Kubernetes workload."""
+
+    workload: str
+    """``Deployment/llm``."""
+    name: str
+    image: ImageRef | None
+    location: Location
+    gpus: int | None = None
+    """``nvidia.com/gpu`` limit (or request)."""
+    gpu_products: tuple[str, ...] = ()
+    """``nvidia.com/gpu.product`` values from nodeSelector or node affinity."""
+    env: tuple[EnvVar, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One parsed file: everything it declares, each with its line."""
+
+    path: str
+    """Repo-relative posix path."""
+    kind: str
+    """``requirements``, ``pyproject``, ``uv-lock``, ``pylock``, ``dockerfile``, ``compose``, ``k8s``."""
+    requirements: tuple[Declared, ...] = ()
+    indexes: tuple[IndexRef, ...] = ()
+    no_index: bool = False
+    images: tuple[ImageRef, ...] = ()
+    env: tuple[EnvVar, ...] = ()
+    includes: tuple[Include, ...] = ()
+    compose_services: tuple[ComposeService, ...] = ()
+    containers: tuple[K8sContainer, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = ()
+    workspace_members: tuple[str, ...] = ()
+    """``[tool.uv.workspace] members`` globs of a pyproject."""

@@ -1,0 +1,232 @@
+"""Group parsed files into services: one per build (Dockerfile and its context), one per folder of
+dependency files no build claims, one per image-only compose service or unmatched k8s container."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from cudalign.scan.model import (
+    ComposeService,
+    Declared,
+    EnvVar,
+    ImageRef,
+    IndexRef,
+    K8sContainer,
+    SourceFile,
+)
+
+__all__ = ["Service", "group_services", "image_repository"]
+
+_DEPENDENCY_KINDS = ("requirements", "pyproject", "uv-lock", "pylock")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One deployable unit and everything the repository declares for it."""
+
+    name: str
+    context: str
+    """Repo-relative build context or folder (``"."`` for the root)."""
+    files: tuple[str, ...]
+    """The files that make it, repo-relative."""
+    dockerfile: str | None = None
+    requirements: tuple[Declared, ...] = ()
+    indexes: tuple[IndexRef, ...] = ()
+    no_index: bool = False
+    image: ImageRef | None = None
+    """The image it runs in: the Dockerfile's final stage, or the compose/k8s image."""
+    images: tuple[ImageRef, ...] = ()
+    """Every stage's base image."""
+    env: tuple[EnvVar, ...] = ()
+    compose: tuple[ComposeService, ...] = ()
+    containers: tuple[K8sContainer, ...] = ()
+
+    def requirement_files(self) -> dict[str, list[Declared]]:
+        """Declarations by file, lock files left out."""
+        out: dict[str, list[Declared]] = {}
+        for d in self.requirements:
+            if not d.locked:
+                out.setdefault(d.location.file, []).append(d)
+        return out
+
+
+def image_repository(reference: str) -> str:
+    """``registry.example.com:5000/org/tts:1.2@sha256:…`` -> ``org/tts``; ``tts`` -> ``tts``."""
+    ref = reference.split("@", 1)[0]
+    last = ref.rsplit("/", 1)
+    if ":" in last[-1]:
+        ref = ref[: ref.rfind(":")]
+    parts = ref.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    return "/".join(parts).lower()
+
+
+def _owner(path: str, roots: set[str]) -> str:
+    d = posixpath.dirname(path) or "."
+    while True:
+        if d in roots:
+            return d
+        if d in (".", ""):
+            return "."
+        d = posixpath.dirname(d) or "."
+
+
+def group_services(
+    parsed: Mapping[str, SourceFile],
+    load: Callable[[str, str], SourceFile | None],
+    *,
+    root_name: str,
+) -> list[Service]:
+    """Build the services. ``load(path, kind)`` parses a file an include names (or None)."""
+    dockerfiles = sorted(p for p, f in parsed.items() if f.kind == "dockerfile")
+    composes = [s for f in parsed.values() if f.kind == "compose" for s in f.compose_services]
+    containers = [c for f in parsed.values() if f.kind == "k8s" for c in f.containers]
+    by_dockerfile: dict[str, list[ComposeService]] = {}
+    for cs in composes:
+        if cs.dockerfile:
+            by_dockerfile.setdefault(cs.dockerfile, []).append(cs)
+    roots = {posixpath.dirname(p) or "." for p in dockerfiles}
+    roots |= {posixpath.dirname(p) or "." for p, f in parsed.items() if f.kind == "pyproject"}
+    roots |= {cs.context for cs in composes if cs.context}
+    claimed: set[str] = set()
+    services: list[Service] = []
+    cache: dict[str, SourceFile | None] = dict(parsed)
+
+    def closure(paths: Iterable[tuple[str, str]]) -> list[SourceFile]:
+        out: list[SourceFile] = []
+        todo = list(paths)
+        seen: set[str] = set()
+        while todo:
+            path, kind = todo.pop(0)
+            if path in seen:
+                continue
+            seen.add(path)
+            if path not in cache:
+                cache[path] = load(path, kind)
+            sf = cache[path]
+            if sf is None:
+                continue
+            out.append(sf)
+            base = posixpath.dirname(path)
+            for inc in sf.includes:
+                if sf.kind != "dockerfile":
+                    todo.append((posixpath.normpath(posixpath.join(base, inc.path)), "requirements"))
+        return out
+
+    for df in dockerfiles:
+        users = by_dockerfile.get(df, [])
+        context = users[0].context if users and users[0].context else (posixpath.dirname(df) or ".")
+        sf = parsed[df]
+        if users and users[0].build_args:
+            sf = load(df, "dockerfile:" + ";".join(f"{k}={v}" for k, v in users[0].build_args.items())) or sf
+        if sf.includes:
+            inc = [(posixpath.normpath(posixpath.join(context, i.path)), "requirements") for i in sf.includes]
+            deps = closure(inc)
+        else:
+            owned = [
+                p for p, f in parsed.items() if f.kind in _DEPENDENCY_KINDS and _owner(p, roots) == context
+            ]
+            deps = closure((p, parsed[p].kind) for p in sorted(owned))
+        claimed.update(d.path for d in deps)
+        name = users[0].name if users else _name(context, root_name)
+        if not users and sum(1 for d in dockerfiles if (posixpath.dirname(d) or ".") == context) > 1:
+            name = f"{name} ({posixpath.basename(df)})"
+        services.append(_service(name, context, [sf, *deps], users, df))
+    leftover: dict[str, list[str]] = {}
+    for p, f in sorted(parsed.items()):
+        if f.kind in _DEPENDENCY_KINDS and p not in claimed:
+            leftover.setdefault(_owner(p, roots), []).append(p)
+    for context, paths in sorted(leftover.items()):
+        deps = closure((p, parsed[p].kind) for p in paths)
+        if not any(d.requirements or d.indexes for d in deps):
+            continue
+        services.append(_service(_name(context, root_name), context, deps, [], None))
+    for cs in composes:
+        if cs.dockerfile is None and cs.image is not None:
+            services.append(
+                Service(cs.name, ".", (cs.location.file,), image=cs.image, env=cs.env, compose=(cs,))
+            )
+    return _attach_k8s(_unique(services), containers)
+
+
+def _name(context: str, root_name: str) -> str:
+    return root_name if context in (".", "") else context
+
+
+def _service(
+    name: str, context: str, files: list[SourceFile], compose: list[ComposeService], dockerfile: str | None
+) -> Service:
+    images = tuple(i for f in files for i in f.images)
+    final = next((i for i in images if i.final), None)
+    if final is None and compose and compose[0].image is not None and not images:
+        final = compose[0].image
+    env = tuple(e for f in files for e in f.env) + tuple(e for cs in compose for e in cs.env)
+    return Service(
+        name=name,
+        context=context,
+        files=tuple(dict.fromkeys(f.path for f in files)),
+        dockerfile=dockerfile,
+        requirements=tuple(r for f in files for r in f.requirements),
+        indexes=tuple(i for f in files for i in f.indexes),
+        no_index=any(f.no_index for f in files),
+        image=final,
+        images=images,
+        env=env,
+        compose=tuple(compose),
+    )
+
+
+def _unique(services: list[Service]) -> list[Service]:
+    seen: dict[str, int] = {}
+    out = []
+    for s in services:
+        n = seen.get(s.name, 0)
+        seen[s.name] = n + 1
+        if n:
+            s = Service(**{**{k: getattr(s, k) for k in Service.__slots__}, "name": f"{s.name}#{n + 1}"})
+        out.append(s)
+    return out
+
+
+def _attach_k8s(services: list[Service], containers: list[K8sContainer]) -> list[Service]:
+    by_repo: dict[str, int] = {}
+    for i, s in enumerate(services):
+        for cs in s.compose:
+            if cs.image is not None:
+                by_repo.setdefault(image_repository(cs.image.reference), i)
+        by_repo.setdefault(s.name.lower(), i)
+        by_repo.setdefault(posixpath.basename(s.context).lower(), i)
+    attached: dict[int, list[K8sContainer]] = {}
+    extra: list[Service] = []
+    for c in containers:
+        if c.image is None:
+            continue
+        repo = image_repository(c.image.reference)
+        idx = by_repo.get(repo)
+        if idx is None:
+            idx = by_repo.get(repo.rsplit("/", 1)[-1])
+        if idx is None:
+            extra.append(
+                Service(
+                    f"{c.workload}/{c.name}",
+                    ".",
+                    (c.location.file,),
+                    image=c.image,
+                    env=c.env,
+                    containers=(c,),
+                )
+            )
+        else:
+            attached.setdefault(idx, []).append(c)
+    out = []
+    for i, s in enumerate(services):
+        if i in attached:
+            fields = {k: getattr(s, k) for k in Service.__slots__}
+            fields["containers"] = s.containers + tuple(attached[i])
+            fields["files"] = tuple(dict.fromkeys((*s.files, *(c.location.file for c in attached[i]))))
+            s = Service(**fields)
+        out.append(s)
+    return out + _unique(extra)
