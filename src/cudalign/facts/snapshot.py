@@ -17,6 +17,7 @@ JSON layout (schema ``cudalign.snapshot/1``)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -39,7 +40,9 @@ __all__ = [
     "load_snapshot",
     "overlay_path",
     "parse_snapshot",
+    "snapshot_to_json",
     "user_cache_dir",
+    "write_json_atomic",
 ]
 
 SNAPSHOT_SCHEMA = "cudalign.snapshot/1"
@@ -163,6 +166,71 @@ def parse_snapshot(data: Any, *, origin: str, path: str) -> Snapshot:
         return Snapshot(str(data["generated"]), str(data["index"]), origin, path, packages)
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidFact(f"{path}: malformed snapshot ({type(exc).__name__}: {exc})") from None
+
+
+def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
+    """The JSON form :func:`parse_snapshot` reads back; empty fields are left out to keep it small."""
+
+    def release(rel: Release) -> dict[str, Any]:
+        out: dict[str, Any] = {"uploaded": rel.uploaded}
+        if rel.yanked:
+            out["yanked"] = True
+        if rel.requires_python:
+            out["requires_python"] = rel.requires_python
+        out["wheels"] = [
+            {
+                "filename": w.filename,
+                "python": list(w.python),
+                "abi": list(w.abi),
+                "platforms": list(w.platforms),
+            }
+            for w in rel.wheels
+        ]
+        if rel.metadata:
+            out["metadata"] = {
+                k: {"file": m.file, "url": m.url, "via": m.via, "requires_dist": list(m.requires_dist)}
+                for k, m in sorted(rel.metadata.items())
+            }
+        return out
+
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "generated": snapshot.generated,
+        "index": snapshot.index,
+        "packages": {
+            name: {
+                "checked": pkg.checked,
+                "source": pkg.source,
+                "releases": {v: release(r) for v, r in pkg.releases.items()},
+            }
+            for name, pkg in sorted(snapshot.packages.items())
+        },
+    }
+
+
+def write_json_atomic(path: Path, data: Any, *, indent: int | None = None) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of either.
+
+    The text goes to a temporary file in the same directory, is flushed to disk, then replaces the
+    target with ``os.replace`` (atomic on POSIX and Windows). On any error the temporary file is removed.
+    """
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=indent, separators=(",", ":") if indent is None else None)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); keep the old file's mode, else the usual 0644
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _read(path: Path, origin: str) -> Snapshot:

@@ -1,0 +1,462 @@
+"""``facts update``: read the tracked packages from PyPI into a snapshot, reusing what is already known.
+
+For each release: upload date, yanked, Python range, the tags of every wheel, and the core metadata of
+one representative wheel per platform key (``linux_x86_64``, ``linux_aarch64``, ``windows``, ``macos``,
+or ``any`` for pure wheels). Releases already in the base snapshot with their metadata are reused, so a
+warm run only reads the project pages (conditionally) and an interrupted run resumes where it stopped.
+The result is written atomically, to the user overlay unless told otherwise, and checkpointed while the
+metadata reads run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cudalign.errors import InvalidInput, NetworkError
+from cudalign.facts.pypi import DistFile, MetadataRead, ProjectPage, PyPIClient, Validators
+from cudalign.facts.snapshot import (
+    MetadataRecord,
+    PackageHistory,
+    Release,
+    Snapshot,
+    Wheel,
+    snapshot_to_json,
+    write_json_atomic,
+)
+
+__all__ = [
+    "PLATFORM_KEYS",
+    "TRACKED",
+    "PackageOutcome",
+    "UpdateResult",
+    "pick_wheels",
+    "platform_key",
+    "update",
+    "validators_path",
+]
+
+TRACKED: tuple[str, ...] = (
+    "torch",
+    "torchvision",
+    "torchaudio",
+    "vllm",
+    "xformers",
+    "flashinfer-python",
+    "flash-attn",
+    "ctranslate2",
+    "faster-whisper",
+    "onnxruntime-gpu",
+    "bitsandbytes",
+    "sglang",
+    "sgl-kernel",
+    "cupy-cuda12x",
+    "cupy-cuda13x",
+    "jax-cuda12-plugin",
+    "jax-cuda13-plugin",
+    "triton",
+)
+"""The packages ``facts update`` reads: the one list, used by the CLI, the embedded snapshot and tests."""
+
+PLATFORM_KEYS = ("linux_x86_64", "linux_aarch64", "windows", "macos", "any")
+# the Python builds preferred as the representative wheel of a platform, best first
+_PREFERRED_PY = ("cp312", "cp311", "cp313", "cp310", "abi3", "py3")
+
+
+def platform_key(platform: str) -> str | None:
+    """The platform key of one wheel platform tag (``manylinux_2_28_x86_64`` -> ``linux_x86_64``)."""
+    if platform == "any":
+        return "any"
+    if platform.startswith(("manylinux", "musllinux", "linux")):
+        if platform.endswith("x86_64"):
+            return "linux_x86_64"
+        if platform.endswith("aarch64"):
+            return "linux_aarch64"
+        return None
+    if platform.startswith("win"):
+        return "windows" if platform in ("win_amd64", "win_arm64", "win32") else None
+    if platform.startswith("macosx"):
+        return "macos"
+    return None
+
+
+def _wheel(dist: DistFile) -> Wheel | None:
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        _, _, _, tags = parse_wheel_filename(dist.filename)
+    except InvalidWheelFilename:
+        return None
+    return Wheel(
+        dist.filename,
+        tuple(sorted({t.interpreter for t in tags})),
+        tuple(sorted({t.abi for t in tags})),
+        tuple(sorted({t.platform for t in tags})),
+    )
+
+
+def _rank(wheel: Wheel) -> tuple[int, int, str]:
+    """Lower is better: preferred Python build, then the x86_64/amd64 flavour of a platform, then name."""
+    py = min((_PREFERRED_PY.index(p) for p in (*wheel.python, *wheel.abi) if p in _PREFERRED_PY), default=99)
+    arm_or_32 = int(any(p in ("win32", "win_arm64") or p.endswith("universal2") for p in wheel.platforms))
+    return py, arm_or_32, wheel.filename
+
+
+def pick_wheels(files: Iterable[DistFile]) -> dict[str, DistFile]:
+    """One representative wheel per platform key (a cp312/cp311 build where there is one)."""
+    candidates: dict[str, list[tuple[tuple[int, int, str], DistFile]]] = {}
+    for dist in files:
+        wheel = _wheel(dist) if dist.filename.endswith(".whl") else None
+        if wheel is None:
+            continue
+        for key in {platform_key(p) for p in wheel.platforms} - {None}:
+            assert key is not None
+            candidates.setdefault(key, []).append((_rank(wheel), dist))
+    return {k: min(v, key=lambda item: item[0])[1] for k, v in candidates.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PackageOutcome:
+    """What one package's update did."""
+
+    name: str
+    status: str
+    """``updated``, ``unchanged`` (HTTP 304 or same serial), ``kept`` (offline or failed: old data kept)."""
+    releases: int = 0
+    new_releases: tuple[str, ...] = ()
+    metadata_read: int = 0
+    metadata_reused: int = 0
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    """The outcome of one ``facts update``."""
+
+    path: str
+    generated: str
+    elapsed_s: float
+    requests: int
+    offline: str | None
+    """The network error that made the whole update fall back to the existing snapshot, if any."""
+    packages: tuple[PackageOutcome, ...] = ()
+    snapshot: Snapshot | None = field(default=None, repr=False)
+
+
+def validators_path(snapshot_path: Path) -> Path:
+    """The side file next to a snapshot that keeps each project page's ETag, Last-Modified and serial."""
+    return snapshot_path.with_name(snapshot_path.stem + ".http.json")
+
+
+def _load_validators(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _date(iso: str | None) -> str | None:
+    return iso[:10] if iso else None
+
+
+def _skeleton(version: str, files: Sequence[DistFile]) -> Release:
+    """A release's index data (no metadata yet)."""
+    uploads = sorted(d for d in (_date(f.uploaded) for f in files) if d)
+    rp = next((f.requires_python for f in files if f.requires_python), None)
+    wheels = tuple(sorted((w for w in map(_wheel, files) if w is not None), key=lambda w: w.filename))
+    return Release(
+        version,
+        uploaded=uploads[0] if uploads else None,
+        yanked=bool(files) and all(f.yanked for f in files),
+        requires_python=rp,
+        wheels=wheels,
+    )
+
+
+def _merge_pages(json_page: ProjectPage, simple_page: ProjectPage | None) -> dict[str, tuple[DistFile, ...]]:
+    """Files per version from the JSON API, marked as having ``.metadata`` if either API says so."""
+    simple = {f.filename: f for files in (simple_page.files.values() if simple_page else ()) for f in files}
+    out: dict[str, tuple[DistFile, ...]] = {}
+    for ver, files in json_page.files.items():
+        merged = []
+        for f in files:
+            s = simple.get(f.filename)
+            if s is not None:  # the simple page's URL is the canonical file host; either API may advertise
+                f = DistFile(
+                    f.filename,
+                    s.url,
+                    f.version,
+                    f.size,
+                    f.uploaded,
+                    f.yanked,
+                    f.requires_python,
+                    f.core_metadata or s.core_metadata,
+                )
+            merged.append(f)
+        out[ver] = tuple(merged)
+    return out
+
+
+class _Progress:
+    """A rich progress bar on a terminal; nothing otherwise (the CLI prints one summary line)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                transient=True,
+            )
+            self._bar.start()
+
+    def stage(self, description: str, total: int) -> None:
+        if self._bar is not None:
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(description, total=total)
+
+    def advance(self) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def update(
+    packages: Sequence[str] | None = None,
+    *,
+    base: Snapshot | None,
+    out: Path,
+    client: PyPIClient | None = None,
+    since: dt.date | None = None,
+    jobs: int = 16,
+    progress: bool | None = None,
+    checkpoint_s: float = 2.0,
+    conditional: bool = True,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+) -> UpdateResult:
+    """Bring ``packages`` (default: :data:`TRACKED`) up to date from the index and write ``out``.
+
+    ``base`` is the snapshot to start from (its releases with metadata are reused, its other packages
+    are carried over). ``since`` limits metadata reads to releases uploaded on or after that date.
+    When the index cannot be reached at all, nothing is written and ``result.offline`` says why.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    started = time.monotonic()
+    names = list(dict.fromkeys(packages or TRACKED))
+    for name in names:
+        if not name or "/" in name or " " in name:
+            raise InvalidInput(f"not a package name: {name!r}")
+    client = client or PyPIClient()
+    vpath = validators_path(out)
+    validators = _load_validators(vpath) if conditional else {}
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = _Progress(show)
+    index = base.index if base else client.index
+    histories: dict[str, PackageHistory] = dict(base.packages) if base else {}
+    outcomes: dict[str, PackageOutcome] = {}
+    stamp = now().replace(microsecond=0).isoformat()
+
+    # ---- 1. project pages, conditionally --------------------------------------------------------
+    def pages(name: str) -> tuple[ProjectPage | None, ProjectPage | None]:
+        known = validators.get(name, {}) if name in histories else {}
+        jv = Validators(known.get("etag"), known.get("last_modified"))
+        page = client.project_json(name, jv)
+        if page is None:
+            return None, None
+        if page.serial is not None and known.get("serial") == page.serial and _complete(histories[name]):
+            return page, None  # same serial as last time: nothing changed, the simple page is not needed
+        sv = Validators(known.get("simple_etag"), known.get("simple_last_modified"))
+        try:
+            simple = client.project_simple(name, sv)
+        except NetworkError:
+            simple = None  # the JSON page alone still tells the files; only .metadata flags may be missed
+        return page, simple
+
+    bar.stage("project pages", len(names))
+    fetched: dict[str, tuple[ProjectPage | None, ProjectPage | None]] = {}
+    errors: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
+        futures = {pool.submit(pages, n): n for n in names}
+        for fut in as_completed(futures):
+            name = futures[fut]
+            try:
+                fetched[name] = fut.result()
+            except NetworkError as exc:
+                errors[name] = str(exc)
+            bar.advance()
+    if not fetched:
+        bar.stop()
+        first = client.offline or NetworkError(next(iter(errors.values()), "no package could be read"))
+        return UpdateResult(str(out), stamp, time.monotonic() - started, client.requests, str(first))
+
+    # ---- 2. releases and the metadata reads they still need -----------------------------------
+    releases: dict[str, dict[str, Release]] = {}
+    tasks: list[tuple[str, str, str, DistFile]] = []
+    reused: dict[str, int] = {}
+    new: dict[str, list[str]] = {}
+    for name in names:
+        if name in errors:
+            outcomes[name] = PackageOutcome(
+                name, "kept", len(histories.get(name, _EMPTY).releases), errors=(errors[name],)
+            )
+            continue
+        json_page, simple_page = fetched[name]
+        old = histories.get(name)
+        unchanged_serial = (
+            json_page is not None
+            and old is not None
+            and json_page.serial is not None
+            and validators.get(name, {}).get("serial") == json_page.serial
+            and _complete(old)
+        )
+        if json_page is None or unchanged_serial:
+            assert old is not None
+            histories[name] = PackageHistory(name, stamp, old.source, old.releases)
+            outcomes[name] = PackageOutcome(name, "unchanged", len(old.releases))
+            if json_page is not None:
+                validators[name] = _validators_entry(json_page, simple_page, validators.get(name, {}))
+            continue
+        validators[name] = _validators_entry(json_page, simple_page, validators.get(name, {}))
+        files = _merge_pages(json_page, simple_page)
+        rels: dict[str, Release] = {}
+        for ver, dists in files.items():
+            skel = _skeleton(ver, dists)
+            prev = old.releases.get(ver) if old else None
+            if prev is None:
+                new.setdefault(name, []).append(ver)
+            picks = pick_wheels(dists)
+            if not picks and any(not f.filename.endswith(".whl") for f in dists):
+                sdist = next(f for f in dists if not f.filename.endswith(".whl"))
+                meta = {"any": MetadataRecord(sdist.filename, sdist.url, "sdist", ())}
+                rels[ver] = _with_metadata(skel, meta)
+                continue
+            keep = {
+                k: m for k, m in (prev.metadata.items() if prev else ()) if k in picks and m.via != "sdist"
+            }
+            reused[name] = reused.get(name, 0) + len(keep)
+            rels[ver] = _with_metadata(skel, keep)
+            wanted = since is None or (skel.uploaded is not None and skel.uploaded >= since.isoformat())
+            if wanted:
+                tasks.extend((name, ver, key, dist) for key, dist in picks.items() if key not in keep)
+        releases[name] = rels
+        histories[name] = PackageHistory(name, stamp, json_page.url, rels)
+
+    # ---- 3. core metadata, concurrently, with checkpoints --------------------------------------
+    lock = threading.Lock()
+    done: dict[str, int] = {}
+    failed: dict[str, list[str]] = {}
+    last_write = time.monotonic()
+
+    def snapshot_now() -> Snapshot:
+        packages_now = {
+            n: PackageHistory(h.name, h.checked, h.source, dict(releases[n]) if n in releases else h.releases)
+            for n, h in histories.items()
+        }
+        return Snapshot(stamp, index, "overlay", str(out), packages_now)
+
+    bar.stage("wheel metadata", len(tasks))
+    if tasks:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            reads = {pool.submit(client.metadata, t[3]): t for t in tasks}
+            for done_read in as_completed(reads):
+                name, ver, key, dist = reads[done_read]
+                try:
+                    read: MetadataRead = done_read.result()
+                except NetworkError as exc:
+                    failed.setdefault(name, []).append(f"{dist.filename}: {exc}")
+                    bar.advance()
+                    continue
+                record = MetadataRecord(dist.filename, read.url, read.via, read.requires_dist)
+                with lock:
+                    rel = releases[name][ver]
+                    releases[name][ver] = _with_metadata(rel, {**rel.metadata, key: record})
+                    done[name] = done.get(name, 0) + 1
+                bar.advance()
+                if time.monotonic() - last_write > checkpoint_s:
+                    write_json_atomic(out, snapshot_to_json(snapshot_now()))
+                    last_write = time.monotonic()
+    bar.stop()
+
+    for name in releases:
+        outcomes[name] = PackageOutcome(
+            name,
+            "updated",
+            len(releases[name]),
+            tuple(sorted(new.get(name, ()), key=_version_order)),
+            done.get(name, 0),
+            reused.get(name, 0),
+            tuple(failed.get(name, ())[:3]),
+        )
+    final = snapshot_now()
+    write_json_atomic(out, snapshot_to_json(final))
+    if conditional:
+        write_json_atomic(vpath, validators, indent=1)
+    return UpdateResult(
+        str(out),
+        stamp,
+        time.monotonic() - started,
+        client.requests,
+        None,
+        tuple(outcomes[n] for n in names),
+        final,
+    )
+
+
+_EMPTY = PackageHistory("", "", "", {})
+
+
+def _version_order(version: str) -> tuple[int, Any]:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return 1, Version(version)
+    except InvalidVersion:
+        return 0, version
+
+
+def _complete(history: PackageHistory) -> bool:
+    """Every release with wheels has its metadata for every platform it has wheels for."""
+    for rel in history.releases.values():
+        keys = {platform_key(p) for w in rel.wheels for p in w.platforms} - {None}
+        if not keys <= set(rel.metadata):
+            return False
+    return True
+
+
+def _with_metadata(rel: Release, metadata: Mapping[str, MetadataRecord]) -> Release:
+    return Release(rel.version, rel.uploaded, rel.yanked, rel.requires_python, rel.wheels, dict(metadata))
+
+
+def _validators_entry(
+    page: ProjectPage, simple: ProjectPage | None, old: Mapping[str, Any]
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "etag": page.validators.etag,
+        "last_modified": page.validators.last_modified,
+        "serial": page.serial,
+    }
+    if simple is not None:
+        entry["simple_etag"] = simple.validators.etag
+        entry["simple_last_modified"] = simple.validators.last_modified
+    else:
+        entry["simple_etag"] = old.get("simple_etag")
+        entry["simple_last_modified"] = old.get("simple_last_modified")
+    return entry
