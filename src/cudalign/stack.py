@@ -264,15 +264,22 @@ def _torch_runtime(release: Release, platform: str) -> tuple[str | None, str | N
     )
 
 
+def _derived_variant(release: Release, platform: str) -> str | None:
+    """``cu128``/``cpu`` as torch's wheel metadata on that platform says; ``None`` when not read."""
+    try:
+        from cudalign.facts import derive
+    except ImportError:
+        return None
+    variant = getattr(derive.torch_runtime(release, platform), "variant", None)
+    return str(variant) if variant and variant not in ("unknown", "bundled") else None
+
+
 def _pypi_default(facts: Facts, version: str, platform: str, refs: list[FactRef]) -> tuple[str | None, str]:
     """The variant PyPI's torch wheel is for this platform: the wheel's metadata wins over the table."""
     rel = facts.snapshot.release("torch", version)
     derived = None
     if rel is not None:
-        cuda = _torch_runtime(rel, platform)[0]
-        if cuda:
-            c = Version(cuda)
-            derived = f"cu{c.major}{c.minor}"
+        derived = _derived_variant(rel, platform)
     series = query.torch_series(facts, version)
     table = series["pypi_default"].get(platform) if series else None
     if series is not None:

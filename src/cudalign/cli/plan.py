@@ -1,17 +1,64 @@
-"""`cudalign plan`: placeholder until its issue lands (the helper that owns it replaces this module)."""
+"""`cudalign plan REQ… [HOST] [--no-driver-change] [--max N]`: ranked compatible matrices and why others fail."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from cudalign.cli.options import add_host_arguments, add_output_arguments
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.add_argument("requirements", nargs="+", metavar="REQ", help="PEP 508 requirements, e.g. 'vllm>=0.12'")
+    parser.add_argument("--no-driver-change", action="store_true", help="only matrices that keep the host's driver")
+    parser.add_argument("--max", type=int, default=3, metavar="N", help="how many matrices to show (default 3)")
+    parser.add_argument("--index-url", metavar="URL", help="the torch index, e.g. https://download.pytorch.org/whl/cu128")
+    parser.add_argument("--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16")
+    parser.add_argument("--emit", choices=["requirements"], help="print matrix A as a file of this kind")
+    add_host_arguments(parser)
+    add_output_arguments(parser, formats=("text", "json", "markdown"))
 
 
 def run(args: argparse.Namespace) -> int:
-    print("cudalign plan: not built yet", file=sys.stderr)
-    return 2
+    from cudalign.cli.options import emit, host_from_args
+    from cudalign.errors import InvalidInput
+    from cudalign.facts import load
+    from cudalign.model import Report, to_jsonable
+    from cudalign.plan import make_plan
+
+    if args.max < 1:
+        raise InvalidInput(f"--max {args.max}: must be at least 1")
+    facts = load()
+    host = host_from_args(args, facts)
+    if host is None:
+        from cudalign.probe import probe
+
+        host = probe()
+    plan = make_plan(
+        args.requirements,
+        facts,
+        host,
+        no_driver_change=args.no_driver_change,
+        max_matrices=args.max,
+        index_url=args.index_url,
+        features=args.feature,
+    )
+    matrices = []
+    for m in plan.matrices:
+        d = to_jsonable(m)
+        d.pop("stack")
+        d["findings"] = to_jsonable(m.findings)
+        matrices.append(d)
+    data = {
+        "requirements": list(args.requirements),
+        "no_driver_change": args.no_driver_change,
+        "matrices": matrices,
+        "rejected": to_jsonable(plan.rejected),
+        "considered": plan.considered,
+    }
+    report = Report(schema="cudalign.plan/1", host=host, data=data)
+    if args.emit:
+        args.format = args.emit
+    emit(report, args)
+    return 0 if plan.matrices else 1

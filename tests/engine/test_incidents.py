@@ -1,0 +1,94 @@
+"""Real incidents from public trackers (tests/engine/incidents.toml): ``check`` must agree with each thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cudalign.facts import Facts, load
+from cudalign.hosts import describe_host
+from cudalign.model import ContainerInfo, Finding, Host, Verdict
+from cudalign.rules import RULES, check, verdict
+from cudalign.stack import resolve
+
+CASES_FILE = Path(__file__).with_name("incidents.toml")
+CASES: list[dict[str, Any]] = tomllib.loads(CASES_FILE.read_text(encoding="utf-8"))["case"]
+RULE_NAMES = {r.name for r in RULES}
+
+# What a case leaves out, the thread did not state: findings that are undecided only for want of
+# that host value do not count against the case (incidents.toml's header says so for the driver).
+_NOT_STATED = {"driver": "host driver version (--driver)", "gpus": "host GPUs (--gpu)"}
+
+
+@pytest.fixture(scope="module")
+def facts() -> Facts:
+    return load()
+
+
+def host_of(case: dict[str, Any], facts: Facts) -> Host:
+    os_text = case.get("os")
+    host = describe_host(
+        facts,
+        gpus=case.get("gpus", ()),
+        driver=case.get("driver"),
+        os=None if os_text == "windows" else os_text,
+        arch=case.get("arch"),
+        python=case.get("python"),
+    )
+    if os_text == "windows":
+        host = dataclasses.replace(host, os=dataclasses.replace(host.os, system="Windows"))
+    if case.get("container"):
+        compat = case.get("compat_cuda")
+        host = dataclasses.replace(
+            host,
+            container=ContainerInfo(
+                kind="docker",
+                nvidia_visible_devices="all",
+                compat_libs=("/usr/local/cuda/compat/libcuda.so.1",) if compat else (),
+                compat_cuda=compat,
+            ),
+        )
+    if case.get("cuda_toolkits"):
+        host = dataclasses.replace(host, cuda_toolkits=tuple(case["cuda_toolkits"]))
+    if case.get("cudnn"):
+        host = dataclasses.replace(host, cudnn={"system": case["cudnn"]})
+    if case.get("nvml_mismatch") and host.driver is not None:
+        host = dataclasses.replace(host, driver=dataclasses.replace(host.driver, nvml_mismatch=True))
+    return host
+
+
+def relevant(case: dict[str, Any], findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    dropped = {why for key, why in _NOT_STATED.items() if not case.get(key)}
+    return tuple(f for f in findings if f.unknown not in dropped)
+
+
+def run_case(case: dict[str, Any], facts: Facts) -> tuple[Verdict, tuple[Finding, ...]]:
+    host = host_of(case, facts)
+    stack = resolve(case.get("requirements", ()), facts, host, image=case.get("image"))
+    findings = relevant(case, check(host, stack, facts, features=case.get("features", ())))
+    return verdict(findings), findings
+
+
+def test_there_are_at_least_30_cited_cases() -> None:
+    assert len(CASES) >= 30
+    for case in CASES:
+        assert case["url"].startswith("https://github.com/"), case["id"]
+        assert set(case.get("rules", ())) <= RULE_NAMES, case["id"]
+
+
+def test_cases_that_work_are_represented() -> None:
+    assert sum(c["verdict"] in ("ok", "caveats") for c in CASES) >= 8
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_incident(case: dict[str, Any], facts: Facts) -> None:
+    got, findings = run_case(case, facts)
+    summary = "; ".join(f"{f.code} {f.name} [{f.unknown or f.severity.value}] {f.message}" for f in findings)
+    assert got.value == case["verdict"], f"{case['url']}: {summary}"
+    names = {f.name for f in findings}
+    for name in case.get("rules", ()):
+        assert name in names, f"{case['url']}: expected {name}; got {summary}"
