@@ -20,7 +20,7 @@ from cudalign.errors import InvalidInput
 from cudalign.model import Finding, Gpu, Host, Report, Severity, to_jsonable
 from cudalign.scan.config import ScanConfig, apply_config, config_from_pyproject, suppressions
 from cudalign.scan.model import Problem, SourceFile
-from cudalign.scan.repo_rules import SCAN_RULES, RepoContext, ScanRule, run_repo_rules
+from cudalign.scan.repo_rules import SCAN_RULES, RepoContext, ScanRule, driver_text, run_repo_rules
 from cudalign.scan.services import Service
 
 if TYPE_CHECKING:
@@ -227,7 +227,11 @@ def scan(
         problems=problems,
         engine_codes={v.service.name: frozenset(f.code for f in v.findings) for v in views},
     )
-    findings = _dedupe(engine + run_repo_rules(ctx))
+    owner = {file: v.service.name for v in reversed(views) for file in v.service.files}
+    findings = [
+        replace(f, service=owner.get(f.location.file)) if f.service is None and f.location else f
+        for f in _dedupe(engine + run_repo_rules(ctx))
+    ]
     inline = {p: suppressions(t) for p, t in texts.items() if "cudalign:" in t}
     kept, dropped = apply_config(findings, config, inline)
     kept.sort(
@@ -246,7 +250,7 @@ def scan(
         files=tuple(sorted(texts)),
         notes=tuple(dict.fromkeys(notes)),
         suppressed=dropped,
-        fleet_driver=str(fleet) if fleet else None,
+        fleet_driver=driver_text(fleet) if fleet else None,
         config=config,
     )
 

@@ -107,6 +107,18 @@ class ServiceView:
         return declaration_for(self.service, "torch")
 
     @property
+    def torch_source(self) -> Declared | None:
+        """The declaration that decides torch: its own pin, else the package that pins it (vLLM …)."""
+        if self.torch is not None:
+            return self.torch
+        for comp in self.stack.components if self.stack else ():
+            if any(p.replace(" ", "").startswith("torch==") for p in comp.pins):
+                found = declaration_for(self.service, comp.name)
+                if found is not None:
+                    return found
+        return next((d for d in self.service.requirements if d.name in _GPU_ONLY), None)
+
+    @property
     def torch_version(self) -> Version | None:
         comp = self.stack.component("torch") if self.stack else None
         text = comp.version if comp else (self.torch.pinned_version if self.torch else None)
@@ -227,6 +239,11 @@ def engine_findings(view: ServiceView, facts: Facts, host_given: bool) -> tuple[
     found = check(view.host, view.stack, facts)
     if not host_given:
         found = tuple(f for f in found if f.code.startswith(_HOST_FREE))
+    else:  # what the user did not describe is not a finding: no driver, no driver rules; no GPU, no arch
+        if view.host.driver is None:
+            found = tuple(f for f in found if not f.code.startswith(("CA1", "CA4")))
+        if not view.host.gpus:
+            found = tuple(f for f in found if not f.code.startswith("CA2"))
     return tuple(_locate(f, view) for f in found)
 
 

@@ -23,7 +23,7 @@ from cudalign.scan.model import Declared, Problem
 if TYPE_CHECKING:
     from cudalign.facts import Facts
 
-__all__ = ["SCAN_RULES", "RepoContext", "ScanHit", "ScanRule", "run_repo_rules", "scan_rule"]
+__all__ = ["SCAN_RULES", "RepoContext", "ScanHit", "ScanRule", "driver_text", "run_repo_rules", "scan_rule"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,8 @@ def torch_drift(ctx: RepoContext) -> Iterable[ScanHit]:
     values: dict[str, tuple[Version, Location | None]] = {}
     for v in ctx.views:
         if v.torch_version is not None:
-            values[v.service.name] = (v.torch_version, v.torch.location if v.torch else None)
+            source = v.torch_source
+            values[v.service.name] = (v.torch_version, source.location if source else None)
     for name, value, loc, others in _drift(values, "torch"):
         yield ScanHit(
             f"{name} runs torch {value} while {others}",
@@ -136,17 +137,19 @@ def cuda_drift(ctx: RepoContext) -> Iterable[ScanHit]:
         cuda = v.cuda
         if cuda is None:
             continue
-        loc = v.torch.location if (v.torch_cuda is not None and v.torch) else None
+        source = v.torch_source
+        loc = source.location if (v.torch_cuda is not None and source) else None
         if loc is None and v.service.image is not None:
             loc = v.service.image.location
         values[v.service.name] = (cuda, loc)
     for name, value, loc, others in _drift(values, "CUDA"):
-        majors = {c.major for c, _ in values.values()}
+        counts = Counter(c for c, _ in values.values())
+        common = max(counts, key=lambda c: (counts[c], c))
         yield ScanHit(
             f"{name} loads CUDA {value} while {others}"
             + (
                 "; the CUDA majors differ, so the driver must support the newest major"
-                if len(majors) > 1
+                if value.major != common.major
                 else ""
             ),
             "move all services to one CUDA minor: the same torch variant (+cuXYZ or index) and base "
@@ -179,20 +182,38 @@ def base_image_cuda_mismatch(ctx: RepoContext) -> Iterable[ScanHit]:
             continue
         torch = v.stack.component("torch") if v.stack else None
         label = f"torch {torch.version}+{torch.variant}" if torch and torch.variant else "torch"
-        loc = v.torch.location if v.torch else v.service.image.location
+        source = v.torch_source
+        loc = source.location if source else v.service.image.location
         image = (
             f"{v.service.image.reference} ({v.service.image.location.file}:{v.service.image.location.line})"
         )
         need = query.min_driver_for_cuda(ctx.facts, torch_cuda)
-        refs = tuple(f.ref for f in need.facts) + (v.image.facts if v.image else ())
-        driver = f"driver >= {need.value}" if need.value else f"a driver for CUDA {torch_cuda}"
-        if torch_cuda.major != image_cuda.major or torch_cuda > image_cuda:
+        floor = query.mvc_floor(ctx.facts, torch_cuda.major)
+        refs = need.refs + floor.refs + (v.image.facts if v.image else ())
+        full = f"driver {driver_text(need.value)}" if need.value else f"a driver for CUDA {torch_cuda}"
+        mvc = f"driver >= {driver_text(floor.value)}" if floor.value else "a driver of the same CUDA major"
+        if torch_cuda.major > image_cuda.major:
             yield ScanHit(
                 f"base image {image} declares CUDA {image_cuda}, but {label} brings its own CUDA "
-                f"{torch_cuda} runtime and needs {driver}; the image's NVIDIA_REQUIRE_CUDA only checks "
-                f"for CUDA {image_cuda}, "
-                "so a too-old driver passes the container start and fails at the first CUDA call",
+                f"{torch_cuda} runtime, which needs {mvc} ({full} for full support); "
+                "the image's NVIDIA_REQUIRE_CUDA "
+                f"only checks for CUDA {image_cuda}, so a driver too old for torch passes the container "
+                "start and fails at the first CUDA call",
                 f"use a CUDA {torch_cuda} base image, or install the torch build for CUDA {image_cuda}",
+                loc,
+                v.service.name,
+                refs,
+                Severity.WARNING,
+            )
+        elif torch_cuda > image_cuda and torch_cuda.major == image_cuda.major:
+            yield ScanHit(
+                f"base image {image} declares CUDA {image_cuda}, but {label} brings its own CUDA "
+                f"{torch_cuda} runtime: the container starts on any driver for CUDA {image_cuda}, "
+                f"yet below {full} "
+                f"(CUDA {torch_cuda}) torch runs only through minor-version compatibility ({mvc}), without "
+                "PTX JIT; the driver is what matters, not the image's toolkit",
+                f"use a CUDA {torch_cuda} base image so the image's driver check matches torch, or install "
+                f"the torch build for CUDA {image_cuda}",
                 loc,
                 v.service.name,
                 refs,
@@ -201,8 +222,8 @@ def base_image_cuda_mismatch(ctx: RepoContext) -> Iterable[ScanHit]:
         else:
             yield ScanHit(
                 f"base image {image} ships CUDA {image_cuda}, but {label} loads its own CUDA {torch_cuda} "
-                "runtime; the image's toolkit is unused (it runs, on any driver for CUDA "
-                f"{image_cuda})",
+                "runtime; the image's toolkit is unused by torch "
+                f"(it runs on any driver for CUDA {image_cuda})",
                 f"use a CUDA {torch_cuda} (or a -base) image to drop the unused toolkit",
                 loc,
                 v.service.name,
@@ -409,8 +430,8 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
         )
         admitted = _branch_admitted(v.image.require if v.image else None, ctx.fleet_driver)
         base = (
-            f"{svc.image.reference} needs driver >= {need.value} (CUDA {v.image_cuda}); the fleet's lowest "
-            f"driver is {ctx.fleet_driver}"
+            f"{svc.image.reference} needs driver >= {driver_text(need.value)} (CUDA {v.image_cuda}); "
+            f"the fleet's lowest driver is {driver_text(ctx.fleet_driver)}"
         )
         if disabled:
             yield ScanHit(
@@ -441,6 +462,14 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
                 svc.name,
                 refs,
             )
+
+
+def driver_text(version: Version) -> str:
+    """A driver version as NVIDIA writes it: the third part has two digits (``580.65.06``)."""
+    parts = [str(p) for p in version.release]
+    if len(parts) >= 3:
+        parts[2] = parts[2].zfill(2)
+    return ".".join(parts)
 
 
 def _branch_admitted(require: str | None, driver: Version) -> str | None:
