@@ -153,6 +153,9 @@ KINDS: dict[str, dict[str, Field]] = {
         "min_cc": _opt("cc"),
         "archs": _opt("list[cc]"),
         "platforms": _opt("list[str]"),
+        "cuda_runtimes": _opt(
+            "list[version]", "CUDA runtimes the wheel ships native code for, any one of which serves (bitsandbytes)"
+        ),
     },
     # ---- error signatures (explain) -------------------------------------------------------------
     "signature": {
