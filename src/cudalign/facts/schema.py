@@ -153,9 +153,7 @@ KINDS: dict[str, dict[str, Field]] = {
         "min_cc": _opt("cc"),
         "archs": _opt("list[cc]"),
         "platforms": _opt("list[str]"),
-        "cuda_runtimes": _opt(
-            "list[version]", "CUDA runtimes the wheel ships native code for, any one of which serves (bitsandbytes)"
-        ),
+        "cuda_runtimes": _opt("list[version]", "CUDA runtimes whose native code the wheel ships"),
     },
     # ---- error signatures (explain) -------------------------------------------------------------
     "signature": {
