@@ -154,6 +154,8 @@ KINDS: dict[str, dict[str, Field]] = {
         "archs": _opt("list[cc]"),
         "platforms": _opt("list[str]"),
         "cuda_runtimes": _opt("list[version]", "CUDA runtimes whose native code the wheel ships"),
+        "ptx": _opt("list[cc]", "architectures whose PTX the binaries embed (JIT-compiled by the driver)"),
+        "component": _opt("str", "a kernel library inside the package this fact is about ('_vllm_fa2_C')"),
     },
     # ---- error signatures (explain) -------------------------------------------------------------
     "signature": {
