@@ -97,16 +97,26 @@ def _read_metadata(dist_dir: Path) -> tuple[str, str, tuple[str, ...]] | None:
     return _normalise(str(name)), str(version), tuple(str(r) for r in headers.get_all("Requires-Dist") or ())
 
 
-def _package_cuda(name: str, version: str, site: Path) -> str | None:
-    if name in ("torch", "torchvision"):
-        try:
-            text = (site / name / "version.py").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            text = ""
-        cuda = torch_version_py(text).get("cuda")
-        if cuda or "cuda" in torch_version_py(text):
-            return cuda or None
-    return variant_cuda(version)
+_VERSION_PY = ("torch", "torchvision", "torchaudio")
+
+
+def _build(name: str, version: str, site: Path) -> tuple[str, str | None]:
+    """``(version, cuda)``: the PyPI wheel of torch says ``2.11.0`` in its metadata but ``2.11.0+cu130``
+    in ``torch/version.py``; the build label is the truth about the binary, so it wins when the public
+    versions agree. ``cuda`` comes from ``version.py`` (torch) or the ``+cuXYZ`` label."""
+    if name not in _VERSION_PY:
+        return version, variant_cuda(version)
+    try:
+        text = (site / name / "version.py").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return version, variant_cuda(version)
+    found = torch_version_py(text)
+    full = found.get("__version__") or version
+    if full.split("+")[0] != version.split("+")[0]:
+        full = version  # a stale version.py from another install: trust the metadata
+    if "cuda" in found:
+        return full, found["cuda"] or None
+    return full, variant_cuda(full)
 
 
 def read_packages(site_dirs: Iterable[str | Path]) -> tuple[InstalledPackage, ...]:
@@ -126,10 +136,11 @@ def read_packages(site_dirs: Iterable[str | Path]) -> tuple[InstalledPackage, ..
             if meta is None or meta[0] in seen:
                 continue
             name, version, requires = meta
+            version, cuda = _build(name, version, base)
             seen[name] = InstalledPackage(
                 name=name,
                 version=version,
-                cuda=_package_cuda(name, version, base),
+                cuda=cuda,
                 requires=requires,
                 location=str(base),
             )
@@ -193,9 +204,36 @@ def _bundled(lib_dir: Path, stem: str) -> str | None:
     return max(versions, key=lambda v: tuple(int(p) for p in v.split("."))) if versions else None
 
 
+def _toolkit_version(path: Path) -> str | None:
+    """A toolkit's version: ``version.json`` (``12.4.1``), ``version.txt``, else ``CUDA_VERSION`` in
+    ``include/cuda.h`` (``13.0``). Not ``libcudart.so.X.Y.Z``: that is the runtime component's own
+    version (13.0.96 in toolkit 13.0.2)."""
+    try:
+        data = json.loads((path / "version.json").read_text(encoding="utf-8"))
+        return str(data["cuda"]["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        m = re.search(r"CUDA Version\s+(\d+(?:\.\d+)+)", (path / "version.txt").read_text(encoding="utf-8"))
+        if m:
+            return m.group(1)
+    except OSError:
+        pass
+    try:
+        m = re.search(
+            r"#define\s+CUDA_VERSION\s+(\d+)", (path / "include/cuda.h").read_text(encoding="utf-8")
+        )
+        if m:
+            n = int(m.group(1))
+            return f"{n // 1000}.{(n % 1000) // 10}"
+    except OSError:
+        pass
+    return None
+
+
 def read_toolkits(root: Path) -> tuple[str, ...]:
     """Versions of the CUDA toolkits under ``/usr/local/cuda*`` (``12.4.1``), one per real folder."""
-    seen: dict[str, str] = {}
+    found: dict[str, str] = {}
     base = root / "usr/local"
     try:
         candidates = sorted(p for p in base.iterdir() if p.name.startswith("cuda"))
@@ -206,20 +244,9 @@ def read_toolkits(root: Path) -> tuple[str, ...]:
             real = str(path.resolve())
         except OSError:
             continue
-        if real in seen:
+        if real in found or not path.is_dir():
             continue
-        version = None
-        try:
-            data = json.loads((path / "version.json").read_text(encoding="utf-8"))
-            version = str(data["cuda"]["version"])
-        except (OSError, ValueError, KeyError, TypeError):
-            try:
-                m = re.search(
-                    r"CUDA Version\s+(\d+(?:\.\d+)+)", (path / "version.txt").read_text(encoding="utf-8")
-                )
-                version = m.group(1) if m else None
-            except OSError:
-                version = None
+        version = _toolkit_version(path)
         if version:
-            seen[real] = version
-    return tuple(sorted(set(seen.values()), key=lambda v: tuple(int(p) for p in re.findall(r"\d+", v))))
+            found[real] = version
+    return tuple(sorted(set(found.values()), key=lambda v: tuple(int(p) for p in re.findall(r"\d+", v))))

@@ -31,7 +31,9 @@ def _gpu_line(gpu: Gpu) -> str:
 def _driver_line(host: Host) -> str:
     d = host.driver
     if d is None:
-        return host.unknown.get("driver", "no NVIDIA driver found")
+        why = host.unknown.get("driver", "no NVIDIA driver found")
+        head, _, reasons = why.partition(": ")
+        return head + "".join(f"\n              - {r}" for r in reasons.split("; ") if r)
     flavour = f"{d.kernel_module} kernel module" if d.kernel_module else "kernel module flavour unknown"
     line = f"{d.version} ({flavour}, read from {d.source})"
     line += (
@@ -76,7 +78,7 @@ def _libs(versions: Mapping[str, str]) -> str:
 
 
 def _package_rows(host: Host) -> list[tuple[str, str, str]]:
-    main = [p for p in host.packages if not p.name.startswith("nvidia-")]
+    main = [p for p in host.packages if not p.name.startswith("nvidia-") or p.name == "nvidia-ml-py"]
     main.sort(
         key=lambda p: (
             p.name not in _MAIN_FIRST,
@@ -88,7 +90,7 @@ def _package_rows(host: Host) -> list[tuple[str, str, str]]:
 
 
 def _wheels(host: Host) -> str:
-    wheels = [p for p in host.packages if p.name.startswith("nvidia-")]
+    wheels = [p for p in host.packages if p.name.startswith("nvidia-") and p.name != "nvidia-ml-py"]
     return ", ".join(f"{p.name.removeprefix('nvidia-')} {p.version}" for p in wheels)
 
 
@@ -99,7 +101,7 @@ def host_lines(host: Host) -> list[str]:
         lines.append(f"GPUs        {len(host.gpus)}")
         lines += [f"  {_gpu_line(g)}" for g in host.gpus]
     else:
-        lines.append(f"GPUs        none ({host.unknown.get('gpus', 'none found')})")
+        lines.append(f"GPUs        none: {host.unknown.get('gpus', 'none found')}")
     if host.gpus:
         yn = {True: "yes", False: "no", None: "unknown"}
         lines.append(
@@ -123,11 +125,13 @@ def host_lines(host: Host) -> list[str]:
     lines.append(f"NCCL        {_libs(host.nccl)}")
     lines.append(f"CUDA toolkits  {', '.join(host.cuda_toolkits) or 'none under /usr/local/cuda*'}")
     if host.env:
-        shown = ", ".join(f"{k}={v}" for k, v in host.env.items() if k != "LD_LIBRARY_PATH")
-        if "LD_LIBRARY_PATH" in host.env:
-            shown = ", ".join(x for x in (shown, f"LD_LIBRARY_PATH={host.env['LD_LIBRARY_PATH']}") if x)
-        lines.append(f"Environment {shown}")
+        lines.append("Environment")
+        lines += [f"  {k}={_short(v)}" for k, v in host.env.items()]
     return lines
+
+
+def _short(value: str, width: int = 90) -> str:
+    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def _finding_lines(findings: Sequence[Finding]) -> list[str]:
@@ -156,6 +160,8 @@ def text(report: Report) -> str:
     lines += host_lines(host)
     lines += ["", "What is wrong now"]
     lines += _finding_lines(report.findings)
+    if report.data.get("engine"):
+        lines.append(f"  (rules not run: {report.data['engine']})")
     target = report.data.get("target")
     if target:
         what = " ".join(target.get("requirements") or [])
