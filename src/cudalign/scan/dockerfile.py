@@ -370,11 +370,11 @@ def _map_to_context(file: str, workdir: str, copies: list[tuple[str, str]]) -> s
     """The build-context path a ``-r`` file inside the image came from, via ``COPY``; else as written."""
     target = posixpath.normpath(posixpath.join(workdir, file))
     for dest, src in reversed(copies):
-        src = src.rstrip("/") or "."
-        if target == dest:
+        if target in (dest, posixpath.join(dest, posixpath.basename(src.rstrip("/")))):
             return posixpath.normpath(src)
-        if target == posixpath.join(dest, posixpath.basename(src)):
-            return posixpath.normpath(src)
-        if target.startswith(dest.rstrip("/") + "/"):
+    for dest, src in reversed(copies):
+        name = posixpath.basename(src.rstrip("/"))
+        folder = src in (".", "./") or src.endswith("/") or "." not in name
+        if folder and target.startswith(dest.rstrip("/") + "/"):
             return posixpath.normpath(posixpath.join(src, target[len(dest.rstrip("/")) + 1 :]))
     return posixpath.normpath(file.lstrip("/")) if not file.startswith("/") else posixpath.basename(file)

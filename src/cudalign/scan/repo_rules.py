@@ -333,17 +333,34 @@ def duplicate_pin(ctx: RepoContext) -> Iterable[ScanHit]:
     """One service pins the same package to different versions in two of its files.
 
     Which pin wins depends on install order (a Dockerfile ``pip install`` after ``-r requirements.txt``
-    silently replaces the first), so the file a reviewer reads is not what runs. Pins that apply under
-    different environment markers are not duplicates.
+    silently replaces the first), so the file a reviewer reads is not what runs. A pin that disagrees
+    with the service's lock file (``uv.lock``, ``pylock.toml``) means the lock is out of date and
+    installs something else. Pins that apply under different environment markers are not duplicates.
 
-    Fix: keep the pin in one file and let the others include it (``-r``/``-c``).
+    Fix: keep the pin in one file and let the others include it (``-r``/``-c``); re-lock after
+    changing a pin.
     """
     for v in ctx.views:
         by_name: dict[str, list[Declared]] = {}
+        locks: dict[str, Declared] = {}
         for d in v.service.requirements:
-            if not d.locked and d.pinned_version:
+            if d.locked and d.pinned_version:
+                locks.setdefault(d.name, d)
+            elif d.pinned_version:
                 by_name.setdefault(d.name, []).append(d)
         for name, decls in by_name.items():
+            lock = locks.get(name)
+            if lock is not None:
+                for d in decls:
+                    if not _same_version(d.pinned_version, lock.pinned_version):
+                        yield ScanHit(
+                            f"{name} is pinned to {d.pinned_version} here, but "
+                            f"{lock.location.file}:{lock.location.line} locks {lock.pinned_version}: "
+                            "the lock is out of date and installs the locked version",
+                            "update the lock (uv lock) or the pin so that they agree",
+                            d.location,
+                            v.service.name,
+                        )
             first = decls[0]
             for d in decls[1:]:
                 if d.location.file == first.location.file or d.marker != first.marker:

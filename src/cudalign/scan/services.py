@@ -91,7 +91,13 @@ def group_services(
     roots = {posixpath.dirname(p) or "." for p in dockerfiles}
     roots |= {posixpath.dirname(p) or "." for p, f in parsed.items() if f.kind == "pyproject"}
     roots |= {cs.context for cs in composes if cs.context}
-    claimed: set[str] = set()
+    workspace_locks: dict[str, tuple[str, tuple[str, ...]]] = {}  # lock path -> (workspace dir, member globs)
+    for p, f in parsed.items():
+        base = posixpath.dirname(p) or "."
+        lock = posixpath.normpath(posixpath.join(base, "uv.lock"))
+        if f.kind == "pyproject" and f.workspace_members and lock in parsed:
+            workspace_locks[lock] = (base, f.workspace_members)
+    claimed: set[str] = set(workspace_locks)
     services: list[Service] = []
     cache: dict[str, SourceFile | None] = dict(parsed)
 
@@ -144,12 +150,34 @@ def group_services(
         if not any(d.requirements or d.indexes for d in deps):
             continue
         services.append(_service(_name(context, root_name), context, deps, [], None))
+    services = [_with_workspace_lock(svc, parsed, workspace_locks) for svc in services]
     for cs in composes:
         if cs.dockerfile is None and cs.image is not None:
             services.append(
                 Service(cs.name, ".", (cs.location.file,), image=cs.image, env=cs.env, compose=(cs,))
             )
     return _attach_k8s(_unique(services), containers)
+
+
+def _with_workspace_lock(
+    svc: Service, parsed: Mapping[str, SourceFile], locks: Mapping[str, tuple[str, tuple[str, ...]]]
+) -> Service:
+    """A uv workspace member resolves through the workspace's ``uv.lock``: add the locked versions of
+    the packages the member declares."""
+    import fnmatch
+
+    for lock, (base, members) in locks.items():
+        rel = svc.context if base == "." else posixpath.relpath(svc.context, base)
+        if rel.startswith("..") or not any(fnmatch.fnmatch(rel, g) for g in members):
+            continue
+        own = {d.name for d in svc.requirements}
+        locked = tuple(d for d in parsed[lock].requirements if d.name in own)
+        if locked:
+            fields = {k: getattr(svc, k) for k in Service.__slots__}
+            fields["requirements"] = svc.requirements + locked
+            fields["files"] = (*svc.files, lock)
+            return Service(**fields)
+    return svc
 
 
 def _name(context: str, root_name: str) -> str:
