@@ -1,0 +1,225 @@
+"""``facts update`` on recorded PyPI answers: reads, reuse, resume, conditional requests, offline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from cudalign.errors import NetworkError
+from cudalign.facts.pypi import DistFile, PyPIClient, ReplayDoor, Response
+from cudalign.facts.snapshot import MetadataRecord, PackageHistory, Release, Snapshot, _read
+from cudalign.facts.update import TRACKED, pick_wheels, platform_key, update, validators_path
+
+RECORDINGS = Path(__file__).parents[1] / "recordings" / "pypi"
+SINCE = dt.date(2025, 8, 1)  # as recorded: metadata of faster-whisper 1.2.0 and 1.2.1
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def client(door: object) -> PyPIClient:
+    return PyPIClient(door, tail_bytes=1024, sleep=lambda s: None)  # type: ignore[arg-type]
+
+
+def run(out: Path, door: object, **kw: object) -> object:
+    return update(
+        ["faster-whisper"],
+        base=kw.pop("base", None),  # type: ignore[arg-type]
+        out=out,
+        client=client(door),
+        since=SINCE,
+        jobs=1,
+        progress=False,
+        now=lambda: NOW,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_update_reads_releases_and_metadata_from_the_index(tmp_path: Path) -> None:
+    door = ReplayDoor(RECORDINGS)
+    out = tmp_path / "snap.json"
+    result = run(out, door)
+    snap = _read(out, "overlay")
+    history = snap.packages["faster-whisper"]
+    assert len(history.releases) == 21
+    rel = history.releases["1.2.1"]
+    assert rel.uploaded == "2025-10-31" and rel.requires_python == ">=3.9" and not rel.yanked
+    assert [w.filename for w in rel.wheels] == ["faster_whisper-1.2.1-py3-none-any.whl"]
+    assert rel.wheels[0].platforms == ("any",)
+    record = rel.metadata["any"]
+    assert record.via == "range"  # its .metadata is advertised but 404s on this index
+    assert "ctranslate2<5,>=4.0" in record.requires_dist
+    assert history.releases["1.1.1"].metadata == {}  # before --since: not read
+    assert snap.generated == NOW.isoformat()
+    assert result.packages[0].metadata_read == 2  # type: ignore[attr-defined]
+
+
+def test_rewritten_file_is_compact_json(tmp_path: Path) -> None:
+    out = tmp_path / "snap.json"
+    run(out, ReplayDoor(RECORDINGS))
+    text = out.read_text()
+    assert text.count("\n") == 1 and '": ' not in text  # no indentation, no padding
+
+
+class Interrupting:
+    """A replay door that dies (not a network error: a crash) at the n-th wheel range read."""
+
+    def __init__(self, inner: ReplayDoor, after: int) -> None:
+        self.inner, self.after = inner, after
+
+    def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Response:
+        if url.endswith(".whl") and headers.get("Range") == "bytes=-1024":
+            self.after -= 1
+            if self.after < 0:
+                raise RuntimeError("killed")
+        return self.inner.get(url, headers, timeout)
+
+
+def test_interrupted_update_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "snap.json"
+    with pytest.raises(RuntimeError, match="killed"):
+        run(out, Interrupting(ReplayDoor(RECORDINGS), after=1), checkpoint_s=0.0)
+    partial = _read(out, "overlay").packages["faster-whisper"].releases
+    done = [v for v in ("1.2.0", "1.2.1") if partial[v].metadata]
+    assert len(done) == 1  # the checkpoint holds the one read that finished
+    door = ReplayDoor(RECORDINGS)
+    run(out, door, base=_read(out, "overlay"))
+    wheel_reads = {u.rsplit("/", 1)[1] for u, _ in door.requests if ".whl" in u}
+    assert not any(done[0] in w for w in wheel_reads)  # the finished release is not read again
+    assert all(
+        _read(out, "overlay").packages["faster-whisper"].releases[v].metadata for v in ("1.2.0", "1.2.1")
+    )
+
+
+def test_warm_run_reuses_metadata_already_read(tmp_path: Path) -> None:
+    out = tmp_path / "snap.json"
+    run(out, ReplayDoor(RECORDINGS))
+    door = ReplayDoor(RECORDINGS)
+    result = run(out, door, base=_read(out, "overlay"))
+    assert not [u for u, _ in door.requests if ".whl" in u]  # no wheel or .metadata read again
+    assert result.packages[0].metadata_reused == 2  # type: ignore[attr-defined]
+
+
+def test_same_serial_and_complete_history_reads_only_the_json_page(tmp_path: Path) -> None:
+    out = tmp_path / "snap.json"
+    run(out, ReplayDoor(RECORDINGS))
+    snap = _read(out, "overlay")
+    history = snap.packages["faster-whisper"]
+    filler = MetadataRecord("f.whl", "https://x/f.whl", "range", ())
+    complete = {  # as if every release had been read: the history is complete
+        v: Release(
+            r.version, r.uploaded, r.yanked, r.requires_python, r.wheels, {"any": filler, **r.metadata}
+        )
+        for v, r in history.releases.items()
+    }
+    base = Snapshot(
+        snap.generated,
+        snap.index,
+        "overlay",
+        str(out),
+        {"faster-whisper": PackageHistory(history.name, history.checked, history.source, complete)},
+    )
+    door = ReplayDoor(RECORDINGS)
+    result = run(out, door, base=base)
+    assert [u for u, _ in door.requests] == ["https://pypi.org/pypi/faster-whisper/json"]
+    assert result.packages[0].status == "unchanged"  # type: ignore[attr-defined]
+
+
+class ETagDoor:
+    """Adds an ETag to the JSON page and answers 304 to a request that quotes it."""
+
+    def __init__(self, inner: ReplayDoor) -> None:
+        self.inner = inner
+        self.asked: list[tuple[str, Mapping[str, str]]] = []
+
+    def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Response:
+        self.asked.append((url, dict(headers)))
+        if url.endswith("/json"):
+            if headers.get("If-None-Match") == '"v1"':
+                return Response(url, 304, {"etag": '"v1"'})
+            r = self.inner.get(url, headers, timeout)
+            return Response(r.url, r.status, {**r.headers, "etag": '"v1"'}, r.body)
+        return self.inner.get(url, headers, timeout)
+
+
+def test_unchanged_project_answers_304_and_keeps_its_releases(tmp_path: Path) -> None:
+    out = tmp_path / "snap.json"
+    run(out, ETagDoor(ReplayDoor(RECORDINGS)))
+    assert json.loads(validators_path(out).read_text())["faster-whisper"]["etag"] == '"v1"'
+    before = _read(out, "overlay")
+    door = ETagDoor(ReplayDoor(RECORDINGS))
+    result = run(out, door, base=before)
+    assert [(u, h.get("If-None-Match")) for u, h in door.asked] == [
+        ("https://pypi.org/pypi/faster-whisper/json", '"v1"')
+    ]
+    assert result.packages[0].status == "unchanged"  # type: ignore[attr-defined]
+    after = _read(out, "overlay")
+    assert after.packages["faster-whisper"].releases == before.packages["faster-whisper"].releases
+
+
+def test_offline_writes_nothing_and_says_why(tmp_path: Path) -> None:
+    out = tmp_path / "snap.json"
+    out.write_text("old")
+    empty = tmp_path / "no-recordings"
+    empty.mkdir()
+    result = run(out, ReplayDoor(empty))
+    assert result.offline is not None and "cannot connect" in result.offline  # type: ignore[attr-defined]
+    assert out.read_text() == "old"
+
+
+def test_a_failed_metadata_read_is_reported_and_retried_next_time(tmp_path: Path) -> None:
+    class Failing(ReplayDoor):
+        def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Response:
+            if "1.2.0-py3" in url and "Range" in headers:
+                raise NetworkError(f"{url}: no answer within 10 s")
+            return super().get(url, headers, timeout)
+
+    out = tmp_path / "snap.json"
+    result = run(out, Failing(RECORDINGS))
+    assert result.packages[0].errors and "1.2.0" in result.packages[0].errors[0]  # type: ignore[attr-defined]
+    snap = _read(out, "overlay")
+    assert not snap.packages["faster-whisper"].releases["1.2.0"].metadata
+    door = ReplayDoor(RECORDINGS)
+    run(out, door, base=snap)
+    assert {u.rsplit("/", 1)[1] for u, _ in door.requests if ".whl" in u} == {
+        "faster_whisper-1.2.0-py3-none-any.whl.metadata",
+        "faster_whisper-1.2.0-py3-none-any.whl",
+    }
+
+
+@pytest.mark.parametrize(
+    ("tag", "key"),
+    [
+        ("manylinux_2_28_x86_64", "linux_x86_64"),
+        ("manylinux2014_aarch64", "linux_aarch64"),
+        ("win_amd64", "windows"),
+        ("macosx_11_0_arm64", "macos"),
+        ("any", "any"),
+        ("manylinux2014_ppc64le", None),
+    ],
+)
+def test_platform_key(tag: str, key: str | None) -> None:
+    assert platform_key(tag) == key
+
+
+def test_pick_wheels_prefers_cp312_then_cp311() -> None:
+    names = [
+        "torch-2.9.0-cp310-cp310-manylinux_2_28_x86_64.whl",
+        "torch-2.9.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "torch-2.9.0-cp312-cp312-manylinux_2_28_x86_64.whl",
+        "torch-2.9.0-cp313-cp313-win_amd64.whl",
+        "torch-2.9.0-cp311-cp311-win_amd64.whl",
+        "torch-2.9.0.tar.gz",
+    ]
+    picks = pick_wheels(DistFile(n, f"https://x/{n}", "2.9.0") for n in names)
+    assert {k: v.filename for k, v in picks.items()} == {
+        "linux_x86_64": "torch-2.9.0-cp312-cp312-manylinux_2_28_x86_64.whl",
+        "windows": "torch-2.9.0-cp311-cp311-win_amd64.whl",
+    }
+
+
+def test_tracked_packages_are_one_list_without_duplicates() -> None:
+    assert len(TRACKED) == len(set(TRACKED)) == 18
+    assert {"torch", "vllm", "faster-whisper"} <= set(TRACKED)
