@@ -1,17 +1,91 @@
-"""`cudalign runbook`: placeholder until its issue lands (the helper that owns it replaces this module)."""
+"""`cudalign runbook --driver BRANCH|VERSION`: a driver upgrade runbook, with verification and rollback.
+
+``--driver`` is the target (``575``, ``R575`` or ``575.57.08``, as ``plan`` prints it); the host's current
+driver comes from this machine, ``--host FILE`` or ``--current-driver``. Output is Markdown (default) or a
+bash script (``--format sh``) that cudalign never runs. Exit 1 when the upgrade has a blocker (a GPU the
+branch does not support), 0 otherwise, 2 for usage errors.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from dataclasses import replace
+
+from cudalign.cli.options import add_output_arguments, emit
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.add_argument(
+        "--driver",
+        required=True,
+        metavar="BRANCH|VERSION",
+        help="target driver: a branch (575, R575) or a full version (575.57.08)",
+    )
+    add_output_arguments(parser, formats=("text", "md", "markdown", "sh", "json"))
+    g = parser.add_argument_group("host (default: this machine)")
+    g.add_argument("--host", metavar="FILE", help="a host recorded with 'cudalign doctor --json'")
+    g.add_argument("--gpu", action="append", metavar="NAME", help="a GPU by name or alias (repeatable)")
+    g.add_argument(
+        "--current-driver", metavar="VERSION", help="the driver the host runs now, e.g. 550.107.02"
+    )
+    g.add_argument(
+        "--os", dest="host_os", metavar="DISTRO", help="ubuntu20.04|22.04|24.04, debian12, rhel8/9, rocky9"
+    )
+    g.add_argument("--arch", dest="host_arch", choices=["x86_64", "aarch64"], help="CPU architecture")
+    g.add_argument("--hostname", metavar="NAME", help="name to print in the runbook")
+    g.add_argument(
+        "--no-probe", action="store_true", help="do not read this machine (describe it with flags)"
+    )
+
+
+def _host(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import json
+    from pathlib import Path
+
+    from cudalign.errors import InvalidHost, InvalidInput
+    from cudalign.facts import load
+    from cudalign.model import host_from_json
+
+    facts = load()
+    if args.host:
+        path = Path(args.host)
+        try:
+            host = host_from_json(json.loads(path.read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise InvalidHost(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    elif args.gpu or args.current_driver or args.no_probe:
+        from cudalign.hosts import describe_host
+
+        host = describe_host(
+            facts, gpus=args.gpu or (), driver=args.current_driver, os=args.host_os, arch=args.host_arch
+        )
+    else:
+        from cudalign.probe import probe
+
+        host = probe()
+    if args.host_os and host.origin != "described":
+        from cudalign.runbook.distros import from_text
+
+        d = from_text(args.host_os)
+        host = replace(host, os=replace(host.os, distro_id=d.name.split()[0], distro_version=d.version))
+    if args.hostname:
+        host = replace(host, hostname=args.hostname)
+    return host, facts
 
 
 def run(args: argparse.Namespace) -> int:
-    print("cudalign runbook: not built yet", file=sys.stderr)
-    return 2
+    from cudalign.runbook import build, parse_target, report
+
+    target = parse_target(args.driver)
+    host, facts = _host(args)
+    processes = None
+    if host.origin == "probe":
+        from cudalign.runbook.processes import gpu_processes
+
+        processes = gpu_processes()
+    rb = build(host, facts, target, processes=processes)
+    return emit(report(rb, host), args)
