@@ -111,13 +111,13 @@ def driver_targets(facts: Facts, host: Host, stack: Stack) -> list[str]:
     need = max(needs)
     out = []
     first, _ = _branch_first(facts, need.major)
-    out.append(str(max(need, first) if first else need))
+    out.append(query.driver_text(max(need, first) if first else need))
     branches = sorted(
         (f for f in facts.of_kind("driver_branch") if f["branch"] >= need.major and f["designation"] == "LTSB"),
         key=lambda f: f["branch"],
     )
     if branches and branches[0].get("first_version") is not None:
-        lts = str(max(branches[0]["first_version"], need))
+        lts = query.driver_text(max(branches[0]["first_version"], need))
         if lts not in out:
             out.append(lts)
     return out

@@ -148,9 +148,9 @@ def image_info(facts: Facts, reference: str) -> ImageInfo:
         if require is None:
             unknown["image_require"] = f"no image_require fact for {base} CUDA {cuda}"
     variant = None
-    if torch and cuda:
+    if (torch or vllm) and cuda:
         c = Version(cuda)
-        variant = f"cu{c.major}{c.minor}"
+        variant = f"cu{c.major}{c.minor}"  # the image installs torch from the index of its own CUDA
     return ImageInfo(
         reference,
         cuda=cuda,
@@ -383,8 +383,10 @@ def build(
         rel = facts.snapshot.release(name, chosen[name])
         pins = _pins(_metadata(rel, platform), env)
         pins_of[name] = pins
-        for dep in _FOLLOWED:
-            if dep in pins and dep not in chosen:
+        for dep in pins:
+            if dep in chosen or not (dep in _FOLLOWED or query.package_builds(facts, dep, pins[dep][0])):
+                continue
+            if dep not in chosen:
                 chosen[dep] = pins[dep][0]
                 via[dep] = name
                 req = request.specs.get(dep)
@@ -423,23 +425,27 @@ def build(
         if pick:
             chosen[name] = pick
             if name in facts.snapshot.packages:
-                pins_of[name] = _pins(_metadata(facts.snapshot.release(name, pick), platform), env)
+                follow(name)
         else:
             unk[name] = f"no release of {name} in the snapshot satisfies {request.raw[name]}"
+    if "torch" in chosen and "torch" not in pins_of:
+        follow("torch")
     for name, pins in pins_of.items():
-        if "torch" in pins and "torch" in chosen and pins["torch"][0] != Version(chosen["torch"]).public:
-            if Version(pins["torch"][0]) != Version(Version(chosen["torch"]).public):
-                conflicts.append(
-                    f"{name} {chosen[name]} pins {pins['torch'][1]}, but torch {chosen['torch']} is chosen"
-                )
+        if "torch" in pins and "torch" in chosen and name != "torch":
+            said = f"{name} {chosen[name]} pins {pins['torch'][1]}"
+            if Version(pins["torch"][0]) != Version(Version(chosen["torch"]).public) and not any(
+                c.startswith(said) for c in conflicts
+            ):
+                conflicts.append(f"{said}, but torch {chosen['torch']} is chosen")
 
     # ---- torch variant and its CUDA facts
     tvariant = variant or request.variants.get("torch")
     vvariant = request.variants.get("vllm")
     source = "requirement" if tvariant else ""
     if not tvariant and image is not None and image.torch_variant and "torch" in chosen:
-        tvariant = image.torch_variant
-        source = "image"
+        if image.torch or image.torch_variant in torch_variants(facts, chosen["torch"]):
+            tvariant = image.torch_variant
+            source = "image"
     if not tvariant and vvariant and vvariant.startswith("cu"):
         tvariant, source = vvariant, "vLLM variant"
     if not tvariant and "torch" in chosen:
@@ -452,10 +458,6 @@ def build(
     components: list[Component] = []
     if "torch" in chosen and tvariant:
         tv = chosen["torch"]
-        if tvariant not in torch_variants(facts, tv) and tvariant != "cpu" and torch_variants(facts, tv):
-            conflicts.append(
-                f"torch {tv} has no {tvariant} build (published: {', '.join(torch_variants(facts, tv))})"
-            )
         cu = query.variant_cuda(tvariant)
         cuda_runtime = str(cu) if cu else None
         rel = facts.snapshot.release("torch", tv)
@@ -571,6 +573,9 @@ def _component(
             ptx = tuple(series.get("ptx", ()))
             own.append(series.ref)
     for f in query.package_builds(facts, name, version):
+        if f.get("component"):
+            own.append(f.ref)  # a kernel library inside the package: rules read it from the fact
+            continue
         if f.get("cuda") is not None and cuda is None:
             cuda = str(f["cuda"])
         elif f.get("cuda_major") is not None and cuda is None:

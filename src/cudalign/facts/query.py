@@ -19,6 +19,7 @@ __all__ = [
     "ImageMatch",
     "RequireClause",
     "cuda_minor",
+    "driver_text",
     "feature",
     "gpu_brands",
     "gpu_fact",
@@ -61,6 +62,15 @@ def cuda_minor(version: Version | str) -> Version:
     v = version if isinstance(version, Version) else Version(str(version))
     rel = (*v.release, 0)[:2]
     return Version(f"{rel[0]}.{rel[1]}")
+
+
+def driver_text(version: Version | str | None) -> str:
+    """A driver version as NVIDIA writes it: ``580.65.06``, not ``packaging``'s ``580.65.6``."""
+    if version is None:
+        return "?"
+    v = version if isinstance(version, Version) else Version(str(version))
+    parts = list(v.release)
+    return ".".join([str(parts[0]), *(f"{p:02d}" for p in parts[1:])])
 
 
 def variant_cuda(variant: str | None) -> Version | None:
@@ -216,7 +226,7 @@ def _first_matching(candidates: Iterable[Fact], version: str) -> Fact | None:
         v = Version(version)
     except InvalidVersion:
         return None
-    public = Version(v.public)
+    public = Version(v.base_version)  # 2.7.0.dev20250310+cu124 belongs to the 2.7 series
     for f in candidates:
         if f["versions"].contains(public, prereleases=True):
             return f
@@ -244,7 +254,7 @@ def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:
     name = package.lower().replace("_", "-")
     cands = [f for f in facts.of_kind("package_build") if str(f["package"]).lower() == name]
     try:
-        public = Version(Version(version).public)
+        public = Version(Version(version).base_version)
     except InvalidVersion:
         return []
     return [f for f in cands if f["versions"].contains(public, prereleases=True)]

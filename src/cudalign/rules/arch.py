@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from cudalign.facts import query
-from cudalign.model import ComputeCapability, FactRef
+from cudalign.model import ComputeCapability, FactRef, Gpu, Severity
 from cudalign.rules.common import Hit, runs
 
 if TYPE_CHECKING:
+    from cudalign.facts import Fact
     from cudalign.rules import Context
 
 __all__ = ["feature_needs_compute_capability", "gpu_arch_dropped", "gpu_arch_not_in_build"]
@@ -91,20 +92,44 @@ def _no_gpu_hit(ctx: Context, what: str) -> Hit:
     )
 
 
+def _older(ctx: Context, cc: ComputeCapability, b: _Build) -> tuple[bool, tuple[FactRef, ...], str]:
+    """Whether the GPU is missing because it is too OLD for the build (support dropped), and why."""
+    if b.min_cc is not None and cc < b.min_cc:
+        return True, b.refs, f"{b.what} needs compute capability >= {b.min_cc}"
+    dropped = _dropped(ctx, cc, b.cuda)
+    if dropped.value:
+        last = dropped.facts[0]["last_cuda"]
+        return True, tuple(f.ref for f in dropped.facts) + b.refs, (
+            f"{b.what} is built with CUDA {b.cuda}, which cannot target {cc.sm} (support ended with CUDA {last})"
+        )
+    lowest = min((*b.archs, *b.ptx), default=None)
+    if lowest is not None and cc < lowest:
+        return True, b.refs, f"{b.what} ships code from {lowest.sm} up; {cc.sm} was dropped from this build"
+    return False, b.refs, ""
+
+
+def _gpu_builds(ctx: Context) -> Iterator[tuple[Gpu, Fact | None, ComputeCapability | None, _Build]]:
+    builds = _builds(ctx)
+    for gpu, fact in ctx.gpus:
+        cc = ctx.cc_of(gpu, fact)
+        for b in builds:
+            yield gpu, fact, cc, b
+
+
 def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
-    """A build has neither machine code nor usable PTX for the GPU's architecture.
+    """A build has neither machine code nor usable PTX for a GPU newer than it: the build predates the GPU.
 
     **What it checks.** For each GPU and each build with an architecture list (torch's variant from
     ``torch_build`` facts, vLLM's wheel from ``vllm_series``, neighbouring packages), whether the build
     has machine code for the GPU (code for ``X.y`` runs on ``X.z``, ``z >= y``, never across majors) or
-    PTX it can JIT forward; and the package's minimum compute capability.
+    PTX it can JIT forward. GPUs older than the build are ``gpu-arch-dropped``.
 
     **Why.** Without it every kernel launch fails: ``CUDA error: no kernel image is available for
     execution on the device``; torch warns "… with CUDA capability sm_120 is not compatible with the
     current PyTorch installation".
 
     **How to fix.** Install a build that includes the architecture (e.g. torch ``+cu128`` or newer for
-    Blackwell ``sm_120``), or an older release that still ships it for older GPUs.
+    Blackwell ``sm_120``).
 
     **Example.** torch 2.6.0+cu124 on an RTX 5090 (sm_120): fails; torch 2.7.0+cu128 runs.
     """
@@ -115,79 +140,75 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
         if ctx.host.origin == "described":
             yield _no_gpu_hit(ctx, builds[0].what)
         return
-    for gpu, fact in ctx.gpus:
-        cc = ctx.cc_of(gpu, fact)
+    for gpu, fact, cc, b in _gpu_builds(ctx):
         if cc is None:
-            yield Hit(
-                f"The compute capability of {gpu.name} is unknown.",
-                "Describe the GPU by a known name or sm_XY.",
-                unknown=f"gpu fact for {gpu.name!r}",
-            )
+            yield Hit(f"The compute capability of {gpu.name} is unknown.", "Describe the GPU by a known name or sm_XY.",
+                      unknown=f"gpu fact for {gpu.name!r}")
+            return
+        if b.unknown and not b.archs:
+            if b.min_cc is None or cc >= b.min_cc:
+                yield Hit(f"The architectures of {b.what} are not in the knowledge base.",
+                          "Add its build facts or run 'cudalign facts update'.", b.refs, unknown=b.unknown)
             continue
-        for b in builds:
-            if b.min_cc is not None and cc < b.min_cc:
-                yield Hit(
-                    f"{b.what} needs compute capability >= {b.min_cc}; {gpu.name} is {cc}.",
-                    f"Use an older {b.what.split()[0]} release that supports {cc.sm}, or a newer GPU.",
-                    b.refs,
-                )
-                continue
-            if b.unknown and not b.archs:
-                yield Hit(
-                    f"The architectures of {b.what} are not in the knowledge base.",
-                    "Add its build facts or run 'cudalign facts update'.",
-                    b.refs,
-                    unknown=b.unknown,
-                )
-                continue
-            if not b.archs and not b.ptx:
-                continue
-            if runs(cc, b.archs, b.ptx):
-                continue
-            if _dropped(ctx, cc, b.cuda).value:
-                continue  # gpu-arch-dropped says why, with the toolkit fact
-            have = ", ".join(a.sm for a in b.archs) + (
-                "" if not b.ptx else " + PTX " + ", ".join(p.sm for p in b.ptx)
-            )
-            yield Hit(
-                f"{b.what} has no code for {gpu.name} ({cc.sm}); it has {have} (no kernel image is available).",
-                f"Install a build of {b.what.split()[0]} that includes {cc.sm} (e.g. a newer CUDA variant).",
-                b.refs + ((fact.ref,) if fact is not None else ()),
-            )
+        if not b.archs and not b.ptx:
+            continue
+        if runs(cc, b.archs, b.ptx) or _older(ctx, cc, b)[0]:
+            continue
+        have = ", ".join(a.sm for a in b.archs) + ("" if not b.ptx else " + PTX " + ", ".join(p.sm for p in b.ptx))
+        first = query.targetable(ctx.facts, cc, b.cuda) if b.cuda is not None else query.Answer(None)
+        why = f" (CUDA {b.cuda} predates {cc.sm})" if first.value is False else ""
+        yield Hit(
+            f"{b.what} has no code for {gpu.name} ({cc.sm}); it has {have}{why}: no kernel image is available.",
+            f"Install a newer build of {b.what.split()[0]} that includes {cc.sm} (e.g. a newer CUDA variant).",
+            b.refs + tuple(f.ref for f in first.facts) + ((fact.ref,) if fact is not None else ()),
+        )
 
 
 def gpu_arch_dropped(ctx: Context) -> Iterator[Hit]:
-    """The stack's CUDA toolkit can no longer compile for the GPU: the architecture was removed.
+    """A GPU older than the build: the package, the variant or the CUDA toolkit dropped its architecture.
 
-    **What it checks.** For each GPU and each build, the ``arch_support`` fact of the GPU's capability:
-    when the build's CUDA is newer than the last toolkit that can target it (Kepler after 11.8; Maxwell,
-    Pascal, Volta after 12.9) and the build has no code for it.
+    **What it checks.** For each GPU and each build that has no code for it: the package's minimum
+    compute capability (``vllm_series.min_cc``, ``package_build.min_cc``), the oldest architecture in the
+    build's list (torch 2.7 ``cu128`` starts at ``sm_75``), and the ``arch_support`` fact of the GPU
+    (Kepler ends with CUDA 11.8; Maxwell, Pascal, Volta with 12.9).
 
-    **Why.** No build of that CUDA major can ever carry code for the GPU: the fix is a build for an older
-    CUDA, not a newer release.
+    **Why.** Kernel launches fail (``no kernel image is available``) or the package refuses the GPU at
+    start; no newer release will bring it back.
 
-    **How to fix.** Choose builds for CUDA at or below the last toolkit named (e.g. torch ``+cu126`` or
-    ``+cu128`` for Volta), or replace the GPU.
+    **How to fix.** Choose an older release or another variant that still ships the architecture (the
+    message names one when the knowledge base has it), e.g. torch ``+cu126`` for Pascal/Volta.
 
-    **Example.** vLLM 0.20 (CUDA 13.0) on a V100 (sm_70): fails; vLLM 0.19 (CUDA 12.9) has sm_70.
+    **Example.** vLLM 0.20 (CUDA 13.0) on a V100 (sm_70): fails; vLLM 0.19 with torch cu128 runs.
     """
-    builds = _builds(ctx)
-    for gpu, fact in ctx.gpus:
-        cc = ctx.cc_of(gpu, fact)
-        if cc is None:
+    for gpu, fact, cc, b in _gpu_builds(ctx):
+        if cc is None or (not b.archs and not b.ptx and b.min_cc is None):
             continue
-        for b in builds:
-            if (b.archs or b.ptx) and runs(cc, b.archs, b.ptx):
-                continue
-            ans = _dropped(ctx, cc, b.cuda)
-            if ans.value:
-                last = ans.facts[0]["last_cuda"]
-                yield Hit(
-                    f"{b.what} is built with CUDA {b.cuda}, which cannot target {gpu.name} ({cc.sm}): support "
-                    f"ended with CUDA {last}.",
-                    f"Choose builds for CUDA <= {last} (e.g. 'cudalign plan … --gpu {cc.sm}'), or a newer GPU.",
-                    tuple(f.ref for f in ans.facts) + b.refs,
-                )
+        if (b.archs or b.ptx) and runs(cc, b.archs, b.ptx) and (b.min_cc is None or cc >= b.min_cc):
+            continue
+        older, refs, why = _older(ctx, cc, b)
+        if not older:
+            continue
+        alt = _variant_with(ctx, cc) if b.what.startswith("torch ") else None
+        hint = f" (torch {alt} has it)" if alt else ""
+        yield Hit(
+            f"{why}: {gpu.name} ({cc.sm}) is not supported.",
+            f"Choose an older release or a variant that still ships {cc.sm}{hint}, or a newer GPU.",
+            refs + ((fact.ref,) if fact is not None else ()),
+        )
+
+
+def _variant_with(ctx: Context, cc: ComputeCapability) -> str | None:
+    torch = ctx.stack.component("torch")
+    if torch is None:
+        return None
+    platform = ctx.stack.platform or query.platform_key(ctx.host)
+    from cudalign.stack import torch_variants
+
+    for v in torch_variants(ctx.facts, torch.version):
+        bf = query.torch_build(ctx.facts, torch.version, v, platform)
+        if bf is not None and runs(cc, bf["archs"], bf.get("ptx", ())):
+            return f"{Version(torch.version).public}+{v}"
+    return None
 
 
 def feature_needs_compute_capability(ctx: Context) -> Iterator[Hit]:
@@ -232,6 +253,17 @@ def feature_needs_compute_capability(ctx: Context) -> Iterator[Hit]:
                     unknown=f"gpu fact for {gpu.name!r}",
                 )
             elif not fact["cc"].contains(cc.version, prereleases=True):
+                fb = query.feature(ctx.facts, fact["fallback"]) if fact.get("fallback") else None
+                if fb is not None and fb["cc"].contains(cc.version, prereleases=True):
+                    yield Hit(
+                        f"{gpu.name} ({cc}) has no native {fact['name']} (needs {fact['cc']}); it runs as "
+                        f"{fb['name']} instead ({fb.get('description') or 'a slower fallback'}).",
+                        f"Expect the {fb['name']} path; for native {fact['name']} use a GPU with compute "
+                        f"capability {fact['cc']}.",
+                        (fact.ref, fb.ref, *((gfact.ref,) if gfact is not None else ())),
+                        severity=Severity.WARNING,
+                    )
+                    continue
                 yield Hit(
                     f"{fact['name']} needs compute capability {fact['cc']}; {gpu.name} is {cc}.",
                     f"Do without {fact['name']} on this GPU, or use a GPU with compute capability {fact['cc']}.",

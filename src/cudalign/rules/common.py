@@ -6,12 +6,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cudalign.model import ComputeCapability, FactRef, Severity
+from packaging.version import InvalidVersion, Version
+
+from cudalign.model import Component, ComputeCapability, FactRef, Severity
 
 if TYPE_CHECKING:
-    from cudalign.facts import Facts
+    from cudalign.facts import Fact, Facts
+    from cudalign.rules import Context
 
-__all__ = ["Hit", "has_sass", "jit_only", "runs", "topic_refs"]
+__all__ = [
+    "TORCH_EXTENSIONS",
+    "Hit",
+    "cuda_majors_provided",
+    "cudnn_majors_provided",
+    "has_sass",
+    "jit_only",
+    "neighbour_needs",
+    "runs",
+    "topic_refs",
+]
+
+TORCH_EXTENSIONS = ("torch", "vllm", "xformers", "flash-attn", "torchvision", "torchaudio", "flashinfer-python")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +64,62 @@ def jit_only(
 def topic_refs(facts: Facts, *ids: str) -> tuple[FactRef, ...]:
     """References to topic facts by id, skipping ids the knowledge base lacks."""
     return tuple(facts.get(i).ref for i in ids if i in facts)
+
+
+def _major(text: str | None) -> int | None:
+    try:
+        return Version(str(text)).major if text else None
+    except InvalidVersion:
+        return None
+
+
+def cuda_majors_provided(ctx: Context) -> set[int]:
+    """CUDA majors whose libraries the stack or host provides: torch's variant, nvidia-* wheels, toolkits, image."""
+    out: set[int] = set()
+    torch = ctx.stack.component("torch")
+    if torch is not None and torch.variant and torch.variant.startswith("cu"):
+        m = _major(ctx.stack.cuda_runtime)
+        if m is not None:
+            out.add(m)
+    for tk in ctx.host.cuda_toolkits:
+        m = _major(tk)
+        if m is not None:
+            out.add(m)
+    if ctx.stack.image_cuda and ctx.stack.image and "-base-" not in ctx.stack.image:
+        m = _major(ctx.stack.image_cuda)
+        if m is not None:
+            out.add(m)
+    for name in [p.name for p in ctx.host.packages] + [c.name for c in ctx.stack.components]:
+        for m in (11, 12, 13):
+            if name in (f"nvidia-cublas-cu{m}", f"nvidia-cuda-runtime-cu{m}"):
+                out.add(m)
+    return out
+
+
+def cudnn_majors_provided(ctx: Context) -> set[int]:
+    """cuDNN majors present: torch's pin, the host's cuDNN, installed nvidia-cudnn wheels."""
+    out: set[int] = set()
+    for text in (ctx.stack.cudnn, *ctx.host.cudnn.values()):
+        m = _major(text)
+        if m is not None:
+            out.add(m)
+    for c in ctx.stack.components:
+        if c.name.startswith("nvidia-cudnn"):
+            m = _major(c.version)
+            if m is not None:
+                out.add(m)
+    return out
+
+
+def neighbour_needs(ctx: Context) -> list[tuple[Component, Fact]]:
+    """Packages that load CUDA libraries they do not bring (``package_build.cuda_major``), with the fact."""
+    out = []
+    for c in ctx.stack.components:
+        if c.name in TORCH_EXTENSIONS:
+            continue
+        for ref in c.facts:
+            if ref.id in ctx.facts:
+                f = ctx.facts.get(ref.id)
+                if f.kind == "package_build" and not f.get("component"):
+                    out.append((c, f))
+    return out

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from cudalign.facts import query
+from cudalign.facts.query import driver_text
 from cudalign.model import ComputeCapability, Severity
 from cudalign.rules.common import Hit, jit_only, topic_refs
 
@@ -60,9 +61,9 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
             need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda))
             target = need.value or floor.value
             yield Hit(
-                f"{what} needs CUDA {cuda}, but driver {ctx.driver_text} is older than {floor.value}, the lowest driver for any "
+                f"{what} needs CUDA {cuda}, but driver {ctx.driver_text} is older than {driver_text(floor.value)}, the lowest driver for any "
                 f"CUDA {cuda.major}.x (host CUDA {ctx.host_cuda.value or '?'}).",
-                f"Upgrade the driver to >= {target} ({_branch(target)}; 'cudalign runbook --driver "
+                f"Upgrade the driver to >= {driver_text(target)} ({_branch(target)}; 'cudalign runbook --driver "
                 f"{target.major}'), or choose builds for CUDA {ctx.host_cuda.value or 'the driver supports'}.",
                 (*floor.refs, *need.refs, *ctx.host_cuda.refs),
             )
@@ -71,8 +72,8 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
             continue
         if d < fact["min_driver"]:
             yield Hit(
-                f"{gpu.name} needs driver >= {fact['min_driver']}; driver {ctx.driver_text} does not support it.",
-                f"Upgrade the driver to >= {fact['min_driver']} ('cudalign runbook --driver {fact['min_driver'].major}').",
+                f"{gpu.name} needs driver >= {driver_text(fact['min_driver'])}; driver {ctx.driver_text} does not support it.",
+                f"Upgrade the driver to >= {driver_text(fact['min_driver'])} ('cudalign runbook --driver {fact['min_driver'].major}').",
                 (fact.ref,),
             )
 
@@ -114,7 +115,7 @@ def minor_version_compat(ctx: Context) -> Iterator[Hit]:
                 f"{what} is built with CUDA {query.cuda_minor(cuda)} but driver {ctx.driver_text} supports CUDA "
                 f"{ctx.host_cuda.value or '?'}: it runs through minor-version compatibility (limited features, "
                 f"no PTX JIT of CUDA {query.cuda_minor(cuda)} code).",
-                f"Fine to run as is; to lift the caveat upgrade the driver to >= {need.value} "
+                f"Fine to run as is; to lift the caveat upgrade the driver to >= {driver_text(need.value)} "
                 f"({_branch(need.value)}).",
                 (*need.refs, *floor.refs, *topic_refs(ctx.facts, "cuda.rule.minor-version-compatibility")),
             )
@@ -146,6 +147,11 @@ def ptx_jit_unsupported(ctx: Context) -> Iterator[Hit]:
     for c in ctx.stack.components:
         if c.name != "torch" and c.archs:
             builds.append((f"{c.name} {c.version}", c.cuda, c.archs, c.ptx))
+        for ref in c.facts:
+            kf = ctx.facts.get(ref.id) if ref.id in ctx.facts else None
+            if kf is not None and kf.kind == "package_build" and kf.get("component") and kf.get("ptx"):
+                what = f"{c.name} {c.version} {kf['component']}"
+                builds.append((what, c.cuda, tuple(kf.get("archs", ())), tuple(kf["ptx"])))
     for gpu, fact in ctx.gpus:
         cc = ctx.cc_of(gpu, fact)
         if cc is None:
@@ -161,12 +167,13 @@ def ptx_jit_unsupported(ctx: Context) -> Iterator[Hit]:
                     unknown=f"toolkit fact for CUDA {cuda}",
                 )
             elif ctx.driver < need.value:
+                refs = tuple(r for c in ctx.stack.components for r in c.facts if what.startswith(f"{c.name} "))
                 yield Hit(
                     f"{gpu.name} ({cc.sm}) has no machine code in {what}, only CUDA {cuda} PTX, which driver "
                     f"{ctx.driver_text} cannot JIT-compile (cudaErrorUnsupportedPtxVersion).",
-                    f"Upgrade the driver to >= {need.value} ({_branch(need.value)}), or use a build with {cc.sm} "
+                    f"Upgrade the driver to >= {driver_text(need.value)} ({_branch(need.value)}), or use a build with {cc.sm} "
                     "machine code.",
-                    (*need.refs, *topic_refs(ctx.facts, "cuda.rule.ptx-jit-not-covered")),
+                    (*refs, *need.refs, *topic_refs(ctx.facts, "cuda.rule.ptx-jit-not-covered")),
                 )
 
 
@@ -201,7 +208,7 @@ def no_driver(ctx: Context) -> Iterator[Hit]:
     reason = ctx.host.unknown.get("driver", "no NVIDIA driver found")
     yield Hit(
         f"{what} needs an NVIDIA driver, and this host has none ({reason}).",
-        f"Install the NVIDIA driver >= {need.value or 'of a branch that supports CUDA ' + str(cuda)}.",
+        f"Install the NVIDIA driver >= {driver_text(need.value) if need.value else 'of a branch that supports CUDA ' + str(cuda)}.",
         need.refs,
         severity=Severity.ERROR,
     )

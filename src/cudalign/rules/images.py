@@ -109,7 +109,7 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
         need = query.min_driver_for_cuda(
             ctx.facts, query.cuda_minor(ctx.stack.image_cuda or cuda_clause.split(">=")[-1])
         )
-        target = f">= {need.value} (R{need.value.major})" if need.value is not None else "of a newer branch"
+        target = f">= {query.driver_text(need.value)} (R{need.value.major})" if need.value is not None else "of a newer branch"
         yield Hit(
             f"{ctx.stack.image} requires {cuda_clause}, but driver {ctx.driver_text} supports CUDA "
             f"{ctx.host_cuda.value or '?'} and no brand/driver clause admits it: the container will not start "

@@ -14,7 +14,7 @@ from packaging.version import InvalidVersion, Version
 
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Severity
-from cudalign.rules.common import Hit
+from cudalign.rules.common import Hit, cuda_majors_provided, cudnn_majors_provided, neighbour_needs
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -104,9 +104,10 @@ def extension_abi_mismatch(ctx: Context) -> Iterator[Hit]:
         if c.name == "torch":
             continue
         pinned = _pin(c, "torch")
-        if ctx.stack.origin == "installed" and pinned and _public(pinned) != tv:
+        if pinned and _public(pinned) != tv:
+            state = "is installed" if ctx.stack.origin == "installed" else "is in the stack"
             yield Hit(
-                f"{c.name} {c.version} was built for torch {pinned}, but torch {torch.version} is installed "
+                f"{c.name} {c.version} was built for torch {pinned}, but torch {torch.version} {state} "
                 "(undefined symbols at import).",
                 f"Reinstall {c.name} and torch together so they agree (e.g. pip install {c.name}=={c.version} "
                 f"torch=={pinned}).",
@@ -147,6 +148,18 @@ def cuda_major_mismatch(ctx: Context) -> Iterator[Hit]:
 
     **Example.** vLLM 0.13.0 (CUDA 12.9 wheel) with torch 2.9.0+cu130: fails.
     """
+    provided = cuda_majors_provided(ctx)
+    for c, f in neighbour_needs(ctx):
+        need = f.get("cuda_major")
+        if need is None or need in provided or not provided:
+            continue
+        yield Hit(
+            f"{c.name} {c.version} is built for CUDA {need}, but the stack and host provide CUDA "
+            f"{', '.join(map(str, sorted(provided)))} (its libcudart/libcublas .so.{need} will not load).",
+            f"Use a {c.name} release built for CUDA {max(provided)}, or add CUDA {need} libraries "
+            f"(pip install nvidia-cuda-runtime-cu{need} nvidia-cublas-cu{need}).",
+            (f.ref,),
+        )
     torch = ctx.stack.component("torch")
     if torch is None or not torch.variant or torch.variant == "cpu":
         return
@@ -181,28 +194,37 @@ def cuda_library_mismatch(ctx: Context) -> Iterator[Hit]:
 
     **Example.** faster-whisper with ctranslate2 4.4.0 (cuDNN 8) next to torch 2.5 (cuDNN 9): fails.
     """
-    have = _major(ctx.stack.cudnn)
-    for c in ctx.stack.components:
-        for f in _facts_of(ctx, c, "package_build"):
-            need = f.get("cudnn_major")
-            if need is None:
-                continue
-            if have is None:
-                if ctx.stack.component("torch") is not None:
-                    yield Hit(
-                        f"{c.name} {c.version} needs cuDNN {need}, and the stack's cuDNN is not known.",
-                        "Resolve torch from PyPI metadata ('cudalign facts update') or check the installed cuDNN.",
-                        (f.ref,),
-                        unknown="cuDNN version of the torch build",
-                    )
-                continue
-            if need != have:
+    have = cudnn_majors_provided(ctx)
+    cuda = cuda_majors_provided(ctx)
+    for c, f in neighbour_needs(ctx):
+        major = f.get("cuda_major")
+        if major is not None and cuda and major not in cuda:
+            yield Hit(
+                f"{c.name} {c.version} links cuBLAS {major} (libcublas.so.{major}); only cuBLAS "
+                f"{', '.join(map(str, sorted(cuda)))} is present.",
+                f"pip install nvidia-cublas-cu{major} and put its lib directory on LD_LIBRARY_PATH, or use a "
+                f"{c.name} release built for CUDA {max(cuda)}.",
+                (f.ref,),
+            )
+        need = f.get("cudnn_major")
+        if need is None:
+            continue
+        if not have:
+            if ctx.stack.component("torch") is not None:
                 yield Hit(
-                    f"{c.name} {c.version} needs cuDNN {need}, but the stack provides cuDNN {ctx.stack.cudnn} "
-                    f"(libcudnn*.so.{need} will not load).",
-                    f"Use a {c.name} release built for cuDNN {have}, or a torch that ships cuDNN {need}.",
+                    f"{c.name} {c.version} needs cuDNN {need}, and the stack's cuDNN is not known.",
+                    "Resolve torch from PyPI metadata ('cudalign facts update') or check the installed cuDNN.",
                     (f.ref,),
+                    unknown="cuDNN version of the torch build",
                 )
+            continue
+        if need not in have:
+            yield Hit(
+                f"{c.name} {c.version} needs cuDNN {need}, but the stack and host provide cuDNN "
+                f"{', '.join(map(str, sorted(have)))} (libcudnn*.so.{need} will not load).",
+                f"Use a {c.name} release built for cuDNN {max(have)}, or a torch/cuDNN of major {need}.",
+                (f.ref,),
+            )
 
 
 def cpu_only_torch(ctx: Context) -> Iterator[Hit]:
@@ -419,6 +441,15 @@ def nccl_mismatch(ctx: Context) -> Iterator[Hit]:
                 exact = [s.version for s in req.specifier if s.operator == "=="]
                 if exact:
                     pins.setdefault(name, {})[c.name] = exact[0]
+    for c in ctx.stack.components:
+        if c.name.startswith("nvidia-nccl"):
+            pins.setdefault(c.name, {})[f"the requirement {c.name}=={c.version}"] = c.version
+    if len(pins) > 1:
+        names = ", ".join(sorted(pins))
+        yield Hit(
+            f"Several NCCL packages would be installed ({names}); which libnccl.so.2 loads depends on import order.",
+            "Keep only the NCCL package of torch's CUDA major (pip uninstall the others).",
+        )
     for name, by in pins.items():
         versions = sorted(set(by.values()))
         if len(versions) > 1:

@@ -5,41 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from packaging.version import InvalidVersion, Version
-
-from cudalign.rules.common import Hit
+from cudalign.model import Severity
+from cudalign.rules.common import Hit, cuda_majors_provided, neighbour_needs
 
 if TYPE_CHECKING:
     from cudalign.rules import Context
 
 __all__ = ["fabric_manager_missing", "library_not_on_path"]
-
-_PROVIDERS = ("nvidia-cublas-cu{m}", "nvidia-cuda-runtime-cu{m}")
-
-
-def _majors_provided(ctx: Context) -> set[int]:
-    out: set[int] = set()
-    torch = ctx.stack.component("torch")
-    if torch is not None and torch.variant and torch.variant.startswith("cu") and ctx.stack.cuda_runtime:
-        out.add(Version(ctx.stack.cuda_runtime).major)
-    for tk in ctx.host.cuda_toolkits:
-        try:
-            out.add(Version(tk).major)
-        except InvalidVersion:
-            continue
-    if ctx.stack.image_cuda and ctx.stack.image and "-base-" not in ctx.stack.image:
-        out.add(Version(ctx.stack.image_cuda).major)
-    for p in ctx.host.packages:
-        for m in (11, 12, 13):
-            if p.name in (t.format(m=m) for t in _PROVIDERS):
-                out.add(m)
-        if p.name in ("nvidia-cublas", "nvidia-cuda-runtime"):
-            try:
-                out.add(Version(p.version).major)
-            except InvalidVersion:
-                pass
-    return out
-
 
 def library_not_on_path(ctx: Context) -> Iterator[Hit]:
     """A package loads CUDA libraries (cuBLAS, cuDNN of a CUDA major) that nothing in the stack or host provides.
@@ -57,41 +29,22 @@ def library_not_on_path(ctx: Context) -> Iterator[Hit]:
 
     **Example.** faster-whisper (ctranslate2 4.6, CUDA 12) next to torch 2.11 (CUDA 13): fails.
     """
-    provided = _majors_provided(ctx)
-    for c in ctx.stack.components:
-        if c.name in (
-            "torch",
-            "vllm",
-            "xformers",
-            "torchvision",
-            "torchaudio",
-            "flashinfer-python",
-            "flash-attn",
-        ):
+    provided = cuda_majors_provided(ctx)
+    if provided:
+        return  # another CUDA major is present: cuda-major-mismatch / cuda-library-mismatch say so
+    for c, f in neighbour_needs(ctx):
+        major = f.get("cuda_major")
+        if major is None:
             continue
-        for ref in c.facts:
-            if ref.id not in ctx.facts:
-                continue
-            f = ctx.facts.get(ref.id)
-            major = f.get("cuda_major") if f.kind == "package_build" else None
-            if major is None or major in provided:
-                continue
-            if ctx.host.origin == "described" and not provided:
-                yield Hit(
-                    f"{c.name} {c.version} loads CUDA {major} libraries (libcublas.so.{major}); whether the host "
-                    "provides them is not described.",
-                    f"Add nvidia-cublas-cu{major} (and cuDNN) wheels to the stack, or check the host's CUDA toolkit.",
-                    (ref,),
-                    unknown=f"system CUDA {major} libraries",
-                )
-                continue
-            yield Hit(
-                f"{c.name} {c.version} loads CUDA {major} libraries (libcublas.so.{major}), and nothing in this stack "
-                f"provides CUDA {major} (provided: {', '.join(map(str, sorted(provided))) or 'none'}).",
-                f"pip install nvidia-cublas-cu{major} nvidia-cudnn-cu{major} and put their lib directories on "
-                f"LD_LIBRARY_PATH, or use a CUDA {major} runtime image.",
-                (ref,),
-            )
+        described = ctx.host.origin == "described"
+        yield Hit(
+            f"{c.name} {c.version} loads CUDA {major} libraries (libcublas.so.{major}) that pip does not install with "
+            f"it, and {'the described host does not say it has them' if described else 'none were found'}.",
+            f"pip install nvidia-cublas-cu{major} nvidia-cudnn-cu{major} and put their lib directories on "
+            f"LD_LIBRARY_PATH, or use a CUDA {major} runtime image.",
+            (f.ref,),
+            severity=Severity.WARNING if described else None,
+        )
 
 
 def fabric_manager_missing(ctx: Context) -> Iterator[Hit]:
