@@ -131,6 +131,17 @@ def _groups(m: re.Match[str]) -> dict[str, str]:
     return {k: v for k, v in m.groupdict().items() if v is not None}
 
 
+def _continuation(line: str, nxt: str) -> str:
+    """The next line without the log prefix it shares with ``line`` (``sidecar  | ``, ``(Worker pid=3) ``)."""
+    n = 0
+    for a, b in zip(line, nxt, strict=False):
+        if a != b:
+            break
+        n += 1
+    cut = max(nxt.rfind(" ", 0, n), nxt.rfind("|", 0, n)) + 1 if n else 0
+    return nxt[cut:].strip()
+
+
 def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
     """Each distinct cause once, in order of first appearance.
 
@@ -140,18 +151,22 @@ def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
     """
     cleaned = [_clean(line) for line in lines]
     found: dict[tuple[str, str], Match] = {}
-    skip_next = False
+    skip = 0
     for i, line in enumerate(cleaned):
-        if skip_next:
-            skip_next = False
+        if skip:
+            skip -= 1
             continue
         hit = match_line(line, sigs)
         if hit is None and i + 1 < len(cleaned):
             head = line.rstrip()
-            joined = f"{head} {cleaned[i + 1].strip()}"
+            joined = f"{head} {_continuation(line, cleaned[i + 1])}"
             wrapped = match_line(joined, sigs)
             if wrapped is not None and wrapped[1].start() < len(head) < wrapped[1].end():
-                hit, skip_next = wrapped, True
+                hit, skip = wrapped, 1
+                if i + 2 < len(cleaned):  # a third line may complete the optional groups
+                    longer = match_line(f"{joined} {_continuation(cleaned[i + 1], cleaned[i + 2])}", sigs)
+                    if longer is not None and len(_groups(longer[1])) > len(_groups(wrapped[1])):
+                        hit, skip = longer, 2
         if hit is None:
             continue
         sig, m = hit
