@@ -107,6 +107,17 @@ def test_parse_rejects_what_is_not_a_snapshot(data: dict[str, Any], message: str
         parse_snapshot(data, origin="overlay", path="p.json")
 
 
+def test_a_malformed_release_is_named_when_looked_at() -> None:
+    data = {
+        **_tiny("2026-01-01"),
+        "packages": {"x": {"checked": "c", "source": "s", "releases": {"1.0": {"wheels": [{}]}}}},
+    }
+    snap = parse_snapshot(data, origin="overlay", path="p.json")
+    assert list(snap.releases("x")) == ["1.0"]
+    with pytest.raises(InvalidFact, match=r"p.json: x: release 1.0: malformed"):
+        snap.release("x", "1.0")
+
+
 def test_missing_embedded_snapshot_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(snapmod, "EMBEDDED_PATH", tmp_path / "missing.json")
     with pytest.raises(InvalidFact, match="embedded snapshot is missing"):

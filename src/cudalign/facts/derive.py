@@ -8,6 +8,7 @@ derived value carries the URL of the metadata it was read from and the date the 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ __all__ = [
     "metadata_for",
     "package_view",
     "pin_of",
+    "platform_key",
     "python_range",
     "release_view",
     "requirements",
@@ -106,6 +108,23 @@ class TorchRuntime:
         yield self.nccl
 
 
+def platform_key(platform: str) -> str | None:
+    """The platform key of one wheel platform tag (``manylinux_2_28_x86_64`` -> ``linux_x86_64``)."""
+    if platform == "any":
+        return "any"
+    if platform.startswith(("manylinux", "musllinux", "linux")):
+        if platform.endswith("x86_64"):
+            return "linux_x86_64"
+        if platform.endswith("aarch64"):
+            return "linux_aarch64"
+        return None
+    if platform.startswith("win"):
+        return "windows" if platform in ("win_amd64", "win_arm64", "win32") else None
+    if platform.startswith("macosx"):
+        return "macos"
+    return None
+
+
 def checked_of(snapshot: Snapshot, package: str) -> str | None:
     """The date the snapshot last read ``package`` from the index."""
     history = snapshot.packages.get(package)
@@ -152,13 +171,19 @@ def requirements(requires_dist: Iterable[str], env: Mapping[str, str] | None = N
     """Parsed requirements that apply in ``env`` (all without ``env``); unparseable ones are skipped."""
     out = []
     for line in requires_dist:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if env is None or _applies(req, env):
+        req = _parse(line)
+        if req is not None and (env is None or _applies(req, env)):
             out.append(req)
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(line: str) -> Requirement | None:
+    """One requirement line, parsed once (a release view asks about the same lines many times)."""
+    try:
+        return Requirement(line)
+    except InvalidRequirement:
+        return None
 
 
 def _exact(spec: SpecifierSet) -> Version | None:
@@ -251,8 +276,6 @@ def python_range(release: Release) -> SpecifierSet | None:
 
 def wheel_platforms(release: Release) -> dict[str, tuple[str, ...]]:
     """Platform key -> the wheel platform tags published for it."""
-    from cudalign.facts.update import platform_key
-
     out: dict[str, set[str]] = {}
     for wheel in release.wheels:
         for tag in wheel.platforms:

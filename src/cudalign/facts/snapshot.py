@@ -13,6 +13,11 @@ JSON layout (schema ``cudalign.snapshot/1``)::
                         "platforms": ["manylinux_2_28_x86_64"]}],
             "metadata": {"linux_x86_64": {"file": "<wheel filename>", "url": "<url read>",
                                            "via": "pep658" | "range", "requires_dist": ["..."]}}}}}}}
+
+Written compact (no indentation); ``yanked`` only when true, ``requires_python`` and ``metadata`` only
+when known. ``metadata`` holds one representative wheel per platform key; ``via: "sdist"`` marks a
+release with no wheels, whose requirements were not read. ``facts update`` keeps each project page's
+``ETag``/``Last-Modified``/serial beside the overlay in ``pypi_snapshot.http.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,35 +139,74 @@ class Snapshot:
         return dt.datetime.fromisoformat(self.generated)
 
 
+def _release(version: str, rel: Any, where: str) -> Release:
+    try:
+        return Release(
+            version=version,
+            uploaded=rel.get("uploaded"),
+            yanked=bool(rel.get("yanked", False)),
+            requires_python=rel.get("requires_python"),
+            wheels=tuple(
+                Wheel(
+                    w["filename"],
+                    tuple(w.get("python", ())),
+                    tuple(w.get("abi", ())),
+                    tuple(w.get("platforms", ())),
+                )
+                for w in rel.get("wheels", ())
+            ),
+            metadata={
+                k: MetadataRecord(m["file"], m["url"], m["via"], tuple(m.get("requires_dist", ())))
+                for k, m in rel.get("metadata", {}).items()
+            },
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidFact(f"{where}: release {version}: malformed ({type(exc).__name__}: {exc})") from None
+
+
+class _LazyReleases(Mapping[str, Release]):
+    """A package's releases, each built from its JSON the first time it is looked at.
+
+    Most commands look at a handful of releases; building all 14,000 wheel records of the snapshot up
+    front would cost every command about 80 ms.
+    """
+
+    __slots__ = ("_built", "_raw", "_where")
+
+    def __init__(self, raw: Mapping[str, Any], where: str) -> None:
+        self._raw = raw
+        self._built: dict[str, Release] = {}
+        self._where = where
+
+    def __getitem__(self, version: str) -> Release:
+        rel = self._built.get(version)
+        if rel is None:
+            rel = self._built[version] = _release(version, self._raw[version], self._where)
+        return rel
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 def parse_snapshot(data: Any, *, origin: str, path: str) -> Snapshot:
-    """Validate and build a snapshot from its JSON form."""
+    """Validate and build a snapshot from its JSON form (releases are built when first looked at)."""
     if not isinstance(data, Mapping) or data.get("schema") != SNAPSHOT_SCHEMA:
         raise InvalidFact(f"{path}: not a {SNAPSHOT_SCHEMA} snapshot")
     try:
         packages = {}
         for name, pkg in data["packages"].items():
-            releases = {}
-            for ver, rel in pkg["releases"].items():
-                releases[ver] = Release(
-                    version=ver,
-                    uploaded=rel.get("uploaded"),
-                    yanked=bool(rel.get("yanked", False)),
-                    requires_python=rel.get("requires_python"),
-                    wheels=tuple(
-                        Wheel(
-                            w["filename"],
-                            tuple(w.get("python", ())),
-                            tuple(w.get("abi", ())),
-                            tuple(w.get("platforms", ())),
-                        )
-                        for w in rel.get("wheels", ())
-                    ),
-                    metadata={
-                        k: MetadataRecord(m["file"], m["url"], m["via"], tuple(m.get("requires_dist", ())))
-                        for k, m in rel.get("metadata", {}).items()
-                    },
-                )
-            packages[name] = PackageHistory(name, pkg["checked"], pkg["source"], releases)
+            releases = pkg["releases"]
+            if not isinstance(releases, Mapping) or not all(
+                isinstance(r, Mapping) for r in releases.values()
+            ):
+                raise TypeError(f"{name}: releases must be objects keyed by version")
+            where = f"{path}: {name}"
+            packages[name] = PackageHistory(
+                name, str(pkg["checked"]), str(pkg["source"]), _LazyReleases(releases, where)
+            )
         return Snapshot(str(data["generated"]), str(data["index"]), origin, path, packages)
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidFact(f"{path}: malformed snapshot ({type(exc).__name__}: {exc})") from None

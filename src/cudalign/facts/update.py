@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cudalign.errors import InvalidInput, NetworkError
+from cudalign.facts.derive import platform_key
 from cudalign.facts.pypi import DistFile, MetadataRead, ProjectPage, PyPIClient, Validators
 from cudalign.facts.snapshot import (
     MetadataRecord,
@@ -68,23 +69,6 @@ TRACKED: tuple[str, ...] = (
 PLATFORM_KEYS = ("linux_x86_64", "linux_aarch64", "windows", "macos", "any")
 # the Python builds preferred as the representative wheel of a platform, best first
 _PREFERRED_PY = ("cp312", "cp311", "cp313", "cp310", "abi3", "py3")
-
-
-def platform_key(platform: str) -> str | None:
-    """The platform key of one wheel platform tag (``manylinux_2_28_x86_64`` -> ``linux_x86_64``)."""
-    if platform == "any":
-        return "any"
-    if platform.startswith(("manylinux", "musllinux", "linux")):
-        if platform.endswith("x86_64"):
-            return "linux_x86_64"
-        if platform.endswith("aarch64"):
-            return "linux_aarch64"
-        return None
-    if platform.startswith("win"):
-        return "windows" if platform in ("win_amd64", "win_arm64", "win32") else None
-    if platform.startswith("macosx"):
-        return "macos"
-    return None
 
 
 def _wheel(dist: DistFile) -> Wheel | None:
