@@ -60,7 +60,7 @@ RULE_CODES: dict[str, str] = {
 }
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_MAX_TEXT = 400
+_MAX_TEXT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +131,15 @@ def _groups(m: re.Match[str]) -> dict[str, str]:
     return {k: v for k, v in m.groupdict().items() if v is not None}
 
 
+def _excerpt(text: str, start: int) -> str:
+    """The line, or for a long one the part from a little before the match."""
+    text = text.strip() if len(text.strip()) <= _MAX_TEXT else text
+    if len(text) <= _MAX_TEXT:
+        return text
+    begin = max(0, start - 60)
+    return ("…" if begin else "") + text[begin : begin + _MAX_TEXT].strip()
+
+
 def _continuation(line: str, nxt: str) -> str:
     """The next line without the log prefix it shares with ``line`` (``sidecar  | ``, ``(Worker pid=3) ``)."""
     n = 0
@@ -174,8 +183,7 @@ def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
         key = (sig.id, groups.get("library", ""))
         prev = found.get(key)
         if prev is None:
-            text = line.strip()
-            found[key] = Match(sig, i + 1, text[:_MAX_TEXT], groups)
+            found[key] = Match(sig, i + 1, _excerpt(m.string, m.start()), groups)
         else:
             merged = {**groups, **prev.groups}
             found[key] = Match(prev.signature, prev.line, prev.text, merged, prev.count + 1)
@@ -362,6 +370,11 @@ def _ptx(view: _View, g: Mapping[str, str], d: _Detail) -> None:
 
 def _nvml(view: _View, g: Mapping[str, str], d: _Detail) -> None:
     drv = view.host.driver if view.host is not None else None
+    libs = g.get("library_version")
+    if libs and drv is not None and drv.version and not drv.version.startswith(libs):
+        d.context.append(f"the libraries are {libs}; the loaded kernel module is {drv.version}.")
+        d.fix = f"reboot to load {libs} (stop GPU workloads first), then check nvidia-smi."
+        return
     if drv is not None and drv.library_version and drv.version and drv.library_version != drv.version:
         d.context.append(
             f"the kernel module is {drv.version} but the installed libraries are {drv.library_version}."
