@@ -95,6 +95,12 @@ def _device(n: Any, i: int) -> dict[str, Any]:
     info = n.c_nvmlGpuFabricInfo_t()
     err = _call(n.nvmlDeviceGetGpuFabricInfo, h, info)
     d["fabric"] = err if isinstance(err, dict) else {"state": int(info.state), "status": int(info.status)}
+    if hasattr(n, "c_nvmlGpuFabricInfoV_t") and hasattr(n, "nvmlDeviceGetGpuFabricInfoV"):
+        info = n.c_nvmlGpuFabricInfoV_t()
+        err = _call(n.nvmlDeviceGetGpuFabricInfoV, h, info)
+        d["fabricV"] = (
+            err if isinstance(err, dict) else {"state": int(info.state), "status": int(info.status)}
+        )
     return d
 
 

@@ -143,9 +143,18 @@ def _gpus_from_sources(
                 "nvidia-smi" if res.driver else None,
             )
         unknown["nvidia-smi"] = res.why or "no answer"
-    sysfs = read_sysfs_gpus(root)
+    listed = read_sysfs_gpus(root)
+    # /proc/driver/nvidia is the host kernel's and shows through into containers; a GPU is usable here
+    # only if its device node was given to us (the container toolkit adds /dev/nvidiaN per visible GPU).
+    sysfs = [g for g in listed if g.minor is None or (root / f"dev/nvidia{g.minor}").exists()]
     if not sysfs:
-        unknown.setdefault("gpus", "no GPU found (NVML, nvidia-smi and /proc/driver/nvidia/gpus list none)")
+        why = (
+            f"the kernel lists {len(listed)} GPU(s) in /proc/driver/nvidia/gpus, but no /dev/nvidiaN device "
+            "node is present (a container started without GPU access?)"
+            if listed
+            else "no GPU found (NVML, nvidia-smi and /proc/driver/nvidia/gpus list none)"
+        )
+        unknown.setdefault("gpus", why)
         return [], None, None
     return (
         [

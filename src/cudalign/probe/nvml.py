@@ -160,18 +160,33 @@ def _nvlink(nvml: Any, handles: list[Any]) -> tuple[bool | None, bool | None, st
     return active, switch if active else (False if switch is not None else None), None
 
 
+def _fabric_info(nvml: Any, handle: Any) -> tuple[Any, str | None]:
+    """The fabric info struct: the versioned call (R550+) first, then the original one."""
+    why = "this nvidia-ml-py has no nvmlDeviceGetGpuFabricInfo"
+    for fn_name, struct_name in (
+        ("nvmlDeviceGetGpuFabricInfoV", "c_nvmlGpuFabricInfoV_t"),
+        ("nvmlDeviceGetGpuFabricInfo", "c_nvmlGpuFabricInfo_t"),
+    ):
+        fn, struct = getattr(nvml, fn_name, None), getattr(nvml, struct_name, None)
+        if fn is None or struct is None:
+            continue
+        info = struct()
+        _, err = _try(fn, handle, info)
+        if err is None:
+            return info, None
+        why = f"{fn_name}: {err}"
+    return None, why
+
+
 def _fabric(nvml: Any, handles: list[Any]) -> tuple[str | None, str | None]:
     """Fabric-manager state from ``nvmlDeviceGetGpuFabricInfo`` (NVSwitch systems, Hopper and later)."""
-    fn = getattr(nvml, "nvmlDeviceGetGpuFabricInfo", None)
-    struct = getattr(nvml, "c_nvmlGpuFabricInfo_t", None)
-    if fn is None or struct is None or not handles:
-        return None, "this nvidia-ml-py has no nvmlDeviceGetGpuFabricInfo"
+    if not handles:
+        return None, "no GPU to ask"
     states = []
     for handle in handles:
-        info = struct()
-        _, why = _try(fn, handle, info)
-        if why is not None:
-            return None, f"nvmlDeviceGetGpuFabricInfo: {why}"
+        info, why = _fabric_info(nvml, handle)
+        if info is None:
+            return None, why
         state = int(info.state)
         if state == 0:
             return None, "no fabric on this GPU (state NOT_SUPPORTED)"

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 _PROC_VERSION = re.compile(
-    r"NVRM version:\s*NVIDIA UNIX\s+(?P<open>Open\s+)?(?:\S+\s+)?Kernel Module(?:\s+for\s+\S+)?\s+"
+    r"NVRM version:\s*NVIDIA UNIX\s+(?P<open>Open\s+)?(?:\S+\s+){0,3}?Kernel Module(?:\s+for\s+\S+)?\s+"
     r"(?P<version>\d+\.\d+(?:\.\d+)*)",
     re.IGNORECASE,
 )
