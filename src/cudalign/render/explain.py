@@ -50,7 +50,8 @@ def text(report: Report) -> str:
     for m in _matches(report):
         count = f", {m['count']}x" if int(m.get("count", 1)) > 1 else ""
         out.append(f"{m['code']} {m['rule']}  (line {m['line']}{count})  {m['title']}")
-        out.append(f"  > {m['text'][: _WIDTH - 4]}")
+        quoted = str(m["text"])
+        out.append(f"  > {quoted[: _WIDTH - 4]}" + ("…" if len(quoted) > _WIDTH - 4 else ""))
         out.extend(_wrap("meaning: ", str(m["meaning"])))
         if m.get("host_context"):
             out.extend(_wrap("on this host: ", " ".join(m["host_context"])))
