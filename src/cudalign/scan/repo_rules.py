@@ -473,7 +473,14 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
             )
         else:
             yield ScanHit(
-                base + "; the container toolkit refuses to start it there ('unsatisfied condition: cuda>=…')",
+                base
+                + "; the container toolkit refuses to start it there ('unsatisfied condition: cuda>=…')"
+                + (
+                    ""
+                    if v.image and v.image.require
+                    else " unless the image's NVIDIA_REQUIRE_CUDA (not in the knowledge base) admits that "
+                    "driver branch"
+                ),
                 "use an image of a CUDA the fleet's driver supports, or upgrade the fleet's driver first",
                 svc.image.location,
                 svc.name,

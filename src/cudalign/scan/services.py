@@ -20,6 +20,8 @@ from cudalign.scan.model import (
 __all__ = ["Service", "group_services", "image_repository"]
 
 _DEPENDENCY_KINDS = ("requirements", "pyproject", "uv-lock", "pylock")
+# folders that hold a service's requirement files rather than being a service of their own
+_REQUIREMENT_FOLDERS = frozenset({"requirements", "reqs", "requirements.d", "constraints", "deps"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,11 @@ def group_services(
     roots = {posixpath.dirname(p) or "." for p in dockerfiles}
     roots |= {posixpath.dirname(p) or "." for p, f in parsed.items() if f.kind == "pyproject"}
     roots |= {cs.context for cs in composes if cs.context}
+    roots |= {
+        posixpath.dirname(p) or "."
+        for p, f in parsed.items()
+        if f.kind == "requirements" and posixpath.basename(posixpath.dirname(p)) not in _REQUIREMENT_FOLDERS
+    }
     workspace_locks: dict[str, tuple[str, tuple[str, ...]]] = {}  # lock path -> (workspace dir, member globs)
     for p, f in parsed.items():
         base = posixpath.dirname(p) or "."
