@@ -314,6 +314,17 @@ def test_every_feature_is_available_on_some_known_gpu_and_missing_on_another() -
         assert have and have != ccs, f"{f.id}: cc {f['cc']} is vacuous over the known GPUs"
 
 
+def test_feature_fallbacks_are_known_and_reach_below_the_feature() -> None:
+    names = {f["name"]: f for f in of("feature")}
+    for f in of("feature"):
+        fb = f.get("fallback")
+        if fb is None:
+            continue
+        assert fb in names, f"{f.id}: unknown fallback {fb}"
+        lowest = lower_bound(names[fb]["cc"])
+        assert not f["cc"].contains(lowest), f"{f.id}: fallback {fb} adds nothing below {f['cc']}"
+
+
 def test_feature_names_and_aliases_are_unique() -> None:
     owner: dict[str, str] = {}
     for f in of("feature"):
@@ -459,13 +470,33 @@ def test_derived_image_families_name_a_known_base() -> None:
 # ---- neighbouring packages --------------------------------------------------------------------------
 
 
-def test_package_build_ranges_do_not_overlap_per_package() -> None:
+def _package_probes(package: str) -> list[Version]:
+    probes = [Version(f"{a}.{b}.{c}") for a in range(15) for b in range(0, 60) for c in range(0, 12)]
+    if EMBEDDED_PATH.exists():
+        probes += _versions(load_snapshot(use_overlay=False), package)
+    return probes
+
+
+def test_package_builds_never_contradict_each_other() -> None:
+    """Two facts may cover one release (a general range and a refinement), but never disagree."""
+    groups: dict[str, list[Fact]] = {}
+    for p in of("package_build"):
+        groups.setdefault(p["package"], []).append(p)
+    for package, facts in groups.items():
+        for v in _package_probes(package):
+            hits = [f for f in facts if f["versions"].contains(v, prereleases=True)]
+            for key in ("cuda_major", "cudnn_major", "min_cc", "cuda"):
+                values = {str(f[key]) for f in hits if f.get(key) is not None and f.get("component") is None}
+                assert len(values) <= 1, f"{package} {v}: {key} {values} from {[f.id for f in hits]}"
+
+
+def test_my_package_ranges_do_not_overlap_per_package() -> None:
     groups: dict[str, list[tuple[str, SpecifierSet]]] = {}
     for p in of("package_build"):
-        groups.setdefault(p["package"], []).append((p.id, p["versions"]))
-    probes = [Version(f"{a}.{b}.{c}") for a in range(15) for b in range(0, 60, 1) for c in range(0, 7)]
+        if p.file == "packages.toml":
+            groups.setdefault(p["package"], []).append((p.id, p["versions"]))
     for package, specs in groups.items():
-        assert not list(overlapping(specs, probes)), package
+        assert not list(overlapping(specs, _package_probes(package))), package
 
 
 def test_package_cuda_facts_are_consistent() -> None:
