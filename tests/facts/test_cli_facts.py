@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from cudalign.cli import main
 from cudalign.facts import snapshot as snapmod
@@ -92,6 +93,36 @@ def test_show_a_shipped_fact_by_id(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "facts", "show", fact.id)
     assert code == 0
     assert out.startswith(fact.id) and f"source: {fact.source}" in out and f"checked: {fact.checked}" in out
+    code, out, _ = run(capsys, "facts", "show", fact.id, "--json")
+    data = json.loads(out)
+    assert data["kind"] == "fact" and data["id"] == fact.id and set(data["values"]) == set(fact.values)
+
+
+def test_show_prints_values_as_the_toml_spells_them(capsys: pytest.CaptureFixture[str]) -> None:
+    """Versions are shown as written (a driver 580.65.06 keeps its zero), not as packaging normalises them."""
+    from cudalign.facts import load
+
+    facts = load(snapshot=load_snapshot())
+    fact = next(
+        (
+            f
+            for f in facts
+            if any(isinstance(v, Version) and str(v) != _raw(f, k) for k, v in f.values.items())
+        ),
+        None,
+    )
+    assert fact is not None  # e.g. cuda.major.13's mvc_floor_linux = "580.65.06"
+    key = next(k for k, v in fact.values.items() if isinstance(v, Version) and str(v) != _raw(fact, k))
+    code, out, _ = run(capsys, "facts", "show", fact.id, "--json")
+    assert code == 0 and json.loads(out)["values"][key] == _raw(fact, key)
+
+
+def _raw(fact: object, key: str) -> str:
+    from cudalign.facts import DATA_DIR, _toml_loads
+
+    raw = _toml_loads((DATA_DIR / fact.file).read_text())  # type: ignore[attr-defined]
+    entry = next(e for e in raw[fact.kind] if e["id"] == fact.id)  # type: ignore[attr-defined]
+    return str(entry[key])
 
 
 @pytest.mark.parametrize(

@@ -219,7 +219,7 @@ def _show_data(what: str) -> dict[str, Any]:
             "kind": "fact",
             "id": fact.id,
             "fact_kind": fact.kind,
-            "values": to_jsonable(dict(fact.values)),
+            "values": _as_written(fact) or to_jsonable(dict(fact.values)),
             "note": fact.note,
             "source": fact.source,
             "checked": fact.checked.isoformat(),
@@ -229,6 +229,21 @@ def _show_data(what: str) -> dict[str, Any]:
         f"unknown fact id or package {what!r}",
         hint="give a fact id from the shipped TOML files, a tracked package, or PACKAGE==VERSION",
     )
+
+
+def _as_written(fact: Any) -> dict[str, Any] | None:
+    """The fact's values as its TOML file spells them (``580.65.06``, not the normalised ``580.65.6``)."""
+    from cudalign.facts import DATA_DIR, _toml_loads
+
+    try:
+        raw = _toml_loads((DATA_DIR / fact.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for entry in raw.get(fact.kind, ()):
+        if isinstance(entry, dict) and entry.get("id") == fact.id:
+            skip = ("id", "source", "checked", "note")
+            return {k: v for k, v in entry.items() if k not in skip}
+    return None
 
 
 def _show(args: argparse.Namespace) -> int:
