@@ -14,7 +14,7 @@ from cudalign.probe import mask_uuid, probe
 from cudalign.probe.run import Result
 from cudalign.probe.smi import query_argv
 
-from .fakes import RECORDINGS, FakeNvml, FakeRunner, NvmlError, make_root, make_site, recorded_root, recording
+from .fakes import RECORDINGS, FakeNvml, FakeRunner, make_root, make_site, recorded_root, recording
 
 HOSTS = Path(__file__).resolve().parents[1] / "hosts"
 REAL = json.loads((HOSTS / "h100.json").read_text(encoding="utf-8"))
