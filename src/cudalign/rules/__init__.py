@@ -257,7 +257,8 @@ _BY_KEY = {**{r.code: r for r in RULES}, **{r.name: r for r in RULES}}
 
 def rule(code_or_name: str) -> Rule:
     """A rule by code (``CA101``) or name (``driver-too-old``); ``KeyError`` if there is none."""
-    return _BY_KEY[code_or_name.strip().upper() if code_or_name.strip()[:2].upper() == "CA" else code_or_name]
+    key = code_or_name.strip()
+    return _BY_KEY[key] if key in _BY_KEY else _BY_KEY[key.upper()]
 
 
 def check(host: Host, stack: Stack, facts: Facts, *, features: Sequence[str] = ()) -> tuple[Finding, ...]:

@@ -1,0 +1,81 @@
+"""Meta-tests of the catalogue: unique codes and names, docs, a catches and a catches-not test per rule."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from cudalign.model import Finding, Severity, Verdict
+from cudalign.rules import RULES, rule, verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+BRIEF_CODES = {
+    "CA101": "driver-too-old", "CA102": "minor-version-compat", "CA103": "ptx-jit-unsupported",
+    "CA104": "no-driver", "CA105": "nvml-driver-mismatch", "CA201": "gpu-arch-not-in-build",
+    "CA202": "gpu-arch-dropped", "CA203": "feature-needs-compute-capability", "CA301": "torch-pin-conflict",
+    "CA302": "extension-abi-mismatch", "CA303": "cuda-major-mismatch", "CA304": "cuda-library-mismatch",
+    "CA305": "cpu-only-torch", "CA306": "no-wheel-for-platform", "CA307": "nccl-mismatch",
+    "CA401": "image-requires-newer-driver", "CA402": "forward-compat-unsupported", "CA403": "container-no-gpu",
+    "CA501": "library-not-on-path", "CA502": "fabric-manager-missing",
+}  # fmt: skip
+
+
+def _generator():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("gen_rule_docs", ROOT / "scripts" / "gen_rule_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_rule_docs"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_codes_and_names_are_the_briefs_and_unique() -> None:
+    assert {r.code: r.name for r in RULES} == BRIEF_CODES
+    assert len({r.code for r in RULES}) == len({r.name for r in RULES}) == len(RULES)
+
+
+@pytest.mark.parametrize("r", RULES, ids=[r.code for r in RULES])
+def test_every_rule_has_a_docstring_with_the_four_parts(r) -> None:  # type: ignore[no-untyped-def]
+    for part in ("**What it checks.**", "**Why.**", "**How to fix.**", "**Example.**"):
+        assert part in r.doc, f"{r.code} docstring lacks {part}"
+
+
+@pytest.mark.parametrize("r", RULES, ids=[r.code for r in RULES])
+def test_every_rule_has_a_catches_and_a_catches_not_test(r) -> None:  # type: ignore[no-untyped-def]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
+    code = r.code.lower()
+    assert re.search(rf"def test_{code}_catches_(?!not)\w+", text), f"no catches test for {r.code}"
+    assert re.search(rf"def test_{code}_catches_not_\w+", text), f"no catches-not test for {r.code}"
+
+
+def test_committed_docs_match_the_generator() -> None:
+    pages = _generator().pages()
+    assert set(pages) == {f"{r.code}.md" for r in RULES} | {"index.md"}
+    for name, text in pages.items():
+        path = ROOT / "docs" / "rules" / name
+        assert path.exists() and path.read_text(encoding="utf-8") == text, f"{name} is stale: run scripts/gen_rule_docs.py"
+
+
+def test_rule_lookup_by_code_and_name() -> None:
+    assert rule("CA102").name == "minor-version-compat"
+    assert rule("ca102").code == "CA102"
+    assert rule("cuda-major-mismatch").code == "CA303"
+    with pytest.raises(KeyError):
+        rule("CA999")
+
+
+def _f(severity: Severity, unknown: str | None = None) -> Finding:
+    return Finding("CA000", "x", severity, "m", "f", unknown=unknown)
+
+
+def test_verdict_order() -> None:
+    """fails on any error; unknown when a fact is missing; caveats on warnings; ok otherwise."""
+    assert verdict([]) is Verdict.OK
+    assert verdict([_f(Severity.INFO)]) is Verdict.OK
+    assert verdict([_f(Severity.WARNING)]) is Verdict.CAVEATS
+    assert verdict([_f(Severity.WARNING), _f(Severity.INFO, "gpu")]) is Verdict.UNKNOWN
+    assert verdict([_f(Severity.ERROR), _f(Severity.INFO, "gpu")]) is Verdict.FAILS
