@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the snapshot to PATH instead of the user overlay (how the shipped snapshot is made)",
     )
     up.add_argument(
-        "--full", action="store_true", help="start from nothing instead of reusing known releases"
+        "--full", action="store_true", help="re-read every release of the packages, reusing nothing"
     )
     up.add_argument("--index", default=None, metavar="URL", help="package index (default: https://pypi.org)")
     up.add_argument("--jobs", type=int, default=16, metavar="N", help="concurrent requests (default: 16)")
@@ -97,7 +97,14 @@ def _update(args: argparse.Namespace) -> int:
         raise InvalidInput(f"--jobs {args.jobs}: must be at least 1")
     embedded = Path(args.write_embedded) if args.write_embedded else None
     out = embedded or overlay_path()
-    base = None if args.full else _base_snapshot(embedded)
+    base = _base_snapshot(embedded)
+    if args.full and base is not None:  # forget what is known of the packages asked for, keep the others
+        from cudalign.facts.snapshot import Snapshot
+        from cudalign.facts.update import TRACKED
+
+        drop = set(args.packages or TRACKED)
+        others = {n: h for n, h in base.packages.items() if n not in drop}
+        base = Snapshot(base.generated, base.index, base.origin, base.path, others)
     client = PyPIClient(index=args.index or (base.index if base else DEFAULT_INDEX))
     result = update(
         args.packages or None,
