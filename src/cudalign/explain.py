@@ -322,6 +322,8 @@ def _driver_context(view: _View, d: _Detail) -> str | None:
 
 
 def _need_more_cuda(view: _View, need: str | None, what: str, d: _Detail, *, alt: str = "builds") -> None:
+    if view.host is None:  # nothing host-specific to say; the signature's own fix stands
+        return
     max_cuda = _driver_context(view, d)
     if need is None:
         return

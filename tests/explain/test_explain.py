@@ -1,0 +1,164 @@
+"""Explaining messages and logs: one finding per cause, with its line, specialised for the host."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cudalign.explain import SCHEMA, driver_text, explain, scan, signatures
+from cudalign.facts import Facts, load
+from cudalign.facts.query import max_cuda_for_driver, min_driver_for_cuda
+from cudalign.hosts import describe_host
+from cudalign.model import InstalledPackage, Severity
+
+DATA = Path(__file__).with_name("data")
+CONTAINER = (
+    "nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.9, please update your driver "
+    "to a newer version, or use an earlier cuda container: unknown"
+)
+
+
+@pytest.fixture(scope="module")
+def facts() -> Facts:
+    return load()
+
+
+def _line_of(path: Path, needle: str) -> int:
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if needle in line:
+            return n
+    raise AssertionError(needle)
+
+
+def test_container_message_on_a_workstation_says_driver_and_branch(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["RTX 6000 Ada", "RTX 6000 Ada"], driver="550.107.02")
+    report = explain(CONTAINER, facts, host)
+    assert report.schema == SCHEMA
+    (f,) = report.findings
+    assert (f.code, f.name, f.severity) == ("CA401", "image-requires-newer-driver", Severity.ERROR)
+    have = max_cuda_for_driver(facts, "550.107.02").value
+    need = min_driver_for_cuda(facts, "12.9").value
+    assert have is not None and need is not None
+    assert f"Your driver 550.107.02 supports CUDA up to {have}." in f.message
+    assert f">= {driver_text(need)}" in f.fix
+    assert f"cudalign runbook --driver {need.major}" in f.fix
+    assert "NVIDIA_DISABLE_REQUIRE=1" not in f.fix  # no forward compatibility on workstation GPUs
+    assert f.facts[0].id == "sig-container-require-cuda"
+    assert f.location is not None and f.location.line == 1
+
+
+def test_container_message_on_a_datacenter_gpu_offers_forward_compatibility(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["H100"], driver="550.107.02")
+    (f,) = explain(CONTAINER, facts, host).findings
+    assert "NVIDIA_DISABLE_REQUIRE=1" in f.fix
+
+
+def test_container_message_when_the_driver_is_new_enough_points_elsewhere(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["H100"], driver="580.65.06")
+    (f,) = explain(CONTAINER, facts, host).findings
+    assert "within what your driver supports" in f.message
+    assert "runbook" not in f.fix
+
+
+def test_without_a_host_the_generic_explanation_stands(facts: Facts) -> None:
+    (f,) = explain(CONTAINER, facts, None).findings
+    assert "On this host" not in f.message
+    assert "NVIDIA_DISABLE_REQUIRE" in f.fix  # the signature's own fix, from the data
+
+
+def test_driver_too_old_decodes_the_found_number(facts: Facts) -> None:
+    text = "RuntimeError: The NVIDIA driver on your system is too old (found version 11040)."
+    (f,) = explain(text, facts, None).findings
+    assert "supports CUDA 11.4" in f.message
+
+
+def test_cpu_torch_is_confirmed_from_the_installed_package(facts: Facts) -> None:
+    base = describe_host(facts, gpus=["L40S"], driver="550.107.02")
+    host = replace(base, packages=(InstalledPackage("torch", "2.9.0+cpu"),))
+    (f,) = explain("AssertionError: Torch not compiled with CUDA enabled", facts, host).findings
+    assert f.code == "CA305"
+    assert "Torch 2.9.0+cpu is the CPU-only build" in f.message
+    cuda = max_cuda_for_driver(facts, "550.107.02").value
+    assert f"cu{str(cuda).replace('.', '')} or older" in f.fix
+
+
+def test_missing_cuda13_runtime_in_a_cuda12_environment_names_the_major_mismatch(facts: Facts) -> None:
+    base = describe_host(facts, gpus=["H100"], driver="580.65.06")
+    host = replace(base, packages=(InstalledPackage("torch", "2.8.0+cu128", cuda="12.8"),))
+    report = explain(
+        "ImportError: libcudart.so.13: cannot open shared object file: No such file", facts, host
+    )
+    (f,) = report.findings
+    assert f.name == "library-not-on-path"
+    assert "belongs to CUDA 13" in f.message
+    (entry,) = report.data["matches"]
+    assert entry["related_rules"] == [{"code": "CA303", "name": "cuda-major-mismatch"}]
+
+
+def test_arch_message_names_the_first_toolkit_for_the_capability(facts: Facts) -> None:
+    text = (
+        "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible "
+        "with the current PyTorch installation."
+    )
+    host = describe_host(facts, gpus=["RTX 5090"], driver="550.107.02")
+    (f,) = explain(text, facts, host).findings
+    first = next(x for x in facts.of_kind("arch_support") if str(x["cc"]) == "12.0")["first_cuda"]
+    assert f"first targeted by CUDA {first}" in f.message
+    assert "yours is 550.107.02" in f.fix
+
+
+def test_bf16_message_judges_each_gpu_of_the_host(facts: Facts) -> None:
+    text = "ValueError: Bfloat16 is only supported on GPUs with compute capability of at least 8.0."
+    host = describe_host(facts, gpus=["T4", "A100"], driver="550.107.02")
+    (f,) = explain(text, facts, host).findings
+    assert "compute capability 7.5: it does not" in f.message
+    assert "compute capability 8.0: it has it" in f.message
+
+
+def test_nothing_recognised_gives_no_findings(facts: Facts) -> None:
+    report = explain("INFO 11-22 09:14:04 vLLM API server version 0.11.0", facts, None)
+    assert report.findings == ()
+    assert report.data["recognised"] is False
+
+
+def test_vllm_log_reports_each_cause_once_with_first_line_and_count(facts: Facts) -> None:
+    path = DATA / "vllm-startup.log"
+    report = explain(path.read_text(encoding="utf-8"), facts, None, origin=str(path))
+    by_sig = {m["signature"]: m for m in report.data["matches"]}
+    assert set(by_sig) == {"sig-cuda-library-missing", "sig-torchvision-cuda"}
+    lib = by_sig["sig-cuda-library-missing"]
+    assert lib["line"] == _line_of(path, "ImportError: libcudart.so.13")
+    assert lib["count"] == path.read_text(encoding="utf-8").count("libcudart.so.13: cannot open")
+    vision = by_sig["sig-torchvision-cuda"]
+    assert vision["line"] == _line_of(path, "compiled with different")  # wrapped over two lines
+    assert vision["groups"] == {"torch_cuda": "12.8", "vision_cuda": "12.6"}
+    assert [f.location.line for f in report.findings if f.location] == [lib["line"], vision["line"]]
+
+
+def test_node_journal_finds_nvml_mismatch_and_container_requirement_not_the_env_dump(facts: Facts) -> None:
+    path = DATA / "gpu-node-journal.log"
+    host = describe_host(facts, gpus=["L40S"], driver="550.144.03")
+    report = explain(path.read_text(encoding="utf-8"), facts, host, origin=str(path))
+    found = [(m["signature"], m["line"], m["count"]) for m in report.data["matches"]]
+    assert found == [
+        ("sig-nvml-mismatch", _line_of(path, "Driver/library version mismatch"), 3),
+        ("sig-container-require-cuda", _line_of(path, "requirement error"), 4),
+    ]
+    nvml = report.findings[0]
+    assert "libraries are 550.163; the loaded kernel module is 550.144.03" in nvml.message
+
+
+def test_colour_codes_and_carriage_returns_do_not_hide_a_message(facts: Facts) -> None:
+    text = "\x1b[31mERROR\x1b[0m Failed to initialize NVML: Driver/library version mismatch\r\n"
+    (m,) = scan(text.splitlines(), signatures(facts))
+    assert m.signature.id == "sig-nvml-mismatch"
+    assert "\x1b" not in m.text
+
+
+def test_a_long_line_is_quoted_around_the_match(facts: Facts) -> None:
+    line = "x" * 500 + " nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8"
+    (m,) = scan([line], signatures(facts))
+    assert m.text.startswith("…")
+    assert "unsatisfied condition: cuda>=12.8" in m.text
