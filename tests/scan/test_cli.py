@@ -1,0 +1,72 @@
+"""``cudalign scan`` on the command line: formats, --fail-on and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cudalign.cli import main
+
+REPOS = Path(__file__).resolve().parents[1] / "repos"
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["scan", str(REPOS / "speech_llm"), "--format", "json"])
+    body = json.loads(capsys.readouterr().out)
+    assert code == 1  # CA605 is an error
+    assert body["schema"] == "cudalign.scan/1"
+    assert {s["name"] for s in body["services"]} == {"tts", "stt", "llm", "worker", "api", "redis"}
+    ca605 = next(f for f in body["findings"] if f["code"] == "CA605")
+    assert ca605["location"] == {"file": "services/worker/requirements.txt", "line": 3, "column": None}
+    assert ca605["service"] == "worker" and ca605["severity"] == "error"
+    assert body["suppressed"] == 1
+
+
+def test_clean_repo_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(REPOS / "clean")]) == 0
+    out = capsys.readouterr().out
+    assert "0 findings" in out and "server" in out
+
+
+@pytest.mark.parametrize(("fail_on", "expected"), [("error", 0), ("warning", 1), ("never", 0)])
+def test_fail_on(fail_on: str, expected: int, capsys: pytest.CaptureFixture[str]) -> None:
+    # only warnings there (CA603, CA606)
+    assert main(["scan", str(REPOS / "vllm_cuda_upgrade"), "--fail-on", fail_on]) == expected
+    capsys.readouterr()
+
+
+def test_fleet_driver_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["scan", str(REPOS / "speech_llm"), "--fleet-driver", "535.104.05", "--json"])
+    body = json.loads(capsys.readouterr().out)
+    assert body["fleet_driver"] == "535.104.05"
+    assert any(f["code"] == "CA608" for f in body["findings"])
+
+
+def test_gpu_and_driver_describe_the_fleet(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["scan", str(REPOS / "vllm_cuda_upgrade"), "--gpu", "V100", "--driver", "535.104.05", "--json"])
+    body = json.loads(capsys.readouterr().out)
+    assert body["fleet_driver"] == "535.104.05"
+    host = body["services"][0]["host"]
+    assert host["driver"]["version"] == "535.104.05" and "V100" in host["gpus"][0]["name"]
+
+
+def test_markdown_and_sarif_to_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scan.sarif"
+    main(["scan", str(REPOS / "speech_llm"), "--format", "sarif", "-o", str(out)])
+    log = json.loads(out.read_text())
+    assert log["version"] == "2.1.0" and log["runs"][0]["results"]
+    main(["scan", str(REPOS / "speech_llm"), "--format", "markdown"])
+    assert capsys.readouterr().out.startswith("# cudalign scan:")
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a directory" in err
+
+
+def test_bad_fleet_driver_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(REPOS / "clean"), "--fleet-driver", "latest"]) == 2
+    assert "not a driver version" in capsys.readouterr().err
