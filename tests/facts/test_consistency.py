@@ -616,3 +616,56 @@ def test_torch_series_python_range_is_the_cpython_wheels_published(snapshot: Sna
         assert not spec.contains(f"3.{cps[0] - 1}") and not spec.contains(f"3.{cps[-1] + 1}"), (
             f"torch {ver}: {spec} is wider than the wheels cp3{cps}"
         )
+
+
+def _declared_majors(requires_dist: tuple[str, ...]) -> tuple[set[int], set[int]]:
+    """CUDA and cuDNN majors a wheel's requirements name (any extra): nvidia-cuda-runtime[-cuXX], cuda-toolkit,
+    nvidia-cudnn-cuXX lower bounds."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    cuda: set[int] = set()
+    cudnn: set[int] = set()
+    for line in requires_dist:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        name = canonicalize_name(req.name)
+        lows = [
+            Version(s.version.replace(".*", "")) for s in req.specifier if s.operator in (">=", "==", "~=")
+        ]
+        runtime = re.fullmatch(r"nvidia-cuda-runtime(?:-cu(\d+))?", name)
+        if runtime and runtime.group(1):
+            cuda.add(int(runtime.group(1)))
+        elif (runtime or name == "cuda-toolkit") and lows:
+            cuda.add(max(lows).major)
+        if re.fullmatch(r"nvidia-cudnn(?:-cu\d+)?", name) and lows:
+            cudnn.add(max(lows).major)
+    return cuda, cudnn
+
+
+def test_package_cuda_and_cudnn_majors_agree_with_the_wheels(snapshot: Snapshot) -> None:
+    """Where a wheel's own requirements name CUDA/cuDNN packages, they must agree with package_build."""
+    compared = 0
+    for p in of("package_build"):
+        for ver, rel in snapshot.releases(p["package"]).items():
+            try:
+                public = Version(Version(ver).public)
+            except InvalidVersion:
+                continue
+            if not p["versions"].contains(public, prereleases=True):
+                continue
+            for platform, record in rel.metadata.items():
+                cuda, cudnn = _declared_majors(record.requires_dist)
+                if cuda and p.get("cuda_major") is not None:
+                    compared += 1
+                    assert cuda == {p["cuda_major"]}, (
+                        f"{p.id}: {p['package']} {ver} {platform} names CUDA {cuda}"
+                    )
+                if cudnn and p.get("cudnn_major") is not None:
+                    compared += 1
+                    assert cudnn == {p["cudnn_major"]}, (
+                        f"{p.id}: {p['package']} {ver} {platform} cuDNN {cudnn}"
+                    )
+    assert compared >= 100, f"only {compared} wheel requirements could be compared"
