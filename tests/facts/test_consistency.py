@@ -619,8 +619,10 @@ def test_torch_series_python_range_is_the_cpython_wheels_published(snapshot: Sna
 
 
 def _declared_majors(requires_dist: tuple[str, ...]) -> tuple[set[int], set[int]]:
-    """CUDA and cuDNN majors a wheel's requirements name (any extra): nvidia-cuda-runtime[-cuXX], cuda-toolkit,
-    nvidia-cudnn-cuXX lower bounds."""
+    """CUDA and cuDNN majors a wheel's requirements name, under any extra.
+
+    From nvidia-cuda-runtime[-cuXX], cuda-toolkit and nvidia-cudnn-cuXX and their lower bounds.
+    """
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
