@@ -671,3 +671,23 @@ def test_package_cuda_and_cudnn_majors_agree_with_the_wheels(snapshot: Snapshot)
                         f"{p.id}: {p['package']} {ver} {platform} cuDNN {cudnn}"
                     )
     assert compared >= 100, f"only {compared} wheel requirements could be compared"
+
+
+@pytest.mark.parametrize("companion", ["torchvision", "torchaudio"])
+def test_torch_companions_agree_with_the_exact_pins(snapshot: Snapshot, companion: str) -> None:
+    """A torchvision/torchaudio release that pins torch==X is the companion series of X's series."""
+    from cudalign.facts import derive
+
+    compared = 0
+    for ver, rel in snapshot.releases(companion).items():
+        record = derive.metadata_for(rel, "linux_x86_64")
+        pin = derive.exact_pin(record.requires_dist, "torch") if record else None
+        if pin is None or pin.major != 2:
+            continue
+        series = next(s for s in of("torch_series") if s["versions"].contains(Version(pin.public)))
+        v = Version(ver)
+        compared += 1
+        assert series.get("companions", {}).get(companion) == f"{v.major}.{v.minor}", (
+            f"{companion} {ver} pins torch=={pin} but {series.id} names {series.get('companions')}"
+        )
+    assert compared >= 10, f"only {compared} {companion} releases pin torch exactly"
