@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import gzip
+import http.server
 import io
 import re
+import socket
 import struct
+import threading
+import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cudalign.errors import NetworkError
-from cudalign.facts.pypi import DistFile, PyPIClient, ReplayDoor, Response, Validators, parse_metadata
+from cudalign.facts.pypi import (
+    DistFile,
+    HttpDoor,
+    PyPIClient,
+    ReplayDoor,
+    Response,
+    Validators,
+    parse_metadata,
+)
 
 RECORDINGS = Path(__file__).parents[1] / "recordings" / "pypi"
 TAIL = 1024  # the tail size the recordings were made with (tests/recordings/pypi/record.py)
@@ -204,3 +218,84 @@ def test_range_reader_extracts_metadata_from_any_wheel(
     data = buf.getvalue()
     (cd_size,) = struct.unpack("<L", data[data.rfind(b"PK\x05\x06") + 12 :][:4])
     assert door.sent <= tail + cd_size + 30 + 64 + len(meta) + 256
+
+
+# ---- the real transport, against a local server (loopback only) ---------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    peers: ClassVar[list[int]] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self.peers.append(self.client_address[1])
+        if self.path == "/moved":
+            self._send(302, headers={"Location": "/page"})
+        elif self.path == "/page":
+            if self.headers.get("If-None-Match") == '"e1"':
+                self._send(304, headers={"ETag": '"e1"'})
+            else:
+                body = gzip.compress(b'{"ok": true}')
+                self._send(200, body, {"ETag": '"e1"', "Content-Encoding": "gzip"})
+        elif self.path == "/wheel":  # ignores Range and would send 4 MiB
+            self._send(200, b"\0" * (4 << 20))
+        elif self.path == "/slow":
+            time.sleep(1.5)
+            self._send(200, b"late")
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the door hangs up on /wheel on purpose
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    srv = _QuietServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    _Handler.peers.clear()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_http_door_follows_redirects_inflates_gzip_and_keeps_the_connection(server: str) -> None:
+    door = HttpDoor()
+    first = door.get(f"{server}/moved", {}, 5)
+    assert first.status == 200 and first.url == f"{server}/page" and first.body == b'{"ok": true}'
+    assert first.headers["etag"] == '"e1"'
+    again = door.get(f"{server}/page", {"If-None-Match": '"e1"'}, 5)
+    assert again.status == 304
+    assert len(set(_Handler.peers)) == 1  # three requests, one connection
+
+
+def test_http_door_cuts_off_a_server_that_ignores_range(server: str) -> None:
+    resp = HttpDoor().get(f"{server}/wheel", {"Range": "bytes=-1024"}, 5)
+    assert resp.status == 200 and len(resp.body) <= 1 << 20
+    with pytest.raises(NetworkError, match="does not answer range requests"):
+        PyPIClient(HttpDoor()).metadata(DistFile("w-1-py3-none-any.whl", f"{server}/wheel", "1"))
+
+
+def test_http_door_times_out_with_a_clear_line(server: str) -> None:
+    with pytest.raises(NetworkError, match=r"/slow: no answer within 0.3 s"):
+        HttpDoor().get(f"{server}/slow", {}, 0.3)
+
+
+def test_http_door_refused_connection_is_a_network_error() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(NetworkError, match=rf"127.0.0.1:{port}/x: cannot connect"):
+        HttpDoor().get(f"http://127.0.0.1:{port}/x", {}, 2)
