@@ -36,11 +36,7 @@ def _driver_line(host: Host) -> str:
         return head + "".join(f"\n              - {r}" for r in reasons.split("; ") if r)
     flavour = f"{d.kernel_module} kernel module" if d.kernel_module else "kernel module flavour unknown"
     line = f"{d.version} ({flavour}, read from {d.source})"
-    line += (
-        f", supports CUDA up to {d.cuda}"
-        if d.cuda
-        else f", highest CUDA unknown ({d.unknown.get('cuda', '?')})"
-    )
+    line += f", supports CUDA up to {d.cuda}" if d.cuda else ", highest CUDA unknown (see 'Not read')"
     if d.nvml_mismatch:
         lib = f" user-space libraries {d.library_version}," if d.library_version else ""
         line += f"; NVML: driver/library version mismatch (kernel module {d.version},{lib} reboot pending)"
@@ -127,7 +123,21 @@ def host_lines(host: Host) -> list[str]:
     if host.env:
         lines.append("Environment")
         lines += [f"  {k}={_short(v)}" for k, v in host.env.items()]
+    notes = _notes(host)
+    if notes:
+        lines.append("Not read")
+        lines += [f"  {k}: {v}" for k, v in notes]
     return lines
+
+
+def _notes(host: Host) -> list[tuple[str, str]]:
+    """Values the probe could not read, and why (the driver and GPU reasons are shown above)."""
+    notes = [(k, v) for k, v in host.unknown.items() if k not in ("driver", "gpus")]
+    if host.driver is not None:
+        notes += [(f"driver.{k}", v) for k, v in host.driver.unknown.items()]
+    for g in host.gpus:
+        notes += [(f"gpu {g.index} {k}", v) for k, v in g.unknown.items()]
+    return notes
 
 
 def _short(value: str, width: int = 90) -> str:
