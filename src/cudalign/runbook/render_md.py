@@ -25,6 +25,13 @@ def _step(n: str, step: Step) -> list[str]:
     return out
 
 
+def _counted(names: tuple[str, ...]) -> str:
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    return ", ".join(f"{c}x {n}" for n, c in counts.items())
+
+
 def render_markdown(rb: Runbook) -> str:
     """The whole runbook; findings (blockers, warnings) come before the first step."""
     out = [f"# NVIDIA driver runbook: {rb.host_label} to {rb.target}", "", rb.summary, ""]
@@ -35,7 +42,7 @@ def render_markdown(rb: Runbook) -> str:
         ),
         ("Current driver", rb.current or "unknown"),
         ("Target", f"{rb.target}, {rb.flavour} kernel module"),
-        ("GPUs", ", ".join(rb.gpus) or "none recorded"),
+        ("GPUs", _counted(rb.gpus) or "none recorded"),
     ]
     if "max_cuda" in rb.expected:
         facts.append(("CUDA after the upgrade", f"up to {rb.expected['max_cuda']}"))

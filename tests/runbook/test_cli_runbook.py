@@ -1,0 +1,79 @@
+"""`cudalign runbook` on the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cudalign.cli import main
+
+SCENARIO = ["runbook", "--driver", "575", "--gpu", "RTX 6000 Ada", "--gpu", "RTX 6000 Ada",
+            "--current-driver", "550.107.02", "--os", "ubuntu22.04", "--hostname", "ws-7"]  # fmt: skip
+
+
+def test_markdown_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(SCENARIO) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# NVIDIA driver runbook: ws-7 (Ubuntu 22.04, 2x RTX 6000 Ada Generation) to R575")
+    assert "## 3. Maintenance window" in out
+
+
+def test_shell_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SCENARIO, "--format", "sh"]) == 0
+    assert capsys.readouterr().out.startswith("#!/usr/bin/env bash")
+
+
+def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SCENARIO, "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["schema"] == "cudalign.runbook/1"
+    assert body["runbook"]["target"] == {"branch": 575, "version": None}
+    assert [s["key"] for s in body["runbook"]["sections"]] == [
+        "preflight",
+        "stage",
+        "window",
+        "verify",
+        "rollback",
+    ]
+
+
+@pytest.mark.parametrize("driver", ["R575", "575.57.08"])
+def test_accepts_what_plan_prints(driver: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*SCENARIO]
+    argv[2] = driver
+    assert main(argv) == 0
+
+
+def test_blocked_upgrade_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "runbook",
+        "--driver",
+        "590",
+        "--gpu",
+        "GTX 1080",
+        "--current-driver",
+        "550.107.02",
+        "--os",
+        "debian12",
+    ]
+    assert main(argv) == 1
+    assert "Blocked:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["runbook", "--driver", "latest", "--gpu", "L40S", "--os", "ubuntu22.04"], "not a driver branch"),
+        (["runbook", "--driver", "575", "--gpu", "L40S", "--current-driver", "550.54.15"], "--os"),
+        (
+            ["runbook", "--driver", "575", "--gpu", "L40S", "--os", "ubuntu18.04"],
+            "not one the runbook supports",
+        ),
+    ],
+)
+def test_usage_errors(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert needle in captured.err
+    assert "Traceback" not in captured.err

@@ -1,0 +1,40 @@
+"""Golden runbooks per distribution family, Markdown and shell; regenerate with CUDALIGN_UPDATE_GOLDEN=1."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cudalign.facts import Facts
+from cudalign.runbook import build, parse_target
+from cudalign.runbook.render_md import render_markdown
+from cudalign.runbook.render_sh import render_shell
+
+from .conftest import CASES, make_host
+
+GOLDEN = Path(__file__).parents[1] / "golden" / "runbook"
+
+
+def _check(path: Path, text: str) -> None:
+    if os.environ.get("CUDALIGN_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} missing: run with CUDALIGN_UPDATE_GOLDEN=1 and review the diff"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("fmt", ["md", "sh"])
+def test_golden(name: str, fmt: str, facts: Facts) -> None:
+    rb = build(make_host(facts, name), facts, parse_target(CASES[name][3]))
+    text = render_markdown(rb) if fmt == "md" else render_shell(rb)
+    _check(GOLDEN / f"{name}.{fmt}", text)
+
+
+def test_goldens_cover_every_family() -> None:
+    families = {CASES[n][2].rstrip("0123456789.") for n in CASES}
+    assert families >= {"ubuntu", "debian", "rocky", "rhel"}
+    versions = {CASES[n][2] for n in CASES}
+    assert {"ubuntu20.04", "ubuntu22.04", "ubuntu24.04", "debian12"} <= versions
