@@ -691,3 +691,21 @@ def test_torch_companions_agree_with_the_exact_pins(snapshot: Snapshot, companio
             f"{companion} {ver} pins torch=={pin} but {series.id} names {series.get('companions')}"
         )
     assert compared >= 10, f"only {compared} {companion} releases pin torch exactly"
+
+
+def test_driver_branch_designations_and_eol_dates() -> None:
+    for b in of("driver_branch"):
+        assert b["designation"] in {"LTSB", "PB", "NFB", "EOL", "Evaluation/Developer", "not stated"}, b.id
+        eol = b.get("eol")
+        if eol is not None:
+            year, month = (int(x) for x in eol.split("-"))
+            assert 2020 <= year <= 2035 and 1 <= month <= 12, f"{b.id}: eol {eol!r} is not YYYY-MM"
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_toolkits_that_target_an_architecture_form_one_unbroken_run(data: st.DataObject) -> None:
+    arch = data.draw(st.sampled_from(of("arch_support")))
+    flags = [targetable_by(arch["cc"], v) for v in toolkit_minors()]
+    runs = [k for k, _ in itertools.groupby(flags)]
+    assert runs.count(True) <= 1, f"{arch.id}: support stops and starts again"
