@@ -59,6 +59,40 @@ def _probe_in_process(runs: int) -> dict[str, Any]:
     return {"runs": runs, "median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
 
 
+_PHASES = """
+import json, time
+t = [time.perf_counter()]
+import cudalign.cli as cli
+cli.build_parser(); t.append(time.perf_counter())
+from cudalign.facts import load
+facts = load(); t.append(time.perf_counter())
+from cudalign.probe import probe
+host = probe(); t.append(time.perf_counter())
+from cudalign.cli.doctor import diagnose
+report = diagnose(host, facts); t.append(time.perf_counter())
+from cudalign.render import render
+render(report, "text"); t.append(time.perf_counter())
+names = ["cli_and_parser", "facts_load", "probe", "engine", "render"]
+print(json.dumps({n: (b - a) * 1000 for n, a, b in zip(names, t, t[1:])}))
+"""
+
+
+def _phases(python: str, runs: int) -> dict[str, float]:
+    """Median milliseconds of each phase of one doctor run, each run a fresh interpreter, in sequence
+    (no overlap of probe and knowledge-base loading, unlike the real command)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    samples: list[dict[str, float]] = []
+    for _ in range(runs):
+        proc = subprocess.run(
+            [python, "-c", _PHASES], capture_output=True, text=True, timeout=120, env=env, check=False
+        )
+        if proc.returncode == 0:
+            samples.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if not samples:
+        return {}
+    return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+
+
 def _imports_torch(python: str) -> bool | None:
     code = (
         "import sys; sys.argv=['cudalign','doctor','--json','-o','/dev/null'];"
@@ -86,6 +120,7 @@ def run(runs: int = 10, peer_runs: int = 3, python: str = sys.executable) -> dic
         "doctor_json": doctor_json,
         "version": version,
         "probe_in_process": _probe_in_process(runs),
+        "phases_ms": _phases(python, runs),
         "collect_env": peer,
         "doctor_imports_torch": _imports_torch(python),
     }
@@ -111,6 +146,9 @@ def table(result: dict[str, Any]) -> str:
             f"{label:<36} {r['median_ms']:>10.1f} {r['min_ms']:>8.1f} {r['max_ms']:>8.1f}"
             f" {r['runs']:>5}  {rc}"
         )
+    phases = result.get("phases_ms") or {}
+    if phases:
+        lines.append("doctor phases (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in phases.items()))
     speed = result["speedup"]
     lines.append(
         f"speedup {speed:.1f}x (need >= {MIN_SPEEDUP:g}x)" if speed else "speedup: collect_env did not run"

@@ -119,3 +119,16 @@ def test_toolkits(tmp_path: Path) -> None:
     (root / "usr/local/cuda").symlink_to("cuda-12.4")
     assert read_toolkits(root) == ("11.8.89", "12.4.1", "13.0")
     assert read_toolkits(make_root(tmp_path / "none", {})) == ()
+
+
+def test_metadata_headers_stop_at_the_body() -> None:
+    from cudalign.probe.packages import parse_metadata_headers
+
+    text = (
+        "Metadata-Version: 2.4\nName: vllm\nVersion: 0.11.0\nRequires-Dist: torch==2.8.0\n"
+        "Requires-Dist: xformers==0.0.32.post1;\n platform_system == 'Linux'\nLicense: Apache\n\n"
+        "Requires-Dist: not-a-header-this-is-the-readme\n"
+    )
+    headers = parse_metadata_headers(text)
+    assert headers["name"] == ["vllm"] and headers["version"] == ["0.11.0"]
+    assert headers["requires-dist"] == ["torch==2.8.0", "xformers==0.0.32.post1; platform_system == 'Linux'"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -253,6 +252,8 @@ def probe(
 
     hostname: str | None = HOSTNAME_MASK
     if show_hostname:
+        import socket
+
         try:
             hostname = socket.gethostname()
         except OSError:

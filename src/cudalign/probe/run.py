@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +47,8 @@ def run(argv: Sequence[str], timeout: float) -> Result:
     A command stuck in the kernel (a hung ``nvidia-smi`` waiting on the driver) may ignore SIGKILL for a
     while; we then abandon it rather than wait, so the caller always returns within about ``timeout``.
     """
+    import subprocess  # lazily: most doctor runs never start a process
+
     args = tuple(str(a) for a in argv)
     start = time.monotonic()
     env = {**os.environ, "LC_ALL": "C"}

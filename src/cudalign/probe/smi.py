@@ -6,7 +6,6 @@ The CSV query interface has kept its field names.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 
@@ -79,6 +78,8 @@ def _int(text: str | None) -> int | None:
 
 def parse_query_csv(text: str) -> tuple[SmiGpu, ...]:
     """Parse the CSV written by :func:`query_argv`; rows that do not fit are skipped, never raised."""
+    import csv
+
     gpus = []
     for n, row in enumerate(csv.reader(text.splitlines(), skipinitialspace=True)):
         if len(row) != len(QUERY_FIELDS):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,6 +16,8 @@ SECURE_BOOT_VAR = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e
 
 def parse_os_release(text: str) -> dict[str, str]:
     """``KEY -> value`` from ``/etc/os-release`` (shell-style quoting, comments ignored)."""
+    import shlex
+
     fields: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()
