@@ -1,4 +1,9 @@
-"""Golden runbooks per distribution family, Markdown and shell; regenerate with CUDALIGN_UPDATE_GOLDEN=1."""
+"""Golden runbooks per distribution family, Markdown and shell; regenerate with CUDALIGN_UPDATE_GOLDEN=1.
+
+The goldens are rendered from a frozen copy of the knowledge base (``golden/runbook/kb``, copied from
+``facts/data`` on 2026-11-22) so that a corrected fact changes the live runbooks, and the tests in
+``test_runbook.py`` that derive their expectations from the live facts, but not these files.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cudalign.facts import Facts
+from cudalign.facts import Facts, load
 from cudalign.runbook import build, parse_target
 from cudalign.runbook.render_md import render_markdown
 from cudalign.runbook.render_sh import render_shell
@@ -15,6 +20,11 @@ from cudalign.runbook.render_sh import render_shell
 from .conftest import CASES, make_host
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "runbook"
+
+
+@pytest.fixture(scope="module")
+def frozen() -> Facts:
+    return load(GOLDEN / "kb")
 
 
 def _check(path: Path, text: str) -> None:
@@ -27,8 +37,8 @@ def _check(path: Path, text: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("fmt", ["md", "sh"])
-def test_golden(name: str, fmt: str, facts: Facts) -> None:
-    rb = build(make_host(facts, name), facts, parse_target(CASES[name][3]))
+def test_golden(name: str, fmt: str, frozen: Facts) -> None:
+    rb = build(make_host(frozen, name), frozen, parse_target(CASES[name][3]))
     text = render_markdown(rb) if fmt == "md" else render_shell(rb)
     _check(GOLDEN / f"{name}.{fmt}", text)
 
