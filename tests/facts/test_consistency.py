@@ -25,6 +25,8 @@ ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 # Which compute capabilities each architecture name may carry (NVIDIA's capability tables).
 ARCH_CCS = {
+    "Kepler": {"3.5", "3.7"},
+    "Maxwell": {"5.0", "5.2", "5.3"},
     "Pascal": {"6.0", "6.1", "6.2"},
     "Volta": {"7.0", "7.2"},
     "Turing": {"7.5"},
