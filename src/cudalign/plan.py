@@ -173,7 +173,7 @@ def _install(stack: Stack, request_names: Sequence[str]) -> tuple[str, str, tupl
     return uv, pip, reqs
 
 
-def _family(stack: Stack, driver_label: str) -> str:
+def _family(stack: Stack) -> str:
     parts = []
     for name in ("vllm", "torch"):
         c = stack.component(name)
@@ -181,7 +181,7 @@ def _family(stack: Stack, driver_label: str) -> str:
             v = Version(c.version)
             series = f"{v.major}.{v.minor}"
             parts.append(f"{name} {series}" + (f" {c.variant}" if name == "torch" and c.variant else ""))
-    return " + ".join(parts or ["stack"]) + f" on {driver_label}"
+    return " + ".join(parts or ["stack"])
 
 
 def _sort_key(m: Matrix) -> tuple[Any, ...]:
@@ -189,12 +189,28 @@ def _sort_key(m: Matrix) -> tuple[Any, ...]:
     for name in ("vllm", "torch"):
         c = m.stack.component(name)
         versions.append(Version(c.version) if c is not None else Version("0"))
+    torch = m.stack.component("torch")
+    default = torch is not None and torch.index_url is None  # the PyPI wheel: plain pip install works
     variant_cuda = Version(m.cuda) if m.cuda else Version("0")
-    return (m.driver_change, tuple(_neg(v) for v in versions), len(m.caveats), _neg(variant_cuda))
+    return (m.driver_change, tuple(_neg(v) for v in versions), len(m.caveats), not default, _neg(variant_cuda))
 
 
 def _neg(v: Version) -> tuple[int, ...]:
     return tuple(-x for x in v.release)
+
+
+_SERIES_RULES = frozenset({"CA101", "CA103", "CA201", "CA202", "CA203", "CA303", "CA304", "CA401", "CA402"})
+"""Failures that hold for a whole release series (same wheel CUDA, same torch minor): older patches skip."""
+
+
+def _series(stack: Stack) -> tuple[str, ...]:
+    out = []
+    for name in ("vllm", "torch"):
+        c = stack.component(name)
+        if c is not None:
+            v = Version(c.version)
+            out.append(f"{name} {v.major}.{v.minor}")
+    return tuple(out)
 
 
 def make_plan(
@@ -207,20 +223,32 @@ def make_plan(
     index_url: str | None = None,
     features: Sequence[str] = (),
 ) -> Plan:
-    """Enumerate candidates, check each on the host (driver kept or raised), rank and keep the best."""
+    """Enumerate candidates newest first, check each on the host (driver kept or raised), rank, explain.
+
+    The search stops once ``max_matrices`` series-distinct matrices keep the driver (nothing older can
+    rank above them); a series whose newest release fails for a series-wide reason (driver, arch, CUDA
+    major, image) is not searched further."""
     request = parse_requirements(requirements, index_url=index_url)
     current = host.driver.version if host.driver is not None else None
-    host_cuda = query.host_cuda(facts, host).value
     found: list[Matrix] = []
-    rejected: dict[str, Rejection] = {}
+    failures: dict[tuple[str, ...], dict[str, Rejection]] = {}
+    blocked: set[tuple[str, ...]] = set()
+    kept_series: set[tuple[str, ...]] = set()
     considered = 0
     seen: set[tuple[Any, ...]] = set()
     for versions in assignments(request, facts, host):
+        if len(kept_series) >= max_matrices:
+            break
         base = build(request, facts, host, versions)
+        series = _series(base)
+        if series in blocked:
+            continue
         torch = base.component("torch")
         variants: list[str | None] = [None]
         if torch is not None and "torch" not in request.variants:
             variants += [v for v in torch_variants(facts, torch.version) if v != torch.variant]
+        series_rules: set[str] = set()
+        any_ok = False
         for variant in variants:
             stack = base if variant is None else build(request, facts, host, versions, variant=variant)
             key = tuple((c.name, c.version, c.variant) for c in stack.components)
@@ -236,46 +264,85 @@ def make_plan(
                 considered += 1
                 findings = check(h, stack, facts, features=features)
                 v = verdict(findings)
-                label = f"driver {h.driver.version if h.driver else '?'}" + (" (upgrade)" if change else "")
+                family = _family(stack)
                 if v not in (Verdict.OK, Verdict.CAVEATS):
-                    _reject(rejected, _family(stack, "kept driver" if not change else "upgraded driver"), findings, v)
+                    rej = _rejection(family, findings, v, change)
+                    if rej is not None:
+                        failures.setdefault(series, {})[family] = rej  # the most permissive option wins
+                        series_rules.add(rej.code)
                     continue
-                hc = query.host_cuda(facts, h).value
-                chosen = None
-                for img in _images(facts, stack, hc):
-                    with_img = _attach(stack, img)
-                    f2 = check(h, with_img, facts, features=features)
-                    if verdict(f2) in (Verdict.OK, Verdict.CAVEATS):
-                        chosen = (with_img, f2)
-                        break
-                    _reject(rejected, f"image {img.reference} on {label}", f2, verdict(f2))
-                final_stack, final_findings = chosen if chosen else (stack, findings)
-                found.append(_matrix(final_stack, final_findings, h, change, request.order))
+                any_ok = True
+                matrix = _with_image(facts, h, stack, findings, change, request.order, features, failures, series)
+                found.append(matrix)
+                if not change:
+                    kept_series.add(series)
+        if not any_ok and series_rules and series_rules <= _SERIES_RULES:
+            blocked.add(series)
     ranked = sorted(found, key=_sort_key)
-    unique: list[Matrix] = []
+    chosen: list[Matrix] = []
     keys: set[tuple[Any, ...]] = set()
     for m in ranked:
-        k = (m.driver_branch, m.torch, m.vllm)
+        k = (m.driver_change, _series(m.stack))
         if k in keys:
             continue
         keys.add(k)
-        unique.append(m)
-        if len(unique) >= max_matrices:
-            break
-    labelled = tuple(dataclasses.replace(m, label=chr(ord("A") + i)) for i, m in enumerate(unique))
-    return Plan(labelled, tuple(rejected.values()), considered)
+        chosen.append(m)
+    kept = [m for m in chosen if not m.driver_change]
+    upgrades = [m for m in chosen if m.driver_change]
+    picked = kept[:max_matrices]
+    if upgrades and (not kept or _newer(upgrades[0], kept[0])):
+        picked = picked[: max_matrices - 1] + [upgrades[0]] if len(picked) >= max_matrices else picked + [upgrades[0]]
+    picked = picked[:max_matrices] if picked else upgrades[:max_matrices]
+    labelled = tuple(dataclasses.replace(m, label=chr(ord("A") + i)) for i, m in enumerate(picked))
+    best = _series(picked[0].stack) if picked else None
+    rejected = [
+        r
+        for series, fams in failures.items()
+        if best is None or series != best
+        for fam, r in fams.items()
+        if not any(_family(m.stack) == fam for m in found)
+    ]
+    return Plan(labelled, tuple(rejected), considered)
 
 
-def _reject(rejected: dict[str, Rejection], family: str, findings: Sequence[Finding], v: Verdict) -> None:
-    if family in rejected:
-        return
+def _newer(a: Matrix, b: Matrix) -> bool:
+    return _sort_key(dataclasses.replace(a, driver_change=False))[1] < _sort_key(b)[1]
+
+
+def _with_image(
+    facts: Facts,
+    h: Host,
+    stack: Stack,
+    findings: tuple[Finding, ...],
+    change: bool,
+    names: Sequence[str],
+    features: Sequence[str],
+    failures: dict[tuple[str, ...], dict[str, Rejection]],
+    series: tuple[str, ...],
+) -> Matrix:
+    """The matrix with the first base image that passes on this driver (the vLLM image, else nvidia/cuda)."""
+    hc = query.host_cuda(facts, h).value
+    for img in _images(facts, stack, hc):
+        with_img = _attach(stack, img)
+        f2 = check(h, with_img, facts, features=features)
+        v2 = verdict(f2)
+        if v2 in (Verdict.OK, Verdict.CAVEATS):
+            return _matrix(with_img, f2, h, change, names)
+        rej = _rejection(f"image {img.reference}", f2, v2, change)
+        if rej is not None:
+            failures.setdefault(series, {}).setdefault(rej.family, rej)
+    return _matrix(stack, findings, h, change, names)
+
+
+def _rejection(family: str, findings: Sequence[Finding], v: Verdict, change: bool) -> Rejection | None:
     worst = next((f for f in findings if f.severity is Severity.ERROR), None) or next(
         (f for f in findings if f.unknown), None
     )
     if worst is None:
-        return
+        return None
     reason = worst.message if v is Verdict.FAILS else f"unknown: {worst.unknown}"
-    rejected[family] = Rejection(family, worst.code, worst.name, reason)
+    where = "even with the driver upgraded" if change else "on this driver"
+    return Rejection(family, worst.code, worst.name, f"{reason} ({where})")
 
 
 def _matrix(stack: Stack, findings: tuple[Finding, ...], host: Host, change: bool, names: Sequence[str]) -> Matrix:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from packaging.markers import InvalidMarker
@@ -184,20 +185,35 @@ def _env(host: Host, platform: str) -> dict[str, str]:
     }
 
 
+@lru_cache(maxsize=8192)
+def _requirement(line: str) -> Requirement | None:
+    try:
+        return Requirement(line)
+    except InvalidRequirement:
+        return None
+
+
 def _pins(requires_dist: Iterable[str], env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     """Canonical name -> (exact version, requirement text) for every ``==`` pin that applies."""
+    return dict(_pins_cached(tuple(requires_dist), tuple(sorted(env.items()))))
+
+
+@lru_cache(maxsize=4096)
+def _pins_cached(
+    requires_dist: tuple[str, ...], env_items: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, tuple[str, str]], ...]:
+    env = dict(env_items)
     out: dict[str, tuple[str, str]] = {}
     for line in requires_dist:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
+        req = _requirement(line)
+        if req is None:
             continue
         if req.marker is not None and not req.marker.evaluate(dict(env)):
             continue
         exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
         if len(exact) == 1:
             out[canonicalize_name(req.name)] = (exact[0], f"{req.name}=={exact[0]}")
-    return out
+    return tuple(out.items())
 
 
 def _metadata(release: Release | None, platform: str) -> tuple[str, ...]:
@@ -247,15 +263,29 @@ def torch_variants(facts: Facts, version: str) -> list[str]:
     return sorted(series["variants"], key=lambda v: query.variant_cuda(v) or Version("0"), reverse=True)
 
 
-def _torch_runtime(release: Release, platform: str) -> tuple[str | None, str | None, str | None]:
+_RUNTIMES: dict[tuple[int, str], tuple[Release, Any]] = {}
+
+
+def _runtime(release: Release, platform: str) -> Any:
+    """``derive.torch_runtime`` once per release and platform (it parses every requirement)."""
+    key = (id(release), platform)
+    hit = _RUNTIMES.get(key)
+    if hit is not None and hit[0] is release:
+        return hit[1]
     try:
         from cudalign.facts import derive
     except ImportError:  # the derivations are another module's; without them the runtime is unknown
+        return None
+    value = derive.torch_runtime(release, platform)
+    _RUNTIMES[key] = (release, value)
+    return value
+
+
+def _torch_runtime(release: Release, platform: str) -> tuple[str | None, str | None, str | None]:
+    """(CUDA, cuDNN, NCCL) of torch's PyPI wheel on the platform, as text."""
+    result = _runtime(release, platform)
+    if result is None:
         return (None, None, None)
-    fn: Any = getattr(derive, "torch_runtime", None)
-    if fn is None:
-        return (None, None, None)
-    result = fn(release, platform)
     cuda, cudnn, nccl = (tuple(result) + (None, None, None))[:3]
     return (
         str(cuda) if cuda is not None else None,
@@ -266,11 +296,7 @@ def _torch_runtime(release: Release, platform: str) -> tuple[str | None, str | N
 
 def _derived_variant(release: Release, platform: str) -> str | None:
     """``cu128``/``cpu`` as torch's wheel metadata on that platform says; ``None`` when not read."""
-    try:
-        from cudalign.facts import derive
-    except ImportError:
-        return None
-    variant = getattr(derive.torch_runtime(release, platform), "variant", None)
+    variant = getattr(_runtime(release, platform), "variant", None)
     return str(variant) if variant and variant not in ("unknown", "bundled") else None
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -57,6 +59,7 @@ class Answer(Generic[T]):
         return tuple(f.ref for f in self.facts)
 
 
+@lru_cache(maxsize=1024)
 def cuda_minor(version: Version | str) -> Version:
     """``12.8.1`` -> ``12.8``: the major.minor a CUDA version belongs to."""
     v = version if isinstance(version, Version) else Version(str(version))
@@ -98,9 +101,36 @@ def platform_key(host: Host) -> str:
 # --------------------------------------------------------------------------- toolkits and drivers
 
 
+_MEMO: weakref.WeakKeyDictionary[Facts, dict[object, object]] = weakref.WeakKeyDictionary()
+
+
+def _memo(facts: Facts) -> dict[object, object]:
+    """Per-knowledge-base cache of derived indexes (facts are immutable once loaded)."""
+    memo = _MEMO.get(facts)
+    if memo is None:
+        memo = {}
+        _MEMO[facts] = memo
+    return memo
+
+
 def toolkits(facts: Facts) -> list[Fact]:
     """Every toolkit release, oldest first."""
-    return sorted(facts.of_kind("toolkit"), key=lambda f: f["version"])
+    memo = _memo(facts)
+    if "toolkits" not in memo:
+        memo["toolkits"] = sorted(facts.of_kind("toolkit"), key=lambda f: f["version"])
+    result = memo["toolkits"]
+    assert isinstance(result, list)
+    return result
+
+
+def _of_kind(facts: Facts, kind: str) -> list[Fact]:
+    memo = _memo(facts)
+    key = ("kind", kind)
+    if key not in memo:
+        memo[key] = facts.of_kind(kind)
+    result = memo[key]
+    assert isinstance(result, list)
+    return result
 
 
 def _toolkit_driver(fact: Fact, os: str) -> Version | None:
@@ -120,6 +150,16 @@ def min_driver_for_cuda(facts: Facts, cuda: Version | str, os: str = "linux") ->
     (or the newest one at or below it within the minor). From 13.4 NVIDIA lists branches only: the
     answer is the branch number (driver >= 615)."""
     v = cuda if isinstance(cuda, Version) else Version(str(cuda))
+    key = ("min_driver", v, os)
+    memo = _memo(facts)
+    if key not in memo:
+        memo[key] = _min_driver_for_cuda(facts, v, os)
+    result = memo[key]
+    assert isinstance(result, Answer)
+    return result
+
+
+def _min_driver_for_cuda(facts: Facts, v: Version, os: str) -> Answer[Version | None]:
     minor = cuda_minor(v)
     same = [f for f in toolkits(facts) if cuda_minor(f["version"]) == minor]
     if len(v.release) >= 3:
@@ -134,7 +174,7 @@ def min_driver_for_cuda(facts: Facts, cuda: Version | str, os: str = "linux") ->
 
 def mvc_floor(facts: Facts, major: int, os: str = "linux") -> Answer[Version | None]:
     """The lowest driver that runs any ``major.x`` runtime through minor-version compatibility."""
-    for f in facts.of_kind("cuda_major"):
+    for f in _of_kind(facts, "cuda_major"):
         if f["major"] == major:
             drv = f.get("mvc_floor_windows" if os.lower().startswith("win") else "mvc_floor_linux")
             return Answer(drv, (f,))
@@ -144,7 +184,7 @@ def mvc_floor(facts: Facts, major: int, os: str = "linux") -> Answer[Version | N
 def max_cuda_for_driver(facts: Facts, driver: Version | str) -> Answer[Version | None]:
     """The highest CUDA (major.minor) a driver supports: the branch table first, then the toolkit table."""
     d = driver if isinstance(driver, Version) else Version(str(driver))
-    for f in facts.of_kind("driver_branch"):
+    for f in _of_kind(facts, "driver_branch"):
         if f["branch"] == d.major and f.get("max_cuda") is not None:
             return Answer(cuda_minor(f["max_cuda"]), (f,))
     best: Fact | None = None
@@ -199,7 +239,7 @@ def gpu_brands(fact: Fact | None) -> frozenset[str]:
 def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answer[bool | None]:
     """Whether a CUDA toolkit (major.minor) can compile for an architecture (``arch_support``)."""
     minor = cuda_minor(cuda)
-    for f in facts.of_kind("arch_support"):
+    for f in _of_kind(facts, "arch_support"):
         if f["cc"] == cc:
             first = cuda_minor(f["first_cuda"])
             last = f.get("last_cuda")
@@ -211,7 +251,7 @@ def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answ
 def feature(facts: Facts, name: str) -> Fact | None:
     """A feature (``bf16``, ``fp8``, ``flash-attn-3`` …) by name or alias."""
     want = name.strip().lower()
-    for f in facts.of_kind("feature"):
+    for f in _of_kind(facts, "feature"):
         names = {str(f["name"]).lower(), *(str(a).lower() for a in f.get("aliases", ()))}
         if want in names:
             return f
@@ -235,24 +275,34 @@ def _first_matching(candidates: Iterable[Fact], version: str) -> Fact | None:
 
 def torch_series(facts: Facts, version: str) -> Fact | None:
     """The torch series (``2.9``) a version belongs to."""
-    return _first_matching(facts.of_kind("torch_series"), version)
+    return _first_matching(_of_kind(facts, "torch_series"), version)
 
 
 def torch_build(facts: Facts, version: str, variant: str, platform: str) -> Fact | None:
     """The build facts (archs, PTX) of one torch version, variant and platform."""
-    cands = [f for f in facts.of_kind("torch_build") if f["variant"] == variant and f["platform"] == platform]
+    cands = [f for f in _of_kind(facts, "torch_build") if f["variant"] == variant and f["platform"] == platform]
     return _first_matching(cands, version)
 
 
 def vllm_series(facts: Facts, version: str) -> Fact | None:
     """The vLLM series facts (wheel CUDA, min capability, archs) for a version."""
-    return _first_matching(facts.of_kind("vllm_series"), version)
+    return _first_matching(_of_kind(facts, "vllm_series"), version)
 
 
 def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:
     """Build facts of a neighbouring package (ctranslate2, onnxruntime-gpu …) at a version."""
     name = package.lower().replace("_", "-")
-    cands = [f for f in facts.of_kind("package_build") if str(f["package"]).lower() == name]
+    memo = _memo(facts)
+    if "package_builds" not in memo:
+        index: dict[str, list[Fact]] = {}
+        for f in _of_kind(facts, "package_build"):
+            index.setdefault(str(f["package"]).lower(), []).append(f)
+        memo["package_builds"] = index
+    by_name = memo["package_builds"]
+    assert isinstance(by_name, dict)
+    cands = by_name.get(name, [])
+    if not cands:
+        return []
     try:
         public = Version(Version(version).base_version)
     except InvalidVersion:
@@ -315,6 +365,7 @@ class RequireClause:
 _COND = re.compile(r"^\s*([a-z]+)\s*(>=|<=|==|!=|=|<|>)\s*([\w.\-]+)\s*$")
 
 
+@lru_cache(maxsize=256)
 def parse_require(text: str) -> tuple[RequireClause, ...]:
     """Parse ``NVIDIA_REQUIRE_CUDA``: space-separated clauses are ORed, comma-separated conditions ANDed."""
     clauses = []

@@ -14,6 +14,7 @@ from packaging.version import InvalidVersion, Version
 
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Severity
+from cudalign.stack import _requirement
 from cudalign.rules.common import Hit, cuda_majors_provided, cudnn_majors_provided, neighbour_needs
 
 if TYPE_CHECKING:
@@ -36,9 +37,8 @@ _TORCH_EXTENSIONS = ("vllm", "xformers", "flash-attn", "torchvision", "torchaudi
 
 def _pin(component: Component, name: str) -> str | None:
     for text in component.pins:
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
+        req = _requirement(text)
+        if req is None:
             continue
         if canonicalize_name(req.name) == name:
             exact = [s.version for s in req.specifier if s.operator == "=="]
@@ -432,9 +432,8 @@ def nccl_mismatch(ctx: Context) -> Iterator[Hit]:
     pins: dict[str, dict[str, str]] = {}
     for c in ctx.stack.components:
         for text in c.pins:
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
+            req = _requirement(text)
+            if req is None:
                 continue
             name = canonicalize_name(req.name)
             if name.startswith("nvidia-nccl"):
