@@ -127,6 +127,39 @@ def test_same_serial_and_complete_history_reads_only_the_json_page(tmp_path: Pat
     assert result.packages[0].status == "unchanged"  # type: ignore[attr-defined]
 
 
+def _complete_base(out: Path) -> Snapshot:
+    snap = _read(out, "overlay")
+    history = snap.packages["faster-whisper"]
+    filler = MetadataRecord("f.whl", "https://x/f.whl", "range", ())
+    complete = {
+        v: Release(
+            r.version, r.uploaded, r.yanked, r.requires_python, r.wheels, {"any": filler, **r.metadata}
+        )
+        for v, r in history.releases.items()
+    }
+    histories = {"faster-whisper": PackageHistory(history.name, history.checked, history.source, complete)}
+    return Snapshot(snap.generated, snap.index, "overlay", str(out), histories)
+
+
+def test_changed_serial_is_an_update_even_when_the_simple_page_fails(tmp_path: Path) -> None:
+    class NoSimple(ReplayDoor):
+        def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Response:
+            if "/simple/" in url:
+                raise NetworkError(f"{url}: no answer within 10 s")
+            return super().get(url, headers, timeout)
+
+    out = tmp_path / "snap.json"
+    run(out, ReplayDoor(RECORDINGS))
+    base = _complete_base(out)
+    vfile = validators_path(out)
+    stored = json.loads(vfile.read_text())
+    stored["faster-whisper"]["serial"] = 1  # the index has moved on since
+    vfile.write_text(json.dumps(stored))
+    result = run(out, NoSimple(RECORDINGS), base=base)
+    assert result.packages[0].status == "updated"  # type: ignore[attr-defined]
+    assert result.packages[0].metadata_reused == 21  # type: ignore[attr-defined]
+
+
 class ETagDoor:
     """Adds an ETag to the JSON page and answers 304 to a request that quotes it."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -241,169 +240,199 @@ def update(
 
     ``base`` is the snapshot to start from (its releases with metadata are reused, its other packages
     are carried over). ``since`` limits metadata reads to releases uploaded on or after that date.
+    ``checkpoint_s`` is how often the snapshot read so far is written while metadata is read.
+    ``conditional`` keeps ETags and serials beside ``out`` (not for the embedded snapshot).
     When the index cannot be reached at all, nothing is written and ``result.offline`` says why.
     """
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    started = time.monotonic()
     names = list(dict.fromkeys(packages or TRACKED))
     for name in names:
         if not name or "/" in name or " " in name:
             raise InvalidInput(f"not a package name: {name!r}")
-    client = client or PyPIClient()
-    vpath = validators_path(out)
-    validators = _load_validators(vpath) if conditional else {}
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = _Progress(show)
-    index = base.index if base else client.index
-    histories: dict[str, PackageHistory] = dict(base.packages) if base else {}
-    outcomes: dict[str, PackageOutcome] = {}
-    stamp = now().replace(microsecond=0).isoformat()
-
-    # ---- 1. project pages, conditionally --------------------------------------------------------
-    def pages(name: str) -> tuple[ProjectPage | None, ProjectPage | None]:
-        known = validators.get(name, {}) if name in histories else {}
-        jv = Validators(known.get("etag"), known.get("last_modified"))
-        page = client.project_json(name, jv)
-        if page is None:
-            return None, None
-        if page.serial is not None and known.get("serial") == page.serial and _complete(histories[name]):
-            return page, None  # same serial as last time: nothing changed, the simple page is not needed
-        sv = Validators(known.get("simple_etag"), known.get("simple_last_modified"))
-        try:
-            simple = client.project_simple(name, sv)
-        except NetworkError:
-            simple = None  # the JSON page alone still tells the files; only .metadata flags may be missed
-        return page, simple
-
-    bar.stage("project pages", len(names))
-    fetched: dict[str, tuple[ProjectPage | None, ProjectPage | None]] = {}
-    errors: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
-        futures = {pool.submit(pages, n): n for n in names}
-        for fut in as_completed(futures):
-            name = futures[fut]
-            try:
-                fetched[name] = fut.result()
-            except NetworkError as exc:
-                errors[name] = str(exc)
-            bar.advance()
-    if not fetched:
-        bar.stop()
-        first = client.offline or NetworkError(next(iter(errors.values()), "no package could be read"))
-        return UpdateResult(str(out), stamp, time.monotonic() - started, client.requests, str(first))
-
-    # ---- 2. releases and the metadata reads they still need -----------------------------------
-    releases: dict[str, dict[str, Release]] = {}
-    tasks: list[tuple[str, str, str, DistFile]] = []
-    reused: dict[str, int] = {}
-    new: dict[str, list[str]] = {}
-    for name in names:
-        if name in errors:
-            outcomes[name] = PackageOutcome(
-                name, "kept", len(histories.get(name, _EMPTY).releases), errors=(errors[name],)
+    run = _Run(base, out, client or PyPIClient(), since, jobs, conditional, now())
+    bar = _Progress(sys.stderr.isatty() if progress is None else progress)
+    try:
+        fetched, errors = run.fetch_pages(names, bar)
+        if not fetched:
+            first = run.client.offline or NetworkError(
+                next(iter(errors.values()), "no package could be read")
             )
-            continue
-        json_page, simple_page = fetched[name]
-        old = histories.get(name)
-        unchanged_serial = (
-            json_page is not None
-            and old is not None
-            and json_page.serial is not None
-            and validators.get(name, {}).get("serial") == json_page.serial
-            and _complete(old)
+            return run.result(names, str(first))
+        tasks = [task for name in names for task in run.plan(name, fetched.get(name), errors.get(name))]
+        run.read_metadata(tasks, bar, checkpoint_s)
+    finally:
+        bar.stop()
+    run.write()
+    return run.result(names, None)
+
+
+_Pages = tuple[ProjectPage | None, ProjectPage | None, bool]
+"""The JSON page (``None``: HTTP 304), the simple page (``None``: not asked or failed), and unchanged."""
+_Task = tuple[str, str, str, DistFile]  # package, version, platform key, wheel
+
+
+class _Run:
+    """The state of one update: what the base knew, what the index said, what has been read."""
+
+    def __init__(
+        self,
+        base: Snapshot | None,
+        out: Path,
+        client: PyPIClient,
+        since: dt.date | None,
+        jobs: int,
+        conditional: bool,
+        started_at: dt.datetime,
+    ) -> None:
+        self.out, self.client, self.since, self.jobs, self.conditional = (
+            out,
+            client,
+            since,
+            max(1, jobs),
+            conditional,
         )
-        if json_page is None or unchanged_serial:
-            assert old is not None
-            histories[name] = PackageHistory(name, stamp, old.source, old.releases)
-            outcomes[name] = PackageOutcome(name, "unchanged", len(old.releases))
-            if json_page is not None:
-                validators[name] = _validators_entry(json_page, simple_page, validators.get(name, {}))
-            continue
-        validators[name] = _validators_entry(json_page, simple_page, validators.get(name, {}))
-        files = _merge_pages(json_page, simple_page)
+        self.started = time.monotonic()
+        self.stamp = started_at.replace(microsecond=0).isoformat()
+        self.index = base.index if base else client.index
+        self.histories: dict[str, PackageHistory] = dict(base.packages) if base else {}
+        self.validators = _load_validators(validators_path(out)) if conditional else {}
+        self.releases: dict[str, dict[str, Release]] = {}
+        self.outcomes: dict[str, PackageOutcome] = {}
+        self.new: dict[str, list[str]] = {}
+        self.reused: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.failed: dict[str, list[str]] = {}
+
+    # ---- 1. project pages, conditionally ------------------------------------------------------
+    def pages(self, name: str) -> _Pages:
+        known = self.validators.get(name, {}) if name in self.histories else {}
+        page = self.client.project_json(name, Validators(known.get("etag"), known.get("last_modified")))
+        if page is None:
+            return None, None, True
+        if page.serial is not None and known.get("serial") == page.serial and _complete(self.histories[name]):
+            return page, None, True  # same serial as last time and nothing missing: no need for more
+        try:
+            simple = self.client.project_simple(
+                name, Validators(known.get("simple_etag"), known.get("simple_last_modified"))
+            )
+        except NetworkError:
+            simple = None  # the JSON page alone still lists the files; only .metadata flags may be missed
+        return page, simple, False
+
+    def fetch_pages(self, names: list[str], bar: _Progress) -> tuple[dict[str, _Pages], dict[str, str]]:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        bar.stage("project pages", len(names))
+        fetched: dict[str, _Pages] = {}
+        errors: dict[str, str] = {}
+        with ThreadPoolExecutor(max_workers=min(self.jobs, len(names))) as pool:
+            futures = {pool.submit(self.pages, n): n for n in names}
+            for fut in as_completed(futures):
+                try:
+                    fetched[futures[fut]] = fut.result()
+                except NetworkError as exc:
+                    errors[futures[fut]] = str(exc)
+                bar.advance()
+        return fetched, errors
+
+    # ---- 2. releases, and the metadata reads they still need ----------------------------------
+    def plan(self, name: str, pages: _Pages | None, error: str | None) -> list[_Task]:
+        old = self.histories.get(name)
+        if pages is None:
+            kept = len(old.releases) if old else 0
+            self.outcomes[name] = PackageOutcome(name, "kept", kept, errors=(error or "not read",))
+            return []
+        json_page, simple_page, unchanged = pages
+        if json_page is not None:
+            self.validators[name] = _validators_entry(json_page, simple_page, self.validators.get(name, {}))
+        if unchanged or json_page is None:
+            assert old is not None  # a 304 or an unchanged serial: keep what is known, freshly checked
+            self.histories[name] = PackageHistory(name, self.stamp, old.source, old.releases)
+            self.outcomes[name] = PackageOutcome(name, "unchanged", len(old.releases))
+            return []
+        tasks: list[_Task] = []
         rels: dict[str, Release] = {}
-        for ver, dists in files.items():
+        for ver, dists in _merge_pages(json_page, simple_page).items():
             skel = _skeleton(ver, dists)
             prev = old.releases.get(ver) if old else None
             if prev is None:
-                new.setdefault(name, []).append(ver)
+                self.new.setdefault(name, []).append(ver)
             picks = pick_wheels(dists)
-            if not picks and any(not f.filename.endswith(".whl") for f in dists):
-                sdist = next(f for f in dists if not f.filename.endswith(".whl"))
-                meta = {"any": MetadataRecord(sdist.filename, sdist.url, "sdist", ())}
-                rels[ver] = _with_metadata(skel, meta)
+            sdist = next((f for f in dists if not f.filename.endswith(".whl")), None)
+            if not picks and sdist is not None:
+                rels[ver] = _with_metadata(
+                    skel, {"any": MetadataRecord(sdist.filename, sdist.url, "sdist", ())}
+                )
                 continue
             keep = {
                 k: m for k, m in (prev.metadata.items() if prev else ()) if k in picks and m.via != "sdist"
             }
-            reused[name] = reused.get(name, 0) + len(keep)
+            self.reused[name] = self.reused.get(name, 0) + len(keep)
             rels[ver] = _with_metadata(skel, keep)
-            wanted = since is None or (skel.uploaded is not None and skel.uploaded >= since.isoformat())
-            if wanted:
+            if self.since is None or (skel.uploaded or "") >= self.since.isoformat():
                 tasks.extend((name, ver, key, dist) for key, dist in picks.items() if key not in keep)
-        releases[name] = rels
-        histories[name] = PackageHistory(name, stamp, json_page.url, rels)
+        self.releases[name] = rels
+        self.histories[name] = PackageHistory(name, self.stamp, json_page.url, rels)
+        return tasks
 
-    # ---- 3. core metadata, concurrently, with checkpoints --------------------------------------
-    lock = threading.Lock()
-    done: dict[str, int] = {}
-    failed: dict[str, list[str]] = {}
-    last_write = time.monotonic()
+    # ---- 3. core metadata, concurrently, with checkpoints -------------------------------------
+    def read_metadata(self, tasks: list[_Task], bar: _Progress, checkpoint_s: float) -> None:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    def snapshot_now() -> Snapshot:
-        packages_now = {
-            n: PackageHistory(h.name, h.checked, h.source, dict(releases[n]) if n in releases else h.releases)
-            for n, h in histories.items()
-        }
-        return Snapshot(stamp, index, "overlay", str(out), packages_now)
-
-    bar.stage("wheel metadata", len(tasks))
-    if tasks:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            reads = {pool.submit(client.metadata, t[3]): t for t in tasks}
-            for done_read in as_completed(reads):
-                name, ver, key, dist = reads[done_read]
-                try:
-                    read: MetadataRead = done_read.result()
-                except NetworkError as exc:
-                    failed.setdefault(name, []).append(f"{dist.filename}: {exc}")
-                    bar.advance()
-                    continue
-                record = MetadataRecord(dist.filename, read.url, read.via, read.requires_dist)
-                with lock:
-                    rel = releases[name][ver]
-                    releases[name][ver] = _with_metadata(rel, {**rel.metadata, key: record})
-                    done[name] = done.get(name, 0) + 1
+        bar.stage("wheel metadata", len(tasks))
+        if not tasks:
+            return
+        last_write = time.monotonic()
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            reads = {pool.submit(self.client.metadata, t[3]): t for t in tasks}
+            for fut in as_completed(reads):  # results are stored here, in this one thread
+                name, ver, key, dist = reads[fut]
                 bar.advance()
+                try:
+                    read: MetadataRead = fut.result()
+                except NetworkError as exc:
+                    self.failed.setdefault(name, []).append(f"{dist.filename}: {exc}")
+                    continue
+                rel = self.releases[name][ver]
+                record = MetadataRecord(dist.filename, read.url, read.via, read.requires_dist)
+                self.releases[name][ver] = _with_metadata(rel, {**rel.metadata, key: record})
+                self.done[name] = self.done.get(name, 0) + 1
                 if time.monotonic() - last_write > checkpoint_s:
-                    write_json_atomic(out, snapshot_to_json(snapshot_now()))
+                    write_json_atomic(self.out, snapshot_to_json(self.snapshot()))
                     last_write = time.monotonic()
-    bar.stop()
 
-    for name in releases:
-        outcomes[name] = PackageOutcome(
-            name,
-            "updated",
-            len(releases[name]),
-            tuple(sorted(new.get(name, ()), key=_version_order)),
-            done.get(name, 0),
-            reused.get(name, 0),
-            tuple(failed.get(name, ())[:3]),
+    # ---- results -----------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        packages = {
+            n: PackageHistory(h.name, h.checked, h.source, dict(self.releases.get(n, h.releases)))
+            for n, h in self.histories.items()
+        }
+        return Snapshot(self.stamp, self.index, "overlay", str(self.out), packages)
+
+    def write(self) -> None:
+        write_json_atomic(self.out, snapshot_to_json(self.snapshot()))
+        if self.conditional:
+            write_json_atomic(validators_path(self.out), self.validators, indent=1)
+
+    def result(self, names: list[str], offline: str | None) -> UpdateResult:
+        for name, rels in self.releases.items():
+            self.outcomes[name] = PackageOutcome(
+                name,
+                "updated",
+                len(rels),
+                tuple(sorted(self.new.get(name, ()), key=_version_order)),
+                self.done.get(name, 0),
+                self.reused.get(name, 0),
+                tuple(self.failed.get(name, ())[:3]),
+            )
+        return UpdateResult(
+            str(self.out),
+            self.stamp,
+            time.monotonic() - self.started,
+            self.client.requests,
+            offline,
+            tuple(self.outcomes[n] for n in names if n in self.outcomes),
+            None if offline else self.snapshot(),
         )
-    final = snapshot_now()
-    write_json_atomic(out, snapshot_to_json(final))
-    if conditional:
-        write_json_atomic(vpath, validators, indent=1)
-    return UpdateResult(
-        str(out),
-        stamp,
-        time.monotonic() - started,
-        client.requests,
-        None,
-        tuple(outcomes[n] for n in names),
-        final,
-    )
 
 
 _EMPTY = PackageHistory("", "", "", {})
