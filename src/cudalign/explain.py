@@ -107,6 +107,8 @@ class Match:
     """Named groups captured (merged over repeats: the first value seen wins)."""
     count: int = 1
     """How many lines carried this cause."""
+    at: int = 0
+    """Where in ``text`` the matched message starts (for renderers that show only part of a line)."""
 
 
 def signatures(facts: Facts) -> tuple[Signature, ...]:
@@ -131,13 +133,16 @@ def _groups(m: re.Match[str]) -> dict[str, str]:
     return {k: v for k, v in m.groupdict().items() if v is not None}
 
 
-def _excerpt(text: str, start: int) -> str:
-    """The line, or for a long one the part from a little before the match."""
-    text = text.strip() if len(text.strip()) <= _MAX_TEXT else text
+def _excerpt(text: str, start: int) -> tuple[str, int]:
+    """The line, or for a long one the part from a little before the match; and where the match starts."""
+    stripped = text.lstrip()
+    start -= len(text) - len(stripped)
+    text = stripped.rstrip()
     if len(text) <= _MAX_TEXT:
-        return text
+        return text, max(start, 0)
     begin = max(0, start - 60)
-    return ("…" if begin else "") + text[begin : begin + _MAX_TEXT].strip()
+    prefix = "…" if begin else ""
+    return prefix + text[begin : begin + _MAX_TEXT], start - begin + len(prefix)
 
 
 def _continuation(line: str, nxt: str) -> str:
@@ -183,10 +188,11 @@ def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
         key = (sig.id, groups.get("library", ""))
         prev = found.get(key)
         if prev is None:
-            found[key] = Match(sig, i + 1, _excerpt(m.string, m.start()), groups)
+            text, at = _excerpt(m.string, m.start())
+            found[key] = Match(sig, i + 1, text, groups, at=at)
         else:
             merged = {**groups, **prev.groups}
-            found[key] = Match(prev.signature, prev.line, prev.text, merged, prev.count + 1)
+            found[key] = Match(prev.signature, prev.line, prev.text, merged, prev.count + 1, prev.at)
     return tuple(found.values())
 
 
@@ -603,6 +609,7 @@ def explain(
                 "title": sig.title,
                 "line": m.line,
                 "count": m.count,
+                "at": m.at,
                 "text": m.text,
                 "groups": dict(m.groups),
                 "meaning": meaning,

@@ -44,14 +44,20 @@ def _wrap(label: str, body: str) -> list[str]:
     return textwrap.wrap(body, _WIDTH, initial_indent=f"  {label}", subsequent_indent="    ")
 
 
+def _quote(line: str, at: int, width: int = _WIDTH - 4) -> str:
+    """The part of a log line that holds the message: from a little before it, shortened to the width."""
+    begin = 0 if at < width // 3 else line.rfind(" ", 0, at - 12) + 1
+    part = ("…" if begin else "") + line[begin:]
+    return part if len(part) <= width else part[: width - 1] + "…"
+
+
 def text(report: Report) -> str:
     """The human report: one block per cause, with the line it was first seen on."""
     out = [_summary(report), _host_line(report.host, _note(report)), ""]
     for m in _matches(report):
         count = f", {m['count']}x" if int(m.get("count", 1)) > 1 else ""
         out.append(f"{m['code']} {m['rule']}  (line {m['line']}{count})  {m['title']}")
-        quoted = str(m["text"])
-        out.append(f"  > {quoted[: _WIDTH - 4]}" + ("…" if len(quoted) > _WIDTH - 4 else ""))
+        out.append(f"  > {_quote(str(m['text']), int(m.get('at', 0)))}")
         out.extend(_wrap("meaning: ", str(m["meaning"])))
         if m.get("host_context"):
             out.extend(_wrap("on this host: ", " ".join(m["host_context"])))
