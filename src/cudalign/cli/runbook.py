@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from cudalign.cli.options import add_output_arguments, emit
+
+if TYPE_CHECKING:
+    from cudalign.facts import Facts
+    from cudalign.model import Host
 
 __all__ = ["add_arguments", "run"]
 
@@ -40,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _host(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _host(args: argparse.Namespace) -> tuple[Host, Facts]:
     import json
     from pathlib import Path
 
@@ -87,5 +92,21 @@ def run(args: argparse.Namespace) -> int:
         from cudalign.runbook.processes import gpu_processes
 
         processes = gpu_processes()
-    rb = build(host, facts, target, processes=processes)
+    rb = replace(build(host, facts, target, processes=processes), command=_script_command(args))
     return emit(report(rb, host), args)
+
+
+def _script_command(args: argparse.Namespace) -> str:
+    """The command line that writes the same runbook as a shell script."""
+    import shlex
+
+    parts = ["cudalign", "runbook", "--driver", args.driver]
+    if args.host:
+        parts += ["--host", args.host]
+    for gpu in args.gpu or ():
+        parts += ["--gpu", gpu]
+    for flag, value in (("--current-driver", args.current_driver), ("--os", args.host_os),
+                        ("--arch", args.host_arch), ("--hostname", args.hostname)):  # fmt: skip
+        if value:
+            parts += [flag, value]
+    return shlex.join([*parts, "--format", "sh"])

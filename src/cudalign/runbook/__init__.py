@@ -136,6 +136,8 @@ class Runbook:
     """GPU processes seen at generation time; ``None`` when they could not be read here."""
     expected: dict[str, str] = field(default_factory=dict)
     """Values verification expects (``driver_branch``, ``gpu_count``, ``kernel_module``, ``max_cuda``)."""
+    command: str | None = None
+    """The cudalign command line that writes this runbook as a script, when the CLI made it."""
 
 
 def build(

@@ -78,7 +78,7 @@ def render_markdown(rb: Runbook) -> str:
     out += [
         "Commands run as root where marked; `$STATE` is set in the first preflight step "
         "(set it again in every new shell). The same steps as a script: "
-        f"`cudalign runbook --driver {rb.target} --format sh`.",
+        f"`{rb.command or f'cudalign runbook --driver {rb.target} --format sh'}`.",
         "",
     ]
     for i, section in enumerate(rb.sections, 1):
