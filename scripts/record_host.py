@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import re
 import sys
@@ -93,11 +94,11 @@ def _device(n: Any, i: int) -> dict[str, Any]:
         "nvlink_remote": [_call(n.nvmlDeviceGetNvLinkRemoteDeviceType, h, link) for link in range(18)],
     }
     info = n.c_nvmlGpuFabricInfo_t()
-    err = _call(n.nvmlDeviceGetGpuFabricInfo, h, info)
+    err = _call(n.nvmlDeviceGetGpuFabricInfo, h, ctypes.byref(info))
     d["fabric"] = err if isinstance(err, dict) else {"state": int(info.state), "status": int(info.status)}
     if hasattr(n, "c_nvmlGpuFabricInfoV_t") and hasattr(n, "nvmlDeviceGetGpuFabricInfoV"):
         info = n.c_nvmlGpuFabricInfoV_t()
-        err = _call(n.nvmlDeviceGetGpuFabricInfoV, h, info)
+        err = _call(n.nvmlDeviceGetGpuFabricInfoV, h, ctypes.byref(info))
         d["fabricV"] = (
             err if isinstance(err, dict) else {"state": int(info.state), "status": int(info.status)}
         )

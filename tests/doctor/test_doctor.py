@@ -72,12 +72,10 @@ def test_findings_of_built_hosts(name: str, expected: list[str], facts: Facts) -
     assert codes(name, facts) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: stack.from_installed gives torchvision torch's variant instead of its own +cu126 label",
-)
 def test_torch_and_torchvision_for_different_cuda(facts: Facts) -> None:
-    assert "CA303" in codes("h100-mixed-cuda", facts)
+    report = diagnose(host("h100-mixed-cuda"), facts)
+    assert [f.code for f in report.findings] == ["CA303"]
+    assert "torchvision 0.24.0+cu126" in report.findings[0].message
 
 
 def test_the_host_carries_what_the_cuda_mismatch_rule_needs() -> None:

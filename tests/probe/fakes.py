@@ -3,6 +3,7 @@ builders for a fake filesystem root and a fake site-packages folder."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -40,10 +41,17 @@ class NvmlError(Exception):
         self.value = value
 
 
-class _FabricInfo:
-    def __init__(self) -> None:
-        self.state = 0
-        self.status = 0
+class _FabricInfo(ctypes.Structure):
+    _fields_ = (("status", ctypes.c_uint), ("state", ctypes.c_uint))
+
+
+def _deref(ref: Any) -> _FabricInfo:
+    """Like the C function, accept only a pointer: a struct passed by value is a caller bug."""
+    if isinstance(ref, ctypes.Structure):
+        raise TypeError("struct passed by value; NVML needs ctypes.byref(info)")
+    info = ref._obj
+    assert isinstance(info, _FabricInfo)
+    return info
 
 
 class FakeNvml:
@@ -118,13 +126,15 @@ class FakeNvml:
 
     c_nvmlGpuFabricInfoV_t = _FabricInfo
 
-    def nvmlDeviceGetGpuFabricInfo(self, handle: int, info: _FabricInfo) -> int:
+    def nvmlDeviceGetGpuFabricInfo(self, handle: int, ref: Any) -> int:
+        info = _deref(ref)
         fabric = self._answer(self._dev(handle)["fabric"])
         info.state, info.status = int(fabric["state"]), int(fabric["status"])
         return 0
 
-    def nvmlDeviceGetGpuFabricInfoV(self, handle: int, info: _FabricInfo) -> int:
+    def nvmlDeviceGetGpuFabricInfoV(self, handle: int, ref: Any) -> int:
         """Recorded as ``fabricV``; dumps from before it was recorded answer FUNCTION_NOT_FOUND."""
+        info = _deref(ref)
         fabric = self._answer(self._dev(handle).get("fabricV", {"error": 13, "text": "Function Not Found"}))
         info.state, info.status = int(fabric["state"]), int(fabric["status"])
         return 0

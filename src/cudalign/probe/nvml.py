@@ -170,8 +170,12 @@ def _fabric_info(nvml: Any, handle: Any) -> tuple[Any, str | None]:
         fn, struct = getattr(nvml, fn_name, None), getattr(nvml, struct_name, None)
         if fn is None or struct is None:
             continue
+        import ctypes
+
         info = struct()
-        _, err = _try(fn, handle, info)
+        # pynvml hands its second argument straight to C: it must be a pointer. A struct passed by
+        # value is read as a garbage pointer (INVALID_ARGUMENT on one H100, a segfault on an H200 pair).
+        _, err = _try(fn, handle, ctypes.byref(info))
         if err is None:
             return info, None
         why = f"{fn_name}: {err}"
