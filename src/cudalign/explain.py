@@ -589,7 +589,8 @@ def explain(
         refs = _dedupe([FactRef(sig.id, sig.source), *d.facts])
         message = f"{sig.title}: {meaning}"
         if d.context:
-            message += " On this host: " + " ".join(d.context)
+            label = "On this host:" if host is not None else "From the message:"
+            message += f" {label} " + " ".join(d.context)
         findings.append(
             Finding(
                 code=sig.code,

@@ -60,7 +60,8 @@ def text(report: Report) -> str:
         out.append(f"  > {_quote(str(m['text']), int(m.get('at', 0)))}")
         out.extend(_wrap("meaning: ", str(m["meaning"])))
         if m.get("host_context"):
-            out.extend(_wrap("on this host: ", " ".join(m["host_context"])))
+            label = "on this host: " if report.host is not None else "from the message: "
+            out.extend(_wrap(label, " ".join(m["host_context"])))
         out.extend(_wrap("fix: ", str(m["fix"])))
         for r in m.get("related_rules", []):
             out.append(f"  see also: {r['code']} {r['name']}")
@@ -93,7 +94,8 @@ def markdown(report: Report) -> str:
         out.append(f"**Meaning.** {m['meaning']}")
         if m.get("host_context"):
             out.append("")
-            out.append(f"**On this host.** {' '.join(m['host_context'])}")
+            label = "On this host" if report.host is not None else "From the message"
+            out.append(f"**{label}.** {' '.join(m['host_context'])}")
         out.append("")
         out.append(f"**Fix.** {m['fix']}")
         out.append("")
