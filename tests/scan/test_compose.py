@@ -81,3 +81,15 @@ def test_yaml_error_is_a_problem_with_its_line() -> None:
 def test_unsafe_tags_are_refused() -> None:
     sf = parse_compose("compose.yaml", "services: !!python/object/apply:os.system ['true']\n")
     assert sf.compose_services == () and sf.problems and "not valid YAML" in sf.problems[0].message
+
+
+def test_local_tags_and_extends() -> None:
+    text = (
+        "services:\n  gpu:\n    extends:\n      file: compose.yaml\n      service: app\n"
+        "    deploy:\n      resources:\n        reservations:\n          devices: !override\n"
+        "            - capabilities: [gpu]\n"
+    )
+    sf = parse_compose("deploy/compose.cuda.yaml", text)
+    assert sf.problems == ()
+    (svc,) = sf.compose_services
+    assert svc.gpu and svc.extends == ("deploy/compose.yaml", "app")

@@ -125,3 +125,17 @@ def test_substitute_forms() -> None:
     env: dict[str, str | None] = {"A": "1", "E": ""}
     assert substitute("$A-${A}-${B:-x}-${A:+y}-${E:-z}", env) == ("1-1-x-y-z", ())
     assert substitute("${MISSING}", env) == ("${MISSING}", ("MISSING",))
+
+
+def test_project_extras_and_system_packages() -> None:
+    text = (
+        "FROM nvidia/cuda:12.6.3-base-ubuntu22.04\n"
+        "RUN apt-get -qq update && apt-get -qq install --no-install-recommends python3 libcudnn8=8.9.7.29-1\n"
+        "RUN poetry install --extras cuda\n"
+        "RUN pip install '.[audio,gpu]' && uv sync --frozen --extra quant\n"
+    )
+    sf = parse_dockerfile("Dockerfile", text)
+    assert sf.extras == ("cuda", "audio", "gpu", "quant")
+    assert sf.system_packages == ("python3", "libcudnn8")
+    assert parse_dockerfile("Dockerfile", "FROM x\nRUN pip install -r r.txt\n").extras is None
+    assert parse_dockerfile("Dockerfile", "FROM x\nRUN uv sync --all-extras\n").extras == ("*",)

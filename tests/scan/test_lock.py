@@ -46,3 +46,25 @@ def test_pylock_packages() -> None:
 def test_broken_lock_is_a_problem() -> None:
     sf = parse_uv_lock("uv.lock", "[[package]\nname = 1\n")
     assert sf.requirements == () and sf.problems[0].location.line == 1
+
+
+POETRY_LOCK = """\
+[[package]]
+name = "torch"
+version = "2.7.1+cu126"
+optional = false
+
+[package.source]
+type = "legacy"
+url = "https://download.pytorch.org/whl/cu126"
+reference = "pytorch-cuda"
+"""
+
+
+def test_poetry_lock_packages() -> None:
+    from cudalign.scan.lock import parse_poetry_lock
+
+    sf = parse_poetry_lock("poetry.lock", POETRY_LOCK)
+    assert [(d.name, d.pinned_version, d.index_url, d.location.line) for d in sf.requirements] == [
+        ("torch", "2.7.1+cu126", "https://download.pytorch.org/whl/cu126", 2)
+    ]

@@ -60,3 +60,36 @@ def test_bad_toml_is_a_problem_at_the_line_tomllib_names() -> None:
     assert len(sf.problems) == 1
     assert sf.problems[0].location.line == 4
     assert sf.problems[0].message.startswith("not valid TOML")
+
+
+POETRY = """\
+[project]
+name = "asr"
+dependencies = ["faster-whisper (>=1.1.1)"]
+
+[project.optional-dependencies]
+cpu = ["torch (==2.7.1)"]
+cuda = ["torch (==2.7.1+cu126)"]
+
+[[tool.poetry.source]]
+name = "pytorch-cuda"
+url = "https://download.pytorch.org/whl/cu126"
+priority = "explicit"
+
+[tool.poetry.dependencies]
+torch = [
+    { markers = "extra == 'cuda' and extra != 'cpu'", source = "pytorch-cuda" },
+]
+"""
+
+
+def test_extras_and_poetry_sources() -> None:
+    sf = parse_pyproject("pyproject.toml", POETRY)
+    assert [(d.name, d.specifier, d.extra) for d in sf.requirements] == [
+        ("faster-whisper", ">=1.1.1", None),
+        ("torch", "==2.7.1", "cpu"),
+        ("torch", "==2.7.1+cu126", "cuda"),
+    ]
+    assert [(i.kind, i.url, i.packages, i.extra) for i in sf.indexes] == [
+        ("uv-source", "https://download.pytorch.org/whl/cu126", ("torch",), "cuda")
+    ]

@@ -171,7 +171,7 @@ def test_ca608_image_needs_newer_driver_than_fleet(facts: Facts, make_repo: Make
     repo = make_repo({"Dockerfile": "FROM nvidia/cuda:12.9.1-runtime-ubuntu22.04\n"})
     (found,) = _codes(repo, facts, "CA608", fleet_driver="550.54.15")
     assert found.location is not None and (found.location.file, found.location.line) == ("Dockerfile", 1)
-    assert "575.57.08" in found.message and "550.54.15" in found.message
+    assert "575.51.03" in found.message and "550.54.15" in found.message  # 12.9 GA driver: cuda>=12.9
 
 
 def test_ca608_catches_not_without_fleet_or_with_new_enough_driver(facts: Facts, make_repo: MakeRepo) -> None:

@@ -106,6 +106,8 @@ def parse_file(path: str, kind: str, text: str) -> SourceFile | None:
         return lock.parse_uv_lock(path, text)
     if kind == "pylock":
         return lock.parse_pylock(path, text)
+    if kind == "poetry-lock":
+        return lock.parse_poetry_lock(path, text)
     if kind.startswith("dockerfile"):
         args = dict(a.split("=", 1) for a in kind.partition(":")[2].split(";") if "=" in a)
         return dockerfile.parse_dockerfile(path, text, args)
@@ -211,6 +213,15 @@ def scan(
         )
     if fleet is None and host is not None and host.driver is not None and host.driver.version:
         fleet = _version(host.driver.version, "--driver")
+    elif (
+        fleet is not None and base_host is not None and base_host.driver is None
+    ):  # --gpu with --fleet-driver
+        from cudalign.model import DriverInfo
+
+        unknown = {k: v for k, v in base_host.unknown.items() if k != "driver"}
+        base_host = replace(
+            base_host, driver=DriverInfo(version=driver_text(fleet), source="described"), unknown=unknown
+        )
     host_for = _k8s_hosts(services, facts, base_host, notes) if host is None or not host.gpus else {}
     views = analyse(services, facts, base_host, host_for)
     problems = [p for sf in parsed.values() for p in sf.problems] + config_problems

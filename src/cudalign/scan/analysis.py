@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from cudalign.facts import Facts
     from cudalign.stack import ImageInfo
 
-__all__ = ["CUDA_PACKAGES", "ServiceView", "analyse", "cuda_sensitive", "declaration_for", "engine_findings"]
+__all__ = [
+    "CUDA_PACKAGES",
+    "ServiceView",
+    "analyse",
+    "cuda_sensitive",
+    "declaration_for",
+    "engine_findings",
+    "image_cuda",
+]
 
 CUDA_PACKAGES = frozenset(
     {
@@ -154,12 +162,43 @@ class ServiceView:
         build or index of torch, ``nvidia-*`` packages."""
         if self.image_cuda is not None:
             return True
+        return self.declares_gpu
+
+    @property
+    def gpu_intended(self) -> bool:
+        """A GPU stack, or a GPU asked for in compose (reservation) or Kubernetes (limit, product)."""
+        svc = self.service
+        return (
+            self.gpu_stack
+            or any(cs.gpu for cs in svc.compose)
+            or any(c.gpus or c.gpu_products for c in svc.containers)
+        )
+
+    @property
+    def declares_gpu(self) -> bool:
+        """Whether the service's own files (not a lock's transitive packages) ask for a GPU stack."""
         for d in self.service.requirements:
+            if d.locked:
+                continue
             if d.name in _GPU_ONLY or d.name.startswith("nvidia-"):
                 return True
             if d.name == "torch" and re.search(r"\+cu\d+", d.specifier):
                 return True
         return any(re.search(r"/whl/cu\d+", i.url) for i in self.service.indexes)
+
+
+def image_cuda(facts: Facts, reference: str) -> Version | None:
+    """The CUDA (major.minor) of an image by its reference, per the knowledge base's image facts."""
+    if "$" in reference:
+        return None
+    try:
+        from cudalign.stack import image_info
+    except ImportError:
+        return None
+    try:
+        return _minor(image_info(facts, reference).cuda)
+    except (ValueError, KeyError):
+        return None
 
 
 def _minor(text: str | None) -> Version | None:
@@ -176,8 +215,11 @@ def _minor(text: str | None) -> Version | None:
 def declaration_for(service: Service, name: str) -> Declared | None:
     """The declaration that decides a package: a lock entry, else an exact pin, else the first one."""
     decls = [d for d in service.requirements if d.name == name]
+    locked = [d for d in decls if d.locked]
+    pins = {d.pinned_version for d in decls if not d.locked and d.pinned_version}
     return (
-        next((d for d in decls if d.locked), None)
+        next((d for d in locked if d.pinned_version in pins), None)  # a lock may hold one entry per source
+        or (locked[0] if locked else None)
         or next((d for d in decls if d.pinned_version), None)
         or (decls[0] if decls else None)
     )
@@ -230,8 +272,8 @@ def _locate(finding: Finding, view: ServiceView) -> Finding:
 
 def engine_findings(view: ServiceView, facts: Facts, host_given: bool) -> tuple[Finding, ...]:
     """Run the engine's rules on the service's stack; without a host, only the host-free ones."""
-    if view.stack is None or view.host is None:
-        return ()
+    if view.stack is None or view.host is None or not view.gpu_intended:
+        return ()  # the engine's rules are about GPUs: a CPU service (CPU torch, no CUDA image) has none
     try:
         from cudalign.rules import check
     except ImportError:  # the engine is not there: the repo rules still run
@@ -272,6 +314,9 @@ def analyse(
         judged_on = (host_for or {}).get(svc.name) or host
         host_given = judged_on is not None
         judged_on = judged_on or Host(origin="described", os=OsInfo(system="Linux", arch="x86_64"))
+        cudnn = _image_cudnn(svc)
+        if cudnn and "image" not in judged_on.cudnn:
+            judged_on = replace(judged_on, cudnn={**judged_on.cudnn, "image": cudnn})
         engine_reqs = tuple(r for r in reqs if cuda_sensitive(_name(r), facts))
         try:
             from cudalign.stack import resolve
@@ -291,6 +336,19 @@ def analyse(
         view = ServiceView(svc, reqs, stack=stack, image=image_info, host=judged_on)
         views.append(replace(view, findings=engine_findings(view, facts, host_given)))
     return views
+
+
+def _image_cudnn(service: Service) -> str | None:
+    """The cuDNN major the service's image provides: a ``cudnn8`` image tag or ``libcudnn8`` installed."""
+    for pkg in service.system_packages:
+        m = re.match(r"^libcudnn(\d+)", pkg)
+        if m:
+            return m.group(1)
+    if service.image is not None:
+        m = re.search(r"cudnn(\d+)", service.image.reference)
+        if m:
+            return m.group(1)
+    return None
 
 
 def _name(requirement: str) -> str:

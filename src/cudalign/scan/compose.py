@@ -95,6 +95,16 @@ def parse_compose(path: str, text: str) -> SourceFile:
             if isinstance(svc.get("image"), str):
                 image = ImageRef(svc["image"], Location(path, line_of(svc, "image")))
             how = gpu_reservation(svc)
+            extends = None
+            ext = svc.get("extends")
+            if isinstance(ext, str):
+                extends = (path, ext)
+            elif isinstance(ext, Mapping) and isinstance(ext.get("service"), str):
+                target = ext.get("file")
+                extends = (
+                    posixpath.normpath(posixpath.join(base_dir, target)) if isinstance(target, str) else path,
+                    ext["service"],
+                )
             services.append(
                 ComposeService(
                     name=str(name),
@@ -106,6 +116,7 @@ def parse_compose(path: str, text: str) -> SourceFile:
                     gpu=how is not None,
                     gpu_how=how,
                     env=_environment(svc.get("environment"), path),
+                    extends=extends,
                 )
             )
     return SourceFile(path, "compose", compose_services=tuple(services), problems=tuple(problems))

@@ -18,7 +18,7 @@ from cudalign.model import Location
 from cudalign.scan.model import Declared, EnvVar, ImageRef, Include, IndexRef, Problem, SourceFile
 from cudalign.scan.requirements import declared
 
-__all__ = ["INDEX_ENV", "parse_dockerfile", "parse_install_command", "substitute"]
+__all__ = ["INDEX_ENV", "parse_dockerfile", "parse_install_command", "project_extras", "substitute"]
 
 INDEX_ENV = {
     "PIP_INDEX_URL": "index-url",
@@ -233,6 +233,33 @@ def parse_install_command(
     return reqs, indexes, includes
 
 
+def project_extras(tokens: list[str]) -> tuple[str, ...] | None:
+    """The extras a command installs the project with: ``uv sync --extra cuda``, ``poetry install -E gpu``,
+    ``pip install '.[gpu]'`` (``("*",)`` for ``--all-extras``); None when it installs no project."""
+    t = [w for w in tokens if not re.match(r"^[A-Za-z_]\w*=", w)]
+    if not t:
+        return None
+    exe = posixpath.basename(t[0])
+    words = t[1:]
+    project = (exe == "uv" and words[:1] == ["sync"]) or (exe == "poetry" and words[:1] == ["install"])
+    project = project or (exe in ("pdm", "hatch") and words[:1] in (["install"], ["sync"]))
+    extras: list[str] = []
+    for i, w in enumerate(words):
+        m = re.match(r"^(?:\.|\.\/|/[\w/.\-]*)?\[([\w,\s.\-]+)\]$", w)
+        if m and parse_install_command(t) is not None:
+            project = True
+            extras.extend(x.strip() for x in m.group(1).split(","))
+        elif w in ("--extra", "--extras", "-E") and i + 1 < len(words):
+            extras.extend(words[i + 1].replace(",", " ").split())
+        elif w.startswith(("--extra=", "--extras=")):
+            extras.extend(w.split("=", 1)[1].replace(",", " ").split())
+        elif w == "--all-extras":
+            extras.append("*")
+    if not project and parse_install_command(t) is not None and any(w in (".", "./", "-e") for w in words):
+        project = True
+    return tuple(dict.fromkeys(extras)) if project else None
+
+
 def _copy_sources(args: str) -> tuple[list[str], str] | None:
     try:
         words = shlex.split(args)
@@ -269,6 +296,8 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
     workdir = "/"
     copies: list[tuple[str, str]] = []  # (destination in the image, source in the context)
     seen_from = False
+    extras: tuple[str, ...] | None = None
+    system: list[str] = []
     for instr in _instructions(text):
         loc = Location(path, instr.line)
         kw = instr.keyword
@@ -321,6 +350,10 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                     tokens = shlex.split(command, comments=True)
                 except ValueError:
                     tokens = command.split()
+                system.extend(_system_packages(tokens))
+                selected = project_extras(tokens)
+                if selected is not None:
+                    extras = (*(extras or ()), *selected)
                 found = parse_install_command(tokens)
                 if found is None:
                     continue
@@ -351,7 +384,20 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
         includes=tuple(includes),
         problems=tuple(problems),
         notes=tuple(notes),
+        extras=tuple(dict.fromkeys(extras)) if extras is not None else None,
+        system_packages=tuple(dict.fromkeys(system)),
     )
+
+
+def _system_packages(tokens: list[str]) -> list[str]:
+    """Packages of an ``apt-get``/``apt``/``dnf``/``yum``/``microdnf`` install command."""
+    t = [w for w in tokens if w not in ("sudo", "-y", "-qq", "-q")]
+    if len(t) < 2 or posixpath.basename(t[0]) not in ("apt-get", "apt", "dnf", "yum", "microdnf"):
+        return []
+    if "install" not in t:
+        return []
+    words = t[t.index("install") + 1 :]
+    return [w.split("=", 1)[0] for w in words if not w.startswith("-") and re.match(r"^[\w.+\-]+(=.*)?$", w)]
 
 
 def _env_pairs(args: str) -> list[tuple[str, str]]:

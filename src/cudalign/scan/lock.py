@@ -11,7 +11,7 @@ from cudalign.model import Location
 from cudalign.scan.model import Declared, SourceFile
 from cudalign.scan.pyproject import TextLines, toml_loads, toml_problem
 
-__all__ = ["parse_pylock", "parse_uv_lock"]
+__all__ = ["parse_poetry_lock", "parse_pylock", "parse_uv_lock"]
 
 
 def _locked(path: str, kind: str, text: str, key: str, index_of: Any) -> SourceFile:
@@ -51,6 +51,13 @@ def _uv_index(pkg: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _poetry_index(pkg: Mapping[str, Any]) -> str | None:
+    source = pkg.get("source")
+    if isinstance(source, Mapping) and isinstance(source.get("url"), str):
+        return str(source["url"])
+    return None
+
+
 def _pylock_index(pkg: Mapping[str, Any]) -> str | None:
     index = pkg.get("index")
     return index if isinstance(index, str) else None
@@ -59,6 +66,11 @@ def _pylock_index(pkg: Mapping[str, Any]) -> str | None:
 def parse_uv_lock(path: str, text: str) -> SourceFile:
     """Every ``[[package]]`` of a ``uv.lock`` with its version and registry."""
     return _locked(path, "uv-lock", text, "package", _uv_index)
+
+
+def parse_poetry_lock(path: str, text: str) -> SourceFile:
+    """Every ``[[package]]`` of a ``poetry.lock`` with its version and source."""
+    return _locked(path, "poetry-lock", text, "package", _poetry_index)
 
 
 def parse_pylock(path: str, text: str) -> SourceFile:

@@ -39,6 +39,8 @@ class Declared:
     """True when it comes from a lock file (``uv.lock``, ``pylock.toml``): an exact resolution."""
     index_url: str | None = None
     """The index a lock file or ``[tool.uv.sources]`` says serves this package."""
+    extra: str | None = None
+    """The ``[project.optional-dependencies]`` extra it belongs to (installed only when selected)."""
 
     @property
     def pinned_version(self) -> str | None:
@@ -62,6 +64,8 @@ class IndexRef:
     location: Location
     packages: tuple[str, ...] = ()
     """For ``uv-source``: the packages ``[tool.uv.sources]`` sends to this index (empty: all)."""
+    extra: str | None = None
+    """The extra a source applies to (``extra == 'cuda'`` in its marker, or uv's ``extra =``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,12 @@ class ComposeService:
     gpu_how: str | None = None
     """How it reserves one, for messages."""
     env: tuple[EnvVar, ...] = ()
+    extends: tuple[str, str] | None = None
+    """``extends``: (file, service) it builds on, the file repo-relative."""
+    base_image: ImageRef | None = None
+    """The base image its build resolves to with its build arguments (set when grouping services)."""
+    extended: bool = False
+    """True when another compose service ``extends`` it: a template, not deployed on its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +173,8 @@ class SourceFile:
     notes: tuple[str, ...] = ()
     workspace_members: tuple[str, ...] = ()
     """``[tool.uv.workspace] members`` globs of a pyproject."""
+    system_packages: tuple[str, ...] = ()
+    """Distribution packages a Dockerfile installs (``apt-get install libcudnn8`` …)."""
+    extras: tuple[str, ...] | None = None
+    """Extras a Dockerfile installs the project with (``--extra cuda``, ``.[gpu]``; ``("*",)`` for all);
+    None when it installs no project."""

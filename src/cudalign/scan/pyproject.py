@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from cudalign.model import Location
@@ -64,6 +65,50 @@ class TextLines:
         return start + 1
 
 
+_EXTRA_MARKER = re.compile(r"""extra\s*==\s*['"]([\w.\-]+)['"]""")
+
+
+def _marker_extra(marker: Any) -> str | None:
+    """The extra a marker requires (``extra == 'cuda' and …`` -> ``cuda``), if any."""
+    if not isinstance(marker, str):
+        return None
+    m = _EXTRA_MARKER.search(marker)
+    return m.group(1) if m else None
+
+
+def _poetry_sources(path: str, poetry: Mapping[str, Any], lines: TextLines) -> list[IndexRef]:
+    """``[[tool.poetry.source]]`` and the packages ``[tool.poetry.dependencies]`` send to each."""
+    named: dict[str, str] = {}
+    out: list[IndexRef] = []
+    start = lines.header("tool.poetry.source")
+    for entry in poetry.get("source", ()) if isinstance(poetry.get("source"), list) else ():
+        if (
+            isinstance(entry, Mapping)
+            and isinstance(entry.get("url"), str)
+            and isinstance(entry.get("name"), str)
+        ):
+            named[entry["name"]] = entry["url"]
+            if str(entry.get("priority", "primary")) in ("primary", "supplemental", "default"):
+                out.append(
+                    IndexRef(entry["url"], "uv-index", Location(path, lines.find(entry["url"], start)))
+                )
+    deps = poetry.get("dependencies")
+    start = lines.header("tool.poetry.dependencies")
+    for package, spec in deps.items() if isinstance(deps, Mapping) else ():
+        for one in spec if isinstance(spec, list) else [spec]:
+            if isinstance(one, Mapping) and isinstance(one.get("source"), str) and one["source"] in named:
+                out.append(
+                    IndexRef(
+                        named[one["source"]],
+                        "uv-source",
+                        Location(path, lines.find(one["source"], start)),
+                        packages=(str(package),),
+                        extra=_marker_extra(one.get("markers")),
+                    )
+                )
+    return out
+
+
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
@@ -78,7 +123,7 @@ def parse_pyproject(path: str, text: str) -> SourceFile:
     reqs: list[Declared] = []
     problems: list[Problem] = []
 
-    def add(items: list[str], header: str) -> None:
+    def add(items: list[str], header: str, extra: str | None = None) -> None:
         start = lines.header(header)
         for item in items:
             line = lines.find(item, start)
@@ -86,15 +131,15 @@ def parse_pyproject(path: str, text: str) -> SourceFile:
             if isinstance(result, Problem):
                 problems.append(result)
             elif result is not None:
-                reqs.append(result)
+                reqs.append(replace(result, extra=extra) if extra else result)
 
     project = data.get("project")
     if isinstance(project, Mapping):
         add(_strings(project.get("dependencies")), "project")
         extras = project.get("optional-dependencies")
         if isinstance(extras, Mapping):
-            for deps in extras.values():
-                add(_strings(deps), "project.optional-dependencies")
+            for name, deps in extras.items():
+                add(_strings(deps), "project.optional-dependencies", str(name))
     groups = data.get("dependency-groups")
     if isinstance(groups, Mapping):
         for deps in groups.values():
@@ -126,12 +171,22 @@ def parse_pyproject(path: str, text: str) -> SourceFile:
                     if isinstance(one, Mapping) and isinstance(one.get("index"), str):
                         url = named[one["index"]][0] if one["index"] in named else one["index"]
                         line = lines.find(one["index"], start)
+                        extra = one.get("extra") if isinstance(one.get("extra"), str) else None
                         indexes.append(
-                            IndexRef(url, "uv-source", Location(path, line), packages=(str(package),))
+                            IndexRef(
+                                url,
+                                "uv-source",
+                                Location(path, line),
+                                packages=(str(package),),
+                                extra=extra or _marker_extra(one.get("marker")),
+                            )
                         )
         workspace = uv.get("workspace")
         if isinstance(workspace, Mapping):
             members = _strings(workspace.get("members"))
+    poetry = tool.get("poetry") if isinstance(tool, Mapping) else None
+    if isinstance(poetry, Mapping):
+        indexes.extend(_poetry_sources(path, poetry, lines))
     return SourceFile(
         path,
         "pyproject",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from packaging.version import InvalidVersion, Version
 
 from cudalign.model import FactRef, Finding, Location, Severity
-from cudalign.scan.analysis import ServiceView, cuda_sensitive
+from cudalign.scan.analysis import ServiceView, cuda_sensitive, image_cuda
 from cudalign.scan.model import Declared, Problem
 
 if TYPE_CHECKING:
@@ -342,17 +342,18 @@ def duplicate_pin(ctx: RepoContext) -> Iterable[ScanHit]:
     """
     for v in ctx.views:
         by_name: dict[str, list[Declared]] = {}
-        locks: dict[str, Declared] = {}
+        locks: dict[str, list[Declared]] = {}
         for d in v.service.requirements:
             if d.locked and d.pinned_version:
-                locks.setdefault(d.name, d)
+                locks.setdefault(d.name, []).append(d)
             elif d.pinned_version:
                 by_name.setdefault(d.name, []).append(d)
         for name, decls in by_name.items():
-            lock = locks.get(name)
-            if lock is not None:
+            entries = locks.get(name, [])
+            if entries:  # a lock may hold one entry per source or marker: the pin must match one
+                lock = entries[0]
                 for d in decls:
-                    if not _same_version(d.pinned_version, lock.pinned_version):
+                    if not any(_same_version(d.pinned_version, e.pinned_version) for e in entries):
                         yield ScanHit(
                             f"{name} is pinned to {d.pinned_version} here, but "
                             f"{lock.location.file}:{lock.location.line} locks {lock.pinned_version}: "
@@ -396,10 +397,11 @@ def gpu_service_without_reservation(ctx: RepoContext) -> Iterable[ScanHit]:
     [{driver: nvidia, count: all, capabilities: [gpu]}]``).
     """
     for v in ctx.views:
-        if not v.gpu_stack:
-            continue
         for cs in v.service.compose:
-            if cs.gpu:
+            if cs.gpu or cs.extended:
+                continue
+            image = cs.base_image or v.service.image
+            if not v.declares_gpu and (image is None or image_cuda(ctx.facts, image.reference) is None):
                 continue
             visible = next((e for e in cs.env if e.name == "NVIDIA_VISIBLE_DEVICES"), None)
             extra = " (NVIDIA_VISIBLE_DEVICES alone needs the nvidia runtime)" if visible else ""
@@ -436,9 +438,8 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
             or "CA401" in ctx.engine_codes.get(svc.name, frozenset())
         ):
             continue
-        need = query.min_driver_for_cuda(
-            ctx.facts, v.image.cuda if v.image and v.image.cuda else v.image_cuda
-        )
+        # the container toolkit checks cuda>=major.minor: the minor's first (GA) driver is what it needs
+        need = query.min_driver_for_cuda(ctx.facts, v.image_cuda)
         if need.value is None or need.value <= ctx.fleet_driver:
             continue
         refs = need.refs + (v.image.facts if v.image else ())
@@ -461,11 +462,18 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
                 Severity.WARNING,
             )
         elif admitted:
+            floor = query.mvc_floor(ctx.facts, v.image_cuda.major)
+            refs += floor.refs
+            how = (
+                "minor-version compatibility (no PTX JIT)"
+                if floor.value is not None and ctx.fleet_driver >= floor.value
+                else "the image's forward-compatibility libraries, which only datacenter GPUs support"
+            )
             yield ScanHit(
-                base + f"; its NVIDIA_REQUIRE_CUDA admits that branch ({admitted}) only for datacenter GPUs "
-                "through the image's forward-compatibility libraries",
-                "check that the fleet's GPUs are datacenter GPUs supported by CUDA forward compatibility, "
-                "or use an older image",
+                base + f"; its NVIDIA_REQUIRE_CUDA admits that branch ({admitted}), so the container starts, "
+                f"and CUDA {v.image_cuda} code then runs there only through {how}",
+                "upgrade the fleet's driver to lift the caveat, or use an image of a CUDA the driver "
+                "supports",
                 svc.image.location,
                 svc.name,
                 refs,
@@ -503,7 +511,7 @@ def _branch_admitted(require: str | None, driver: Version) -> str | None:
         m = re.search(r"driver>=(\d+)", word)
         m2 = re.search(r"driver<(\d+)", word)
         if m and m2 and int(m.group(1)) <= driver.major < int(m2.group(1)):
-            return word
+            return f"driver>={m.group(1)},driver<{m2.group(1)}"
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cudalign.scan.model import (
     ComposeService,
@@ -19,7 +19,7 @@ from cudalign.scan.model import (
 
 __all__ = ["Service", "group_services", "image_repository"]
 
-_DEPENDENCY_KINDS = ("requirements", "pyproject", "uv-lock", "pylock")
+_DEPENDENCY_KINDS = ("requirements", "pyproject", "uv-lock", "pylock", "poetry-lock")
 # folders that hold a service's requirement files rather than being a service of their own
 _REQUIREMENT_FOLDERS = frozenset({"requirements", "reqs", "requirements.d", "constraints", "deps"})
 
@@ -44,6 +44,8 @@ class Service:
     env: tuple[EnvVar, ...] = ()
     compose: tuple[ComposeService, ...] = ()
     containers: tuple[K8sContainer, ...] = ()
+    system_packages: tuple[str, ...] = ()
+    """Distribution packages its Dockerfile installs (``libcudnn8`` …)."""
 
     def requirement_files(self) -> dict[str, list[Declared]]:
         """Declarations by file, lock files left out."""
@@ -85,6 +87,8 @@ def group_services(
     """Build the services. ``load(path, kind)`` parses a file an include names (or None)."""
     dockerfiles = sorted(p for p, f in parsed.items() if f.kind == "dockerfile")
     composes = [s for f in parsed.values() if f.kind == "compose" for s in f.compose_services]
+    templates = {cs.extends for cs in composes if cs.extends}
+    composes = [replace(cs, extended=(cs.location.file, cs.name) in templates) for cs in composes]
     containers = [c for f in parsed.values() if f.kind == "k8s" for c in f.containers]
     by_dockerfile: dict[str, list[ComposeService]] = {}
     for cs in composes:
@@ -133,8 +137,9 @@ def group_services(
         users = by_dockerfile.get(df, [])
         context = users[0].context if users and users[0].context else (posixpath.dirname(df) or ".")
         sf = parsed[df]
-        if users and users[0].build_args:
-            sf = load(df, "dockerfile:" + ";".join(f"{k}={v}" for k, v in users[0].build_args.items())) or sf
+        users = [replace(cs, base_image=_final(_with_args(df, cs, load) or sf)) for cs in users]
+        if users and all(cs.build_args for cs in users):
+            sf = _with_args(df, users[0], load) or sf
         if sf.includes:
             inc = [(posixpath.normpath(posixpath.join(context, i.path)), "requirements") for i in sf.includes]
             deps = closure(inc)
@@ -191,9 +196,34 @@ def _name(context: str, root_name: str) -> str:
     return root_name if context in (".", "") else context
 
 
+def _with_args(
+    dockerfile: str, cs: ComposeService, load: Callable[[str, str], SourceFile | None]
+) -> SourceFile | None:
+    if not cs.build_args:
+        return None
+    return load(dockerfile, "dockerfile:" + ";".join(f"{k}={v}" for k, v in cs.build_args.items()))
+
+
+def _final(sf: SourceFile) -> ImageRef | None:
+    return next((i for i in sf.images if i.final), None)
+
+
 def _service(
     name: str, context: str, files: list[SourceFile], compose: list[ComposeService], dockerfile: str | None
 ) -> Service:
+    if dockerfile is not None:  # a build installs only the extras its Dockerfile selects
+        chosen = set(files[0].extras or ())
+        every = "*" in chosen
+        files = [
+            replace(
+                f,
+                requirements=tuple(
+                    r for r in f.requirements if r.extra is None or every or r.extra in chosen
+                ),
+                indexes=tuple(i for i in f.indexes if i.extra is None or every or i.extra in chosen),
+            )
+            for f in files
+        ]
     images = tuple(i for f in files for i in f.images)
     final = next((i for i in images if i.final), None)
     if final is None and compose and compose[0].image is not None and not images:
@@ -211,6 +241,7 @@ def _service(
         images=images,
         env=env,
         compose=tuple(compose),
+        system_packages=tuple(dict.fromkeys(p for f in files for p in f.system_packages)),
     )
 
 

@@ -70,6 +70,8 @@ def classify(rel: str) -> str | None:
         return "pyproject"
     if name == "uv.lock":
         return "uv-lock"
+    if name == "poetry.lock":
+        return "poetry-lock"
     if name == "pylock.toml" or re.fullmatch(r"pylock\.[\w\-]+\.toml", name):
         return "pylock"
     if _DOCKERFILE.search(name):

@@ -66,8 +66,17 @@ def _loader() -> type[Any]:
         out.item_lines = [child.start_mark.line + 1 for child in node.value]
         return out
 
+    def construct_local(loader: Any, suffix: str, node: Any) -> Any:
+        # Compose's !override / !reset and other local tags: read the node as if untagged
+        if isinstance(node, yaml.MappingNode):
+            return construct_map(loader, node)
+        if isinstance(node, yaml.SequenceNode):
+            return construct_seq(loader, node)
+        return loader.construct_scalar(node)
+
     Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
     Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
+    Loader.add_multi_constructor("!", construct_local)
     return Loader
 
 

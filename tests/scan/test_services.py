@@ -1,0 +1,74 @@
+"""Grouping files into services: build contexts, extras a build selects, compose variants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cudalign.facts import Facts
+from cudalign.scan import scan
+
+MakeRepo = Callable[[dict[str, str]], Path]
+
+PYPROJECT = """\
+[project]
+name = "asr"
+version = "1"
+dependencies = ["fastapi==0.115.0"]
+
+[project.optional-dependencies]
+cpu = ["torch==2.7.1"]
+cuda = ["torch==2.7.1+cu126"]
+
+[[tool.poetry.source]]
+name = "pytorch-cpu"
+url = "https://download.pytorch.org/whl/cpu"
+priority = "explicit"
+
+[[tool.poetry.source]]
+name = "pytorch-cuda"
+url = "https://download.pytorch.org/whl/cu126"
+priority = "explicit"
+
+[tool.poetry.dependencies]
+torch = [
+    { markers = "extra == 'cpu'", source = "pytorch-cpu" },
+    { markers = "extra == 'cuda'", source = "pytorch-cuda" },
+]
+"""
+
+
+def test_a_build_gets_only_the_extras_it_installs(facts: Facts, make_repo: MakeRepo) -> None:
+    repo = make_repo({
+        "pyproject.toml": PYPROJECT,
+        "Dockerfile": "FROM python:3.11\nCOPY . .\nRUN poetry install --extras cpu\n",
+        "Dockerfile.gpu": "FROM nvidia/cuda:12.6.3-base-ubuntu22.04\nRUN apt-get install -y libcudnn8\n"
+                          "COPY . .\nRUN poetry install --extras cuda\n",
+        "docker-compose.yml": "services:\n  cpu:\n    build: .\n",
+    })  # fmt: skip
+    result = scan(repo, facts)
+    by = {v.service.name: v for v in result.views}
+    assert set(by) == {"cpu", "repo (Dockerfile.gpu)"}
+    assert [d.specifier for d in by["cpu"].service.requirements if d.name == "torch"] == ["==2.7.1"]
+    assert [d.specifier for d in by["repo (Dockerfile.gpu)"].service.requirements if d.name == "torch"] == [
+        "==2.7.1+cu126"
+    ]
+    # the CPU service is no GPU service: no CA607, and no engine finding about its CPU torch
+    assert result.findings == ()
+    gpu = by["repo (Dockerfile.gpu)"]
+    assert gpu.host is not None and gpu.host.cudnn.get("image") == "8"  # libcudnn8 from apt
+
+
+def test_compose_variants_judged_by_their_own_base_image(facts: Facts, make_repo: MakeRepo) -> None:
+    repo = make_repo({
+        "Dockerfile": "ARG BASE=nvidia/cuda:12.8.1-runtime-ubuntu24.04\nFROM ${BASE}\n",
+        "compose.yaml": "services:\n  app:\n    build: .\n",
+        "compose.cpu.yaml": "services:\n  app:\n    extends: {file: compose.yaml, service: app}\n"
+                            "    build:\n      args:\n        BASE: ubuntu:24.04\n",
+        "compose.cuda.yaml": "services:\n  app:\n    extends: {file: compose.yaml, service: app}\n"
+                             "    build:\n      args:\n"
+                             "        BASE: nvidia/cuda:12.8.1-runtime-ubuntu24.04\n",
+    })  # fmt: skip
+    found = [f for f in scan(repo, facts).findings if f.code == "CA607"]
+    # compose.yaml's app is a template (extended), the cpu variant has no CUDA image: only the cuda one
+    assert [(f.location.file, f.location.line) for f in found if f.location] == [("compose.cuda.yaml", 2)]
