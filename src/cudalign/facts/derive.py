@@ -79,8 +79,11 @@ _LEGACY_GLIBC = {
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """One derived value with its provenance."""
+    """One derived value with its provenance, as ``facts show`` prints it."""
 
+    name: str
+    """What it is: ``torch pin``, ``CUDA runtime``, ``cuDNN``, ``NCCL``, ``glibc floor`` …"""
+    platform: str
     value: str
     source: str
     """The metadata file (``<wheel>.metadata``) or wheel URL the value was read from."""
@@ -308,7 +311,7 @@ def release_view(snapshot: Snapshot, package: str, release: Release) -> dict[str
     checked = checked_of(snapshot, package)
     history = snapshot.packages[package]
     rng = python_range(release)
-    derived: list[dict[str, Any]] = []
+    derived: list[Derived] = []
     platforms: dict[str, Any] = {}
     tags = wheel_platforms(release)
     for key in sorted(set(tags) | set(release.metadata)):
@@ -326,9 +329,7 @@ def release_view(snapshot: Snapshot, package: str, release: Release) -> dict[str
         env = environment(key, _python_of(meta))
 
         def add(name: str, value: str, platform: str = key, source: str = meta.url) -> None:
-            derived.append(
-                {"name": name, "platform": platform, "value": value, "source": source, "checked": checked}
-            )
+            derived.append(Derived(name, platform, value, source, checked))
 
         for dep in _SHOWN_PINS:
             req = pin_of(meta.requires_dist, dep, environment=env) if dep != package else None
@@ -355,7 +356,16 @@ def release_view(snapshot: Snapshot, package: str, release: Release) -> dict[str
         "source": history.source,
         "checked": checked,
         "platforms": platforms,
-        "derived": derived,
+        "derived": [
+            {
+                "name": d.name,
+                "platform": d.platform,
+                "value": d.value,
+                "source": d.source,
+                "checked": d.checked,
+            }
+            for d in derived
+        ],
     }
 
 
