@@ -12,6 +12,7 @@ from packaging.version import Version
 from cudalign.facts import query
 from cudalign.model import DriverInfo, Finding, Host, Severity, Stack, Verdict
 from cudalign.rules import check, verdict
+from cudalign.rules.common import label
 from cudalign.stack import (
     TORCH_INDEX,
     ImageInfo,
@@ -232,6 +233,7 @@ def make_plan(
     current = host.driver.version if host.driver is not None else None
     found: list[Matrix] = []
     failures: dict[tuple[str, ...], dict[str, Rejection]] = {}
+    outcome: dict[tuple[str, ...], _Outcome] = {}
     blocked: set[tuple[str, ...]] = set()
     kept_series: set[tuple[str, ...]] = set()
     considered = 0
@@ -249,6 +251,7 @@ def make_plan(
             variants += [v for v in torch_variants(facts, torch.version) if v != torch.variant]
         series_rules: set[str] = set()
         any_ok = False
+        fresh = series not in outcome
         for variant in variants:
             stack = base if variant is None else build(request, facts, host, versions, variant=variant)
             key = tuple((c.name, c.version, c.variant) for c in stack.components)
@@ -265,6 +268,8 @@ def make_plan(
                 findings = check(h, stack, facts, features=features)
                 v = verdict(findings)
                 family = _family(stack)
+                if fresh and variant is None:
+                    outcome.setdefault(series, _Outcome(family, base)).record(change, findings, v, h)
                 if v not in (Verdict.OK, Verdict.CAVEATS):
                     rej = _rejection(family, findings, v, change)
                     if rej is not None:
@@ -294,15 +299,79 @@ def make_plan(
         picked = picked[: max_matrices - 1] + [upgrades[0]] if len(picked) >= max_matrices else picked + [upgrades[0]]
     picked = picked[:max_matrices] if picked else upgrades[:max_matrices]
     labelled = tuple(dataclasses.replace(m, label=chr(ord("A") + i)) for i, m in enumerate(picked))
-    best = _series(picked[0].stack) if picked else None
-    rejected = [
-        r
-        for series, fams in failures.items()
-        if best is None or series != best
-        for fam, r in fams.items()
-        if not any(_family(m.stack) == fam for m in found)
-    ]
+    best_kept = next((m for m in picked if not m.driver_change), None)
+    rejected = _merge(
+        [
+            o.rejection()
+            for series, o in outcome.items()
+            if o.rejection() is not None
+            and (best_kept is None or _sort_key(_probe_matrix(o))[1] < _sort_key(best_kept)[1])
+        ]
+    )
     return Plan(labelled, tuple(rejected), considered)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """How the newest release of one series (its default variant) fared, on the kept and the raised driver."""
+
+    family: str
+    stack: Stack
+    kept: tuple[Finding, ...] | None = None
+    kept_verdict: Verdict | None = None
+    upgrade: str | None = None
+    """The driver that made it pass, when one did."""
+    upgrade_findings: tuple[Finding, ...] | None = None
+
+    def record(self, change: bool, findings: tuple[Finding, ...], v: Verdict, h: Host) -> None:
+        ok = v in (Verdict.OK, Verdict.CAVEATS)
+        if not change:
+            self.kept, self.kept_verdict = findings, v
+        elif ok and self.upgrade is None:
+            self.upgrade = h.driver.version if h.driver else None
+        elif not ok and self.upgrade_findings is None:
+            self.upgrade_findings = findings
+
+    def rejection(self) -> Rejection | None:
+        if self.kept is not None and self.kept_verdict in (Verdict.OK, Verdict.CAVEATS):
+            return None
+        findings = self.kept if self.kept is not None else (self.upgrade_findings or ())
+        rej = _rejection(self.family, findings, self.kept_verdict or Verdict.FAILS, False)
+        if rej is None:
+            return None
+        if self.upgrade:
+            tail = f"a driver upgrade to {self.upgrade} fixes it"
+        elif self.upgrade_findings:
+            worst = _rejection(self.family, self.upgrade_findings, Verdict.FAILS, True)
+            tail = f"even with a driver upgrade: {worst.code} {worst.name}" if worst else "even with a driver upgrade"
+        else:
+            tail = "no driver upgrade was considered"
+        return dataclasses.replace(rej, reason=f"{rej.reason.rsplit(' (', 1)[0]} ({tail})")
+
+
+def _probe_matrix(o: _Outcome) -> Matrix:
+    return Matrix("", None, None, False, False, None, None, None, None, None, None, None, "", "", (), Verdict.FAILS,
+                  (), None, o.stack, ())
+
+
+def _merge(rejections: list[Rejection]) -> tuple[Rejection, ...]:
+    """Adjacent series that fail for the same rule and the same remedy become one line (vllm 0.12-0.19)."""
+    out: list[Rejection] = []
+    runs: list[list[Rejection]] = []
+    for r in rejections:
+        tail = r.reason.rsplit(" (", 1)[-1]
+        if runs and runs[-1][0].code == r.code and runs[-1][0].reason.rsplit(" (", 1)[-1] == tail:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    for run in runs:
+        first = run[0]
+        if len(run) == 1:
+            out.append(first)
+            continue
+        family = f"{run[-1].family} … {first.family}"
+        out.append(Rejection(family, first.code, first.name, f"{first.reason} [{len(run)} series]"))
+    return tuple(out)
 
 
 def _newer(a: Matrix, b: Matrix) -> bool:
@@ -358,7 +427,7 @@ def _matrix(stack: Stack, findings: tuple[Finding, ...], host: Host, change: boo
         driver_change=change,
         reboot=change,
         cuda=stack.cuda_runtime,
-        torch=f"{torch.version}+{torch.variant}" if torch is not None and torch.variant else (torch.version if torch else None),
+        torch=label(torch) if torch is not None else None,
         torch_index=(TORCH_INDEX + torch.variant) if torch is not None and torch.variant else None,
         vllm=vllm.version if vllm else None,
         vllm_cuda=vllm.cuda if vllm else None,

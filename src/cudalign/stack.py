@@ -523,7 +523,7 @@ def build(
         nccl=nccl,
         archs=archs,
         ptx=ptx,
-        python=str(pyspec) or None,
+        python=_tightest(pyspec) or None,
         origin="image" if image is not None and (image.vllm or image.torch) else "resolved",
         platform=platform,
         image_cuda=image.cuda if image else None,
@@ -533,6 +533,19 @@ def build(
         facts=tuple(dict.fromkeys(refs)),
         unknown=unk,
     )
+
+
+def _tightest(spec: SpecifierSet) -> str:
+    """``>=3.9,>=3.10,<4.0,<3.14`` -> ``>=3.10,<3.14``: the binding lower and upper bounds, other clauses kept."""
+    lows = [x for x in spec if x.operator in (">=", ">")]
+    highs = [x for x in spec if x.operator in ("<", "<=")]
+    rest = sorted({str(x) for x in spec if x not in lows and x not in highs})
+    keep = []
+    if lows:
+        keep.append(str(max(lows, key=lambda x: (Version(x.version), x.operator == ">"))))
+    if highs:
+        keep.append(str(min(highs, key=lambda x: (Version(x.version), x.operator == "<="))))
+    return ",".join([*keep, *rest])
 
 
 def _order(chosen: Mapping[str, str], request: Request) -> list[str]:
@@ -588,8 +601,10 @@ def _component(
                 index_url = TORCH_INDEX + tvariant
         cu = query.variant_cuda(tvariant)
         cuda = str(cu) if cu else None
-    elif name in _EXTENSIONS and tvariant:
+    elif name in _EXTENSIONS and (variant or tvariant):
         variant = variant or tvariant
+        vc = query.variant_cuda(variant)
+        cuda = str(vc) if vc else None
     elif name == "vllm":
         series = query.vllm_series(facts, version)
         if series is not None:
@@ -656,7 +671,15 @@ def from_installed(host: Host, facts: Facts) -> Stack:
             elif tvariant != "cpu":
                 unk["archs"] = f"no torch_build fact for torch {v.public} {tvariant} on {platform}"
     env = _env(host, platform)
-    request = Request({}, ())
+    labels: dict[str, str] = {}
+    for pkg in host.packages:
+        try:
+            local = Version(pkg.version).local
+        except InvalidVersion:
+            local = None
+        if local:
+            labels[canonicalize_name(pkg.name)] = local.lower()
+    request = Request({}, (), labels)
     for pkg in host.packages:
         name = canonicalize_name(pkg.name)
         if name.startswith("nvidia-") or name == "triton":

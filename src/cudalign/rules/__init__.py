@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, Finding, Gpu, Host, Severity, Stack, Verdict
-from cudalign.rules.common import Hit
+from cudalign.rules.common import Hit, label
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
@@ -65,7 +65,7 @@ class Context:
         out: list[tuple[str, Version]] = []
         torch = self.stack.component("torch")
         if self.stack.cuda_runtime and torch is not None and torch.variant != "cpu":
-            out.append((f"torch {torch.version}+{torch.variant}", Version(self.stack.cuda_runtime)))
+            out.append((f"torch {label(torch)}", Version(self.stack.cuda_runtime)))
         for c in self.stack.components:
             if c.name == "torch" or not c.cuda:
                 continue

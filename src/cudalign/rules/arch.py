@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, FactRef, Gpu, Severity
-from cudalign.rules.common import Hit, runs
+from cudalign.rules.common import Hit, runs, label
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -45,7 +45,7 @@ def _builds(ctx: Context) -> list[_Build]:
         )
         out.append(
             _Build(
-                f"torch {torch.version}+{torch.variant}",
+                f"torch {label(torch)}",
                 cuda,
                 ctx.stack.archs,
                 ctx.stack.ptx,

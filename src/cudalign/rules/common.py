@@ -21,6 +21,7 @@ __all__ = [
     "cudnn_majors_provided",
     "has_sass",
     "jit_only",
+    "label",
     "neighbour_needs",
     "runs",
     "topic_refs",
@@ -123,3 +124,10 @@ def neighbour_needs(ctx: Context) -> list[tuple[Component, Fact]]:
                 if f.kind == "package_build" and not f.get("component"):
                     out.append((c, f))
     return out
+
+
+def label(c: Component) -> str:
+    """``2.9.0+cu128``: the version with its variant, without doubling a local label already there."""
+    if c.variant and "+" not in c.version:
+        return f"{c.version}+{c.variant}"
+    return c.version

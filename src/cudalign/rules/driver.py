@@ -10,7 +10,7 @@ from packaging.version import Version
 from cudalign.facts import query
 from cudalign.facts.query import driver_text
 from cudalign.model import ComputeCapability, Severity
-from cudalign.rules.common import Hit, jit_only, topic_refs
+from cudalign.rules.common import Hit, jit_only, topic_refs, label
 
 if TYPE_CHECKING:
     from cudalign.rules import Context
@@ -142,7 +142,7 @@ def ptx_jit_unsupported(ctx: Context) -> Iterator[Hit]:
     torch = ctx.stack.component("torch")
     if torch is not None and ctx.stack.archs:
         builds.append(
-            (f"torch {torch.version}+{torch.variant}", ctx.stack.cuda_runtime, ctx.stack.archs, ctx.stack.ptx)
+            (f"torch {label(torch)}", ctx.stack.cuda_runtime, ctx.stack.archs, ctx.stack.ptx)
         )
     for c in ctx.stack.components:
         if c.name != "torch" and c.archs:

@@ -15,7 +15,7 @@ from packaging.version import InvalidVersion, Version
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Severity
 from cudalign.stack import _requirement
-from cudalign.rules.common import Hit, cuda_majors_provided, cudnn_majors_provided, neighbour_needs
+from cudalign.rules.common import Hit, cuda_majors_provided, cudnn_majors_provided, neighbour_needs, label
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -172,7 +172,7 @@ def cuda_major_mismatch(ctx: Context) -> Iterator[Hit]:
         cmajor = _major(c.cuda)
         if cmajor is not None and cmajor != tmajor:
             yield Hit(
-                f"{c.name} {c.version} is built for CUDA {c.cuda}, but torch {torch.version}+{torch.variant} brings "
+                f"{c.name} {c.version} is built for CUDA {c.cuda}, but torch {label(torch)} brings "
                 f"CUDA {ctx.stack.cuda_runtime} (libcudart.so.{cmajor} will not be found).",
                 f"Use torch's CUDA {cmajor} variant (e.g. the one {c.name} pins) or {c.name}'s CUDA {tmajor} build.",
                 c.facts,

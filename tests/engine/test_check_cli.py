@@ -1,0 +1,96 @@
+"""`cudalign check` and `cudalign plan` as a user runs them: outputs, JSON schema, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cudalign.cli import main
+
+HOSTS = Path(__file__).resolve().parents[1] / "hosts"
+ADA = ["--gpu", "RTX 6000 Ada", "--gpu", "RTX 6000 Ada", "--driver", "550.107.02"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_check_text_shows_verdict_host_stack_and_findings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "torch==2.9.*", "vllm==0.13.0", *ADA)
+    assert code == 0
+    assert out.startswith("verdict: caveats")
+    assert "2x RTX 6000 Ada" in out and "driver 550.107.02 (CUDA 12.4)" in out
+    assert "torch 2.9.0+cu128" in out and "vllm 0.13.0 (built with CUDA 12.9" in out
+    assert "CA102 minor-version-compat (warning)" in out and "fix:" in out and "fact: cuda.major.12" in out
+
+
+def test_check_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "torch==2.11.0", "--gpu", "H100", "--driver", "575.57.08", "--json")
+    data = json.loads(out)
+    assert code == 1
+    assert data["schema"] == "cudalign.check/1" and data["verdict"] == "fails"
+    assert data["host"]["schema"] == "cudalign.host/1" and data["stack"]["cuda_runtime"] == "13.0"
+    finding = next(f for f in data["findings"] if f["code"] == "CA101")
+    assert set(finding) >= {"code", "name", "severity", "message", "fix", "facts"}
+    assert finding["facts"] and set(finding["facts"][0]) == {"id", "source"}
+
+
+def test_check_fail_on_warning_turns_caveats_into_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "check", "torch==2.9.0", *ADA, "--fail-on", "warning")[0] == 1
+    assert run(capsys, "check", "torch==2.9.0", *ADA, "--fail-on", "never")[0] == 0
+
+
+def test_check_unknown_names_the_missing_fact(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "torch==2.9.0", "--driver", "570.133.07", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["verdict"] == "unknown"
+    assert any(f["unknown"] == "host GPUs (--gpu)" for f in data["findings"])
+
+
+def test_check_markdown_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "torch==2.9.0", *ADA, "--format", "markdown")
+    assert code == 0 and "| rule | severity | what | fix | facts |" in out and "`CA102`" in out
+
+
+def test_check_sarif(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "torch==2.11.0", "--gpu", "H100", "--driver", "575.57.08", "--format", "sarif")
+    assert code == 1 and json.loads(out)["version"] == "2.1.0"
+
+
+def test_check_recorded_host_without_requirements_checks_what_is_installed(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "--host", str(HOSTS / "rtx5090-driver570.json"))
+    assert code == 1 and "CA201 gpu-arch-not-in-build" in out and "torch 2.6.0+cu124" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["check", "vllm=>0.12", "--gpu", "H100", "--driver", "580.95.05"], ["check", "torch", "--gpu", "Voodoo 5", "--driver", "580"]],
+)
+def test_check_input_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and err.startswith("cudalign: error:") and "Traceback" not in err
+
+
+def test_plan_text_matrices(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "torch==2.9.*", "vllm==0.13.0", *ADA, "--no-driver-change")
+    assert code == 0 and "Matrix A" in out and "keep 550.107.02 (R550), no reboot" in out
+    assert "uv pip install vllm==0.13.0 torch==2.9.0 --torch-backend=cu128" in out
+
+
+def test_plan_json_and_emit(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "vllm", "--gpu", "RTX 5090", "--driver", "570.133.07", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["schema"] == "cudalign.plan/1"
+    assert data["matrices"][0]["label"] == "A" and data["rejected"]
+    assert any(r["name"] == "ptx-jit-unsupported" for r in data["rejected"])
+    code, out, _ = run(capsys, "plan", "vllm==0.13.0", "--gpu", "H100", "--driver", "580.95.05", "--emit", "requirements")
+    assert code == 0 and "vllm==0.13.0" in out.splitlines()
+
+
+def test_plan_with_nothing_that_runs_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "vllm>=0.20", "--gpu", "V100", "--driver", "535.183.01", "--no-driver-change")
+    assert code == 1 and "no matrix runs" in out

@@ -1,0 +1,96 @@
+"""Plan: every matrix it returns passes ``check`` on the same host; --no-driver-change keeps the driver."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cudalign.facts import Facts, load
+from cudalign.hosts import describe_host
+from cudalign.model import Host, Verdict, host_from_json
+from cudalign.plan import make_plan, with_driver
+from cudalign.rules import check, verdict
+
+HOSTS = Path(__file__).resolve().parents[1] / "hosts"
+FACTS = load()
+
+RECORDED = [
+    host_from_json(json.loads((HOSTS / f"{name}.json").read_text()))
+    for name in ("rtx5090-driver570", "h100", "driver470", "nvml-mismatch", "mig-enabled")
+]
+GPUS = ["V100", "T4", "A100", "A10", "RTX A6000", "RTX 4090", "RTX 6000 Ada", "L40S", "H100", "RTX 5090", "B200"]
+DRIVERS = ["470.256.02", "535.183.01", "550.107.02", "560.35.03", "570.133.07", "575.57.08", "580.95.05"]
+REQUIREMENTS = [
+    ["vllm"],
+    ["vllm>=0.12"],
+    ["vllm<0.10"],
+    ["torch"],
+    ["torch==2.9.*", "vllm==0.13.0"],
+    ["torch>=2.6,<2.9"],
+    ["vllm==0.11.2"],
+]
+
+
+def described() -> st.SearchStrategy[Host]:
+    return st.builds(
+        lambda gpu, n, drv: describe_host(FACTS, gpus=[gpu] * n, driver=drv),
+        st.sampled_from(GPUS),
+        st.integers(min_value=1, max_value=2),
+        st.sampled_from(DRIVERS),
+    )
+
+
+HOST = st.one_of(st.sampled_from(RECORDED), described())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(HOST, st.sampled_from(REQUIREMENTS), st.booleans())
+def test_every_matrix_passes_check_on_the_same_host(host: Host, reqs: list[str], keep: bool) -> None:
+    """Every matrix plan returns gets ok or caveats from check on the same host, its driver target applied."""
+    plan = make_plan(reqs, FACTS, host, no_driver_change=keep)
+    for m in plan.matrices:
+        target = host if not m.driver_change else with_driver(host, FACTS, m.driver or "")
+        assert verdict(check(target, m.stack, FACTS)) in (Verdict.OK, Verdict.CAVEATS), (m.label, m.torch, m.vllm)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(HOST, st.sampled_from(REQUIREMENTS))
+def test_no_driver_change_never_proposes_a_driver_change(host: Host, reqs: list[str]) -> None:
+    plan = make_plan(reqs, FACTS, host, no_driver_change=True)
+    current = host.driver.version if host.driver else None
+    for m in plan.matrices:
+        assert not m.driver_change and not m.reboot and m.runbook is None
+        assert m.driver == current
+
+
+@pytest.fixture(scope="module")
+def facts() -> Facts:
+    return FACTS
+
+
+def test_worked_example_rtx_6000_ada_on_r550_runs_now_with_caveats(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["RTX 6000 Ada", "RTX 6000 Ada"], driver="550.107.02")
+    plan = make_plan(["torch==2.9.*", "vllm==0.13.0"], facts, host, no_driver_change=True)
+    a = plan.matrices[0]
+    assert (a.vllm, a.torch, a.verdict) == ("0.13.0", "2.9.0+cu128", Verdict.CAVEATS)
+    assert any("minor-version-compat" in c for c in a.caveats)
+    assert "--torch-backend=cu128" in a.install_uv and "--extra-index-url" in a.install_pip
+
+
+def test_newest_vllm_on_v100_is_the_last_cuda_12_series(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["V100"], driver="535.183.01")
+    plan = make_plan(["vllm"], facts, host)
+    a = plan.matrices[0]
+    assert a.vllm is not None and a.vllm.startswith("0.19.")
+    assert any(r.name == "gpu-arch-dropped" for r in plan.rejected)
+
+
+def test_driver_upgrade_matrix_names_the_runbook(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["RTX 5090"], driver="570.133.07")
+    plan = make_plan(["vllm==0.13.0"], facts, host)
+    upgrades = [m for m in plan.matrices if m.driver_change]
+    assert upgrades and upgrades[0].reboot and upgrades[0].runbook == f"cudalign runbook --driver {upgrades[0].driver_branch[1:]}"
