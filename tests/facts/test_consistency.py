@@ -711,3 +711,12 @@ def test_the_toolkits_that_target_an_architecture_form_one_unbroken_run(data: st
     flags = [targetable_by(arch["cc"], v) for v in toolkit_minors()]
     runs = [k for k, _ in itertools.groupby(flags)]
     assert runs.count(True) <= 1, f"{arch.id}: support stops and starts again"
+
+
+def test_fact_ids_named_in_notes_and_texts_exist() -> None:
+    prefixes = "cuda|gpu|image|arch|driver|torch|vllm|pkg|feature"
+    pattern = re.compile(rf"\b(?:topic|see) ((?:{prefixes})\.[a-z0-9._-]*[a-z0-9])")
+    for f in kb():
+        for text in (f.note or "", str(f.get("text", ""))):
+            for ref in pattern.findall(text):
+                assert ref in kb(), f"{f.file}: {f.id} refers to {ref}, which is no fact"
