@@ -77,10 +77,11 @@ class Interrupting:
         return self.inner.get(url, headers, timeout)
 
 
-def test_interrupted_update_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("checkpoint_s", [0.0, 1e9], ids=["periodic-checkpoint", "saved-on-interrupt"])
+def test_interrupted_update_resumes_from_its_checkpoint(tmp_path: Path, checkpoint_s: float) -> None:
     out = tmp_path / "snap.json"
     with pytest.raises(RuntimeError, match="killed"):
-        run(out, Interrupting(ReplayDoor(RECORDINGS), after=1), checkpoint_s=0.0)
+        run(out, Interrupting(ReplayDoor(RECORDINGS), after=1), checkpoint_s=checkpoint_s)
     partial = _read(out, "overlay").packages["faster-whisper"].releases
     done = [v for v in ("1.2.0", "1.2.1") if partial[v].metadata]
     assert len(done) == 1  # the checkpoint holds the one read that finished

@@ -382,7 +382,8 @@ class _Run:
         if not tasks:
             return
         last_write = time.monotonic()
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.jobs)
+        try:
             reads = {pool.submit(self.client.metadata, t[3]): t for t in tasks}
             for fut in as_completed(reads):  # results are stored here, in this one thread
                 name, ver, key, dist = reads[fut]
@@ -399,6 +400,12 @@ class _Run:
                 if time.monotonic() - last_write > checkpoint_s:
                     write_json_atomic(self.out, snapshot_to_json(self.snapshot()))
                     last_write = time.monotonic()
+        except BaseException:
+            # Ctrl-C or a crash: drop the queued reads instead of waiting for them, keep what was read
+            pool.shutdown(wait=False, cancel_futures=True)
+            write_json_atomic(self.out, snapshot_to_json(self.snapshot()))
+            raise
+        pool.shutdown()
 
     # ---- results -----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
