@@ -86,3 +86,22 @@ def test_levels_follow_severity() -> None:
     )
     log = json.loads(render_sarif(Report(schema="cudalign.scan/1", findings=findings)))
     assert [r["level"] for r in log["runs"][0]["results"]] == ["note", "warning", "error"]
+
+
+def test_a_file_two_services_share_is_reported_once() -> None:
+    findings = tuple(
+        Finding(
+            "CA604",
+            "unpinned-cuda-package",
+            Severity.WARNING,
+            "m",
+            "f",
+            location=Location("r.txt", 2),
+            service=s,
+        )
+        for s in ("llm", "worker")
+    )
+    results = json.loads(render_sarif(Report(schema="cudalign.scan/1", findings=findings)))["runs"][0][
+        "results"
+    ]
+    assert len(results) == 1 and results[0]["properties"]["services"] == ["llm", "worker"]

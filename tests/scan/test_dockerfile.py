@@ -139,3 +139,9 @@ def test_project_extras_and_system_packages() -> None:
     assert sf.system_packages == ("python3", "libcudnn8")
     assert parse_dockerfile("Dockerfile", "FROM x\nRUN pip install -r r.txt\n").extras is None
     assert parse_dockerfile("Dockerfile", "FROM x\nRUN uv sync --all-extras\n").extras == ("*",)
+
+
+def test_unquoted_comparison_is_a_shell_redirection() -> None:
+    sf = parse_dockerfile("Dockerfile", 'FROM x\nRUN pip install vllm>=0.4.3 "torch>=2.3"\n')
+    assert [(d.name, d.specifier) for d in sf.requirements] == [("vllm", ""), ("torch", ">=2.3")]
+    assert any("vllm>=0.4.3 is not quoted" in n for n in sf.notes)

@@ -72,3 +72,13 @@ def test_compose_variants_judged_by_their_own_base_image(facts: Facts, make_repo
     found = [f for f in scan(repo, facts).findings if f.code == "CA607"]
     # compose.yaml's app is a template (extended), the cpu variant has no CUDA image: only the cuda one
     assert [(f.location.file, f.location.line) for f in found if f.location] == [("compose.cuda.yaml", 2)]
+
+
+def test_a_dockerfile_in_a_subfolder_finds_files_at_the_root(facts: Facts, make_repo: MakeRepo) -> None:
+    repo = make_repo({
+        "docker/Dockerfile": "FROM python:3.12\nCOPY requirements.txt /app/\n"
+                             "RUN pip install -r /app/requirements.txt\n",
+        "requirements.txt": "vllm>=0.12\n",
+    })  # fmt: skip
+    (view,) = scan(repo, facts).views
+    assert view.service.files == ("docker/Dockerfile", "requirements.txt")

@@ -133,6 +133,26 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
     return out
 
 
+def _results(findings: Iterable[Finding], index: dict[str, int]) -> list[dict[str, Any]]:
+    """One result per rule, message and place: a file two services share is reported once, naming
+    both services (code scanning would otherwise show the same alert twice)."""
+    out: list[dict[str, Any]] = []
+    seen: dict[tuple[object, ...], dict[str, Any]] = {}
+    for f in findings:
+        key = (f.code, f.severity, f.message, f.location)
+        if f.location is not None and key in seen:
+            props = seen[key].setdefault("properties", {})
+            if f.service and f.service not in props.setdefault("services", []):
+                props["services"].append(f.service)
+            continue
+        result = _result(f, index)
+        if f.service:
+            result.setdefault("properties", {})["services"] = [f.service]
+        seen[key] = result
+        out.append(result)
+    return out
+
+
 def render_sarif(
     report: Report, *, rules: Iterable[_RuleLike] | None = None, docs_dir: Path | None = None
 ) -> str:
@@ -150,7 +170,7 @@ def render_sarif(
                 "rules": [_rule_json(r, docs_dir) for r in catalog],
             }
         },
-        "results": [_result(f, index) for f in report.findings],
+        "results": _results(report.findings, index),
         "columnKind": "unicodeCodePoints",
         "properties": {"schema": report.schema},
     }

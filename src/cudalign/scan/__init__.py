@@ -202,7 +202,9 @@ def scan(
         texts[rel] = text
         return parse_file(rel, kind, text)
 
-    services: list[Service] = group_services(parsed, load, root_name=root.name)
+    services: list[Service] = group_services(
+        parsed, load, root_name=root.name, exists=lambda rel: rel in parsed or (root / rel).is_file()
+    )
     fleet = _version(fleet_driver or config.fleet_driver, "--fleet-driver")
     base_host = host
     if base_host is None and (fleet is not None or config.gpus or gpus):

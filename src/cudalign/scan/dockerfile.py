@@ -181,6 +181,19 @@ def _instructions(text: str) -> list[_Instruction]:
     return out
 
 
+_REDIRECT = re.compile(r"^[A-Za-z0-9][\w.\-\[\],]*\s*[<>]")
+
+
+def _unquoted(word: str, instr: _Instruction) -> bool:
+    """Whether ``word`` stands in the RUN text outside quotes (so ``>`` in it is a shell redirection)."""
+    for _, raw in (*instr.physical, *instr.heredoc):
+        for m in re.finditer(re.escape(word), raw):
+            before = raw[: m.start()]
+            if before.count('"') % 2 == 0 and before.count("'") % 2 == 0:
+                return True
+    return False
+
+
 def _line_of(token: str, instr: _Instruction) -> int:
     for number, raw in (*instr.physical, *instr.heredoc):
         if token in raw:
@@ -360,6 +373,13 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                 words, idx, inc = found
                 for word in words:
                     line = _line_of(word, instr)
+                    if _REDIRECT.search(word) and _unquoted(word, instr):
+                        name = re.split(r"[<>]", word, maxsplit=1)[0]
+                        notes.append(
+                            f"{path}:{line}: {word} is not quoted: the shell reads '>'/'<' as a redirection "
+                            f'and pip installs plain {name} (quote it: "{word}")'
+                        )
+                        word = name
                     result = declared(word, Location(path, line))
                     if isinstance(result, Declared):
                         reqs.append(result)

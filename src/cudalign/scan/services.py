@@ -83,8 +83,22 @@ def group_services(
     load: Callable[[str, str], SourceFile | None],
     *,
     root_name: str,
+    exists: Callable[[str], bool] | None = None,
 ) -> list[Service]:
-    """Build the services. ``load(path, kind)`` parses a file an include names (or None)."""
+    """Build the services. ``load(path, kind)`` parses a file an include names (or None);
+    ``exists(path)`` says whether the repository has a file."""
+    has = exists or (lambda p: p in parsed)
+
+    def in_context(context: str, path: str) -> str:
+        # `docker build -f docker/Dockerfile .` is common: a file the build context lacks is looked
+        # for in the folders above it, up to the repository root
+        here = context
+        while True:
+            candidate = posixpath.normpath(posixpath.join(here, path))
+            if has(candidate) or here in (".", ""):
+                return candidate if has(candidate) else posixpath.normpath(posixpath.join(context, path))
+            here = posixpath.dirname(here) or "."
+
     dockerfiles = sorted(p for p, f in parsed.items() if f.kind == "dockerfile")
     composes = [s for f in parsed.values() if f.kind == "compose" for s in f.compose_services]
     templates = {cs.extends for cs in composes if cs.extends}
@@ -141,7 +155,7 @@ def group_services(
         if users and all(cs.build_args for cs in users):
             sf = _with_args(df, users[0], load) or sf
         if sf.includes:
-            inc = [(posixpath.normpath(posixpath.join(context, i.path)), "requirements") for i in sf.includes]
+            inc = [(in_context(context, i.path), "requirements") for i in sf.includes]
             deps = closure(inc)
         else:
             owned = [
