@@ -51,6 +51,16 @@ def test_real_h100_is_healthy_and_shown_as_nvidia_smi_and_torch_saw_it(facts: Fa
     assert "NCCL        torch loads 2.28.9 · system 2.28.3" in text
 
 
+def test_real_h200_pair_shows_its_fabric(facts: Facts) -> None:
+    report = diagnose(host("h200x2"), facts)
+    assert report.verdict == Verdict.OK and report.findings == ()
+    text = render(report, "text")
+    assert "GPUs        2\n" in text and text.count("NVIDIA H200  cc 9.0  143771 MiB  PCI 0x2335") == 2
+    assert "NVLink      yes · NVSwitch yes · fabric manager running" in text
+    assert "torchvision        0.26.0+cu130  CUDA 13.0" in text
+    assert "CUDA toolkits  13.0" in text
+
+
 # ---------------------------------------------------------------------------- built hosts
 
 

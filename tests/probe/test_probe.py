@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,8 +18,11 @@ from cudalign.probe.smi import query_argv
 from .fakes import RECORDINGS, FakeNvml, FakeRunner, make_root, make_site, recorded_root, recording
 
 HOSTS = Path(__file__).resolve().parents[1] / "hosts"
-REAL = json.loads((HOSTS / "h100.json").read_text(encoding="utf-8"))
-TORCH_VIEW = json.loads(recording("h100", "torch_view.json"))
+REAL_HOSTS = ("h100", "h200x2")
+
+
+def _real(name: str) -> dict[str, Any]:
+    return json.loads((HOSTS / f"{name}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 class _NoLibcuda:
@@ -31,60 +35,97 @@ def _smi_ok(host: str) -> FakeRunner:
     return FakeRunner({"nvidia-smi": Result(tuple(query_argv()), 0, csv)})
 
 
-def _recorded_site(base: Path) -> Path:
-    """A site-packages holding the packages the real H100 host had, with its real torch/version.py."""
-    pkgs = [(p["name"], p["version"].split("+")[0], p["requires"]) for p in REAL["packages"]]
-    return make_site(base, pkgs, {"torch/version.py": recording("h100", "torch_version.py")})
+def _recorded_site(base: Path, name: str) -> Path:
+    """A site-packages holding the packages the real host had, with its real torch/version.py."""
+    pkgs = [(p["name"], p["version"].split("+")[0], p["requires"]) for p in _real(name)["packages"]]
+    return make_site(base, pkgs, {"torch/version.py": recording(name, "torch_version.py")})
 
 
-@pytest.fixture
-def h100(tmp_path: Path) -> Host:
+def _replay(tmp_path: Path, name: str) -> Host:
     return probe(
-        root=recorded_root(tmp_path / "root", "h100"),
-        nvml=FakeNvml.recorded("h100"),
-        run=_smi_ok("h100"),
+        root=recorded_root(tmp_path / "root", name),
+        nvml=FakeNvml.recorded(name),
+        run=_smi_ok(name),
         environ={"NVIDIA_VISIBLE_DEVICES": "0", "HF_TOKEN": "hf_abc"},
-        site_dirs=[str(_recorded_site(tmp_path / "site"))],
+        site_dirs=[str(_recorded_site(tmp_path / "site", name))],
         libcuda_loader=_NoLibcuda(),
         uname={"system": "Linux", "release": "6.18.44", "machine": "x86_64"},
     )
 
 
-def test_h100_replay_matches_the_real_probe(h100: Host) -> None:
-    """The fakes replay what the real machine answered: same driver and GPU as recorded there."""
-    real = host_from_json(REAL)
-    assert real.driver is not None and h100.driver is not None
-    assert h100.driver.version == real.driver.version == "580.159.04"
-    assert h100.driver.cuda == real.driver.cuda == "13.0"
-    assert h100.driver.kernel_module == real.driver.kernel_module == "open"
-    assert h100.driver.source == "nvml"
-    assert [(g.name, g.cc, g.pci_device_id, g.memory_mib, g.mig_mode) for g in h100.gpus] == [
+@pytest.fixture
+def h100(tmp_path: Path) -> Host:
+    return _replay(tmp_path, "h100")
+
+
+@pytest.mark.parametrize("name", REAL_HOSTS)
+def test_replay_matches_the_real_probe(name: str, tmp_path: Path) -> None:
+    """The fakes replay what the real machine answered: same driver and GPUs as probed there."""
+    replayed = _replay(tmp_path, name)
+    real = host_from_json(_real(name))
+    assert real.driver is not None and replayed.driver is not None
+    assert (replayed.driver.version, replayed.driver.cuda, replayed.driver.kernel_module) == (
+        real.driver.version,
+        real.driver.cuda,
+        real.driver.kernel_module,
+    )
+    assert replayed.driver.source == "nvml"
+    assert [(g.name, g.cc, g.pci_device_id, g.memory_mib, g.mig_mode) for g in replayed.gpus] == [
         (g.name, g.cc, g.pci_device_id, g.memory_mib, g.mig_mode) for g in real.gpus
     ]
+
+
+def test_h100_values(h100: Host) -> None:
+    assert h100.driver is not None
+    assert (h100.driver.version, h100.driver.cuda, h100.driver.kernel_module) == (
+        "580.159.04",
+        "13.0",
+        "open",
+    )
     assert h100.gpus[0].cc == ComputeCapability(9, 0)
-    assert h100.nvlink is False
-    assert h100.fabric_manager is None
+    assert (h100.nvlink, h100.nvswitch, h100.fabric_manager) == (False, False, None)
 
 
-def test_h100_matches_nvidia_smi_csv(h100: Host) -> None:
+def test_h200_pair_has_nvlink_nvswitch_and_a_running_fabric(tmp_path: Path) -> None:
+    """Checked by hand on that host: `nvidia-smi topo -m` showed NV18, `nvidia-smi -q` Fabric State
+    Completed / Status Success."""
+    host = _replay(tmp_path, "h200x2")
+    assert [(g.index, g.name, str(g.cc), g.pci_device_id) for g in host.gpus] == [
+        (0, "NVIDIA H200", "9.0", "0x2335"),
+        (1, "NVIDIA H200", "9.0", "0x2335"),
+    ]
+    assert (host.nvlink, host.nvswitch, host.fabric_manager) == (True, True, "running")
+
+
+@pytest.mark.parametrize("name", REAL_HOSTS)
+def test_matches_nvidia_smi_csv(name: str, tmp_path: Path) -> None:
     """What NVML gave agrees with nvidia-smi's CSV recorded on the same machine."""
-    row = [v.strip() for v in recording("h100", "nvidia_smi_query.csv").strip().split(",")]
-    driver, name, pci, cc, mem = row[:5]
-    assert h100.driver is not None and h100.driver.version == driver
-    gpu = h100.gpus[0]
-    assert (gpu.name, str(gpu.cc), str(gpu.memory_mib)) == (name, cc, mem)
-    assert pci.lower().startswith(gpu.pci_device_id or "?")
+    host = _replay(tmp_path, name)
+    rows = [
+        [v.strip() for v in line.split(",")] for line in recording(name, "nvidia_smi_query.csv").splitlines()
+    ]
+    assert len(rows) == len(host.gpus)
+    for row, gpu in zip(rows, host.gpus, strict=True):
+        driver, gpu_name, pci, cc, mem = row[:5]
+        assert host.driver is not None and host.driver.version == driver
+        assert (gpu.name, str(gpu.cc), str(gpu.memory_mib)) == (gpu_name, cc, mem)
+        assert pci.lower().startswith(gpu.pci_device_id or "?")
 
 
-def test_h100_packages_match_torchs_own_view(h100: Host) -> None:
+@pytest.mark.parametrize("name", REAL_HOSTS)
+def test_packages_match_torchs_own_view(name: str, tmp_path: Path) -> None:
     """Read without importing torch, yet equal to what torch itself reported on that host."""
-    torch = h100.package("torch")
+    view = json.loads(recording(name, "torch_view.json"))
+    host = _replay(tmp_path, name)
+    torch = host.package("torch")
     assert torch is not None
-    assert torch.version == TORCH_VIEW["version"] == "2.11.0+cu130"
-    assert torch.cuda == TORCH_VIEW["cuda"]
-    n = TORCH_VIEW["cudnn"]  # 91900 -> 9.19.0
-    assert h100.cudnn["torch"].startswith(f"{n // 10000}.{n // 100 % 100}.{n % 100}")
-    assert h100.nccl["torch"] == ".".join(str(x) for x in TORCH_VIEW["nccl"])
+    assert torch.version == view["version"] == "2.11.0+cu130"
+    assert torch.cuda == view["cuda"]
+    n = view["cudnn"]  # 91900 -> 9.19.0
+    assert host.cudnn["torch"].startswith(f"{n // 10000}.{n // 100 % 100}.{n % 100}")
+    assert host.nccl["torch"] == ".".join(str(x) for x in view["nccl"])
+    assert [d[0] for d in view["devices"]] == [g.name for g in host.gpus]
+    assert [tuple(d[1]) for d in view["devices"]] == [(g.cc.major, g.cc.minor) for g in host.gpus if g.cc]
     assert "torch" not in sys.modules
 
 
@@ -213,4 +254,4 @@ def test_target_python_is_asked_through_the_door(tmp_path: Path) -> None:
 def test_recordings_exist() -> None:
     """The replay above rests on files recorded on a real H100 by scripts/record_host.py."""
     assert (RECORDINGS / "h100" / "nvml.json").is_file()
-    assert REAL["origin"] == "probe"
+    assert all(_real(n)["origin"] == "probe" for n in REAL_HOSTS)

@@ -139,7 +139,11 @@ def _gpu(nvml: Any, index: int, notes: list[tuple[str, str]]) -> tuple[NvmlGpu, 
 
 
 def _nvlink(nvml: Any, handles: list[Any]) -> tuple[bool | None, bool | None, str | None]:
-    """``(any NVLink active, any link to an NVSwitch, reason when unknown)``."""
+    """``(any NVLink active, any link to an NVSwitch, reason when unknown)``.
+
+    Per GPU, the first active link answers both questions (an NVSwitch system links every GPU to
+    switches), so a healthy 8-GPU board costs a handful of calls, not 8 x 18 x 2.
+    """
     state_fn = getattr(nvml, "nvmlDeviceGetNvLinkState", None)
     remote_fn = getattr(nvml, "nvmlDeviceGetNvLinkRemoteDeviceType", None)
     if state_fn is None:
@@ -151,12 +155,14 @@ def _nvlink(nvml: Any, handles: list[Any]) -> tuple[bool | None, bool | None, st
             state, why = _try(state_fn, handle, link)
             if why is not None:
                 break  # links are numbered densely: the first unsupported one ends the list
-            if state:
-                active = True
-                if remote_fn is not None:
-                    kind, _ = _try(remote_fn, handle, link)
-                    if kind == NVLINK_DEVICE_TYPE_SWITCH:
-                        switch = True
+            if not state:
+                continue
+            active = True
+            if remote_fn is not None:
+                kind, _ = _try(remote_fn, handle, link)
+                if kind == NVLINK_DEVICE_TYPE_SWITCH:
+                    switch = True
+            break
     return active, switch if active else (False if switch is not None else None), None
 
 
