@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 
 from cudalign.runbook import Runbook, Step
-from cudalign.runbook.steps import STATE
+from cudalign.runbook.phases import STATE
 
 __all__ = ["render_shell"]
 
