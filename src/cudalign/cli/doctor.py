@@ -86,22 +86,11 @@ def diagnose(
     index_url: str | None = None,
 ) -> Report:
     """The doctor report for a host: findings about what is installed now, and the verdict for a stack."""
-    from cudalign import stack
+    from cudalign import rules, stack
     from cudalign.model import Report, to_jsonable
 
     host = match_gpus(host, facts)
     installed = stack.from_installed(host, facts)
-    # DEVELOPMENT GUARD (remove when cudalign.rules lands): the engine is written in parallel.
-    try:
-        from cudalign import rules
-
-        rules.check  # noqa: B018
-    except (ImportError, AttributeError) as exc:
-        from cudalign.model import Verdict
-
-        return Report(
-            schema=SCHEMA, verdict=Verdict.UNKNOWN, host=host, stack=installed, data={"engine": str(exc)}
-        )
     findings = rules.check(host, installed, facts)
     verdict = rules.verdict(findings)
     data: dict[str, Any] = {}

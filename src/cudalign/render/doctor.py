@@ -170,8 +170,6 @@ def text(report: Report) -> str:
     lines += host_lines(host)
     lines += ["", "What is wrong now"]
     lines += _finding_lines(report.findings)
-    if report.data.get("engine"):
-        lines.append(f"  (rules not run: {report.data['engine']})")
     target = report.data.get("target")
     if target:
         what = " ".join(target.get("requirements") or [])
