@@ -55,11 +55,19 @@ def _in_process_plan(requirements: list[str], gpus: list[str], driver: str) -> C
 
 
 BENCHMARKS: list[tuple[object, ...]] = [
-    ("check torch 2.9 + vLLM 0.13 on 2x RTX 6000 Ada (CLI)", cli("check", "torch==2.9.*", "vllm==0.13.0", *_ADA, env=_ENV), 200),
+    (
+        "check torch 2.9 + vLLM 0.13 on 2x RTX 6000 Ada (CLI)",
+        cli("check", "torch==2.9.*", "vllm==0.13.0", *_ADA, env=_ENV),
+        200,
+    ),
     ("check … --json (CLI)", cli("check", "torch==2.9.*", "vllm==0.13.0", *_ADA, "--json", env=_ENV), 200),
     ("check (in-process, facts loaded)", _in_process_check(), 200, 20),
     ("plan vllm on V100 / R535: every vLLM release (CLI)", cli("plan", "vllm", *_V100, env=_ENV), 300),
-    ("plan vllm on RTX 5090 / R570 (CLI)", cli("plan", "vllm", "--gpu", "RTX 5090", "--driver", "570.133.07", env=_ENV), 300),
+    (
+        "plan vllm on RTX 5090 / R570 (CLI)",
+        cli("plan", "vllm", "--gpu", "RTX 5090", "--driver", "570.133.07", env=_ENV),
+        300,
+    ),
     ("plan vllm on V100 (in-process)", _in_process_plan(["vllm"], ["V100"], "535.183.01"), 300, 5),
     ("plan torch on H100 (in-process)", _in_process_plan(["torch"], ["H100"], "580.95.05"), 300, 5),
 ]

@@ -28,7 +28,8 @@ def pages() -> dict[str, str]:
         )
         rows.append(f"| [{r.code}]({r.code}.md) | `{r.name}` | {r.severity.value} | {area} | {r.title} |")
     out["index.md"] = (
-        "# Rules\n\nEvery finding of `cudalign check` and `doctor` names one of these rules. Errors make the verdict\n"
+        "# Rules\n\nEvery finding of `cudalign check` and `doctor` names one of these rules. Errors make "
+        "the verdict\n"
         "`fails`, warnings `caveats`; a rule that lacks a fact makes it `unknown` and names the fact.\n\n"
         + "\n".join(rows)
         + "\n"

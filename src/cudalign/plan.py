@@ -1,4 +1,4 @@
-"""Search the candidate space (versions x torch variants x driver x base image), rank matrices, explain rejections."""
+"""Search the candidates (versions x torch variants x driver x base image), rank them, explain rejections."""
 
 from __future__ import annotations
 
@@ -114,7 +114,11 @@ def driver_targets(facts: Facts, host: Host, stack: Stack) -> list[str]:
     first, _ = _branch_first(facts, need.major)
     out.append(query.driver_text(max(need, first) if first else need))
     branches = sorted(
-        (f for f in facts.of_kind("driver_branch") if f["branch"] >= need.major and f["designation"] == "LTSB"),
+        (
+            f
+            for f in facts.of_kind("driver_branch")
+            if f["branch"] >= need.major and f["designation"] == "LTSB"
+        ),
         key=lambda f: f["branch"],
     )
     if branches and branches[0].get("first_version") is not None:
@@ -163,7 +167,11 @@ def _install(stack: Stack, request_names: Sequence[str]) -> tuple[str, str, tupl
     torch = stack.component("torch")
     for c in stack.components:
         if c.name in request_names or c.name in ("vllm", "torch"):
-            if c.name == "torch" and "vllm" in [x.name for x in stack.components] and "torch" not in request_names:
+            if (
+                c.name == "torch"
+                and "vllm" in [x.name for x in stack.components]
+                and "torch" not in request_names
+            ):
                 continue
             pins.append(f"{c.name}=={c.version}")
     backend = torch.variant if torch is not None and torch.variant else None
@@ -193,7 +201,13 @@ def _sort_key(m: Matrix) -> tuple[Any, ...]:
     torch = m.stack.component("torch")
     default = torch is not None and torch.index_url is None  # the PyPI wheel: plain pip install works
     variant_cuda = Version(m.cuda) if m.cuda else Version("0")
-    return (m.driver_change, tuple(_neg(v) for v in versions), len(m.caveats), not default, _neg(variant_cuda))
+    return (
+        m.driver_change,
+        tuple(_neg(v) for v in versions),
+        len(m.caveats),
+        not default,
+        _neg(variant_cuda),
+    )
 
 
 def _neg(v: Version) -> tuple[int, ...]:
@@ -277,7 +291,9 @@ def make_plan(
                         series_rules.add(rej.code)
                     continue
                 any_ok = True
-                matrix = _with_image(facts, h, stack, findings, change, request.order, features, failures, series)
+                matrix = _with_image(
+                    facts, h, stack, findings, change, request.order, features, failures, series
+                )
                 found.append(matrix)
                 if not change:
                     kept_series.add(series)
@@ -296,15 +312,19 @@ def make_plan(
     upgrades = [m for m in chosen if m.driver_change]
     picked = kept[:max_matrices]
     if upgrades and (not kept or _newer(upgrades[0], kept[0])):
-        picked = picked[: max_matrices - 1] + [upgrades[0]] if len(picked) >= max_matrices else picked + [upgrades[0]]
+        picked = (
+            [*picked[: max_matrices - 1], upgrades[0]]
+            if len(picked) >= max_matrices
+            else [*picked, upgrades[0]]
+        )
     picked = picked[:max_matrices] if picked else upgrades[:max_matrices]
     labelled = tuple(dataclasses.replace(m, label=chr(ord("A") + i)) for i, m in enumerate(picked))
     best_kept = next((m for m in picked if not m.driver_change), None)
     rejected = _merge(
         [
-            o.rejection()
-            for series, o in outcome.items()
-            if o.rejection() is not None
+            r
+            for o in outcome.values()
+            if (r := o.rejection()) is not None
             and (best_kept is None or _sort_key(_probe_matrix(o))[1] < _sort_key(best_kept)[1])
         ]
     )
@@ -343,15 +363,39 @@ class _Outcome:
             tail = f"a driver upgrade to {self.upgrade} fixes it"
         elif self.upgrade_findings:
             worst = _rejection(self.family, self.upgrade_findings, Verdict.FAILS, True)
-            tail = f"even with a driver upgrade: {worst.code} {worst.name}" if worst else "even with a driver upgrade"
+            tail = (
+                f"even with a driver upgrade: {worst.code} {worst.name}"
+                if worst
+                else "even with a driver upgrade"
+            )
         else:
             tail = "no driver upgrade was considered"
         return dataclasses.replace(rej, reason=f"{rej.reason.rsplit(' (', 1)[0]} ({tail})")
 
 
 def _probe_matrix(o: _Outcome) -> Matrix:
-    return Matrix("", None, None, False, False, None, None, None, None, None, None, None, "", "", (), Verdict.FAILS,
-                  (), None, o.stack, ())
+    return Matrix(
+        "",
+        None,
+        None,
+        False,
+        False,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "",
+        "",
+        (),
+        Verdict.FAILS,
+        (),
+        None,
+        o.stack,
+        (),
+    )
 
 
 def _merge(rejections: list[Rejection]) -> tuple[Rejection, ...]:
@@ -375,7 +419,8 @@ def _merge(rejections: list[Rejection]) -> tuple[Rejection, ...]:
 
 
 def _newer(a: Matrix, b: Matrix) -> bool:
-    return _sort_key(dataclasses.replace(a, driver_change=False))[1] < _sort_key(b)[1]
+    newer: bool = _sort_key(a)[1] < _sort_key(b)[1]
+    return newer
 
 
 def _with_image(
@@ -414,7 +459,9 @@ def _rejection(family: str, findings: Sequence[Finding], v: Verdict, change: boo
     return Rejection(family, worst.code, worst.name, f"{reason} ({where})")
 
 
-def _matrix(stack: Stack, findings: tuple[Finding, ...], host: Host, change: bool, names: Sequence[str]) -> Matrix:
+def _matrix(
+    stack: Stack, findings: tuple[Finding, ...], host: Host, change: bool, names: Sequence[str]
+) -> Matrix:
     torch = stack.component("torch")
     vllm = stack.component("vllm")
     uv, pip, reqs = _install(stack, names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,7 +120,7 @@ class ImageInfo:
 
 
 def image_info(facts: Facts, reference: str) -> ImageInfo:
-    """Read an image reference (``nvidia/cuda:12.4.1-runtime-ubuntu22.04``, ``vllm/vllm-openai:v0.13.0`` …)."""
+    """Read an image reference: ``nvidia/cuda:12.4.1-runtime-ubuntu22.04``, ``vllm/vllm-openai:v0.13.0`` …"""
     match = query.image_match(facts, reference)
     if match is None:
         return ImageInfo(reference, unknown={"image": f"no image_family fact matches {reference!r}"})
@@ -286,7 +287,7 @@ def _torch_runtime(release: Release, platform: str) -> tuple[str | None, str | N
     result = _runtime(release, platform)
     if result is None:
         return (None, None, None)
-    cuda, cudnn, nccl = (tuple(result) + (None, None, None))[:3]
+    cuda, cudnn, nccl = (*tuple(result), None, None, None)[:3]
     return (
         str(cuda) if cuda is not None else None,
         str(cudnn) if cudnn is not None else None,
@@ -468,10 +469,15 @@ def build(
     tvariant = variant or request.variants.get("torch")
     vvariant = request.variants.get("vllm")
     source = "requirement" if tvariant else ""
-    if not tvariant and image is not None and image.torch_variant and "torch" in chosen:
-        if image.torch or image.torch_variant in torch_variants(facts, chosen["torch"]):
-            tvariant = image.torch_variant
-            source = "image"
+    if (
+        not tvariant
+        and image is not None
+        and image.torch_variant
+        and "torch" in chosen
+        and (image.torch or image.torch_variant in torch_variants(facts, chosen["torch"]))
+    ):
+        tvariant = image.torch_variant
+        source = "image"
     if not tvariant and vvariant and vvariant.startswith("cu"):
         tvariant, source = vvariant, "vLLM variant"
     if not tvariant and "torch" in chosen:
@@ -511,10 +517,8 @@ def build(
     for name, ver in chosen.items():
         rel = facts.snapshot.release(name, ver)
         if rel is not None and rel.requires_python:
-            try:
+            with contextlib.suppress(ValueError):
                 pyspec &= SpecifierSet(rel.requires_python)
-            except ValueError:
-                pass
     return Stack(
         components=tuple(components),
         image=image.reference if image else None,
@@ -536,7 +540,7 @@ def build(
 
 
 def _tightest(spec: SpecifierSet) -> str:
-    """``>=3.9,>=3.10,<4.0,<3.14`` -> ``>=3.10,<3.14``: the binding lower and upper bounds, other clauses kept."""
+    """``>=3.9,>=3.10,<4.0,<3.14`` -> ``>=3.10,<3.14``: the binding bounds, other clauses kept."""
     lows = [x for x in spec if x.operator in (">=", ">")]
     highs = [x for x in spec if x.operator in ("<", "<=")]
     rest = sorted({str(x) for x in spec if x not in lows and x not in highs})
@@ -642,7 +646,7 @@ def _component(
 
 
 def from_installed(host: Host, facts: Facts) -> Stack:
-    """The stack the probe found installed: torch (variant from its local label), vLLM, extensions, nvidia-*."""
+    """The stack the probe found installed: torch (variant from its local label), vLLM, extensions."""
     platform = query.platform_key(host)
     refs: list[FactRef] = []
     components: list[Component] = []

@@ -57,18 +57,25 @@ def test_check_markdown_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_sarif(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "torch==2.11.0", "--gpu", "H100", "--driver", "575.57.08", "--format", "sarif")
+    code, out, _ = run(
+        capsys, "check", "torch==2.11.0", "--gpu", "H100", "--driver", "575.57.08", "--format", "sarif"
+    )
     assert code == 1 and json.loads(out)["version"] == "2.1.0"
 
 
-def test_check_recorded_host_without_requirements_checks_what_is_installed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_recorded_host_without_requirements_checks_what_is_installed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, _ = run(capsys, "check", "--host", str(HOSTS / "rtx5090-driver570.json"))
     assert code == 1 and "CA201 gpu-arch-not-in-build" in out and "torch 2.6.0+cu124" in out
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["check", "vllm=>0.12", "--gpu", "H100", "--driver", "580.95.05"], ["check", "torch", "--gpu", "Voodoo 5", "--driver", "580"]],
+    [
+        ["check", "vllm=>0.12", "--gpu", "H100", "--driver", "580.95.05"],
+        ["check", "torch", "--gpu", "Voodoo 5", "--driver", "580"],
+    ],
 )
 def test_check_input_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, _, err = run(capsys, *argv)
@@ -87,10 +94,14 @@ def test_plan_json_and_emit(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and data["schema"] == "cudalign.plan/1"
     assert data["matrices"][0]["label"] == "A" and data["rejected"]
     assert any(r["name"] == "ptx-jit-unsupported" for r in data["rejected"])
-    code, out, _ = run(capsys, "plan", "vllm==0.13.0", "--gpu", "H100", "--driver", "580.95.05", "--emit", "requirements")
+    code, out, _ = run(
+        capsys, "plan", "vllm==0.13.0", "--gpu", "H100", "--driver", "580.95.05", "--emit", "requirements"
+    )
     assert code == 0 and "vllm==0.13.0" in out.splitlines()
 
 
 def test_plan_with_nothing_that_runs_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "plan", "vllm>=0.20", "--gpu", "V100", "--driver", "535.183.01", "--no-driver-change")
+    code, out, _ = run(
+        capsys, "plan", "vllm>=0.20", "--gpu", "V100", "--driver", "535.183.01", "--no-driver-change"
+    )
     assert code == 1 and "no matrix runs" in out

@@ -1,11 +1,16 @@
-"""Real incidents from public trackers (tests/engine/incidents.toml): ``check`` must agree with each thread."""
+"""Real incidents from public trackers (tests/engine/incidents.toml): ``check`` must agree with each."""
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 import pytest
 

@@ -40,7 +40,13 @@ def test_mvc_floor(facts: Facts) -> None:
 
 @pytest.mark.parametrize(
     ("driver", "cuda"),
-    [("550.107.02", "12.4"), ("570.133.07", "12.8"), ("575.57.08", "12.9"), ("580.95.05", "13.0"), ("535.183.01", "12.2")],
+    [
+        ("550.107.02", "12.4"),
+        ("570.133.07", "12.8"),
+        ("575.57.08", "12.9"),
+        ("580.95.05", "13.0"),
+        ("535.183.01", "12.2"),
+    ],
 )
 def test_max_cuda_for_driver(facts: Facts, driver: str, cuda: str) -> None:
     assert q.max_cuda_for_driver(facts, driver).value == Version(cuda)
@@ -79,10 +85,16 @@ def test_require_semantics_or_of_ands() -> None:
     clauses = q.parse_require("cuda>=12.8 brand=tesla,driver>=535,driver<536")
     assert len(clauses) == 2
     tesla = frozenset({"tesla"})
-    ok = [q.require_satisfied(c, cuda=Version("12.2"), driver=Version("535.183.01"), brands=tesla) for c in clauses]
+    ok = [
+        q.require_satisfied(c, cuda=Version("12.2"), driver=Version("535.183.01"), brands=tesla)
+        for c in clauses
+    ]
     assert ok == [False, True]
     geforce = frozenset({"geforce"})
-    no = [q.require_satisfied(c, cuda=Version("12.2"), driver=Version("535.183.01"), brands=geforce) for c in clauses]
+    no = [
+        q.require_satisfied(c, cuda=Version("12.2"), driver=Version("535.183.01"), brands=geforce)
+        for c in clauses
+    ]
     assert no == [False, False]
 
 

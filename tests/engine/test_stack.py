@@ -35,10 +35,15 @@ def test_local_label_names_the_variant() -> None:
 
 
 def test_index_url_names_the_variant() -> None:
-    assert parse_requirements(["torch", "https://download.pytorch.org/whl/cu128"]).variants["torch"] == "cu128"
-    assert parse_requirements(["torch", "--extra-index-url", "https://download.pytorch.org/whl/cu126"]).variants[
-        "torch"
-    ] == "cu126"
+    assert (
+        parse_requirements(["torch", "https://download.pytorch.org/whl/cu128"]).variants["torch"] == "cu128"
+    )
+    assert (
+        parse_requirements(["torch", "--extra-index-url", "https://download.pytorch.org/whl/cu126"]).variants[
+            "torch"
+        ]
+        == "cu126"
+    )
 
 
 def test_bad_requirement_is_an_input_error() -> None:
@@ -46,7 +51,10 @@ def test_bad_requirement_is_an_input_error() -> None:
         parse_requirements(["vllm=>0.12"])
 
 
-@given(st.sampled_from(["torch", "vllm", "xformers", "flash_attn", "torch.vision"]), st.sampled_from(["", ">=1", "==2.0"]))
+@given(
+    st.sampled_from(["torch", "vllm", "xformers", "flash_attn", "torch.vision"]),
+    st.sampled_from(["", ">=1", "==2.0"]),
+)
 def test_requirement_names_are_normalised(name: str, spec: str) -> None:
     req = parse_requirements([name + spec])
     (key,) = req.specs

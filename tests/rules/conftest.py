@@ -34,7 +34,13 @@ class Judge:
         return rule(code).run(Context(host, stack, self.facts, features))
 
     def __call__(
-        self, code: str, requirements: Sequence[str], host: Host, *, image: str | None = None, features: Sequence[str] = ()
+        self,
+        code: str,
+        requirements: Sequence[str],
+        host: Host,
+        *,
+        image: str | None = None,
+        features: Sequence[str] = (),
     ) -> list[Finding]:
         return self.run(code, host, self.stack(*requirements, host=host, image=image), features)
 

@@ -6,6 +6,7 @@ import importlib.util
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,12 +20,13 @@ BRIEF_CODES = {
     "CA202": "gpu-arch-dropped", "CA203": "feature-needs-compute-capability", "CA301": "torch-pin-conflict",
     "CA302": "extension-abi-mismatch", "CA303": "cuda-major-mismatch", "CA304": "cuda-library-mismatch",
     "CA305": "cpu-only-torch", "CA306": "no-wheel-for-platform", "CA307": "nccl-mismatch",
-    "CA401": "image-requires-newer-driver", "CA402": "forward-compat-unsupported", "CA403": "container-no-gpu",
+    "CA401": "image-requires-newer-driver", "CA402": "forward-compat-unsupported",
+    "CA403": "container-no-gpu",
     "CA501": "library-not-on-path", "CA502": "fabric-manager-missing",
 }  # fmt: skip
 
 
-def _generator():  # type: ignore[no-untyped-def]
+def _generator() -> Any:
     spec = importlib.util.spec_from_file_location("gen_rule_docs", ROOT / "scripts" / "gen_rule_docs.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -57,7 +59,9 @@ def test_committed_docs_match_the_generator() -> None:
     assert set(pages) == {f"{r.code}.md" for r in RULES} | {"index.md"}
     for name, text in pages.items():
         path = ROOT / "docs" / "rules" / name
-        assert path.exists() and path.read_text(encoding="utf-8") == text, f"{name} is stale: run scripts/gen_rule_docs.py"
+        assert path.exists() and path.read_text(encoding="utf-8") == text, (
+            f"{name} is stale: run scripts/gen_rule_docs.py"
+        )
 
 
 def test_rule_lookup_by_code_and_name() -> None:

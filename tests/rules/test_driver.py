@@ -37,7 +37,7 @@ def test_ca102_catches_not_cu128_on_r570(judge: Judge) -> None:
 def test_ca103_catches_fa2_ptx_on_hopper_with_r550(judge: Judge) -> None:
     found = judge("CA103", ["vllm==0.11.2"], judge.host("H100 PCIe", driver="550.144.03"))
     assert found and all(f.severity is Severity.ERROR for f in found)
-    assert any("vllm.kernel.fa2" == r.id for f in found for r in f.facts)
+    assert any(r.id == "vllm.kernel.fa2" for f in found for r in f.facts)
 
 
 def test_ca103_catches_not_on_ada_where_sm80_code_runs(judge: Judge) -> None:

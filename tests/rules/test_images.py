@@ -35,8 +35,10 @@ def test_ca402_catches_not_datacenter_gpu(judge: Judge) -> None:
 
 def test_ca402_catches_compat_older_than_host_driver_in_container(judge: Judge) -> None:
     host = judge.host("H100", driver="580.95.05")
-    host = dataclasses.replace(host, container=ContainerInfo(kind="docker", compat_libs=("/usr/local/cuda/compat",),
-                                                             compat_cuda="12.8"))
+    host = dataclasses.replace(
+        host,
+        container=ContainerInfo(kind="docker", compat_libs=("/usr/local/cuda/compat",), compat_cuda="12.8"),
+    )
     found = judge("CA402", ["torch==2.9.0"], host)
     assert found and "803" in found[0].message
 
@@ -47,6 +49,10 @@ def test_ca403_catches_container_without_gpus(judge: Judge) -> None:
 
 
 def test_ca403_catches_not_container_with_gpus(judge: Judge) -> None:
-    host = judge.host("H100", driver="580.95.05", origin="probe",
-                      container=ContainerInfo(kind="docker", nvidia_visible_devices="all"))
+    host = judge.host(
+        "H100",
+        driver="580.95.05",
+        origin="probe",
+        container=ContainerInfo(kind="docker", nvidia_visible_devices="all"),
+    )
     assert judge("CA403", ["torch==2.9.0"], host) == []

@@ -97,7 +97,9 @@ def test_ca306_catches_not_supported_python(judge: Judge) -> None:
 
 
 def test_ca307_catches_two_nccl_packages(judge: Judge) -> None:
-    found = judge("CA307", ["torch==2.13.0", "nvidia-nccl-cu12==2.29.3"], judge.host(*ADA, driver="580.95.05"))
+    found = judge(
+        "CA307", ["torch==2.13.0", "nvidia-nccl-cu12==2.29.3"], judge.host(*ADA, driver="580.95.05")
+    )
     assert found
 
 

@@ -19,7 +19,10 @@ def test_ca501_is_a_caveat_on_a_described_host(judge: Judge) -> None:
 
 
 def test_ca501_catches_not_next_to_cuda12_torch(judge: Judge) -> None:
-    assert judge("CA501", ["ctranslate2==4.6.0", "torch==2.9.0"], judge.host("RTX 4090", driver="570.133.07")) == []
+    assert (
+        judge("CA501", ["ctranslate2==4.6.0", "torch==2.9.0"], judge.host("RTX 4090", driver="570.133.07"))
+        == []
+    )
 
 
 def test_ca502_catches_nvswitch_without_fabric_manager(judge: Judge) -> None:

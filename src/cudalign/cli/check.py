@@ -10,10 +10,16 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("requirements", nargs="*", metavar="REQ", help="PEP 508 requirements, e.g. vllm==0.13.0")
+    parser.add_argument(
+        "requirements", nargs="*", metavar="REQ", help="PEP 508 requirements, e.g. vllm==0.13.0"
+    )
     parser.add_argument("--image", metavar="IMG", help="container image the stack runs in")
-    parser.add_argument("--index-url", metavar="URL", help="the torch index, e.g. https://download.pytorch.org/whl/cu128")
-    parser.add_argument("--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16")
+    parser.add_argument(
+        "--index-url", metavar="URL", help="the torch index, e.g. https://download.pytorch.org/whl/cu128"
+    )
+    parser.add_argument(
+        "--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16"
+    )
     add_host_arguments(parser)
     add_output_arguments(parser, formats=("text", "json", "markdown", "sarif"))
 
@@ -36,5 +42,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         stack = from_installed(host, facts)
     findings = check(host, stack, facts, features=args.feature)
-    report = Report(schema="cudalign.check/1", verdict=verdict(findings), host=host, stack=stack, findings=findings)
+    report = Report(
+        schema="cudalign.check/1", verdict=verdict(findings), host=host, stack=stack, findings=findings
+    )
     return emit(report, args)

@@ -1,4 +1,4 @@
-"""`cudalign plan REQ… [HOST] [--no-driver-change] [--max N]`: ranked compatible matrices and why others fail."""
+"""`cudalign plan REQ… [HOST] [--no-driver-change] [--max N]`: ranked matrices and why others fail."""
 
 from __future__ import annotations
 
@@ -10,11 +10,21 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("requirements", nargs="+", metavar="REQ", help="PEP 508 requirements, e.g. 'vllm>=0.12'")
-    parser.add_argument("--no-driver-change", action="store_true", help="only matrices that keep the host's driver")
-    parser.add_argument("--max", type=int, default=3, metavar="N", help="how many matrices to show (default 3)")
-    parser.add_argument("--index-url", metavar="URL", help="the torch index, e.g. https://download.pytorch.org/whl/cu128")
-    parser.add_argument("--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16")
+    parser.add_argument(
+        "requirements", nargs="+", metavar="REQ", help="PEP 508 requirements, e.g. 'vllm>=0.12'"
+    )
+    parser.add_argument(
+        "--no-driver-change", action="store_true", help="only matrices that keep the host's driver"
+    )
+    parser.add_argument(
+        "--max", type=int, default=3, metavar="N", help="how many matrices to show (default 3)"
+    )
+    parser.add_argument(
+        "--index-url", metavar="URL", help="the torch index, e.g. https://download.pytorch.org/whl/cu128"
+    )
+    parser.add_argument(
+        "--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16"
+    )
     parser.add_argument("--emit", choices=["requirements"], help="print matrix A as a file of this kind")
     add_host_arguments(parser)
     add_output_arguments(parser, formats=("text", "json", "markdown"))

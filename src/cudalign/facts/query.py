@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Iterable
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from packaging.version import InvalidVersion, Version
@@ -280,7 +280,9 @@ def torch_series(facts: Facts, version: str) -> Fact | None:
 
 def torch_build(facts: Facts, version: str, variant: str, platform: str) -> Fact | None:
     """The build facts (archs, PTX) of one torch version, variant and platform."""
-    cands = [f for f in _of_kind(facts, "torch_build") if f["variant"] == variant and f["platform"] == platform]
+    cands = [
+        f for f in _of_kind(facts, "torch_build") if f["variant"] == variant and f["platform"] == platform
+    ]
     return _first_matching(cands, version)
 
 
@@ -395,7 +397,7 @@ def _compare(left: Version, op: str, right: Version) -> bool:
 def require_satisfied(
     clause: RequireClause, *, cuda: Version | None, driver: Version | None, brands: frozenset[str]
 ) -> bool | None:
-    """Whether the host satisfies one clause the way ``nvidia-container-cli`` evaluates it (``None``: unknown)."""
+    """Whether the host meets one clause as ``nvidia-container-cli`` evaluates it (``None``: unknown)."""
     for key, op, value in clause.conditions:
         if key == "brand":
             if not brands:

@@ -29,7 +29,9 @@ def describe_stack(stack: Stack) -> list[str]:
     """Lines: each component, then CUDA runtime, cuDNN, NCCL, architectures, image."""
     lines = []
     for c in stack.components:
-        label = f"{c.name} {c.version}" + (f"+{c.variant}" if c.variant and c.name == "torch" and "+" not in c.version else "")
+        label = f"{c.name} {c.version}" + (
+            f"+{c.variant}" if c.variant and c.name == "torch" and "+" not in c.version else ""
+        )
         extra = []
         if c.cuda and c.name != "torch":
             extra.append(f"built with CUDA {c.cuda}")

@@ -19,8 +19,15 @@ def _rows(m: Mapping[str, Any]) -> list[tuple[str, str]]:
         driver = f"keep {drv} ({m.get('driver_branch')}), no reboot"
     rows = [
         ("driver", driver),
-        ("CUDA", f"{m.get('cuda') or '-'} (torch runtime)" + (f", vLLM built with {m['vllm_cuda']}" if m.get("vllm_cuda") else "")),
-        ("torch", f"{m.get('torch') or '-'}" + (f"  index {m['torch_index']}" if m.get("torch_index") else "")),
+        (
+            "CUDA",
+            f"{m.get('cuda') or '-'} (torch runtime)"
+            + (f", vLLM built with {m['vllm_cuda']}" if m.get("vllm_cuda") else ""),
+        ),
+        (
+            "torch",
+            f"{m.get('torch') or '-'}" + (f"  index {m['torch_index']}" if m.get("torch_index") else ""),
+        ),
     ]
     if m.get("vllm"):
         rows.append(("vLLM", str(m["vllm"])))
@@ -83,5 +90,8 @@ def requirements(report: Report) -> str:
     if not matrices:
         return "# cudalign plan: no matrix runs on this host\n"
     m = matrices[0]
-    head = f"# cudalign plan matrix {m['label']}: driver {m.get('driver')}, CUDA {m.get('cuda')}, verdict {m['verdict']}"
+    head = (
+        f"# cudalign plan matrix {m['label']}: driver {m.get('driver')}, CUDA {m.get('cuda')}, "
+        f"verdict {m['verdict']}"
+    )
     return "\n".join([head, *m["requirements"]]) + "\n"

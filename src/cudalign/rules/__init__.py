@@ -271,7 +271,7 @@ def check(host: Host, stack: Stack, facts: Facts, *, features: Sequence[str] = (
 
 
 def verdict(findings: Iterable[Finding]) -> Verdict:
-    """``fails`` on any error; else ``unknown`` when a rule lacked a fact; else ``caveats`` on warnings; else ``ok``."""
+    """``fails`` on any error; else ``unknown`` when a rule lacked a fact; ``caveats`` on warnings; ``ok``."""
     items = list(findings)
     if any(f.severity is Severity.ERROR for f in items):
         return Verdict.FAILS

@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, FactRef, Gpu, Severity
-from cudalign.rules.common import Hit, runs, label
+from cudalign.rules.common import Hit, label, runs
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -105,8 +105,13 @@ def _older(ctx: Context, cc: ComputeCapability, b: _Build) -> tuple[bool, tuple[
     dropped = _dropped(ctx, cc, b.cuda)
     if dropped.value:
         last = dropped.facts[0]["last_cuda"]
-        return True, tuple(f.ref for f in dropped.facts) + b.refs, (
-            f"{b.what} is built with CUDA {b.cuda}, which cannot target {cc.sm} (support ended with CUDA {last})"
+        return (
+            True,
+            tuple(f.ref for f in dropped.facts) + b.refs,
+            (
+                f"{b.what} is built with CUDA {b.cuda}, which cannot target {cc.sm} (support ended with "
+                f"CUDA {last})"
+            ),
         )
     lowest = min((*b.archs, *b.ptx), default=None)
     if lowest is not None and cc < lowest:
@@ -148,24 +153,35 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
         return
     for gpu, fact, cc, b in _gpu_builds(ctx):
         if cc is None:
-            yield Hit(f"The compute capability of {gpu.name} is unknown.", "Describe the GPU by a known name or sm_XY.",
-                      unknown=f"gpu fact for {gpu.name!r}")
+            yield Hit(
+                f"The compute capability of {gpu.name} is unknown.",
+                "Describe the GPU by a known name or sm_XY.",
+                unknown=f"gpu fact for {gpu.name!r}",
+            )
             return
         if b.unknown and not b.archs:
             if b.min_cc is None or cc >= b.min_cc:
-                yield Hit(f"The architectures of {b.what} are not in the knowledge base.",
-                          "Add its build facts or run 'cudalign facts update'.", b.refs, unknown=b.unknown)
+                yield Hit(
+                    f"The architectures of {b.what} are not in the knowledge base.",
+                    "Add its build facts or run 'cudalign facts update'.",
+                    b.refs,
+                    unknown=b.unknown,
+                )
             continue
         if not b.archs and not b.ptx:
             continue
         if runs(cc, b.archs, b.ptx) or _older(ctx, cc, b)[0]:
             continue
-        have = ", ".join(a.sm for a in b.archs) + ("" if not b.ptx else " + PTX " + ", ".join(p.sm for p in b.ptx))
+        have = ", ".join(a.sm for a in b.archs) + (
+            "" if not b.ptx else " + PTX " + ", ".join(p.sm for p in b.ptx)
+        )
         first = query.targetable(ctx.facts, cc, b.cuda) if b.cuda is not None else query.Answer(None)
         why = f" (CUDA {b.cuda} predates {cc.sm})" if first.value is False else ""
         yield Hit(
-            f"{b.what} has no code for {gpu.name} ({cc.sm}); it has {have}{why}: no kernel image is available.",
-            f"Install a newer build of {b.what.split()[0]} that includes {cc.sm} (e.g. a newer CUDA variant).",
+            f"{b.what} has no code for {gpu.name} ({cc.sm}); it has {have}{why}: no kernel image is "
+            "available.",
+            f"Install a newer build of {b.what.split()[0]} that includes {cc.sm} (e.g. a newer CUDA "
+            "variant).",
             b.refs + tuple(f.ref for f in first.facts) + ((fact.ref,) if fact is not None else ()),
         )
 
@@ -218,7 +234,7 @@ def _variant_with(ctx: Context, cc: ComputeCapability) -> str | None:
 
 
 def feature_needs_compute_capability(ctx: Context) -> Iterator[Hit]:
-    """A requested feature (``--feature bf16``, ``fp8``, ``flash-attn-3`` …) needs a compute capability the GPU lacks.
+    """A requested feature (``--feature bf16``, ``fp8``, ``flash-attn-3`` …) needs a capability the GPU lacks.
 
     **What it checks.** Each ``--feature`` against the ``feature`` fact of that name: the capability
     range that has it, against every GPU.
@@ -272,6 +288,7 @@ def feature_needs_compute_capability(ctx: Context) -> Iterator[Hit]:
                     continue
                 yield Hit(
                     f"{fact['name']} needs compute capability {fact['cc']}; {gpu.name} is {cc}.",
-                    f"Do without {fact['name']} on this GPU, or use a GPU with compute capability {fact['cc']}.",
+                    f"Do without {fact['name']} on this GPU, or use a GPU with compute capability "
+                    f"{fact['cc']}.",
                     (fact.ref, *((gfact.ref,) if gfact is not None else ())),
                 )

@@ -27,7 +27,15 @@ __all__ = [
     "topic_refs",
 ]
 
-TORCH_EXTENSIONS = ("torch", "vllm", "xformers", "flash-attn", "torchvision", "torchaudio", "flashinfer-python")
+TORCH_EXTENSIONS = (
+    "torch",
+    "vllm",
+    "xformers",
+    "flash-attn",
+    "torchvision",
+    "torchaudio",
+    "flashinfer-python",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +83,7 @@ def _major(text: str | None) -> int | None:
 
 
 def cuda_majors_provided(ctx: Context) -> set[int]:
-    """CUDA majors whose libraries the stack or host provides: torch's variant, nvidia-* wheels, toolkits, image."""
+    """CUDA majors whose libraries the stack or host provides: torch, nvidia-* wheels, toolkits, image."""
     out: set[int] = set()
     torch = ctx.stack.component("torch")
     if torch is not None and torch.variant and torch.variant.startswith("cu"):

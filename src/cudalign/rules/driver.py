@@ -1,4 +1,4 @@
-"""Driver rules: the driver against the CUDA the stack was built with, PTX JIT, missing or mismatched drivers."""
+"""Driver rules: the driver against the stack's CUDA, PTX JIT, missing or mismatched drivers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from packaging.version import Version
 from cudalign.facts import query
 from cudalign.facts.query import driver_text
 from cudalign.model import ComputeCapability, Severity
-from cudalign.rules.common import Hit, jit_only, topic_refs, label
+from cudalign.rules.common import Hit, jit_only, label, topic_refs
 
 if TYPE_CHECKING:
     from cudalign.rules import Context
@@ -41,7 +41,8 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
     even listed by ``nvidia-smi``.
 
     **How to fix.** Upgrade the driver to at least the named version (``cudalign runbook --driver
-    <branch>``), or choose builds for a CUDA major the driver supports (``cudalign plan … --no-driver-change``).
+    <branch>``), or choose builds for a CUDA major the driver supports
+    (``cudalign plan … --no-driver-change``).
 
     **Example.** torch 2.11 (PyPI, CUDA 13.0) on driver 575.57.08: fails; torch 2.10 (cu128) runs.
     """
@@ -61,10 +62,13 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
             need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda))
             target = need.value or floor.value
             yield Hit(
-                f"{what} needs CUDA {cuda}, but driver {ctx.driver_text} is older than {driver_text(floor.value)}, the lowest driver for any "
+                f"{what} needs CUDA {cuda}, but driver {ctx.driver_text} is older than "
+                f"{driver_text(floor.value)}, the lowest driver for any "
                 f"CUDA {cuda.major}.x (host CUDA {ctx.host_cuda.value or '?'}).",
-                f"Upgrade the driver to >= {driver_text(target)} ({_branch(target)}; 'cudalign runbook --driver "
-                f"{target.major}'), or choose builds for CUDA {ctx.host_cuda.value or 'the driver supports'}.",
+                f"Upgrade the driver to >= {driver_text(target)} ({_branch(target)}; 'cudalign runbook "
+                "--driver "
+                f"{target.major}'), or choose builds for CUDA "
+                f"{ctx.host_cuda.value or 'the driver supports'}.",
                 (*floor.refs, *need.refs, *ctx.host_cuda.refs),
             )
     for gpu, fact in ctx.gpus:
@@ -72,14 +76,16 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
             continue
         if d < fact["min_driver"]:
             yield Hit(
-                f"{gpu.name} needs driver >= {driver_text(fact['min_driver'])}; driver {ctx.driver_text} does not support it.",
-                f"Upgrade the driver to >= {driver_text(fact['min_driver'])} ('cudalign runbook --driver {fact['min_driver'].major}').",
+                f"{gpu.name} needs driver >= {driver_text(fact['min_driver'])}; driver {ctx.driver_text} "
+                "does not support it.",
+                f"Upgrade the driver to >= {driver_text(fact['min_driver'])} ('cudalign runbook --driver "
+                f"{fact['min_driver'].major}').",
                 (fact.ref,),
             )
 
 
 def minor_version_compat(ctx: Context) -> Iterator[Hit]:
-    """The stack's CUDA is newer than the driver's, within one major: it runs through minor-version compatibility.
+    """The stack's CUDA is newer than the driver's, within one major: it runs through minor-version compat.
 
     **What it checks.** For each part of the stack with compiled CUDA code whose CUDA minor is newer than
     the driver supports, while the driver is at or above the major's floor (12.x: 525.60.13).
@@ -105,15 +111,18 @@ def minor_version_compat(ctx: Context) -> Iterator[Hit]:
         if need.value is None:
             yield Hit(
                 f"No toolkit fact gives the driver CUDA {query.cuda_minor(cuda)} needs ({what}).",
-                "Add the toolkit's release-notes driver to the knowledge base or run 'cudalign facts update'.",
+                "Add the toolkit's release-notes driver to the knowledge base or run 'cudalign facts "
+                "update'.",
                 floor.refs,
                 unknown=f"toolkit fact for CUDA {query.cuda_minor(cuda)}",
             )
             continue
         if d < need.value:
             yield Hit(
-                f"{what} is built with CUDA {query.cuda_minor(cuda)} but driver {ctx.driver_text} supports CUDA "
-                f"{ctx.host_cuda.value or '?'}: it runs through minor-version compatibility (limited features, "
+                f"{what} is built with CUDA {query.cuda_minor(cuda)} but driver {ctx.driver_text} supports "
+                "CUDA "
+                f"{ctx.host_cuda.value or '?'}: it runs through minor-version compatibility (limited "
+                "features, "
                 f"no PTX JIT of CUDA {query.cuda_minor(cuda)} code).",
                 f"Fine to run as is; to lift the caveat upgrade the driver to >= {driver_text(need.value)} "
                 f"({_branch(need.value)}).",
@@ -141,9 +150,7 @@ def ptx_jit_unsupported(ctx: Context) -> Iterator[Hit]:
     builds: list[tuple[str, str | None, tuple[ComputeCapability, ...], tuple[ComputeCapability, ...]]] = []
     torch = ctx.stack.component("torch")
     if torch is not None and ctx.stack.archs:
-        builds.append(
-            (f"torch {label(torch)}", ctx.stack.cuda_runtime, ctx.stack.archs, ctx.stack.ptx)
-        )
+        builds.append((f"torch {label(torch)}", ctx.stack.cuda_runtime, ctx.stack.archs, ctx.stack.ptx))
     for c in ctx.stack.components:
         if c.name != "torch" and c.archs:
             builds.append((f"{c.name} {c.version}", c.cuda, c.archs, c.ptx))
@@ -162,16 +169,20 @@ def ptx_jit_unsupported(ctx: Context) -> Iterator[Hit]:
             need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(Version(cuda)))
             if need.value is None:
                 yield Hit(
-                    f"{gpu.name} runs {what} through PTX JIT, and no fact gives the driver CUDA {cuda} PTX needs.",
+                    f"{gpu.name} runs {what} through PTX JIT, and no fact gives the driver CUDA {cuda} PTX "
+                    "needs.",
                     "Add the toolkit fact, or upgrade the driver to the toolkit's own driver.",
                     unknown=f"toolkit fact for CUDA {cuda}",
                 )
             elif ctx.driver < need.value:
-                refs = tuple(r for c in ctx.stack.components for r in c.facts if what.startswith(f"{c.name} "))
+                refs = tuple(
+                    r for c in ctx.stack.components for r in c.facts if what.startswith(f"{c.name} ")
+                )
                 yield Hit(
                     f"{gpu.name} ({cc.sm}) has no machine code in {what}, only CUDA {cuda} PTX, which driver "
                     f"{ctx.driver_text} cannot JIT-compile (cudaErrorUnsupportedPtxVersion).",
-                    f"Upgrade the driver to >= {driver_text(need.value)} ({_branch(need.value)}), or use a build with {cc.sm} "
+                    f"Upgrade the driver to >= {driver_text(need.value)} ({_branch(need.value)}), or use a "
+                    f"build with {cc.sm} "
                     "machine code.",
                     (*refs, *need.refs, *topic_refs(ctx.facts, "cuda.rule.ptx-jit-not-covered")),
                 )
@@ -208,7 +219,8 @@ def no_driver(ctx: Context) -> Iterator[Hit]:
     reason = ctx.host.unknown.get("driver", "no NVIDIA driver found")
     yield Hit(
         f"{what} needs an NVIDIA driver, and this host has none ({reason}).",
-        f"Install the NVIDIA driver >= {driver_text(need.value) if need.value else 'of a branch that supports CUDA ' + str(cuda)}.",
+        "Install the NVIDIA driver >= "
+        f"{driver_text(need.value) if need.value else 'of a branch that supports CUDA ' + str(cuda)}.",
         need.refs,
         severity=Severity.ERROR,
     )
@@ -234,5 +246,6 @@ def nvml_driver_mismatch(ctx: Context) -> Iterator[Hit]:
     yield Hit(
         f"NVML reports a driver/library version mismatch (kernel module {drv.version or '?'}{lib}): "
         "no CUDA program can start.",
-        "Reboot (or reload the nvidia kernel modules with no GPU process running) so the module matches the libraries.",
+        "Reboot (or reload the nvidia kernel modules with no GPU process running) so the module matches the "
+        "libraries.",
     )

@@ -48,7 +48,8 @@ def require_outcome(ctx: Context) -> tuple[bool | None, bool]:
     ]
     if any(r is True for r in results):
         by_cuda = any(
-            r is True and all(k == "cuda" for k, _, _ in c.conditions) for c, r in zip(clauses, results)
+            r is True and all(k == "cuda" for k, _, _ in c.conditions)
+            for c, r in zip(clauses, results, strict=True)
         )
         return True, not by_cuda
     if any(r is None for r in results):
@@ -70,7 +71,8 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
     **How to fix.** Upgrade the driver to the branch the image's CUDA needs, or use an image built for the
     driver's CUDA (an older tag, or a ``nvidia/cuda:<driver's CUDA>`` base).
 
-    **Example.** ``vllm/vllm-openai:v0.13.0`` (CUDA 12.9) on a GeForce host with driver 550 (CUDA 12.4): fails.
+    **Example.** ``vllm/vllm-openai:v0.13.0`` (CUDA 12.9) on a GeForce host with driver 550 (CUDA 12.4):
+    fails.
     """
     if not ctx.stack.image:
         return
@@ -100,7 +102,8 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
     )
     if holds is None:
         yield Hit(
-            f"Whether {ctx.stack.image} starts on driver {ctx.driver_text} depends on the GPU brand, which is not known.",
+            f"Whether {ctx.stack.image} starts on driver {ctx.driver_text} depends on the GPU brand, which "
+            "is not known.",
             "Describe the GPUs with --gpu NAME so their brand is known.",
             _image_refs(ctx),
             unknown="GPU brand (gpu fact segment)",
@@ -109,12 +112,18 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
         need = query.min_driver_for_cuda(
             ctx.facts, query.cuda_minor(ctx.stack.image_cuda or cuda_clause.split(">=")[-1])
         )
-        target = f">= {query.driver_text(need.value)} (R{need.value.major})" if need.value is not None else "of a newer branch"
+        target = (
+            f">= {query.driver_text(need.value)} (R{need.value.major})"
+            if need.value is not None
+            else "of a newer branch"
+        )
         yield Hit(
             f"{ctx.stack.image} requires {cuda_clause}, but driver {ctx.driver_text} supports CUDA "
-            f"{ctx.host_cuda.value or '?'} and no brand/driver clause admits it: the container will not start "
+            f"{ctx.host_cuda.value or '?'} and no brand/driver clause admits it: the container will not "
+            "start "
             f"(unsatisfied condition: {cuda_clause}).",
-            f"Upgrade the driver {target}, or use an image built for CUDA {ctx.host_cuda.value or 'the driver supports'}.",
+            f"Upgrade the driver {target}, or use an image built for CUDA "
+            f"{ctx.host_cuda.value or 'the driver supports'}.",
             (
                 *_image_refs(ctx),
                 *need.refs,
@@ -125,7 +134,7 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
 
 
 def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
-    """Forward-compatibility libraries (``cuda-compat``) would run on a GPU they do not support, or shadow a newer driver.
+    """Forward-compat libraries (``cuda-compat``) on a GPU they do not support, or shadowing a newer driver.
 
     **What it checks.** When the image's CUDA is newer than the host driver's and the image puts
     ``cuda-compat`` libraries on the loader path, each GPU's ``forward_compat`` fact (data-center GPUs and
@@ -150,9 +159,11 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
             compat = None
         if compat is not None and compat < hc:
             yield Hit(
-                f"The container's compat libraries (CUDA {compat}) are older than the host driver (CUDA {hc}) and "
+                f"The container's compat libraries (CUDA {compat}) are older than the host driver (CUDA "
+                f"{hc}) and "
                 "shadow it (CUDA error 803).",
-                "Remove /usr/local/cuda/compat from the loader path (LD_LIBRARY_PATH, ld.so.conf.d) in the image.",
+                "Remove /usr/local/cuda/compat from the loader path (LD_LIBRARY_PATH, ld.so.conf.d) in the "
+                "image.",
                 topic_refs(ctx.facts, "cuda.rule.forward-compatibility"),
             )
             return
@@ -167,7 +178,7 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
     if image_cuda is None or hc is None or image_cuda <= hc:
         return
     if ctx.stack.image and ctx.stack.image_require:
-        holds, by_brand = require_outcome(ctx)
+        holds, _ = require_outcome(ctx)
         if holds is False:
             return  # the container does not start at all: image-requires-newer-driver
     for gpu, fact in ctx.gpus:
@@ -179,9 +190,11 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
             )
         elif fact["forward_compat"] is False:
             yield Hit(
-                f"The image's CUDA {image_cuda} compat libraries would run on driver CUDA {hc}, but {gpu.name} "
+                f"The image's CUDA {image_cuda} compat libraries would run on driver CUDA {hc}, but "
+                f"{gpu.name} "
                 "does not support forward compatibility (CUDA error 804).",
-                f"Upgrade the driver to the CUDA {image_cuda} branch, or remove /usr/local/cuda/compat from the "
+                f"Upgrade the driver to the CUDA {image_cuda} branch, or remove /usr/local/cuda/compat from "
+                "the "
                 "loader path to rely on minor-version compatibility.",
                 (fact.ref, *topic_refs(ctx.facts, "cuda.rule.forward-compatibility")),
             )
@@ -196,8 +209,9 @@ def container_no_gpu(ctx: Context) -> Iterator[Hit]:
     **Why.** Without ``--gpus``/``runtime: nvidia``/a device request, the NVIDIA container runtime mounts
     no driver: ``Found no NVIDIA driver on your system``, ``torch.cuda.is_available()`` False.
 
-    **How to fix.** Start the container with ``--gpus all`` (Docker), ``deploy.resources.reservations.devices``
-    (compose) or ``nvidia.com/gpu`` limits (Kubernetes), with the NVIDIA container toolkit installed.
+    **How to fix.** Start the container with ``--gpus all`` (Docker),
+    ``deploy.resources.reservations.devices`` (compose) or ``nvidia.com/gpu`` limits (Kubernetes), with
+    the NVIDIA container toolkit installed.
 
     **Example.** ``docker run vllm/vllm-openai`` without ``--gpus all``: fails.
     """
@@ -210,7 +224,9 @@ def container_no_gpu(ctx: Context) -> Iterator[Hit]:
     if ctx.host.gpus and devices not in ("void", "none"):
         return
     yield Hit(
-        f"This {c.kind} container has no GPU access (NVIDIA_VISIBLE_DEVICES={c.nvidia_visible_devices or 'unset'}, "
+        f"This {c.kind} container has no GPU access "
+        f"(NVIDIA_VISIBLE_DEVICES={c.nvidia_visible_devices or 'unset'}, "
         f"{len(ctx.host.gpus)} GPUs visible).",
-        "Start it with --gpus all (or a compose/k8s GPU reservation) on a host with the NVIDIA container toolkit.",
+        "Start it with --gpus all (or a compose/k8s GPU reservation) on a host with the NVIDIA container "
+        "toolkit.",
     )

@@ -1,4 +1,4 @@
-"""Package rules: pins that disagree, CUDA majors and libraries that differ, CPU-only torch, missing wheels."""
+"""Package rules: disagreeing pins, differing CUDA majors and libraries, CPU-only torch, missing wheels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
@@ -14,8 +13,8 @@ from packaging.version import InvalidVersion, Version
 
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Severity
+from cudalign.rules.common import Hit, cuda_majors_provided, cudnn_majors_provided, label, neighbour_needs
 from cudalign.stack import _requirement
-from cudalign.rules.common import Hit, cuda_majors_provided, cudnn_majors_provided, neighbour_needs, label
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -109,7 +108,8 @@ def extension_abi_mismatch(ctx: Context) -> Iterator[Hit]:
             yield Hit(
                 f"{c.name} {c.version} was built for torch {pinned}, but torch {torch.version} {state} "
                 "(undefined symbols at import).",
-                f"Reinstall {c.name} and torch together so they agree (e.g. pip install {c.name}=={c.version} "
+                f"Reinstall {c.name} and torch together so they agree (e.g. pip install "
+                f"{c.name}=={c.version} "
                 f"torch=={pinned}).",
                 c.facts,
             )
@@ -174,7 +174,8 @@ def cuda_major_mismatch(ctx: Context) -> Iterator[Hit]:
             yield Hit(
                 f"{c.name} {c.version} is built for CUDA {c.cuda}, but torch {label(torch)} brings "
                 f"CUDA {ctx.stack.cuda_runtime} (libcudart.so.{cmajor} will not be found).",
-                f"Use torch's CUDA {cmajor} variant (e.g. the one {c.name} pins) or {c.name}'s CUDA {tmajor} build.",
+                f"Use torch's CUDA {cmajor} variant (e.g. the one {c.name} pins) or {c.name}'s CUDA "
+                f"{tmajor} build.",
                 c.facts,
             )
 
@@ -213,7 +214,8 @@ def cuda_library_mismatch(ctx: Context) -> Iterator[Hit]:
             if ctx.stack.component("torch") is not None:
                 yield Hit(
                     f"{c.name} {c.version} needs cuDNN {need}, and the stack's cuDNN is not known.",
-                    "Resolve torch from PyPI metadata ('cudalign facts update') or check the installed cuDNN.",
+                    "Resolve torch from PyPI metadata ('cudalign facts update') or check the installed "
+                    "cuDNN.",
                     (f.ref,),
                     unknown="cuDNN version of the torch build",
                 )
@@ -255,7 +257,8 @@ def cpu_only_torch(ctx: Context) -> Iterator[Hit]:
     yield Hit(
         f"torch {torch.version} resolves to a CPU-only build on {ctx.stack.platform or 'this platform'}: "
         "torch.cuda.is_available() will be False.",
-        f"Install a CUDA build: --index-url https://download.pytorch.org/whl/{pick} (or --torch-backend={pick}).",
+        f"Install a CUDA build: --index-url https://download.pytorch.org/whl/{pick} (or "
+        f"--torch-backend={pick}).",
         tuple(r for r in ctx.stack.facts if r.id in ctx.facts and ctx.facts.get(r.id).kind == "torch_series"),
     )
 
@@ -399,8 +402,10 @@ def no_wheel_for_platform(ctx: Context) -> Iterator[Hit]:
                 ok = True
             if not ok:
                 yield Hit(
-                    f"{c.name} {c.version} requires Python {rel.requires_python}; the host has Python {ctx.host.python}.",
-                    f"Use a Python in {rel.requires_python}, or a {c.name} release that supports {ctx.host.python}.",
+                    f"{c.name} {c.version} requires Python {rel.requires_python}; the host has Python "
+                    f"{ctx.host.python}.",
+                    f"Use a Python in {rel.requires_python}, or a {c.name} release that supports "
+                    f"{ctx.host.python}.",
                     (ref,),
                 )
                 continue
@@ -410,7 +415,8 @@ def no_wheel_for_platform(ctx: Context) -> Iterator[Hit]:
         if problem:
             yield Hit(
                 f"{c.name} {c.version} cannot install here: {problem}.",
-                f"Use a platform, Python or base image {c.name} {c.version} publishes wheels for, or another release.",
+                f"Use a platform, Python or base image {c.name} {c.version} publishes wheels for, or "
+                "another release.",
                 (ref,),
             )
 
@@ -435,7 +441,7 @@ def nccl_mismatch(ctx: Context) -> Iterator[Hit]:
             req = _requirement(text)
             if req is None:
                 continue
-            name = canonicalize_name(req.name)
+            name = str(canonicalize_name(req.name))
             if name.startswith("nvidia-nccl"):
                 exact = [s.version for s in req.specifier if s.operator == "=="]
                 if exact:
@@ -446,7 +452,8 @@ def nccl_mismatch(ctx: Context) -> Iterator[Hit]:
     if len(pins) > 1:
         names = ", ".join(sorted(pins))
         yield Hit(
-            f"Several NCCL packages would be installed ({names}); which libnccl.so.2 loads depends on import order.",
+            f"Several NCCL packages would be installed ({names}); which libnccl.so.2 loads depends on "
+            "import order.",
             "Keep only the NCCL package of torch's CUDA major (pip uninstall the others).",
         )
     for name, by in pins.items():

@@ -1,4 +1,4 @@
-"""Runtime rules: libraries a package loads that nothing provides, and NVSwitch systems without Fabric Manager."""
+"""Runtime rules: libraries a package loads that nothing provides; NVSwitch systems without Fabric Manager."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 __all__ = ["fabric_manager_missing", "library_not_on_path"]
 
+
 def library_not_on_path(ctx: Context) -> Iterator[Hit]:
-    """A package loads CUDA libraries (cuBLAS, cuDNN of a CUDA major) that nothing in the stack or host provides.
+    """A package loads CUDA libraries (cuBLAS, cuDNN of a CUDA major) that nothing in the stack provides.
 
     **What it checks.** Neighbouring packages that link the CUDA libraries dynamically instead of
     bringing them (CTranslate2, onnxruntime-gpu, per ``package_build.cuda_major``): is there a provider of
@@ -24,8 +25,9 @@ def library_not_on_path(ctx: Context) -> Iterator[Hit]:
     **Why.** The package imports, then fails at first use: ``Library libcublas.so.12 is not found or
     cannot be loaded`` (faster-whisper), ``Failed to load libonnxruntime_providers_cuda.so``.
 
-    **How to fix.** Install the libraries as wheels (``pip install nvidia-cublas-cu12 nvidia-cudnn-cu12==9.*``)
-    and put their ``lib`` directories on ``LD_LIBRARY_PATH``, or use a ``nvidia/cuda:<major>.x-cudnn-runtime`` image.
+    **How to fix.** Install the libraries as wheels (``pip install nvidia-cublas-cu12
+    nvidia-cudnn-cu12==9.*``) and put their ``lib`` directories on ``LD_LIBRARY_PATH``, or use a
+    ``nvidia/cuda:<major>.x-cudnn-runtime`` image.
 
     **Example.** faster-whisper (ctranslate2 4.6, CUDA 12) next to torch 2.11 (CUDA 13): fails.
     """
@@ -38,7 +40,8 @@ def library_not_on_path(ctx: Context) -> Iterator[Hit]:
             continue
         described = ctx.host.origin == "described"
         yield Hit(
-            f"{c.name} {c.version} loads CUDA {major} libraries (libcublas.so.{major}) that pip does not install with "
+            f"{c.name} {c.version} loads CUDA {major} libraries (libcublas.so.{major}) that pip does not "
+            "install with "
             f"it, and {'the described host does not say it has them' if described else 'none were found'}.",
             f"pip install nvidia-cublas-cu{major} nvidia-cudnn-cu{major} and put their lib directories on "
             f"LD_LIBRARY_PATH, or use a CUDA {major} runtime image.",
@@ -66,8 +69,10 @@ def fabric_manager_missing(ctx: Context) -> Iterator[Hit]:
     if state in ("running", "n/a", "success", "completed"):
         return
     yield Hit(
-        f"This host has NVSwitches but Fabric Manager is {state or 'not reported'}: CUDA fails with error 802 "
+        f"This host has NVSwitches but Fabric Manager is {state or 'not reported'}: CUDA fails with error "
+        "802 "
         "(system not yet initialized).",
-        f"Install nvidia-fabricmanager matching driver {ctx.host.driver.version if ctx.host.driver else ''} and "
+        f"Install nvidia-fabricmanager matching driver {ctx.host.driver.version if ctx.host.driver else ''} "
+        "and "
         "run 'systemctl enable --now nvidia-fabricmanager'.",
     )
