@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from cudalign.explain import SCHEMA, driver_text, explain, scan, signatures
 from cudalign.facts import Facts, load
 from cudalign.facts.query import max_cuda_for_driver, min_driver_for_cuda
 from cudalign.hosts import describe_host
-from cudalign.model import InstalledPackage, Severity
+from cudalign.model import Host, InstalledPackage, Severity, host_from_json
 
 DATA = Path(__file__).with_name("data")
 CONTAINER = (
@@ -162,3 +163,30 @@ def test_a_long_line_is_quoted_around_the_match(facts: Facts) -> None:
     (m,) = scan([line], signatures(facts))
     assert m.text.startswith("…")
     assert "unsatisfied condition: cuda>=12.8" in m.text
+
+
+# --------------------------------------------------------------------------- recorded hosts
+
+
+def _recorded(name: str) -> Host:
+    path = Path(__file__).parents[1] / "hosts" / f"{name}.json"
+    return host_from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_nvml_mismatch_on_a_recorded_host_names_both_versions(facts: Facts) -> None:
+    host = _recorded("nvml-mismatch")
+    assert host.driver is not None and host.driver.library_version
+    (f,) = explain("Failed to initialize NVML: Driver/library version mismatch", facts, host).findings
+    assert f"kernel module is {host.driver.version}" in f.message
+    assert f"reboot to load {host.driver.library_version}" in f.fix
+
+
+def test_no_kernel_image_on_a_recorded_rtx5090_lists_its_gpu_and_torch(facts: Facts) -> None:
+    host = _recorded("rtx5090-driver570")
+    torch = host.package("torch")
+    assert torch is not None and host.gpus and host.gpus[0].cc is not None
+    (f,) = explain(
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device", facts, host
+    ).findings
+    assert f"({host.gpus[0].cc})" in f.message
+    assert f"the installed torch is {torch.version}" in f.message.lower()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from cudalign.errors import InvalidInput
 from cudalign.facts import Facts
 from cudalign.hosts import describe_host
-from cudalign.model import DriverInfo, OsInfo, Severity
+from cudalign.model import DriverInfo, Host, OsInfo, Severity, host_from_json
 from cudalign.runbook import GpuProcess, Runbook, Target, build, parse_target
 from cudalign.runbook.distros import detect, from_text
 from cudalign.runbook.processes import gpu_processes
@@ -239,3 +241,23 @@ def test_gpu_processes_from_nvml() -> None:
 
 def test_gpu_processes_without_nvml_is_none() -> None:
     assert gpu_processes(_FakeNvml(fail_init=True)) is None
+
+
+# --------------------------------------------------------------------------- recorded hosts
+
+
+def _recorded(name: str) -> Host:
+    path = Path(__file__).parents[1] / "hosts" / f"{name}.json"
+    return host_from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_recorded_nvswitch_host_gets_the_fabric_manager_and_keeps_the_open_module(facts: Facts) -> None:
+    host = _recorded("h200x2")
+    assert host.nvswitch is True and host.driver is not None
+    rb = build(host, facts, Target(590))
+    assert rb.flavour == host.driver.kernel_module == "open"
+    assert "apt-get install -y nvidia-driver-pinning-590 nvidia-open nvidia-fabricmanager" in _commands(
+        rb, "window"
+    )
+    assert rb.host_label.startswith(("this host", host.hostname or "this host"))
+    assert not build(host, facts, Target(580)).change_needed  # it runs 580 already

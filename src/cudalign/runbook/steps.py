@@ -253,7 +253,7 @@ def _change_needed(current: str | None, target: Target) -> tuple[bool, str]:
 
 
 def _host_label(host: Host, distro: Distro, gpus: tuple[str, ...]) -> str:
-    name = host.hostname or "this host"
+    name = host.hostname if host.hostname and not host.hostname.startswith("<") else "this host"
     if gpus:
         counts: dict[str, int] = {}
         for g in gpus:
