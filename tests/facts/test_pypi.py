@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from cudalign.errors import NetworkError
 from cudalign.facts.pypi import (
+    ConnectFailed,
     DistFile,
     HttpDoor,
     PyPIClient,
@@ -136,7 +137,7 @@ def test_gives_up_after_retries() -> None:
 
 
 def test_connection_refused_is_not_retried_and_trips_offline() -> None:
-    door = ScriptedDoor([NetworkError("u: cannot connect: refused")])
+    door = ScriptedDoor([ConnectFailed("u: cannot connect: refused")])
     client = PyPIClient(door, retries=3, sleep=lambda s: None)
     with pytest.raises(NetworkError, match="cannot connect"):
         client.get("u")
@@ -297,5 +298,5 @@ def test_http_door_refused_connection_is_a_network_error() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(NetworkError, match=rf"127.0.0.1:{port}/x: cannot connect"):
+    with pytest.raises(ConnectFailed, match=rf"127.0.0.1:{port}/x: cannot connect"):
         HttpDoor().get(f"http://127.0.0.1:{port}/x", {}, 2)

@@ -11,8 +11,8 @@ import pytest
 
 from cudalign.errors import NetworkError
 from cudalign.facts.pypi import DistFile, PyPIClient, ReplayDoor, Response
-from cudalign.facts.snapshot import MetadataRecord, PackageHistory, Release, Snapshot, _read
-from cudalign.facts.update import TRACKED, pick_wheels, platform_key, update, validators_path
+from cudalign.facts.snapshot import MetadataRecord, PackageHistory, Release, Snapshot, read_snapshot
+from cudalign.facts.update import TRACKED, UpdateResult, pick_wheels, platform_key, update, validators_path
 
 RECORDINGS = Path(__file__).parents[1] / "recordings" / "pypi"
 SINCE = dt.date(2025, 8, 1)  # as recorded: metadata of faster-whisper 1.2.0 and 1.2.1
@@ -23,7 +23,7 @@ def client(door: object) -> PyPIClient:
     return PyPIClient(door, tail_bytes=1024, sleep=lambda s: None)  # type: ignore[arg-type]
 
 
-def run(out: Path, door: object, **kw: object) -> object:
+def run(out: Path, door: object, **kw: object) -> UpdateResult:
     return update(
         ["faster-whisper"],
         base=kw.pop("base", None),  # type: ignore[arg-type]
@@ -41,7 +41,7 @@ def test_update_reads_releases_and_metadata_from_the_index(tmp_path: Path) -> No
     door = ReplayDoor(RECORDINGS)
     out = tmp_path / "snap.json"
     result = run(out, door)
-    snap = _read(out, "overlay")
+    snap = read_snapshot(out, "overlay")
     history = snap.packages["faster-whisper"]
     assert len(history.releases) == 21
     rel = history.releases["1.2.1"]
@@ -53,7 +53,7 @@ def test_update_reads_releases_and_metadata_from_the_index(tmp_path: Path) -> No
     assert "ctranslate2<5,>=4.0" in record.requires_dist
     assert history.releases["1.1.1"].metadata == {}  # before --since: not read
     assert snap.generated == NOW.isoformat()
-    assert result.packages[0].metadata_read == 2  # type: ignore[attr-defined]
+    assert result.packages[0].metadata_read == 2
 
 
 def test_rewritten_file_is_compact_json(tmp_path: Path) -> None:
@@ -82,15 +82,16 @@ def test_interrupted_update_resumes_from_its_checkpoint(tmp_path: Path, checkpoi
     out = tmp_path / "snap.json"
     with pytest.raises(RuntimeError, match="killed"):
         run(out, Interrupting(ReplayDoor(RECORDINGS), after=1), checkpoint_s=checkpoint_s)
-    partial = _read(out, "overlay").packages["faster-whisper"].releases
+    partial = read_snapshot(out, "overlay").packages["faster-whisper"].releases
     done = [v for v in ("1.2.0", "1.2.1") if partial[v].metadata]
     assert len(done) == 1  # the checkpoint holds the one read that finished
     door = ReplayDoor(RECORDINGS)
-    run(out, door, base=_read(out, "overlay"))
+    run(out, door, base=read_snapshot(out, "overlay"))
     wheel_reads = {u.rsplit("/", 1)[1] for u, _ in door.requests if ".whl" in u}
     assert not any(done[0] in w for w in wheel_reads)  # the finished release is not read again
     assert all(
-        _read(out, "overlay").packages["faster-whisper"].releases[v].metadata for v in ("1.2.0", "1.2.1")
+        read_snapshot(out, "overlay").packages["faster-whisper"].releases[v].metadata
+        for v in ("1.2.0", "1.2.1")
     )
 
 
@@ -98,15 +99,15 @@ def test_warm_run_reuses_metadata_already_read(tmp_path: Path) -> None:
     out = tmp_path / "snap.json"
     run(out, ReplayDoor(RECORDINGS))
     door = ReplayDoor(RECORDINGS)
-    result = run(out, door, base=_read(out, "overlay"))
+    result = run(out, door, base=read_snapshot(out, "overlay"))
     assert not [u for u, _ in door.requests if ".whl" in u]  # no wheel or .metadata read again
-    assert result.packages[0].metadata_reused == 2  # type: ignore[attr-defined]
+    assert result.packages[0].metadata_reused == 2
 
 
 def test_same_serial_and_complete_history_reads_only_the_json_page(tmp_path: Path) -> None:
     out = tmp_path / "snap.json"
     run(out, ReplayDoor(RECORDINGS))
-    snap = _read(out, "overlay")
+    snap = read_snapshot(out, "overlay")
     history = snap.packages["faster-whisper"]
     filler = MetadataRecord("f.whl", "https://x/f.whl", "range", ())
     complete = {  # as if every release had been read: the history is complete
@@ -125,11 +126,11 @@ def test_same_serial_and_complete_history_reads_only_the_json_page(tmp_path: Pat
     door = ReplayDoor(RECORDINGS)
     result = run(out, door, base=base)
     assert [u for u, _ in door.requests] == ["https://pypi.org/pypi/faster-whisper/json"]
-    assert result.packages[0].status == "unchanged"  # type: ignore[attr-defined]
+    assert result.packages[0].status == "unchanged"
 
 
 def _complete_base(out: Path) -> Snapshot:
-    snap = _read(out, "overlay")
+    snap = read_snapshot(out, "overlay")
     history = snap.packages["faster-whisper"]
     filler = MetadataRecord("f.whl", "https://x/f.whl", "range", ())
     complete = {
@@ -157,8 +158,8 @@ def test_changed_serial_is_an_update_even_when_the_simple_page_fails(tmp_path: P
     stored["faster-whisper"]["serial"] = 1  # the index has moved on since
     vfile.write_text(json.dumps(stored))
     result = run(out, NoSimple(RECORDINGS), base=base)
-    assert result.packages[0].status == "updated"  # type: ignore[attr-defined]
-    assert result.packages[0].metadata_reused == 21  # type: ignore[attr-defined]
+    assert result.packages[0].status == "updated"
+    assert result.packages[0].metadata_reused == 21
 
 
 class ETagDoor:
@@ -182,14 +183,14 @@ def test_unchanged_project_answers_304_and_keeps_its_releases(tmp_path: Path) ->
     out = tmp_path / "snap.json"
     run(out, ETagDoor(ReplayDoor(RECORDINGS)))
     assert json.loads(validators_path(out).read_text())["faster-whisper"]["etag"] == '"v1"'
-    before = _read(out, "overlay")
+    before = read_snapshot(out, "overlay")
     door = ETagDoor(ReplayDoor(RECORDINGS))
     result = run(out, door, base=before)
     assert [(u, h.get("If-None-Match")) for u, h in door.asked] == [
         ("https://pypi.org/pypi/faster-whisper/json", '"v1"')
     ]
-    assert result.packages[0].status == "unchanged"  # type: ignore[attr-defined]
-    after = _read(out, "overlay")
+    assert result.packages[0].status == "unchanged"
+    after = read_snapshot(out, "overlay")
     assert after.packages["faster-whisper"].releases == before.packages["faster-whisper"].releases
 
 
@@ -199,7 +200,7 @@ def test_offline_writes_nothing_and_says_why(tmp_path: Path) -> None:
     empty = tmp_path / "no-recordings"
     empty.mkdir()
     result = run(out, ReplayDoor(empty))
-    assert result.offline is not None and "cannot connect" in result.offline  # type: ignore[attr-defined]
+    assert result.offline is not None and "cannot connect" in result.offline and result.unreachable
     assert out.read_text() == "old"
 
 
@@ -212,8 +213,8 @@ def test_a_failed_metadata_read_is_reported_and_retried_next_time(tmp_path: Path
 
     out = tmp_path / "snap.json"
     result = run(out, Failing(RECORDINGS))
-    assert result.packages[0].errors and "1.2.0" in result.packages[0].errors[0]  # type: ignore[attr-defined]
-    snap = _read(out, "overlay")
+    assert result.packages[0].errors and "1.2.0" in result.packages[0].errors[0]
+    snap = read_snapshot(out, "overlay")
     assert not snap.packages["faster-whisper"].releases["1.2.0"].metadata
     door = ReplayDoor(RECORDINGS)
     run(out, door, base=snap)

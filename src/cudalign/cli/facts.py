@@ -68,11 +68,11 @@ def _out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 def _base_snapshot(path: Path | None) -> Snapshot | None:
     """The snapshot an update starts from: the file it rewrites, else what ``load_snapshot`` serves."""
     from cudalign.errors import InvalidFact
-    from cudalign.facts.snapshot import _read, load_snapshot
+    from cudalign.facts.snapshot import load_snapshot, read_snapshot
 
     try:
         if path is not None:
-            return _read(path, "embedded") if path.exists() else None
+            return read_snapshot(path, "embedded") if path.exists() else None
         return load_snapshot()
     except InvalidFact:
         return None
@@ -117,7 +117,8 @@ def _update(args: argparse.Namespace) -> int:
     )
     if result.offline:
         kept = f"the {base.origin} snapshot of {base.generated[:10]}" if base else "no snapshot"
-        print(f"cudalign: offline ({result.offline}); keeping {kept}", file=sys.stderr)
+        what = "offline" if result.unreachable else "could not read the index"
+        print(f"cudalign: {what} ({result.offline}); keeping {kept}", file=sys.stderr)
     _out(args, update_json(result), update_text(result))
     return 1 if result.offline else 0
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_INDEX",
+    "ConnectFailed",
     "DistFile",
     "Door",
     "HttpDoor",
@@ -46,6 +47,10 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 USER_AGENT = "cudalign (facts update; +https://github.com/cudalign/cudalign)"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _METADATA_NAME = re.compile(r"^[^/]+\.dist[-.]info/METADATA$")  # torch 1.7.0 on Windows: ".dist.info"
+
+
+class ConnectFailed(NetworkError):
+    """The index could not be reached at all (DNS, refused, unreachable): the machine is offline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,13 @@ class HttpDoor:
             send = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", **headers}
             for attempt in (0, 1):  # a kept-alive connection the server closed is retried once, fresh
                 conn = self._connection(parts.scheme, parts.netloc, timeout)
+                if conn.sock is None:  # a new connection: failing here means the host cannot be reached
+                    try:
+                        conn.connect()
+                    except (OSError, http.client.HTTPException) as exc:
+                        self._drop(parts.scheme, parts.netloc)
+                        why = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else exc
+                        raise ConnectFailed(f"{url}: cannot connect: {why}") from None
                 try:
                     conn.request("GET", target or "/", headers=send)
                     resp = conn.getresponse()
@@ -120,7 +132,7 @@ class HttpDoor:
                     raise NetworkError(f"{url}: no answer within {timeout:g} s") from None
                 except (OSError, http.client.HTTPException) as exc:
                     self._drop(parts.scheme, parts.netloc)
-                    raise NetworkError(f"{url}: cannot connect: {exc}") from None
+                    raise ConnectFailed(f"{url}: cannot connect: {exc}") from None
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
             if resp.status in (301, 302, 303, 307, 308) and "location" in hdrs:
                 url = urllib.parse.urljoin(url, hdrs["location"])
@@ -183,7 +195,7 @@ class ReplayDoor:
         self.requests.append((url, dict(headers)))
         hit = self.responses.get(_key(url, headers))
         if hit is None:
-            raise NetworkError(f"{url}: cannot connect: not in the recordings")
+            raise ConnectFailed(f"{url}: cannot connect: not in the recordings")
         return hit
 
 
@@ -292,7 +304,7 @@ class PyPIClient:
             try:
                 resp = self.door.get(url, hdrs, self.timeout)
             except NetworkError as exc:
-                if "cannot connect" in str(exc):
+                if isinstance(exc, ConnectFailed):
                     self.offline = exc
                     raise
                 if attempt == self.retries:

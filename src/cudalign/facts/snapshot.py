@@ -45,6 +45,7 @@ __all__ = [
     "load_snapshot",
     "overlay_path",
     "parse_snapshot",
+    "read_snapshot",
     "snapshot_to_json",
     "user_cache_dir",
     "write_json_atomic",
@@ -277,7 +278,8 @@ def write_json_atomic(path: Path, data: Any, *, indent: int | None = None) -> No
         raise
 
 
-def _read(path: Path, origin: str) -> Snapshot:
+def read_snapshot(path: Path, origin: str) -> Snapshot:
+    """Read and validate one snapshot file; ``origin`` is ``embedded`` or ``overlay``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -287,12 +289,12 @@ def _read(path: Path, origin: str) -> Snapshot:
 
 def load_snapshot(*, use_overlay: bool = True) -> Snapshot:
     """The user overlay when it exists and is valid and newer, else the embedded snapshot."""
-    embedded = _read(EMBEDDED_PATH, "embedded") if EMBEDDED_PATH.exists() else None
+    embedded = read_snapshot(EMBEDDED_PATH, "embedded") if EMBEDDED_PATH.exists() else None
     if use_overlay:
         path = overlay_path()
         if path.exists():
             try:
-                overlay = _read(path, "overlay")
+                overlay = read_snapshot(path, "overlay")
             except InvalidFact:
                 overlay = None  # a broken overlay never hides the embedded snapshot
             if overlay is not None and (embedded is None or overlay.generated_at >= embedded.generated_at):

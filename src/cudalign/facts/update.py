@@ -128,8 +128,10 @@ class UpdateResult:
     elapsed_s: float
     requests: int
     offline: str | None
-    """The network error that made the whole update fall back to the existing snapshot, if any."""
+    """Why no package could be read (nothing was written), or ``None``."""
     packages: tuple[PackageOutcome, ...] = ()
+    unreachable: bool = False
+    """No connection to the index could be made at all: this machine is offline."""
     snapshot: Snapshot | None = field(default=None, repr=False)
 
 
@@ -438,7 +440,8 @@ class _Run:
             self.client.requests,
             offline,
             tuple(self.outcomes[n] for n in names if n in self.outcomes),
-            None if offline else self.snapshot(),
+            snapshot=None if offline else self.snapshot(),
+            unreachable=offline is not None and self.client.offline is not None,
         )
 
 

@@ -28,6 +28,7 @@ def update_json(result: UpdateResult) -> dict[str, Any]:
         "elapsed_s": round(result.elapsed_s, 2),
         "requests": result.requests,
         "offline": result.offline,
+        "unreachable": result.unreachable,
         "packages": [
             {
                 "name": p.name,
@@ -45,7 +46,7 @@ def update_json(result: UpdateResult) -> dict[str, Any]:
 
 def update_text(result: UpdateResult) -> str:
     if result.offline:
-        return "nothing updated (offline)"
+        return "nothing updated (offline)" if result.unreachable else "nothing updated"
     rows = [
         [
             p.name,
