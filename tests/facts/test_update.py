@@ -258,3 +258,14 @@ def test_pick_wheels_prefers_cp312_then_cp311() -> None:
 def test_tracked_packages_are_one_list_without_duplicates() -> None:
     assert len(TRACKED) == len(set(TRACKED)) == 18
     assert {"torch", "vllm", "faster-whisper"} <= set(TRACKED)
+
+
+def test_an_index_that_knows_no_package_is_not_called_offline(tmp_path: Path) -> None:
+    class NotFound:
+        def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Response:
+            return Response(url, 404)
+
+    out = tmp_path / "snap.json"
+    result = run(out, NotFound())
+    assert result.offline is not None and "no such project on the index (HTTP 404)" in result.offline
+    assert not result.unreachable and not out.exists()
