@@ -124,8 +124,6 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
             }
         ]
     props: dict[str, Any] = {}
-    if f.service:
-        props["service"] = f.service
     if f.facts:
         props["facts"] = [{"id": r.id, "source": r.source} for r in f.facts]
     if props:
