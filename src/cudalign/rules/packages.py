@@ -13,7 +13,14 @@ from packaging.version import InvalidVersion, Version
 
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Severity
-from cudalign.rules.common import Hit, cuda_majors_provided, cudnn_majors_provided, label, neighbour_needs
+from cudalign.rules.common import (
+    TORCH_EXTENSIONS,
+    Hit,
+    cuda_majors_provided,
+    cudnn_majors_provided,
+    label,
+    neighbour_needs,
+)
 from cudalign.stack import _requirement
 
 if TYPE_CHECKING:
@@ -247,7 +254,8 @@ def cpu_only_torch(ctx: Context) -> Iterator[Hit]:
     torch = ctx.stack.component("torch")
     if torch is None or torch.variant != "cpu":
         return
-    cuda_pkgs = [c.name for c in ctx.stack.components if c.name != "torch" and c.cuda]
+    # packages that run their CUDA code through torch (vLLM, xformers …); CTranslate2 or onnxruntime do not
+    cuda_pkgs = [c.name for c in ctx.stack.components if c.name in TORCH_EXTENSIONS and c.name != "torch"]
     if not ctx.host.gpus and not cuda_pkgs:
         return
     target = ctx.host_cuda.value
