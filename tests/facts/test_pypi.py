@@ -300,3 +300,23 @@ def test_http_door_refused_connection_is_a_network_error() -> None:
         port = s.getsockname()[1]
     with pytest.raises(ConnectFailed, match=rf"127.0.0.1:{port}/x: cannot connect"):
         HttpDoor().get(f"http://127.0.0.1:{port}/x", {}, 2)
+
+
+def test_range_reader_follows_a_zip64_end_record() -> None:
+    """A wheel whose EOCD says 0xFFFFFFFF: the sizes come from the zip64 record the locator points at."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pkg/big.bin", b"x" * 5000)
+        zf.writestr(
+            "pkg-1.dist-info/METADATA", "Metadata-Version: 2.1\nName: pkg\nRequires-Dist: torch==2.9.0\n"
+        )
+    data = buf.getvalue()
+    eocd = data.rfind(b"PK\x05\x06")
+    entries, cd_size, cd_at = struct.unpack("<HLL", data[eocd + 10 : eocd + 20])
+    z64 = struct.pack("<4sQHHLLQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, cd_size, cd_at)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, eocd, 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    wheel = data[:eocd] + z64 + locator + end
+    client = PyPIClient(ZipDoor(wheel), tail_bytes=256)
+    read = client.metadata(DistFile("pkg-1-py3-none-any.whl", "https://x/pkg-1-py3-none-any.whl", "1"))
+    assert read.requires_dist == ("torch==2.9.0",)

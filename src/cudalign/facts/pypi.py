@@ -441,7 +441,7 @@ class PyPIClient:
 
         tail, tail_at, _size = self._range(url, f"-{self.tail_bytes}")
         reads = 1
-        cd_size, cd_at = _end_of_central_directory(tail, url)
+        cd_size, cd_at = _end_of_central_directory(tail, tail_at, url)
 
         def slice_or_fetch(start: int, length: int) -> bytes:
             nonlocal reads
@@ -474,8 +474,11 @@ class PyPIClient:
         return data.decode("utf-8", "replace"), reads
 
 
-def _end_of_central_directory(tail: bytes, url: str) -> tuple[int, int]:
-    """Size and offset of the central directory, from the EOCD record (and its zip64 form)."""
+def _end_of_central_directory(tail: bytes, tail_at: int, url: str) -> tuple[int, int]:
+    """Size and offset of the central directory, from the EOCD record (and its zip64 form).
+
+    ``tail`` holds the file's last bytes, starting at offset ``tail_at``.
+    """
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) < at + 22:
         raise NetworkError(f"{url}: no zip end-of-central-directory record in the last {len(tail)} bytes")
@@ -485,11 +488,10 @@ def _end_of_central_directory(tail: bytes, url: str) -> tuple[int, int]:
         if loc < 0 or tail[loc : loc + 4] != b"PK\x06\x07":
             raise NetworkError(f"{url}: zip64 wheel without a zip64 locator in the tail read")
         (z64_at,) = struct.unpack("<Q", tail[loc + 8 : loc + 16])
-        z = tail.rfind(b"PK\x06\x06", 0, loc)
-        if z < 0:
+        z = z64_at - tail_at
+        if z < 0 or tail[z : z + 4] != b"PK\x06\x06":
             raise NetworkError(f"{url}: zip64 end-of-central-directory record not in the tail read")
         cd_size, cd_at = struct.unpack("<QQ", tail[z + 40 : z + 56])
-        del z64_at
     return cd_size, cd_at
 
 
