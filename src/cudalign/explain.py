@@ -133,6 +133,12 @@ def _groups(m: re.Match[str]) -> dict[str, str]:
     return {k: v for k, v in m.groupdict().items() if v is not None}
 
 
+def _message_start(m: re.Match[str]) -> int:
+    """Where the message starts: the match, or for patterns anchored at the line start, the first group."""
+    starts = [m.start(k) for k, v in m.groupdict().items() if v is not None]
+    return min(starts) if m.start() == 0 and starts else m.start()
+
+
 def _excerpt(text: str, start: int) -> tuple[str, int]:
     """The line, or for a long one the part from a little before the match; and where the match starts."""
     stripped = text.lstrip()
@@ -188,7 +194,7 @@ def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
         key = (sig.id, groups.get("library", ""))
         prev = found.get(key)
         if prev is None:
-            text, at = _excerpt(m.string, m.start())
+            text, at = _excerpt(m.string, _message_start(m))
             found[key] = Match(sig, i + 1, text, groups, at=at)
         else:
             merged = {**groups, **prev.groups}
