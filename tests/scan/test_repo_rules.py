@@ -209,3 +209,10 @@ def test_ca609_catches_not_yaml_that_is_not_ours(facts: Facts, make_repo: MakeRe
 def test_driver_text_keeps_two_digit_patch() -> None:
     assert driver_text(Version("580.65.06")) == "580.65.06"
     assert driver_text(Version("570.26")) == "570.26"
+
+
+def test_ca601_compares_versions_not_text(facts: Facts, make_repo: MakeRepo) -> None:
+    """2.11.0 is newer than 2.9.0: with one service each, the newest is the reference."""
+    repo = make_repo({"a/requirements.txt": "torch==2.11.0\n", "b/requirements.txt": "torch==2.9.0\n"})
+    (found,) = _codes(repo, facts, "CA601")
+    assert found.service == "b" and "a uses torch 2.11.0" in found.message

@@ -82,3 +82,36 @@ def test_a_dockerfile_in_a_subfolder_finds_files_at_the_root(facts: Facts, make_
     })  # fmt: skip
     (view,) = scan(repo, facts).views
     assert view.service.files == ("docker/Dockerfile", "requirements.txt")
+
+
+def test_k8s_matches_public_images_by_tag_and_built_images_by_repository(
+    facts: Facts, make_repo: MakeRepo
+) -> None:
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\n"
+        "spec:\n  containers:\n    - {{name: c, image: '{image}'}}\n"
+    )
+    repo = make_repo({
+        "compose.yaml": "services:\n  llm:\n    image: vllm/vllm-openai:v0.20.0\n"
+                        "  api:\n    build: ./api\n    image: registry.example.com/acme/api:1.0\n",
+        "api/Dockerfile": "FROM python:3.12\n",
+        "k8s/a.yaml": pod.format(name="old", image="vllm/vllm-openai:v0.9.0"),
+        "k8s/b.yaml": pod.format(name="same", image="docker.io/vllm/vllm-openai:v0.20.0"),
+        "k8s/c.yaml": pod.format(name="api", image="registry.example.com/acme/api:2.0"),
+    })  # fmt: skip
+    by = {v.service.name: v.service for v in scan(repo, facts).views}
+    assert [c.workload for c in by["llm"].containers] == ["Pod/same"]
+    assert [c.workload for c in by["api"].containers] == ["Pod/api"]
+    assert "Pod/old/c" in by
+
+
+def test_constraints_pin_only_what_is_installed(facts: Facts, make_repo: MakeRepo) -> None:
+    repo = make_repo({
+        "a/requirements.txt": "-c ../constraints.txt\nfastapi==0.115.0\n",
+        "b/requirements.txt": "-c ../constraints.txt\ntorch==2.9.0\n",
+        "constraints.txt": "torch==2.9.0\nfastapi==0.115.0\n",
+    })  # fmt: skip
+    by = {v.service.name: v.service for v in scan(repo, facts).views}
+    assert {d.name for d in by["a"].requirements} == {"fastapi"}
+    assert [d.constraint for d in by["b"].requirements if d.name == "torch"] == [False, True]
+    assert set(by) == {"a", "b"}  # the shared constraints file is no service of its own

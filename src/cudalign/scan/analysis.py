@@ -131,7 +131,7 @@ class ServiceView:
         comp = self.stack.component("torch") if self.stack else None
         text = comp.version if comp else (self.torch.pinned_version if self.torch else None)
         try:
-            return Version(text).public if text else None  # type: ignore[return-value]
+            return Version(Version(text).public) if text else None
         except InvalidVersion:
             return None
 

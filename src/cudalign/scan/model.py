@@ -41,6 +41,8 @@ class Declared:
     """The index a lock file or ``[tool.uv.sources]`` says serves this package."""
     extra: str | None = None
     """The ``[project.optional-dependencies]`` extra it belongs to (installed only when selected)."""
+    constraint: bool = False
+    """True when it comes from a constraints file (``-c``): it pins, it does not install."""
 
     @property
     def pinned_version(self) -> str | None:

@@ -111,7 +111,8 @@ def torch_drift(ctx: RepoContext) -> Iterable[ScanHit]:
     for v in ctx.views:
         if v.torch_version is not None:
             source = v.torch_source
-            values[v.service.name] = (v.torch_version, source.location if source else None)
+            where = source.location if source else (v.service.image.location if v.service.image else None)
+            values[v.service.name] = (v.torch_version, where)
     for name, value, loc, others in _drift(values, "torch"):
         yield ScanHit(
             f"{name} runs torch {value} while {others}",

@@ -56,6 +56,13 @@ class Service:
         return out
 
 
+def _reference(reference: str) -> str:
+    """``docker.io/vllm/vllm-openai:v0.9.0`` -> ``vllm/vllm-openai:v0.9.0``; no tag means ``latest``."""
+    ref = reference.split("@", 1)[0]
+    tag = ref.rsplit(":", 1)[1] if ":" in ref.rsplit("/", 1)[-1] else "latest"
+    return f"{image_repository(reference)}:{tag}"
+
+
 def image_repository(reference: str) -> str:
     """``registry.example.com:5000/org/tts:1.2@sha256:…`` -> ``org/tts``; ``tts`` -> ``tts``."""
     ref = reference.split("@", 1)[0]
@@ -136,15 +143,20 @@ def group_services(
                 continue
             seen.add(path)
             if path not in cache:
-                cache[path] = load(path, kind)
+                cache[path] = load(path, "requirements" if kind == "constraints" else kind)
             sf = cache[path]
             if sf is None:
                 continue
+            if kind == "constraints":  # a constraints file pins, it does not install
+                sf = replace(sf, requirements=tuple(replace(d, constraint=True) for d in sf.requirements))
             out.append(sf)
             base = posixpath.dirname(path)
             for inc in sf.includes:
                 if sf.kind != "dockerfile":
-                    todo.append((posixpath.normpath(posixpath.join(base, inc.path)), "requirements"))
+                    sub = (
+                        "constraints" if inc.kind == "constraint" or kind == "constraints" else "requirements"
+                    )
+                    todo.append((posixpath.normpath(posixpath.join(base, inc.path)), sub))
         return out
 
     for df in dockerfiles:
@@ -155,7 +167,10 @@ def group_services(
         if users and all(cs.build_args for cs in users):
             sf = _with_args(df, users[0], load) or sf
         if sf.includes:
-            inc = [(in_context(context, i.path), "requirements") for i in sf.includes]
+            inc = [
+                (in_context(context, i.path), "constraints" if i.kind == "constraint" else "requirements")
+                for i in sf.includes
+            ]
             deps = closure(inc)
         else:
             owned = [
@@ -167,9 +182,15 @@ def group_services(
         if not users and sum(1 for d in dockerfiles if (posixpath.dirname(d) or ".") == context) > 1:
             name = f"{name} ({posixpath.basename(df)})"
         services.append(_service(name, context, [sf, *deps], users, df))
+    included = {  # files another dependency file includes belong to that file's service
+        posixpath.normpath(posixpath.join(posixpath.dirname(p), inc.path))
+        for p, f in parsed.items()
+        if f.kind in _DEPENDENCY_KINDS
+        for inc in f.includes
+    }
     leftover: dict[str, list[str]] = {}
     for p, f in sorted(parsed.items()):
-        if f.kind in _DEPENDENCY_KINDS and p not in claimed:
+        if f.kind in _DEPENDENCY_KINDS and p not in claimed and p not in included:
             leftover.setdefault(_owner(p, roots), []).append(p)
     for context, paths in sorted(leftover.items()):
         deps = closure((p, parsed[p].kind) for p in paths)
@@ -238,6 +259,11 @@ def _service(
             )
             for f in files
         ]
+    installed = {r.name for f in files for r in f.requirements if not r.constraint}
+    files = [  # a constraint on a package the service does not install says nothing about it
+        replace(f, requirements=tuple(r for r in f.requirements if not r.constraint or r.name in installed))
+        for f in files
+    ]
     images = tuple(i for f in files for i in f.images)
     final = next((i for i in images if i.final), None)
     if final is None and compose and compose[0].image is not None and not images:
@@ -272,20 +298,27 @@ def _unique(services: list[Service]) -> list[Service]:
 
 
 def _attach_k8s(services: list[Service], containers: list[K8sContainer]) -> list[Service]:
+    # an image the repository builds matches by repository (tags move); a public image only by its tag
     by_repo: dict[str, int] = {}
+    by_ref: dict[str, int] = {}
     for i, s in enumerate(services):
         for cs in s.compose:
             if cs.image is not None:
-                by_repo.setdefault(image_repository(cs.image.reference), i)
-        by_repo.setdefault(s.name.lower(), i)
-        by_repo.setdefault(posixpath.basename(s.context).lower(), i)
+                by_ref.setdefault(_reference(cs.image.reference), i)
+                if s.dockerfile is not None:
+                    by_repo.setdefault(image_repository(cs.image.reference), i)
+        if s.dockerfile is not None:
+            by_repo.setdefault(s.name.lower(), i)
+            by_repo.setdefault(posixpath.basename(s.context).lower(), i)
     attached: dict[int, list[K8sContainer]] = {}
     extra: list[Service] = []
     for c in containers:
         if c.image is None:
             continue
         repo = image_repository(c.image.reference)
-        idx = by_repo.get(repo)
+        idx = by_ref.get(_reference(c.image.reference))
+        if idx is None:
+            idx = by_repo.get(repo)
         if idx is None:
             idx = by_repo.get(repo.rsplit("/", 1)[-1])
         if idx is None:
