@@ -24,7 +24,7 @@ from cudalign.stack import (
 )
 
 if TYPE_CHECKING:
-    from cudalign.facts import Facts
+    from cudalign.facts import Fact, Facts
 
 __all__ = ["Matrix", "Plan", "Rejection", "driver_targets", "make_plan", "with_driver"]
 
@@ -85,16 +85,10 @@ def with_driver(host: Host, facts: Facts, version: str) -> Host:
     return dataclasses.replace(host, driver=drv)
 
 
-def _branch_first(facts: Facts, branch: int) -> tuple[Version | None, str]:
-    for f in facts.of_kind("driver_branch"):
-        if f["branch"] == branch:
-            return f.get("first_version"), str(f["designation"])
-    return None, ""
-
-
 def driver_targets(facts: Facts, host: Host, stack: Stack) -> list[str]:
-    """Driver versions worth planning for: the lowest that runs every CUDA in the stack without caveats,
-    and the lowest long-term (LTSB) branch at or above it."""
+    """The driver to plan an upgrade to: the lowest branch that runs every CUDA in the stack without caveats
+    (and supports every GPU) and is still supported (not EOL as of the snapshot's date); the lowest branch
+    that suffices when none is."""
     needs: list[Version] = []
     cudas = [stack.cuda_runtime] + [c.cuda for c in stack.components if c.cuda]
     for cuda in cudas:
@@ -110,22 +104,25 @@ def driver_targets(facts: Facts, host: Host, stack: Stack) -> list[str]:
     if not needs:
         return []
     need = max(needs)
-    out = []
-    first, _ = _branch_first(facts, need.major)
-    out.append(query.driver_text(max(need, first) if first else need))
+    asof = facts.snapshot.generated[:7]
     branches = sorted(
-        (
-            f
-            for f in facts.of_kind("driver_branch")
-            if f["branch"] >= need.major and f["designation"] == "LTSB"
-        ),
+        (f for f in query.facts_of_kind(facts, "driver_branch") if f["branch"] >= need.major),
         key=lambda f: f["branch"],
     )
-    if branches and branches[0].get("first_version") is not None:
-        lts = query.driver_text(max(branches[0]["first_version"], need))
-        if lts not in out:
-            out.append(lts)
-    return out
+
+    def target(f: Fact) -> str:
+        first = f.get("first_version")
+        floor = first if first is not None else Version(str(f["branch"]))
+        return query.driver_text(max(need, floor))
+
+    def supported(f: Fact) -> bool:
+        eol = f.get("eol")
+        return f["designation"] != "EOL" and (eol is None or str(eol) >= asof)
+
+    for f in branches:
+        if supported(f):
+            return [target(f)]
+    return [target(branches[0])] if branches else [query.driver_text(need)]
 
 
 def _images(facts: Facts, stack: Stack, host_cuda: Version | None) -> list[ImageInfo]:
@@ -311,7 +308,8 @@ def make_plan(
     kept = [m for m in chosen if not m.driver_change]
     upgrades = [m for m in chosen if m.driver_change]
     picked = kept[:max_matrices]
-    if upgrades and (not kept or _newer(upgrades[0], kept[0])):
+    lifts = bool(upgrades and kept and len(upgrades[0].caveats) < len(kept[0].caveats))
+    if upgrades and (not kept or _newer(upgrades[0], kept[0]) or lifts):
         picked = (
             [*picked[: max_matrices - 1], upgrades[0]]
             if len(picked) >= max_matrices

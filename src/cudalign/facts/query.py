@@ -22,6 +22,7 @@ __all__ = [
     "RequireClause",
     "cuda_minor",
     "driver_text",
+    "facts_of_kind",
     "feature",
     "gpu_brands",
     "gpu_fact",
@@ -123,7 +124,8 @@ def toolkits(facts: Facts) -> list[Fact]:
     return result
 
 
-def _of_kind(facts: Facts, kind: str) -> list[Fact]:
+def facts_of_kind(facts: Facts, kind: str) -> list[Fact]:
+    """``facts.of_kind(kind)``, computed once per knowledge base."""
     memo = _memo(facts)
     key = ("kind", kind)
     if key not in memo:
@@ -174,7 +176,7 @@ def _min_driver_for_cuda(facts: Facts, v: Version, os: str) -> Answer[Version | 
 
 def mvc_floor(facts: Facts, major: int, os: str = "linux") -> Answer[Version | None]:
     """The lowest driver that runs any ``major.x`` runtime through minor-version compatibility."""
-    for f in _of_kind(facts, "cuda_major"):
+    for f in facts_of_kind(facts, "cuda_major"):
         if f["major"] == major:
             drv = f.get("mvc_floor_windows" if os.lower().startswith("win") else "mvc_floor_linux")
             return Answer(drv, (f,))
@@ -184,7 +186,7 @@ def mvc_floor(facts: Facts, major: int, os: str = "linux") -> Answer[Version | N
 def max_cuda_for_driver(facts: Facts, driver: Version | str) -> Answer[Version | None]:
     """The highest CUDA (major.minor) a driver supports: the branch table first, then the toolkit table."""
     d = driver if isinstance(driver, Version) else Version(str(driver))
-    for f in _of_kind(facts, "driver_branch"):
+    for f in facts_of_kind(facts, "driver_branch"):
         if f["branch"] == d.major and f.get("max_cuda") is not None:
             return Answer(cuda_minor(f["max_cuda"]), (f,))
     best: Fact | None = None
@@ -239,7 +241,7 @@ def gpu_brands(fact: Fact | None) -> frozenset[str]:
 def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answer[bool | None]:
     """Whether a CUDA toolkit (major.minor) can compile for an architecture (``arch_support``)."""
     minor = cuda_minor(cuda)
-    for f in _of_kind(facts, "arch_support"):
+    for f in facts_of_kind(facts, "arch_support"):
         if f["cc"] == cc:
             first = cuda_minor(f["first_cuda"])
             last = f.get("last_cuda")
@@ -251,7 +253,7 @@ def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answ
 def feature(facts: Facts, name: str) -> Fact | None:
     """A feature (``bf16``, ``fp8``, ``flash-attn-3`` …) by name or alias."""
     want = name.strip().lower()
-    for f in _of_kind(facts, "feature"):
+    for f in facts_of_kind(facts, "feature"):
         names = {str(f["name"]).lower(), *(str(a).lower() for a in f.get("aliases", ()))}
         if want in names:
             return f
@@ -275,20 +277,19 @@ def _first_matching(candidates: Iterable[Fact], version: str) -> Fact | None:
 
 def torch_series(facts: Facts, version: str) -> Fact | None:
     """The torch series (``2.9``) a version belongs to."""
-    return _first_matching(_of_kind(facts, "torch_series"), version)
+    return _first_matching(facts_of_kind(facts, "torch_series"), version)
 
 
 def torch_build(facts: Facts, version: str, variant: str, platform: str) -> Fact | None:
     """The build facts (archs, PTX) of one torch version, variant and platform."""
-    cands = [
-        f for f in _of_kind(facts, "torch_build") if f["variant"] == variant and f["platform"] == platform
-    ]
+    builds = facts_of_kind(facts, "torch_build")
+    cands = [f for f in builds if f["variant"] == variant and f["platform"] == platform]
     return _first_matching(cands, version)
 
 
 def vllm_series(facts: Facts, version: str) -> Fact | None:
     """The vLLM series facts (wheel CUDA, min capability, archs) for a version."""
-    return _first_matching(_of_kind(facts, "vllm_series"), version)
+    return _first_matching(facts_of_kind(facts, "vllm_series"), version)
 
 
 def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:
@@ -297,7 +298,7 @@ def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:
     memo = _memo(facts)
     if "package_builds" not in memo:
         index: dict[str, list[Fact]] = {}
-        for f in _of_kind(facts, "package_build"):
+        for f in facts_of_kind(facts, "package_build"):
             index.setdefault(str(f["package"]).lower(), []).append(f)
         memo["package_builds"] = index
     by_name = memo["package_builds"]

@@ -69,6 +69,8 @@ class Context:
         for c in self.stack.components:
             if c.name == "torch" or not c.cuda:
                 continue
+            if c.name in ("torchvision", "torchaudio") and c.cuda == self.stack.cuda_runtime:
+                continue  # torch's companions share its CUDA: one finding says it
             try:
                 v = Version(c.cuda)
             except ValueError:
