@@ -216,3 +216,18 @@ def test_ca601_compares_versions_not_text(facts: Facts, make_repo: MakeRepo) -> 
     repo = make_repo({"a/requirements.txt": "torch==2.11.0\n", "b/requirements.txt": "torch==2.9.0\n"})
     (found,) = _codes(repo, facts, "CA601")
     assert found.service == "b" and "a uses torch 2.11.0" in found.message
+
+
+def test_ca608_dockerfile_require_replaces_the_images(facts: Facts, make_repo: MakeRepo) -> None:
+    repo = make_repo({"Dockerfile": "FROM nvidia/cuda:12.9.1-runtime-ubuntu22.04\n"
+                                    "ENV NVIDIA_REQUIRE_CUDA=cuda>=12.9\n"})  # fmt: skip
+    (found,) = _codes(repo, facts, "CA608", fleet_driver="550.54.15")
+    assert found.severity.value == "error" and "refuses to start it" in found.message
+
+
+def test_unresolved_build_argument_is_a_note(facts: Facts, make_repo: MakeRepo) -> None:
+    repo = make_repo({"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN pip install vllm==0.13.0\n"})
+    result = scan(repo, facts)
+    assert (
+        "Dockerfile:2: FROM ${BASE} needs --build-arg BASE (no default): its CUDA is unknown" in result.notes
+    )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import InvalidVersion, Version
 
 from cudalign.errors import InvalidInput
-from cudalign.model import Finding, Gpu, Host, Report, Severity, to_jsonable
+from cudalign.model import Finding, Gpu, Host, Report, to_jsonable
 from cudalign.scan.config import ScanConfig, apply_config, config_from_pyproject, suppressions
 from cudalign.scan.model import Problem, SourceFile
 from cudalign.scan.repo_rules import SCAN_RULES, RepoContext, ScanRule, driver_text, run_repo_rules
@@ -232,6 +232,13 @@ def scan(
     for v in views:
         if v.note:
             notes.append(f"{v.service.name}: {v.note}")
+        for image in v.service.images:
+            if image.unresolved:
+                where = f"{image.location.file}:{image.location.line}"
+                notes.append(
+                    f"{where}: FROM {image.reference} needs --build-arg {', '.join(image.unresolved)} "
+                    "(no default): its CUDA is unknown"
+                )
     engine = [f for v in views for f in v.findings]
     ctx = RepoContext(
         views,
@@ -303,8 +310,3 @@ def _k8s_hosts(services: list[Service], facts: Facts, base: Host | None, notes: 
             )
             out[svc.name] = replace(template, gpus=tuple(gpus), origin="described")
     return out
-
-
-def severity_at_least(findings: Sequence[Finding], level: Severity) -> bool:
-    """Whether any finding is at or above a severity."""
-    return any(f.severity.rank >= level.rank for f in findings)

@@ -1,0 +1,92 @@
+"""Repo rules across services: torch drift (CA601) and CUDA drift (CA602)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from packaging.version import Version
+
+from cudalign.model import Location, Severity
+from cudalign.scan.repo_rules import RepoContext, ScanHit
+
+__all__ = ["cuda_drift", "torch_drift"]
+
+
+def _drift(
+    values: dict[str, tuple[Version, Location | None]], what: str
+) -> Iterable[tuple[str, Version, Location | None, str]]:
+    """(service, its value, location, the others in words) for each service off the most common value."""
+    if len({v for v, _ in values.values()}) < 2:
+        return
+    counts = Counter(v for v, _ in values.values())
+    common = max(counts, key=lambda v: (counts[v], v))
+    for name, (value, loc) in values.items():
+        if value == common:
+            continue
+        others = sorted(n for n, (v, _) in values.items() if v == common)
+        yield name, value, loc, f"{', '.join(others)} use{'s' if len(others) == 1 else ''} {what} {common}"
+
+
+def torch_drift(ctx: RepoContext) -> Iterable[ScanHit]:
+    """Services of one repository run different torch versions.
+
+    Services that exchange tensors, checkpoints or compiled extensions (a worker and an API, an LLM
+    and an embedding service) behave differently across torch versions, and each torch version brings
+    its own CUDA runtime. The finding points at each service that is off the most common version.
+
+    Fix: pin one torch version for all services (a shared constraints file helps), or suppress the
+    finding on the line with ``# cudalign: ignore=CA601`` where the difference is intended.
+    """
+    values: dict[str, tuple[Version, Location | None]] = {}
+    for v in ctx.views:
+        if v.torch_version is not None:
+            source = v.torch_source
+            where = source.location if source else (v.service.image.location if v.service.image else None)
+            values[v.service.name] = (v.torch_version, where)
+    for name, value, loc, others in _drift(values, "torch"):
+        yield ScanHit(
+            f"{name} runs torch {value} while {others}",
+            "pin the same torch version in every service (one shared constraints file), or mark the "
+            "difference as intended with '# cudalign: ignore=CA601'",
+            loc,
+            name,
+        )
+
+
+def cuda_drift(ctx: RepoContext) -> Iterable[ScanHit]:
+    """Services of one repository load different CUDA runtimes (major.minor).
+
+    The CUDA runtime of a service is that of its torch build (``+cu128``, the PyPI default of its
+    version, or the index it installs from), else its base image's CUDA. Every runtime needs its own
+    minimum driver, so the fleet's driver must satisfy the newest one; different majors also mean
+    different cuBLAS/cuDNN majors that cannot share one image.
+
+    Fix: move the services to one CUDA minor (the same torch variant and base image CUDA).
+    """
+    values: dict[str, tuple[Version, Location | None]] = {}
+    for v in ctx.views:
+        cuda = v.cuda
+        if cuda is None:
+            continue
+        source = v.torch_source
+        loc = source.location if (v.torch_cuda is not None and source) else None
+        if loc is None and v.service.image is not None:
+            loc = v.service.image.location
+        values[v.service.name] = (cuda, loc)
+    for name, value, loc, others in _drift(values, "CUDA"):
+        counts = Counter(c for c, _ in values.values())
+        common = max(counts, key=lambda c: (counts[c], c))
+        yield ScanHit(
+            f"{name} loads CUDA {value} while {others}"
+            + (
+                "; the CUDA majors differ, so the driver must support the newest major"
+                if value.major != common.major
+                else ""
+            ),
+            "move all services to one CUDA minor: the same torch variant (+cuXYZ or index) and base "
+            "image CUDA",
+            loc,
+            name,
+            severity=Severity.WARNING,
+        )
