@@ -177,10 +177,14 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
             image_cuda = None
     if image_cuda is None or hc is None or image_cuda <= hc:
         return
+    starts = ""
     if ctx.stack.image and ctx.stack.image_require:
-        holds, _ = require_outcome(ctx)
+        holds, by_brand = require_outcome(ctx)
         if holds is False:
             return  # the container does not start at all: image-requires-newer-driver
+        if by_brand:
+            branch = f"R{ctx.driver.major}" if ctx.driver else "this driver"
+            starts = f"NVIDIA_REQUIRE_CUDA admits {branch} by its brand clause, so the container starts: "
     for gpu, fact in ctx.gpus:
         if fact is None or fact.get("forward_compat") is None:
             yield Hit(
@@ -190,9 +194,8 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
             )
         elif fact["forward_compat"] is False:
             yield Hit(
-                f"The image's CUDA {image_cuda} compat libraries would run on driver CUDA {hc}, but "
-                f"{gpu.name} "
-                "does not support forward compatibility (CUDA error 804).",
+                f"{starts}the image's CUDA {image_cuda} compat libraries then run over driver CUDA {hc}, "
+                f"but {gpu.name} does not support forward compatibility (CUDA error 804).",
                 f"Upgrade the driver to the CUDA {image_cuda} branch, or remove /usr/local/cuda/compat from "
                 "the "
                 "loader path to rely on minor-version compatibility.",
