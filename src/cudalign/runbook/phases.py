@@ -221,15 +221,20 @@ def stage(p: Plan) -> tuple[Step, ...]:
                 root=True,
             )
         )
-    offered = (d.check_available(p.b, p.flavour),)
-    steps.append(
-        Step(
-            f"Check R{p.b} is offered",
-            "Find out now, not in the window, if the branch is missing.",
-            offered,
-            expect=f"a {p.b}.* candidate",
+    offered: tuple[str, ...] = (d.check_available(p.b, p.flavour),)
+    why = "Find out now, not in the window, if the branch is missing."
+    if d.id == "ubuntu":
+        offered = (
+            *offered,
+            f"ubuntu-drivers list --gpgpu 2>/dev/null | grep -E 'nvidia:{p.b}(-server)?' "
+            "|| echo 'not in the Ubuntu archive'",
         )
-    )
+        why += (
+            " Ubuntu's own archive may carry the branch too "
+            f"(ubuntu-drivers install --gpgpu nvidia:{p.b}-server); it is the alternative to NVIDIA's "
+            "repository, never a mix of both."
+        )
+    steps.append(Step(f"Check R{p.b} is offered", why, offered, expect=f"a {p.b}.* candidate"))
     if d.family == "rhel":
         download: tuple[str, ...] = (
             "dnf -y module reset nvidia-driver",

@@ -169,7 +169,10 @@ def build_runbook(
     change, reason = _change_needed(current, target)
     host_label = _host_label(host, distro, gpu_names)
     if not change:
-        summary = f"No driver change: {host_label} {reason}. The verification below confirms it."
+        summary = (
+            f"No driver change: {host_label} {reason}. The verification below confirms it; whether a stack "
+            "fits this driver is `cudalign check REQ…`'s question."
+        )
         sections = (Section("verify", "Verify", "any time", verify(plan, max_cuda, expected)),)
         return Runbook(
             target,

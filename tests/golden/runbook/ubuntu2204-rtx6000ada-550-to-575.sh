@@ -127,8 +127,11 @@ stage() {
   apt-get update
   apt-get install -y dkms "linux-headers-$(uname -r)"
   say 'Check R575 is offered'
-  # Find out now, not in the window, if the branch is missing.
+  # Find out now, not in the window, if the branch is missing. Ubuntu's own archive may carry the branch
+  # too (ubuntu-drivers install --gpgpu nvidia:575-server); it is the alternative to NVIDIA's
+  # repository, never a mix of both.
   apt-cache policy nvidia-open-575
+  ubuntu-drivers list --gpgpu 2>/dev/null | grep -E 'nvidia:575(-server)?' || echo 'not in the Ubuntu archive'
   # expect: a 575.* candidate
   say 'Download the new driver packages'
   # The window then does not depend on the mirror.
