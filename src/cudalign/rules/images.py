@@ -194,7 +194,7 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
             )
         elif fact["forward_compat"] is False:
             yield Hit(
-                f"{starts or 'T'}{'t' if starts else ''}he image's CUDA {image_cuda} compat libraries then run "
+                f"{starts + 'the' if starts else 'The'} image's CUDA {image_cuda} compat libraries then run "
                 f"over driver CUDA {hc}, "
                 f"but {gpu.name} does not support forward compatibility (CUDA error 804).",
                 f"Upgrade the driver to the CUDA {image_cuda} branch, or remove /usr/local/cuda/compat from "
