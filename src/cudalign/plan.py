@@ -57,6 +57,8 @@ class Matrix:
     runbook: str | None
     stack: Stack
     findings: tuple[Finding, ...]
+    images_rejected: tuple[Rejection, ...] = ()
+    """Base images tried first that do not run on this driver, each with its strongest reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,16 +436,17 @@ def _with_image(
 ) -> Matrix:
     """The matrix with the first base image that passes on this driver (the vLLM image, else nvidia/cuda)."""
     hc = query.host_cuda(facts, h).value
+    tried: list[Rejection] = []
     for img in _images(facts, stack, hc):
         with_img = _attach(stack, img)
         f2 = check(h, with_img, facts, features=features)
         v2 = verdict(f2)
         if v2 in (Verdict.OK, Verdict.CAVEATS):
-            return _matrix(with_img, f2, h, change, names)
-        rej = _rejection(f"image {img.reference}", f2, v2, change)
+            return dataclasses.replace(_matrix(with_img, f2, h, change, names), images_rejected=tuple(tried))
+        rej = _rejection(img.reference, f2, v2, change)
         if rej is not None:
-            failures.setdefault(series, {}).setdefault(rej.family, rej)
-    return _matrix(stack, findings, h, change, names)
+            tried.append(rej)
+    return dataclasses.replace(_matrix(stack, findings, h, change, names), images_rejected=tuple(tried))
 
 
 def _rejection(family: str, findings: Sequence[Finding], v: Verdict, change: bool) -> Rejection | None:

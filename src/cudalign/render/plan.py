@@ -34,6 +34,10 @@ def _rows(m: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows += [
         ("Python", m.get("python") or "any"),
         ("base image", m.get("image") or "none found that passes on this driver"),
+        *(
+            ("image rejected", f"{r['family']}: {r['code']} {r['name']}: {r['reason']}")
+            for r in m.get("images_rejected", ())
+        ),
         ("install (uv)", m["install_uv"]),
         ("install (pip)", m["install_pip"]),
         ("verdict", str(m["verdict"])),
