@@ -17,11 +17,12 @@ def _host_line(host: Host | None, note: str | None) -> str:
     if host is None:
         return note or "host: unknown"
     gpus = ", ".join(g.name for g in host.gpus) or "no GPU"
-    driver = host.driver.version if host.driver is not None and host.driver.version else "no driver"
+    has_driver = host.driver is not None and host.driver.version
+    driver = f"driver {host.driver.version}" if host.driver is not None and has_driver else "no NVIDIA driver"
     where = {"probe": "this machine", "file": "recorded host", "described": "described host"}.get(
         host.origin, host.origin
     )
-    return f"host ({where}): {gpus}; driver {driver}"
+    return f"host ({where}): {gpus}; {driver}"
 
 
 def _matches(report: Report) -> list[Mapping[str, Any]]:

@@ -112,6 +112,17 @@ def _assess(host: Host, facts: Facts, target: Target, gpus: list[tuple[str, Fact
                         (f.ref, fact.ref),
                     )
                 )
+    if not gpus:
+        out.append(
+            _finding(
+                "CA104",
+                "no-driver",
+                Severity.WARNING,
+                "No GPU is recorded for this host: the kernel module flavour and the fabric manager "
+                "could not be decided from the GPUs.",
+                "describe the GPUs with --gpu, or check flavour and NVSwitch in preflight by hand.",
+            )
+        )
     return out
 
 
