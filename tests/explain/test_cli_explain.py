@@ -84,3 +84,12 @@ def test_usage_errors_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert needle in err
     assert "Traceback" not in err
+
+
+def test_recorded_host_file(capsys: pytest.CaptureFixture[str]) -> None:
+    host = Path(__file__).parents[1] / "hosts" / "nvml-mismatch.json"
+    rc = main(["explain", "--host", str(host), "Failed to initialize NVML: Driver/library version mismatch"])
+    assert rc == 1
+    out = capsys.readouterr().out
+    assert "host (recorded host)" in out
+    assert "reboot to load 550.127.05" in out

@@ -261,3 +261,10 @@ def test_recorded_nvswitch_host_gets_the_fabric_manager_and_keeps_the_open_modul
     )
     assert rb.host_label.startswith(("this host", host.hostname or "this host"))
     assert not build(host, facts, Target(580)).change_needed  # it runs 580 already
+
+
+def test_host_without_gpus_warns_that_flavour_and_nvswitch_are_undecided(facts: Facts) -> None:
+    host = describe_host(facts, gpus=[], driver="550.107.02", os="ubuntu22.04")
+    rb = build(host, facts, Target(575))
+    assert any(f.name == "no-driver" and "No GPU is recorded" in f.message for f in rb.findings)
+    assert any(s.title == "NVSwitch and Fabric Manager" for s in rb.sections[0].steps)  # checked by hand
