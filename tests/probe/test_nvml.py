@@ -67,7 +67,7 @@ def test_nvswitch_fabric_and_mig() -> None:
     dev = dump["devices"][0]
     dev["nvlink"] = [1] * 18
     dev["nvlink_remote"] = [2] * 18
-    dev["fabric"] = {"state": 3, "status": 0}
+    dev["fabric"] = dev["fabricV"] = {"state": 3, "status": 0}
     dev["mig"] = [1, 1]
     result = read_nvml(FakeNvml(dump))
     assert (result.nvlink, result.nvswitch, result.fabric_manager) == (True, True, "running")
@@ -76,11 +76,11 @@ def test_nvswitch_fabric_and_mig() -> None:
 
 @pytest.mark.parametrize(
     ("state", "status", "expected"),
-    [(1, 0, "not-started"), (2, 0, "in-progress"), (3, 5, "failed"), (0, 0, None)],
+    [(1, 0, "not-started"), (2, 0, "in-progress"), (3, 5, "failed"), (0, 0, "n/a")],
 )
-def test_fabric_states(state: int, status: int, expected: str | None) -> None:
+def test_fabric_states(state: int, status: int, expected: str) -> None:
     dump = _dump()
-    dump["devices"][0]["fabric"] = {"state": state, "status": status}
+    dump["devices"][0]["fabric"] = dump["devices"][0]["fabricV"] = {"state": state, "status": status}
     assert read_nvml(FakeNvml(dump)).fabric_manager == expected
 
 
@@ -99,3 +99,13 @@ def test_encodings() -> None:
     )
     assert cuda_from_int(0) is None
     assert pci_device_id(0x233010DE) == "0x2330" and pci_device_id(0) is None
+
+
+def test_versioned_fabric_call_wins_over_the_legacy_one() -> None:
+    """On the 2x H200 host the legacy call said NOT_SUPPORTED while the versioned one said COMPLETED,
+    as `nvidia-smi -q` did (State Completed, Status Success)."""
+    dump = json.loads(recording("h200x2", "nvml.json"))
+    assert dump["devices"][0]["fabric"]["state"] == 0 and dump["devices"][0]["fabricV"]["state"] == 3
+    assert read_nvml(FakeNvml(dump)).fabric_manager == "running"
+    legacy_only = Without(FakeNvml(dump), "nvmlDeviceGetGpuFabricInfoV")
+    assert read_nvml(legacy_only).fabric_manager == "n/a"

@@ -83,7 +83,7 @@ def test_h100_values(h100: Host) -> None:
         "open",
     )
     assert h100.gpus[0].cc == ComputeCapability(9, 0)
-    assert (h100.nvlink, h100.nvswitch, h100.fabric_manager) == (False, False, None)
+    assert (h100.nvlink, h100.nvswitch, h100.fabric_manager) == (False, False, "n/a")
 
 
 def test_h200_pair_has_nvlink_nvswitch_and_a_running_fabric(tmp_path: Path) -> None:

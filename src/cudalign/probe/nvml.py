@@ -199,7 +199,7 @@ def _fabric(nvml: Any, handles: list[Any]) -> tuple[str | None, str | None]:
             return None, why
         state = int(info.state)
         if state == 0:
-            return None, "no fabric on this GPU (state NOT_SUPPORTED)"
+            return "n/a", None  # NVML's answer: this GPU is not part of an NVLink fabric
         if state == 3:
             states.append("running" if int(info.status) == 0 else "failed")
         else:
