@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,18 @@ def test_usage_errors(argv: list[str], needle: str, capsys: pytest.CaptureFixtur
     captured = capsys.readouterr()
     assert needle in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_recorded_host_is_not_this_machine(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A host file recorded elsewhere must not get this machine's GPU processes."""
+    import cudalign.runbook.processes as processes
+
+    def boom() -> None:
+        raise AssertionError("NVML read for a recorded host")
+
+    monkeypatch.setattr(processes, "gpu_processes", boom)
+    host = Path(__file__).parents[1] / "hosts" / "h200x2.json"
+    assert main(["runbook", "--driver", "590", "--host", str(host)]) == 0
+    assert "nvidia-fabricmanager" in capsys.readouterr().out

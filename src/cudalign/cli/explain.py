@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     text, origin = _read_input(args)
     facts = load()
     host = host_from_args(args, facts)
+    if host is not None and args.host:
+        from dataclasses import replace
+
+        host = replace(host, origin="file")  # recorded elsewhere: not this machine
     note = None
     if host is None and not args.no_probe:
         from cudalign.errors import ProbeError

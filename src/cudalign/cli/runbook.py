@@ -57,7 +57,7 @@ def _host(args: argparse.Namespace) -> tuple[Host, Facts]:
     if args.host:
         path = Path(args.host)
         try:
-            host = host_from_json(json.loads(path.read_text(encoding="utf-8")))
+            host = replace(host_from_json(json.loads(path.read_text(encoding="utf-8"))), origin="file")
         except OSError as exc:
             raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
         except json.JSONDecodeError as exc:
