@@ -12,7 +12,8 @@ __all__ = ["describe_host", "describe_stack", "markdown", "text"]
 def describe_host(host: Host) -> str:
     """One line: GPUs, driver and its CUDA, platform, Python."""
     names = Counter(f"{g.name} ({g.cc})" if g.cc else g.name for g in host.gpus)
-    gpus = ", ".join(f"{n}x {name}" if n > 1 else name for name, n in names.items()) or "no GPU given"
+    none = "no GPU given" if host.origin == "described" else "no GPU found"
+    gpus = ", ".join(f"{n}x {name}" if n > 1 else name for name, n in names.items()) or none
     if host.driver is not None and host.driver.version:
         drv = f"driver {host.driver.version}" + (f" (CUDA {host.driver.cuda})" if host.driver.cuda else "")
     else:
