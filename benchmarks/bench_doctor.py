@@ -95,6 +95,34 @@ def _phases(python: str, runs: int) -> dict[str, float]:
     return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
 
 
+_COLD = {
+    "import pynvml": "import pynvml",
+    "pynvml + nvmlInit": "import pynvml as n; n.nvmlInit(); n.nvmlShutdown()",
+    "pynvml + nvmlInit(NO_ATTACH)": "import pynvml as n; n.nvmlInitWithFlags(2); n.nvmlShutdown()",
+    "read_nvml (everything)": "import pynvml; from cudalign.probe.nvml import read_nvml; read_nvml(pynvml)",
+    "probe()": "from cudalign.probe import probe; probe()",
+    "probe() without NVML": (
+        "from cudalign.probe import probe\n"
+        "class N:\n    def nvmlInit(self): raise OSError('skip')\n"
+        "probe(nvml=N())"
+    ),
+}
+
+
+def _cold(python: str, runs: int) -> dict[str, float]:
+    """Median milliseconds of each snippet in a fresh interpreter, minus an empty interpreter's start."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+    def once(code: str) -> float:
+        wrapped = f"import time; t = time.perf_counter()\n{code}\nprint((time.perf_counter() - t) * 1000)"
+        proc = subprocess.run(
+            [python, "-c", wrapped], capture_output=True, text=True, timeout=60, env=env, check=False
+        )
+        return float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else float("nan")
+
+    return {label: statistics.median(once(code) for _ in range(runs)) for label, code in _COLD.items()}
+
+
 def _imports_torch(python: str) -> bool | None:
     code = (
         "import sys; sys.argv=['cudalign','doctor','--json','-o','/dev/null'];"
@@ -123,6 +151,7 @@ def run(runs: int = 10, peer_runs: int = 3, python: str = sys.executable) -> dic
         "version": version,
         "probe_in_process": _probe_in_process(runs),
         "phases_ms": _phases(python, runs),
+        "cold_ms": _cold(python, runs),
         "collect_env": peer,
         "doctor_imports_torch": _imports_torch(python),
     }
@@ -147,6 +176,11 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"{label:<36} {r['median_ms']:>10.1f} {r['min_ms']:>8.1f} {r['max_ms']:>8.1f}"
             f" {r['runs']:>5}  {rc}"
+        )
+    cold = result.get("cold_ms") or {}
+    if cold:
+        lines.append(
+            "cold, in a fresh interpreter (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in cold.items())
         )
     phases = result.get("phases_ms") or {}
     if phases:
@@ -196,7 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-runs", type=int, default=3)
     parser.add_argument("--python", default=sys.executable, help="interpreter to run both with")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/doctor_vs_collect_env.json")
+    parser.add_argument("--cold-only", action="store_true", help="only the fresh-interpreter breakdown")
     args = parser.parse_args(argv)
+    if args.cold_only:
+        cold = _cold(args.python, args.runs)
+        phases = _phases(args.python, args.runs)
+        print(json.dumps({"cold_ms": cold, "phases_ms": phases}, indent=1))
+        return 0
     result = run(args.runs, args.peer_runs, args.python)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
