@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from cudalign.model import FactRef, Finding, Host, Location, Report, Severity
@@ -424,13 +425,32 @@ def _arch(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         d.fix += "."
 
 
+def _feature_spec(view: _View, g: Mapping[str, str], d: _Detail) -> SpecifierSet | None:
+    """The capabilities that have the feature: its fact, else the message's number or architecture."""
+    name = g.get("feature", "").lower()
+    if name and view.query is not None:
+        for candidate in (name, f"{name}-2"):  # FlashAttention's message comes from FlashAttention 2
+            fact = view.query.feature(view.facts, candidate)
+            if fact is not None:
+                d.facts.append(fact.ref)
+                spec: SpecifierSet = fact["cc"]
+                return spec
+    if g.get("need_cc"):
+        return SpecifierSet(f">={g['need_cc']}")
+    arch = g.get("arch")
+    ccs = [f["cc"] for f in view.facts.of_kind("gpu") if f["arch"] == arch] if arch else []
+    return SpecifierSet(f">={min(ccs)}") if ccs else None
+
+
 def _feature(view: _View, g: Mapping[str, str], d: _Detail) -> None:
-    need = _version(g.get("need_cc"))
+    spec = _feature_spec(view, g, d)
+    if spec is None:
+        return
     for name, cc, _ in view.gpu_facts():
         have = _version(cc)
-        if need is not None and have is not None:
-            verdict = "has it" if have >= need else "does not"
-            d.context.append(f"{name} has compute capability {cc}: it {verdict}.")
+        if have is not None:
+            verdict = "has it" if spec.contains(have) else "does not"
+            d.context.append(f"{name} has compute capability {cc}: it {verdict} (needs {spec}).")
 
 
 def _forward_compat(view: _View, g: Mapping[str, str], d: _Detail) -> None:
@@ -528,6 +548,12 @@ def _no_driver(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         return
     if view.host.container.kind:
         d.context.append(f"this runs in a {view.host.container.kind} container.")
+    for var in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+        value = view.host.env.get(var)
+        if value is None and var == "NVIDIA_VISIBLE_DEVICES":
+            value = view.host.container.nvidia_visible_devices
+        if value is not None:
+            d.context.append(f"{var}={value!r} with {len(view.host.gpus)} GPU(s) visible to the probe.")
     _driver_context(view, d)
 
 

@@ -190,3 +190,25 @@ def test_no_kernel_image_on_a_recorded_rtx5090_lists_its_gpu_and_torch(facts: Fa
     ).findings
     assert f"({host.gpus[0].cc})" in f.message
     assert f"the installed torch is {torch.version}" in f.message.lower()
+
+
+def test_flash_attention_message_uses_the_feature_fact(facts: Facts) -> None:
+    from cudalign.facts.query import feature
+
+    fa2 = feature(facts, "flashattention-2")
+    assert fa2 is not None
+    host = describe_host(facts, gpus=["T4", "L40S"], driver="550.107.02")
+    (f,) = explain("RuntimeError: FlashAttention only supports Ampere GPUs or newer.", facts, host).findings
+    assert f.code == "CA203"
+    assert fa2.id in [r.id for r in f.facts]
+    assert f"compute capability 7.5: it does not (needs {fa2['cc']})" in f.message
+    assert f"compute capability 8.9: it has it (needs {fa2['cc']})" in f.message
+
+
+def test_no_cuda_gpus_shows_the_visible_devices(facts: Facts) -> None:
+    host = replace(
+        describe_host(facts, gpus=["L40S"], driver="550.107.02"), env={"CUDA_VISIBLE_DEVICES": "1"}
+    )
+    (f,) = explain("RuntimeError: No CUDA GPUs are available", facts, host).findings
+    assert (f.code, f.name) == ("CA403", "container-no-gpu")
+    assert "CUDA_VISIBLE_DEVICES='1' with 1 GPU(s) visible" in f.message
