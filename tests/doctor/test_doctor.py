@@ -121,7 +121,7 @@ def test_mig_and_missing_gpu_are_shown(facts: Facts) -> None:
 
 def test_hung_nvidia_smi_is_reported_and_the_gpu_still_matched(facts: Facts) -> None:
     text = render(diagnose(host("smi-hang"), facts), "text")
-    assert "nvidia-smi: nvidia-smi timed out after 3 s" in text
+    assert "Not read\n  nvidia-smi timed out after 3 s\n" in text
     assert "580.159.04 (open kernel module, read from proc)" in text
     assert "cc 9.0" in text and "-> gpu.h100-sxm" in text
 

@@ -126,7 +126,7 @@ def host_lines(host: Host) -> list[str]:
     notes = _notes(host)
     if notes:
         lines.append("Not read")
-        lines += [f"  {k}: {v}" for k, v in notes]
+        lines += [f"  {v}" if v.startswith(k) else f"  {k}: {v}" for k, v in notes]
     return lines
 
 
