@@ -93,3 +93,10 @@ def test_extras_and_poetry_sources() -> None:
     assert [(i.kind, i.url, i.packages, i.extra) for i in sf.indexes] == [
         ("uv-source", "https://download.pytorch.org/whl/cu126", ("torch",), "cuda")
     ]
+
+
+def test_the_same_requirement_in_two_extras_gets_both_lines() -> None:
+    text = (
+        '[project]\nname = "x"\n[project.optional-dependencies]\na = ["vllm==0.13.0"]\nb = ["vllm==0.13.0"]\n'
+    )
+    assert [d.location.line for d in parse_pyproject("pyproject.toml", text).requirements] == [4, 5]

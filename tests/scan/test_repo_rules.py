@@ -231,3 +231,21 @@ def test_unresolved_build_argument_is_a_note(facts: Facts, make_repo: MakeRepo) 
     assert (
         "Dockerfile:2: FROM ${BASE} needs --build-arg BASE (no default): its CUDA is unknown" in result.notes
     )
+
+
+def test_ca606_catches_not_other_packages(facts: Facts, make_repo: MakeRepo) -> None:
+    repo = make_repo({"requirements.txt": "-r other.txt\nhttpx==0.27.2\n", "other.txt": "httpx==0.25.2\n"})
+    assert _codes(repo, facts, "CA606") == []
+
+
+def test_ca606_out_of_date_lock_is_left_out_of_the_resolution(facts: Facts, make_repo: MakeRepo) -> None:
+    """The lock predates vllm==0.13.0: its torch 2.6.0 says nothing about what runs with vLLM 0.13.0."""
+    repo = make_repo({
+        "pyproject.toml": '[project]\nname = "x"\nversion = "1"\ndependencies = [\n    "vllm==0.13.0",\n]\n',
+        "uv.lock": 'version = 1\n\n[[package]]\nname = "torch"\nversion = "2.6.0"\n'
+                   'source = { registry = "https://pypi.org/simple" }\n',
+    })  # fmt: skip
+    result = scan(repo, facts)
+    assert [(f.code, f.location and f.location.line) for f in result.findings] == [("CA606", 5)]
+    assert "uv.lock does not lock it" in result.findings[0].message
+    assert result.views[0].torch_version == Version("2.9.0")  # vLLM 0.13.0's own torch pin

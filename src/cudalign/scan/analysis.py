@@ -27,6 +27,7 @@ __all__ = [
     "declaration_for",
     "engine_findings",
     "image_cuda",
+    "locks_it",
 ]
 
 CUDA_PACKAGES = frozenset(
@@ -80,6 +81,10 @@ _GPU_ONLY = frozenset(
         "faiss-gpu",
     }
 )
+# packages that fix torch's version: a lock that misses one of them no longer says which torch runs
+_PINS_TORCH = frozenset(
+    {"torch", "torchvision", "torchaudio", "vllm", "xformers", "flashinfer-python", "sglang", "sgl-kernel"}
+)
 _HOST_FREE = ("CA30",)  # engine rules that need no host: package-level
 
 
@@ -109,6 +114,18 @@ class ServiceView:
     """The engine's findings, located."""
     note: str | None = None
     """Why the engine could not judge the service, when it could not."""
+    stale_lock: tuple[Declared, ...] = ()
+    """Declared CUDA-sensitive packages the service's lock file does not hold: the lock is out of date
+    and was left out of the resolution."""
+
+    @property
+    def torch_pinned(self) -> bool:
+        """Whether the torch version is fixed by the repository (an exact pin, a lock, an image tag)
+        rather than by whatever a range resolves to today."""
+        source = self.torch_source
+        if source is not None:
+            return source.locked or source.pinned_version is not None
+        return self.service.image is not None
 
     @property
     def torch(self) -> Declared | None:
@@ -298,6 +315,7 @@ def analyse(
 
     views: list[ServiceView] = []
     for svc in services:
+        svc, stale = _current_lock(svc, facts)
         reqs = _engine_requirements(svc)
         relevant = any(cuda_sensitive(r.name, facts) for r in svc.requirements)
         image_info = None
@@ -309,7 +327,7 @@ def analyse(
             except (ImportError, CudalignError, KeyError, ValueError):
                 image_info = None
         if not relevant and (image_info is None or image_info.cuda is None):
-            views.append(ServiceView(svc, reqs, image=image_info))
+            views.append(ServiceView(svc, reqs, image=image_info, stale_lock=stale))
             continue
         judged_on = (host_for or {}).get(svc.name) or host
         host_given = judged_on is not None
@@ -327,15 +345,52 @@ def analyse(
             stack = resolve(engine_reqs, facts, judged_on, image=image_ref, index_url=_index_url(svc))
         except ImportError:
             views.append(
-                ServiceView(svc, reqs, image=image_info, note="the engine (cudalign.stack) is missing")
+                ServiceView(
+                    svc,
+                    reqs,
+                    image=image_info,
+                    note="the engine (cudalign.stack) is missing",
+                    stale_lock=stale,
+                )
             )
             continue
         except (CudalignError, ValueError, KeyError, TypeError) as exc:
-            views.append(ServiceView(svc, reqs, image=image_info, note=f"not resolved: {exc}"))
+            views.append(
+                ServiceView(svc, reqs, image=image_info, note=f"not resolved: {exc}", stale_lock=stale)
+            )
             continue
-        view = ServiceView(svc, reqs, stack=stack, image=image_info, host=judged_on)
+        view = ServiceView(svc, reqs, stack=stack, image=image_info, host=judged_on, stale_lock=stale)
         views.append(replace(view, findings=engine_findings(view, facts, host_given)))
     return views
+
+
+def locks_it(service: Service, declared: Declared) -> bool:
+    """Whether the service's lock is the lock of this declaration: ``uv.lock`` and ``poetry.lock`` lock
+    a ``pyproject.toml``'s dependencies, not requirements files installed with ``pip -r``; a
+    ``pylock.toml`` may lock either."""
+    if declared.locked or declared.constraint:
+        return False
+    if declared.location.file.endswith("pyproject.toml"):
+        return True
+    return any(f.rsplit("/", 1)[-1].startswith("pylock") for f in service.files)
+
+
+def _current_lock(service: Service, facts: Facts) -> tuple[Service, tuple[Declared, ...]]:
+    """The CUDA-sensitive packages a service declares that its lock does not hold (an out-of-date lock),
+    and the service without the lock's entries when one of them fixes torch (vLLM, torch, xformers …):
+    a frozen install would leave it out and a fresh lock resolve torch anew, so neither the lock's
+    versions nor a mix of both tell what runs."""
+    locked = {d.name for d in service.requirements if d.locked}
+    if not locked:
+        return service, ()
+    missing = tuple(
+        d
+        for d in service.requirements
+        if locks_it(service, d) and d.name not in locked and cuda_sensitive(d.name, facts)
+    )
+    if not any(d.name in _PINS_TORCH for d in missing):  # the lock's torch still holds: keep the lock
+        return service, missing
+    return replace(service, requirements=tuple(d for d in service.requirements if not d.locked)), missing
 
 
 def _image_cudnn(service: Service) -> str | None:

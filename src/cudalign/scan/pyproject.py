@@ -44,6 +44,7 @@ class TextLines:
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
+        self._taken: set[tuple[str, int]] = set()
 
     def header(self, name: str, start: int = 0) -> int:
         """Index (0-based) of the line ``[name]`` or ``[[name]]``, or ``start`` when absent."""
@@ -54,10 +55,13 @@ class TextLines:
         return start
 
     def find(self, needle: str, start: int = 0, *, quoted: bool = True) -> int:
-        """1-based line of the first occurrence of ``needle`` at or after ``start`` (0-based)."""
+        """1-based line of the first occurrence of ``needle`` at or after ``start`` (0-based) that an
+        earlier search for the same needle has not returned (the same string in two tables)."""
         variants = (f'"{needle}"', f"'{needle}'") if quoted else (needle,)
-        for i in range(start, len(self.lines)):
-            if any(v in self.lines[i] for v in variants):
+        order: list[int] = [*range(start, len(self.lines)), *range(min(start, len(self.lines)))]
+        for i in order:
+            if (needle, i) not in self._taken and any(v in self.lines[i] for v in variants):
+                self._taken.add((needle, i))
                 return i + 1
         for i in range(len(self.lines)):
             if any(v in self.lines[i] for v in variants):

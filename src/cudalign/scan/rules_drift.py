@@ -34,13 +34,15 @@ def torch_drift(ctx: RepoContext) -> Iterable[ScanHit]:
     Services that exchange tensors, checkpoints or compiled extensions (a worker and an API, an LLM
     and an embedding service) behave differently across torch versions, and each torch version brings
     its own CUDA runtime. The finding points at each service that is off the most common version.
+    Only versions the repository fixes count (an exact pin, a lock, an image tag): a range is reported
+    by CA604, not compared.
 
     Fix: pin one torch version for all services (a shared constraints file helps), or suppress the
     finding on the line with ``# cudalign: ignore=CA601`` where the difference is intended.
     """
     values: dict[str, tuple[Version, Location | None]] = {}
     for v in ctx.views:
-        if v.torch_version is not None:
+        if v.torch_version is not None and v.torch_pinned:
             source = v.torch_source
             where = source.location if source else (v.service.image.location if v.service.image else None)
             values[v.service.name] = (v.torch_version, where)
@@ -58,7 +60,8 @@ def cuda_drift(ctx: RepoContext) -> Iterable[ScanHit]:
     """Services of one repository load different CUDA runtimes (major.minor).
 
     The CUDA runtime of a service is that of its torch build (``+cu128``, the PyPI default of its
-    version, or the index it installs from), else its base image's CUDA. Every runtime needs its own
+    version, or the index it installs from; only when the repository fixes torch's version), else its
+    base image's CUDA. Every runtime needs its own
     minimum driver, so the fleet's driver must satisfy the newest one; different majors also mean
     different cuBLAS/cuDNN majors that cannot share one image.
 
@@ -67,7 +70,7 @@ def cuda_drift(ctx: RepoContext) -> Iterable[ScanHit]:
     values: dict[str, tuple[Version, Location | None]] = {}
     for v in ctx.views:
         cuda = v.cuda
-        if cuda is None:
+        if cuda is None or (v.torch_cuda is not None and not v.torch_pinned):
             continue
         source = v.torch_source
         loc = source.location if (v.torch_cuda is not None and source) else None

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from packaging.version import InvalidVersion, Version
 
 from cudalign.model import Severity
-from cudalign.scan.analysis import cuda_sensitive
+from cudalign.scan.analysis import cuda_sensitive, locks_it
 from cudalign.scan.model import Declared
 from cudalign.scan.repo_rules import RepoContext, ScanHit
 
@@ -113,7 +113,8 @@ def variant_without_index(ctx: RepoContext) -> Iterable[ScanHit]:
 
 
 def duplicate_pin(ctx: RepoContext) -> Iterable[ScanHit]:
-    """One service pins the same package to different versions in two of its files.
+    """One service pins the same CUDA-sensitive package to different versions in two of its files, or
+    its lock file disagrees with its pins.
 
     Which pin wins depends on install order (a Dockerfile ``pip install`` after ``-r requirements.txt``
     silently replaces the first), so the file a reviewer reads is not what runs. A pin that disagrees
@@ -124,18 +125,33 @@ def duplicate_pin(ctx: RepoContext) -> Iterable[ScanHit]:
     changing a pin.
     """
     for v in ctx.views:
+        lock_files = sorted({f for f in v.service.files if f.endswith((".lock", "pylock.toml"))})
+        for d in v.stale_lock:
+            yield ScanHit(
+                f"{d.text.split(';')[0].strip()} is declared here but {', '.join(lock_files) or 'the lock'} "
+                "does not lock it: the lock is out of date (a frozen install leaves it out, a fresh lock "
+                "resolves it anew)",
+                "re-lock (uv lock / poetry lock) and commit the lock",
+                d.location,
+                v.service.name,
+            )
         by_name: dict[str, list[Declared]] = {}
         locks: dict[str, list[Declared]] = {}
         for d in v.service.requirements:
+            if not cuda_sensitive(d.name, ctx.facts):
+                continue  # pins of other packages are another tool's business
             if d.locked and d.pinned_version:
                 locks.setdefault(d.name, []).append(d)
             elif d.pinned_version:
                 by_name.setdefault(d.name, []).append(d)
+        pins_of_lock = {id(d) for ds in by_name.values() for d in ds if locks_it(v.service, d)}
         for name, decls in by_name.items():
             entries = locks.get(name, [])
             if entries:  # a lock may hold one entry per source or marker: the pin must match one
                 lock = entries[0]
                 for d in decls:
+                    if id(d) not in pins_of_lock:
+                        continue
                     if not any(_same_version(d.pinned_version, e.pinned_version) for e in entries):
                         yield ScanHit(
                             f"{name} is pinned to {d.pinned_version} here, but "
