@@ -171,6 +171,59 @@ def _gpus_from_sources(
     )
 
 
+def _driver(
+    nv: NvmlResult,
+    root: Path,
+    version: str | None,
+    source: str | None,
+    libcuda_loader: Callable[[str], Any] | None,
+    timeout: float,
+    unknown: dict[str, str],
+) -> DriverInfo | None:
+    """The driver from every source's answer; ``None`` (why: ``unknown['driver']``) when there is none."""
+    module = read_kernel_module(root)
+    drv_unknown: dict[str, str] = {}
+    cuda = nv.cuda if nv.status == "ok" else None
+    if cuda is None:
+        found, why = _bounded(lambda: read_cuda_driver_version(libcuda_loader), timeout, "libcuda")
+        cuda, why = found if found is not None else (None, why)
+        if cuda is None:
+            drv_unknown["cuda"] = why or "unknown"
+    mismatch = nv.status == "mismatch"
+    if (mismatch or version is None) and module.version:
+        version, source = module.version, module.source
+    if version is None:
+        reasons = [r for r in (nv.why, module.why, unknown.get("nvidia-smi")) if r]
+        unknown["driver"] = "no NVIDIA driver found: " + "; ".join(reasons or ["no source answered"])
+        return None
+    if module.flavour is None:
+        drv_unknown["kernel_module"] = "neither /proc/driver/nvidia/version nor /sys/module/nvidia/taint says"
+    if nv.status != "ok" and nv.why:
+        drv_unknown["nvml"] = nv.why
+    library_version = nvml_library_version(root) if mismatch else None
+    return DriverInfo(
+        version=version,
+        cuda=cuda,
+        kernel_module=module.flavour,
+        source=source,
+        nvml_mismatch=mismatch,
+        library_version=library_version if library_version != version else None,
+        unknown=drv_unknown,
+    )
+
+
+def _python(
+    python: str | None, site_dirs: Sequence[str] | None, run: Runner, timeout: float, unknown: dict[str, str]
+) -> tuple[str | None, Sequence[str]]:
+    """The Python version that matters and the folders its packages live in."""
+    if python is None:
+        return platform.python_version(), site_dirs if site_dirs is not None else sys.path
+    version, path, why = target_python(python, run, timeout)
+    if why:
+        unknown["python"] = why
+    return version, site_dirs if site_dirs is not None else path
+
+
 def probe(
     *,
     show_uuids: bool = False,
@@ -191,57 +244,15 @@ def probe(
     root = Path(root)
     env = os.environ if environ is None else environ
     unknown: dict[str, str] = {}
-    drv_unknown: dict[str, str] = {}
 
     nv = _nvml(nvml, timeout)
-    module = read_kernel_module(root)
     gpus, version, source = _gpus_from_sources(nv, run, timeout, root, smi, unknown)
-    cuda = nv.cuda if nv.status == "ok" else None
-    if cuda is None:
-        found, why = _bounded(lambda: read_cuda_driver_version(libcuda_loader), timeout, "libcuda")
-        cuda, why = found if found is not None else (None, why)
-        if cuda is None:
-            drv_unknown["cuda"] = why or "unknown"
-    mismatch = nv.status == "mismatch"
-    library_version = nvml_library_version(root) if mismatch else None
-    if mismatch or version is None:
-        version, source = (module.version, module.source) if module.version else (version, source)
-    if version is None:
-        reasons = [r for r in (nv.why, module.why, unknown.get("nvidia-smi")) if r]
-        unknown["driver"] = "no NVIDIA driver found: " + "; ".join(reasons or ["no source answered"])
-        driver = None
-    else:
-        if module.flavour is None:
-            drv_unknown["kernel_module"] = (
-                "neither /proc/driver/nvidia/version nor /sys/module/nvidia/taint says"
-            )
-        if nv.status != "ok" and nv.why:
-            drv_unknown["nvml"] = nv.why
-        driver = DriverInfo(
-            version=version,
-            cuda=cuda,
-            kernel_module=module.flavour,
-            source=source,
-            nvml_mismatch=mismatch,
-            library_version=library_version if library_version != version else None,
-            unknown=drv_unknown,
-        )
-    for key, why in nv.notes:
-        if not key.startswith("gpus["):
-            unknown[key] = why
+    driver = _driver(nv, root, version, source, libcuda_loader, timeout, unknown)
+    unknown.update((key, why) for key, why in nv.notes if not key.startswith("gpus["))
     if not show_uuids:
         gpus = [replace(g, uuid=mask_uuid(g.uuid)) if g.uuid else g for g in gpus]
 
-    py_version = platform.python_version()
-    paths: Sequence[str] = site_dirs if site_dirs is not None else sys.path
-    if python is not None:
-        py_version_t, py_path, why = target_python(python, run, timeout)
-        if why:
-            unknown["python"] = why
-            py_version = None  # type: ignore[assignment]
-        else:
-            py_version = py_version_t or py_version
-        paths = py_path if site_dirs is None else site_dirs
+    py_version, paths = _python(python, site_dirs, run, timeout, unknown)
     packages = read_packages(paths)
     cudnn, nccl = torch_libraries(packages)
     ld = [d for d in env.get("LD_LIBRARY_PATH", "").split(":") if d]
