@@ -85,13 +85,14 @@ def preflight(p: Plan, flavour_why: str) -> tuple[Step, ...]:
         Step(
             "Containers and services using the GPUs",
             "Containers, DCGM and persistence daemons hold the driver open; list them so the window stops "
-            "them "
-            "on purpose and restarts them after.",
+            "them on purpose and restarts them after. On a Kubernetes node whose driver the NVIDIA GPU "
+            "Operator manages (a driver container), upgrade through the operator instead of this runbook.",
             (
                 "docker ps --format '{{.ID}} {{.Image}} {{.Names}}' 2>/dev/null "
                 "|| echo 'docker: not running here'",
                 "systemctl list-units --type=service --state=running --no-legend "
                 "| grep -Ei 'nvidia|dcgm|docker|containerd|kubelet' || true",
+                "test -d /run/nvidia/driver && echo 'driver container (GPU Operator) present' || true",
             ),
         ),
         Step(
@@ -337,7 +338,11 @@ def window(p: Plan) -> tuple[Step, ...]:
         Step(
             "Workloads stopped",
             "Only the workloads listed in preflight, by their owners' usual means.",
-            (*proc, "nvidia-smi --query-compute-apps=pid,process_name --format=csv,noheader"),
+            (
+                *proc,
+                "# a Kubernetes node: kubectl drain <node> --ignore-daemonsets --delete-emptydir-data",
+                "nvidia-smi --query-compute-apps=pid,process_name --format=csv,noheader",
+            ),
             gate="Are the owners' GPU workloads stopped and the list above empty?",
             expect="no processes",
         ),
@@ -434,7 +439,10 @@ def verify(p: Plan, max_cuda: str | None, expected: dict[str, str]) -> tuple[Ste
         Step(
             "Restart the workloads",
             "The ones stopped in the window, and uncordon the node if drained.",
-            ("# restart each workload stopped in the window, by its owner's usual means",),
+            (
+                "# restart each workload stopped in the window, by its owner's usual means",
+                "# a drained Kubernetes node: kubectl uncordon <node>",
+            ),
         )
     )
     return tuple(steps)

@@ -78,9 +78,11 @@ preflight() {
   if [ -n "$pids" ]; then ps -o pid,user,etime,args -p "$pids"; else echo "no GPU compute processes"; fi
   say 'Containers and services using the GPUs'
   # Containers, DCGM and persistence daemons hold the driver open; list them so the window stops them on
-  # purpose and restarts them after.
+  # purpose and restarts them after. On a Kubernetes node whose driver the NVIDIA GPU Operator manages
+  # (a driver container), upgrade through the operator instead of this runbook.
   docker ps --format '{{.ID}} {{.Image}} {{.Names}}' 2>/dev/null || echo 'docker: not running here'
   systemctl list-units --type=service --state=running --no-legend | grep -Ei 'nvidia|dcgm|docker|containerd|kubelet' || true
+  test -d /run/nvidia/driver && echo 'driver container (GPU Operator) present' || true
   say 'Secure Boot state'
   # With Secure Boot on, the DKMS-built module must be signed by a key enrolled in the firmware (MOK);
   # enrolling it needs the console at the next boot.
@@ -165,6 +167,7 @@ window() {
   mkdir -p "$STATE"
   say 'Workloads stopped'
   # Only the workloads listed in preflight, by their owners' usual means.
+  # a Kubernetes node: kubectl drain <node> --ignore-daemonsets --delete-emptydir-data
   nvidia-smi --query-compute-apps=pid,process_name --format=csv,noheader
   # expect: no processes
   confirm 'Are the owners'"'"' GPU workloads stopped and the list above empty?'
@@ -228,6 +231,7 @@ verify() {
   say 'Restart the workloads'
   # The ones stopped in the window, and uncordon the node if drained.
   # restart each workload stopped in the window, by its owner's usual means
+  # a drained Kubernetes node: kubectl uncordon <node>
   say 'Verify: done'
 }
 
