@@ -92,7 +92,7 @@ def preflight(p: Plan, flavour_why: str) -> tuple[Step, ...]:
                 "|| echo 'docker: not running here'",
                 "systemctl list-units --type=service --state=running --no-legend "
                 "| grep -Ei 'nvidia|dcgm|docker|containerd|kubelet' || true",
-                "test -d /run/nvidia/driver && echo 'driver container (GPU Operator) present' || true",
+                "if [ -d /run/nvidia/driver ]; then echo 'driver container (GPU Operator) present'; fi",
             ),
         ),
         Step(

@@ -82,7 +82,7 @@ preflight() {
   # (a driver container), upgrade through the operator instead of this runbook.
   docker ps --format '{{.ID}} {{.Image}} {{.Names}}' 2>/dev/null || echo 'docker: not running here'
   systemctl list-units --type=service --state=running --no-legend | grep -Ei 'nvidia|dcgm|docker|containerd|kubelet' || true
-  test -d /run/nvidia/driver && echo 'driver container (GPU Operator) present' || true
+  if [ -d /run/nvidia/driver ]; then echo 'driver container (GPU Operator) present'; fi
   say 'Secure Boot state'
   # With Secure Boot on, the DKMS-built module must be signed by a key enrolled in the firmware (MOK);
   # enrolling it needs the console at the next boot.
