@@ -314,6 +314,7 @@ def analyse(
     from cudalign.model import OsInfo
 
     views: list[ServiceView] = []
+    resolved: dict[tuple[object, ...], Stack] = {}
     for svc in services:
         svc, stale = _current_lock(svc, facts)
         reqs = _engine_requirements(svc)
@@ -342,7 +343,10 @@ def analyse(
             image_ref = (
                 svc.image.reference if svc.image and image_info is not None and image_info.cuda else None
             )
-            stack = resolve(engine_reqs, facts, judged_on, image=image_ref, index_url=_index_url(svc))
+            key = (engine_reqs, image_ref, _index_url(svc), id(judged_on), tuple(judged_on.cudnn.items()))
+            if key not in resolved:  # services often share a stack: resolve each one once
+                resolved[key] = resolve(engine_reqs, facts, judged_on, image=image_ref, index_url=key[2])
+            stack = resolved[key]
         except ImportError:
             views.append(
                 ServiceView(
