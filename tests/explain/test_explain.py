@@ -46,7 +46,7 @@ def test_container_message_on_a_workstation_says_driver_and_branch(facts: Facts)
     assert f">= {driver_text(need)}" in f.fix
     assert f"cudalign runbook --driver {need.major}" in f.fix
     assert "NVIDIA_DISABLE_REQUIRE=1" not in f.fix  # no forward compatibility on workstation GPUs
-    assert f.facts[0].id == "sig-container-require-cuda"
+    assert f.facts[0].id == "sig.container-require-cuda"
     assert f.location is not None and f.location.line == 1
 
 
@@ -128,11 +128,11 @@ def test_vllm_log_reports_each_cause_once_with_first_line_and_count(facts: Facts
     path = DATA / "vllm-startup.log"
     report = explain(path.read_text(encoding="utf-8"), facts, None, origin=str(path))
     by_sig = {m["signature"]: m for m in report.data["matches"]}
-    assert set(by_sig) == {"sig-cuda-library-missing", "sig-torchvision-cuda"}
-    lib = by_sig["sig-cuda-library-missing"]
+    assert set(by_sig) == {"sig.cuda-library-missing", "sig.torchvision-cuda"}
+    lib = by_sig["sig.cuda-library-missing"]
     assert lib["line"] == _line_of(path, "ImportError: libcudart.so.13")
     assert lib["count"] == path.read_text(encoding="utf-8").count("libcudart.so.13: cannot open")
-    vision = by_sig["sig-torchvision-cuda"]
+    vision = by_sig["sig.torchvision-cuda"]
     assert vision["line"] == _line_of(path, "compiled with different")  # wrapped over two lines
     assert vision["groups"] == {"torch_cuda": "12.8", "vision_cuda": "12.6"}
     assert [f.location.line for f in report.findings if f.location] == [lib["line"], vision["line"]]
@@ -144,8 +144,8 @@ def test_node_journal_finds_nvml_mismatch_and_container_requirement_not_the_env_
     report = explain(path.read_text(encoding="utf-8"), facts, host, origin=str(path))
     found = [(m["signature"], m["line"], m["count"]) for m in report.data["matches"]]
     assert found == [
-        ("sig-nvml-mismatch", _line_of(path, "Driver/library version mismatch"), 3),
-        ("sig-container-require-cuda", _line_of(path, "requirement error"), 4),
+        ("sig.nvml-mismatch", _line_of(path, "Driver/library version mismatch"), 3),
+        ("sig.container-require-cuda", _line_of(path, "requirement error"), 4),
     ]
     nvml = report.findings[0]
     assert "libraries are 550.163; the loaded kernel module is 550.144.03" in nvml.message
@@ -154,7 +154,7 @@ def test_node_journal_finds_nvml_mismatch_and_container_requirement_not_the_env_
 def test_colour_codes_and_carriage_returns_do_not_hide_a_message(facts: Facts) -> None:
     text = "\x1b[31mERROR\x1b[0m Failed to initialize NVML: Driver/library version mismatch\r\n"
     (m,) = scan(text.splitlines(), signatures(facts))
-    assert m.signature.id == "sig-nvml-mismatch"
+    assert m.signature.id == "sig.nvml-mismatch"
     assert "\x1b" not in m.text
 
 

@@ -81,78 +81,78 @@ def test_rule_codes_agree_with_the_engine_catalogue() -> None:
         # other paths, versions, products and prefixes than the cited examples
         (
             "RuntimeError: The NVIDIA driver on your system is too old (found version 12040).",
-            "sig-driver-too-old-found",
+            "sig.driver-too-old-found",
             {"found": "12040"},
         ),
         (
             "docker: Error response from daemon: ... nvidia-container-cli: requirement error: "
             "unsatisfied condition: cuda>=13.0, please update your driver to a newer version",
-            "sig-container-require-cuda",
+            "sig.container-require-cuda",
             {"cuda": "13.0"},
         ),
         (
             "NVIDIA RTX PRO 6000 Blackwell Server Edition with CUDA capability sm_120 is not compatible "
             "with the current PyTorch installation.",
-            "sig-arch-not-in-torch",
+            "sig.arch-not-in-torch",
             {"sm": "sm_120"},
         ),
         (
             "(RayWorkerWrapper pid=4121) ImportError: libcublas.so.12: cannot open shared object file: "
             "No such file or directory",
-            "sig-cuda-library-missing",
+            "sig.cuda-library-missing",
             {"library": "libcublas", "major": "12"},
         ),
         (
             "OSError: libcudnn.so.9: cannot open shared object file: No such file or directory",
-            "sig-cuda-library-missing",
+            "sig.cuda-library-missing",
             {"library": "libcudnn", "major": "9"},
         ),
         (
             "ImportError: /opt/venv/lib/python3.12/site-packages/vllm/_C.abi3.so: undefined symbol: "
             "_ZN3c104cuda29c10_cuda_check_implementationEiPKcS2_ib",
-            "sig-extension-undefined-symbol",
+            "sig.extension-undefined-symbol",
             {"module": "_C", "symbol": "_ZN3c104cuda29c10_cuda_check_implementationEiPKcS2_ib"},
         ),
         (
             "ImportError: /usr/lib/python3/dist-packages/xformers/_C.so: undefined symbol: "
             "_ZN2at4_ops5zeros4callE",
-            "sig-extension-undefined-symbol",
+            "sig.extension-undefined-symbol",
             {"module": "_C"},
         ),
         (
             "[rank1]: torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/"
             "ProcessGroupNCCL.cpp:3356, invalid usage (run with NCCL_DEBUG=WARN for details), "
             "NCCL version 2.21.5",
-            "sig-nccl-error-with-version",
+            "sig.nccl-error-with-version",
             {"nccl_error": "invalid usage", "nccl": "2.21.5"},
         ),
         (
             "ImportError: /venv/lib/python3.11/site-packages/torch/lib/libtorch_cuda.so: undefined symbol: "
             "ncclCommWindowRegister",
-            "sig-nccl-undefined-symbol",
+            "sig.nccl-undefined-symbol",
             {"symbol": "ncclCommWindowRegister"},
         ),
         (
             "ValueError: Bfloat16 is only supported on GPUs with compute capability of at least 8.0. "
             "Your Quadro RTX 8000 GPU has compute capability 7.5.",
-            "sig-bf16-needs-cc80",
+            "sig.bf16-needs-cc80",
             {"need_cc": "8.0", "gpu": "Quadro RTX 8000", "cc": "7.5"},
         ),
         (
             "Could not load library libcudnn_cnn_infer.so.8. Error: libcudnn_cnn_infer.so.8: cannot open "
             "shared object file",
-            "sig-cudnn-could-not-load",
+            "sig.cudnn-could-not-load",
             {"library": "libcudnn_cnn_infer", "major": "8"},
         ),
         (
             "E   RuntimeError: CUDA error: the provided PTX was compiled with an unsupported toolchain.",
-            "sig-ptx-unsupported",
+            "sig.ptx-unsupported",
             {},
         ),
         (
             "torch._C._cuda_init() RuntimeError: Unexpected error from cudaGetDeviceCount(). Error 804: "
             "forward compatibility was attempted on non supported HW",
-            "sig-forward-compat-804",
+            "sig.forward-compat-804",
             {},
         ),
     ],
@@ -170,14 +170,14 @@ def test_container_requirement_captures_any_cuda_version(major: int, minor: int)
     for sep in (">=", " >= "):
         line = f"nvidia-container-cli: requirement error: unsatisfied condition: cuda{sep}{major}.{minor}"
         sig, groups = _claim(line)
-        assert sig.id == "sig-container-require-cuda"
+        assert sig.id == "sig.container-require-cuda"
         assert groups["cuda"] == f"{major}.{minor}"
 
 
 @given(found=st.integers(min_value=9000, max_value=139000))
 def test_driver_too_old_captures_the_driver_cuda_number(found: int) -> None:
     sig, groups = _claim(f"The NVIDIA driver on your system is too old (found version {found}).")
-    assert sig.id == "sig-driver-too-old-found"
+    assert sig.id == "sig.driver-too-old-found"
     assert groups["found"] == str(found)
 
 
@@ -185,5 +185,5 @@ def test_driver_too_old_captures_the_driver_cuda_number(found: int) -> None:
 def test_arch_message_captures_any_sm(cc: str) -> None:
     line = f"NVIDIA A999 with CUDA capability {cc} is not compatible with the current PyTorch installation"
     sig, groups = _claim(line)
-    assert sig.id == "sig-arch-not-in-torch"
+    assert sig.id == "sig.arch-not-in-torch"
     assert groups["sm"] == cc
