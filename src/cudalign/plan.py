@@ -12,7 +12,7 @@ from packaging.version import Version
 from cudalign.facts import query
 from cudalign.model import DriverInfo, Finding, Host, Severity, Stack, Verdict
 from cudalign.rules import check, verdict
-from cudalign.rules.common import label
+from cudalign.rules.common import label, runs
 from cudalign.stack import (
     TORCH_INDEX,
     ImageInfo,
@@ -247,7 +247,9 @@ def make_plan(
     found: list[Matrix] = []
     failures: dict[tuple[str, ...], dict[str, Rejection]] = {}
     outcome: dict[tuple[str, ...], _Outcome] = {}
-    blocked: set[tuple[str, ...]] = set()
+    # (series, variant, driver changed?) already settled: a matrix found (an older patch cannot rank
+    # higher) or a series-wide failure (an older patch fails the same way)
+    settled: set[tuple[tuple[str, ...], str | None, bool]] = set()
     kept_series: set[tuple[str, ...]] = set()
     considered = 0
     seen: set[tuple[Any, ...]] = set()
@@ -256,23 +258,22 @@ def make_plan(
             break
         base = build(request, facts, host, versions)
         series = _series(base)
-        if series in blocked:
-            continue
         torch = base.component("torch")
         variants: list[str | None] = [None]
         if torch is not None and "torch" not in request.variants:
-            variants += [v for v in torch_variants(facts, torch.version) if v != torch.variant]
-        series_rules: set[str] = set()
-        any_ok = False
+            variants += [v for v in torch_variants(facts, torch.version) if _viable(facts, host, base, v)]
         fresh = series not in outcome
         for variant in variants:
+            wanted = [c for c in (False, True) if (series, variant, c) not in settled]
+            if not wanted or (wanted == [True] and no_driver_change):
+                continue
             stack = base if variant is None else build(request, facts, host, versions, variant=variant)
             key = tuple((c.name, c.version, c.variant) for c in stack.components)
             if key in seen:
                 continue
             seen.add(key)
-            options: list[tuple[Host, bool]] = [(host, False)] if current else []
-            if not no_driver_change:
+            options: list[tuple[Host, bool]] = [(host, False)] if current and False in wanted else []
+            if not no_driver_change and True in wanted:
                 for target in driver_targets(facts, host, stack):
                     if current is None or Version(target) > Version(current):
                         options.append((with_driver(host, facts, target), True))
@@ -287,17 +288,16 @@ def make_plan(
                     rej = _rejection(family, findings, v, change)
                     if rej is not None:
                         failures.setdefault(series, {})[family] = rej  # the most permissive option wins
-                        series_rules.add(rej.code)
+                        if rej.code in _SERIES_RULES:
+                            settled.add((series, variant, change))
                     continue
-                any_ok = True
+                settled.add((series, variant, change))
                 matrix = _with_image(
                     facts, h, stack, findings, change, request.order, features, failures, series
                 )
                 found.append(matrix)
                 if not change:
                     kept_series.add(series)
-        if not any_ok and series_rules and series_rules <= _SERIES_RULES:
-            blocked.add(series)
     ranked = sorted(found, key=_sort_key)
     chosen: list[Matrix] = []
     keys: set[tuple[Any, ...]] = set()
@@ -416,6 +416,25 @@ def _merge(rejections: list[Rejection]) -> tuple[Rejection, ...]:
         family = f"{run[-1].family} … {first.family}"
         out.append(Rejection(family, first.code, first.name, f"{first.reason} [{len(run)} series]"))
     return tuple(out)
+
+
+def _viable(facts: Facts, host: Host, base: Stack, variant: str) -> bool:
+    """Whether a torch variant is worth checking: not the default again, the CUDA major of the vLLM wheel,
+    and (where its build facts say) code for every GPU. The rules would reject the others; the default
+    variant's outcome already stands for the series in the rejected list."""
+    torch = base.component("torch")
+    if torch is None or variant == torch.variant:
+        return False
+    cuda = query.variant_cuda(variant)
+    vllm = base.component("vllm")
+    if vllm is not None and vllm.cuda and cuda is not None and Version(vllm.cuda).major != cuda.major:
+        return False
+    build_fact = query.torch_build(facts, torch.version, variant, base.platform or query.platform_key(host))
+    if build_fact is not None:
+        for g in host.gpus:
+            if g.cc is not None and not runs(g.cc, build_fact["archs"], build_fact.get("ptx", ())):
+                return False
+    return True
 
 
 def _newer(a: Matrix, b: Matrix) -> bool:

@@ -543,7 +543,7 @@ def _tightest(spec: SpecifierSet) -> str:
     """``>=3.9,>=3.10,<4.0,<3.14`` -> ``>=3.10,<3.14``: the binding bounds, other clauses kept."""
     lows = [x for x in spec if x.operator in (">=", ">")]
     highs = [x for x in spec if x.operator in ("<", "<=")]
-    rest = sorted({str(x) for x in spec if x not in lows and x not in highs})
+    rest = sorted({str(x) for x in spec if x.operator not in (">=", ">", "<", "<=")})
     keep = []
     if lows:
         keep.append(str(max(lows, key=lambda x: (Version(x.version), x.operator == ">"))))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from packaging.version import InvalidVersion, Version
 
@@ -275,21 +275,31 @@ def _first_matching(candidates: Iterable[Fact], version: str) -> Fact | None:
     return None
 
 
+def _memo_match(facts: Facts, key: tuple[str, ...], candidates: Callable[[], Iterable[Fact]]) -> Fact | None:
+    memo = _memo(facts)
+    if key not in memo:
+        memo[key] = _first_matching(candidates(), key[-1])
+    return cast("Fact | None", memo[key])
+
+
 def torch_series(facts: Facts, version: str) -> Fact | None:
     """The torch series (``2.9``) a version belongs to."""
-    return _first_matching(facts_of_kind(facts, "torch_series"), version)
+    return _memo_match(facts, ("torch_series", version), lambda: facts_of_kind(facts, "torch_series"))
 
 
 def torch_build(facts: Facts, version: str, variant: str, platform: str) -> Fact | None:
     """The build facts (archs, PTX) of one torch version, variant and platform."""
-    builds = facts_of_kind(facts, "torch_build")
-    cands = [f for f in builds if f["variant"] == variant and f["platform"] == platform]
-    return _first_matching(cands, version)
+
+    def cands() -> list[Fact]:
+        builds = facts_of_kind(facts, "torch_build")
+        return [f for f in builds if f["variant"] == variant and f["platform"] == platform]
+
+    return _memo_match(facts, ("torch_build", variant, platform, version), cands)
 
 
 def vllm_series(facts: Facts, version: str) -> Fact | None:
     """The vLLM series facts (wheel CUDA, min capability, archs) for a version."""
-    return _first_matching(facts_of_kind(facts, "vllm_series"), version)
+    return _memo_match(facts, ("vllm_series", version), lambda: facts_of_kind(facts, "vllm_series"))
 
 
 def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:

@@ -309,7 +309,23 @@ def _platform_ok(tag_platform: str, platform: str, glibc: Version | None) -> tup
     return False, None
 
 
+_WHEELS: dict[tuple[int, str, str | None, Version | None], tuple[Release, str | None]] = {}
+
+
 def _wheel_problem(rel: Release, platform: str, python: str | None, glibc: Version | None) -> str | None:
+    """Why none of the release's files installs here (memoised per release and host), or ``None``."""
+    key = (id(rel), platform, python, glibc)
+    hit = _WHEELS.get(key)
+    if hit is not None and hit[0] is rel:
+        return hit[1]
+    answer = _wheel_problem_uncached(rel, platform, python, glibc)
+    _WHEELS[key] = (rel, answer)
+    return answer
+
+
+def _wheel_problem_uncached(
+    rel: Release, platform: str, python: str | None, glibc: Version | None
+) -> str | None:
     if not rel.wheels:
         return None
     if any(w.filename.endswith((".tar.gz", ".zip")) for w in rel.wheels):
