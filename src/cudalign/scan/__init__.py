@@ -46,11 +46,17 @@ class ScanResult:
     """What a scan found: the services, the findings (suppressions applied), and what it skipped."""
 
     root: str
+    """The repository root, absolute."""
     views: tuple[ServiceView, ...]
+    """Every service with its stack, image facts and the host it was judged on."""
     findings: tuple[Finding, ...]
+    """Engine and repo findings, located, suppressions and severity overrides applied."""
     files: tuple[str, ...]
+    """Every file read, repo-relative."""
     notes: tuple[str, ...] = ()
+    """What was skipped or could not be decided, and why."""
     suppressed: int = 0
+    """Findings dropped by inline ignores, ``ignore`` or ``severity = "off"``."""
     fleet_driver: str | None = None
     config: ScanConfig = field(default_factory=ScanConfig)
 

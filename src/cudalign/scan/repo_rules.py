@@ -29,11 +29,16 @@ class ScanHit:
     """What a repo check yields; the rule adds code, name and severity."""
 
     message: str
+    """One sentence: what is wrong, with the versions and files involved."""
     fix: str
+    """One sentence: what to do."""
     location: Location | None
+    """The line that decides it (a pin, a ``FROM``, a compose service)."""
     service: str | None = None
     facts: tuple[FactRef, ...] = ()
+    """Knowledge-base facts the finding rests on (minimum drivers, image requirements)."""
     severity: Severity | None = None
+    """Overrides the rule's severity where the same rule can be a caveat or a failure."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +46,12 @@ class RepoContext:
     """Everything the repo rules look at."""
 
     views: Sequence[ServiceView]
+    """Every service with its resolved stack and image facts."""
     facts: Facts
     fleet_driver: Version | None = None
     """The lowest driver of the target fleet (``--fleet-driver``, ``--driver`` or ``[tool.cudalign]``)."""
     problems: Sequence[Problem] = ()
+    """What did not parse (CA609)."""
     engine_codes: dict[str, frozenset[str]] = field(default_factory=dict)
     """Service -> engine rule codes already reported for it (to avoid saying one thing twice)."""
 
@@ -54,10 +61,15 @@ class ScanRule:
     """One repo rule of the catalogue."""
 
     code: str
+    """Stable code, ``CA601`` … ``CA609``."""
     name: str
+    """Stable name, ``torch-drift`` …"""
     severity: Severity
+    """Default severity (``[tool.cudalign.severity]`` overrides it)."""
     title: str
+    """One line for tables and SARIF's short description."""
     function: Callable[[RepoContext], Iterable[ScanHit]] = field(repr=False)
+    """The check; its docstring is the rule's documentation."""
 
     @property
     def doc(self) -> str:
