@@ -102,7 +102,7 @@ KINDS: dict[str, dict[str, Field]] = {
         "aliases": _opt("list[str]"),
         "cc": _req("specifier", "compute capabilities that have it, e.g. '>=8.0' or '>=9.0,<10.0'"),
         "description": _opt("str"),
-        "fallback": _opt("str", "a feature that takes over outside cc (fp8 -> fp8-marlin, weight-only): a caveat"),
+        "fallback": _opt("str", "feature taking over outside cc (fp8 -> fp8-marlin, weight-only): a caveat"),
     },
     # ---- frameworks -----------------------------------------------------------------------------
     "torch_series": {

@@ -71,7 +71,8 @@ def _builds(ctx: Context) -> list[_Build]:
             except ValueError:
                 cuda = None
         if c.archs or min_cc is not None:
-            own = tuple(r for r in c.facts if not (r.id in ctx.facts and ctx.facts.get(r.id).get("component")))
+            facts = ctx.facts
+            own = tuple(r for r in c.facts if r.id not in facts or not facts.get(r.id).get("component"))
             out.append(_Build(f"{c.name} {c.version}", cuda, c.archs, c.ptx, min_cc, own))
         elif c.name == "vllm":
             out.append(
