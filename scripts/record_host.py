@@ -105,6 +105,26 @@ def _device(n: Any, i: int) -> dict[str, Any]:
     return d
 
 
+def compare_bindings() -> dict[str, Any]:
+    """read_nvml through cudalign's own ctypes binding and through pynvml: they must agree."""
+    import dataclasses
+
+    import pynvml
+
+    from cudalign.probe.libnvml import load
+    from cudalign.probe.nvml import read_nvml
+
+    timings, results = {}, {}
+    for label, module in (("libnvml", load()), ("pynvml", pynvml)):
+        start = time.perf_counter()
+        results[label] = dataclasses.asdict(read_nvml(module))
+        timings[label] = (time.perf_counter() - start) * 1000
+    for r in results.values():
+        r["gpus"] = [{**g, "uuid": mask(str(g["uuid"]))} for g in r["gpus"]]
+    agree = results["libnvml"] == results["pynvml"]
+    return {"agree": agree, "ms": timings, **({} if agree else results)}
+
+
 def record(name: str, with_torch: bool) -> dict[str, Any]:
     from cudalign.probe import probe
     from cudalign.probe.run import run
@@ -135,6 +155,7 @@ def record(name: str, with_torch: bool) -> dict[str, Any]:
     if torch and torch.location:
         raw["torch_version.py"] = (Path(torch.location) / "torch/version.py").read_text(encoding="utf-8")
     bundle: dict[str, Any] = {
+        "bindings": compare_bindings(),
         "name": name,
         "probe_seconds": seconds,
         "host": host.to_json(),
@@ -187,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         path = args.out / f"{args.name}.recording.json"
         path.write_text(json.dumps(bundle, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {path} (probe took {bundle['probe_seconds'] * 1000:.0f} ms)")
+        print(f"bindings: {json.dumps(bundle['bindings'])[:2000]}")
         return 0
     if args.cmd == "split":
         split(args.bundle, args.repo)

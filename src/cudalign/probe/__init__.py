@@ -70,15 +70,11 @@ def _bounded(fn: Callable[[], T], timeout: float, what: str) -> tuple[T | None, 
 
 def _nvml(nvml: Any, timeout: float) -> NvmlResult:
     def ask() -> NvmlResult:
-        module = nvml
-        if module is None:
-            try:
-                import pynvml
+        if nvml is not None:
+            return read_nvml(nvml)
+        from cudalign.probe.libnvml import load
 
-                module = pynvml
-            except ImportError:
-                return NvmlResult("unavailable", "NVML: nvidia-ml-py (pynvml) is not installed")
-        return read_nvml(module)
+        return read_nvml(load())
 
     result, why = _bounded(ask, timeout, "NVML")
     return result if result is not None else NvmlResult("error", why)
