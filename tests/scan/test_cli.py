@@ -70,3 +70,14 @@ def test_missing_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
 def test_bad_fleet_driver_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(REPOS / "clean"), "--fleet-driver", "latest"]) == 2
     assert "not a driver version" in capsys.readouterr().err
+
+
+def test_recorded_host(capsys: pytest.CaptureFixture[str]) -> None:
+    host = Path(__file__).resolve().parents[1] / "hosts" / "driver470.json"
+    code = main(["scan", str(REPOS / "vllm_cuda_upgrade"), "--host", str(host), "--json"])
+    body = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert body["fleet_driver"].startswith("470.")
+    ca101 = [f for f in body["findings"] if f["code"] == "CA101"]
+    assert ca101 and all(f["location"]["file"] in {"requirements.txt", "Dockerfile"} for f in ca101)
+    assert any(f["code"] == "CA608" and "470.256.02" in f["message"] for f in body["findings"])
