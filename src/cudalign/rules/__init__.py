@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -104,6 +103,8 @@ class Rule:
     @property
     def doc(self) -> str:
         """The docstring of the check: what it checks, why, how to fix, examples."""
+        import inspect
+
         return inspect.cleandoc(self.function.__doc__ or "")
 
     def run(self, ctx: Context) -> list[Finding]:
