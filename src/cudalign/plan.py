@@ -311,7 +311,7 @@ def make_plan(
     upgrades = [m for m in chosen if m.driver_change]
     picked = kept[:max_matrices]
     lifts = bool(upgrades and kept and len(upgrades[0].caveats) < len(kept[0].caveats))
-    if upgrades and (not kept or _newer(upgrades[0], kept[0]) or lifts):
+    if upgrades and (not kept or ((_newer(upgrades[0], kept[0]) or lifts) and max_matrices >= 2)):
         picked = (
             [*picked[: max_matrices - 1], upgrades[0]]
             if len(picked) >= max_matrices

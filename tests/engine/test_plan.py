@@ -111,3 +111,16 @@ def test_driver_upgrade_matrix_names_the_runbook(facts: Facts) -> None:
     upgrades = [m for m in plan.matrices if m.driver_change]
     assert upgrades and upgrades[0].reboot and upgrades[0].driver_branch is not None
     assert upgrades[0].runbook == f"cudalign runbook --driver {upgrades[0].driver_branch[1:]}"
+
+
+def test_max_one_keeps_the_top_ranked_matrix(facts: Facts) -> None:
+    """Ranking puts no driver change first: with --max 1 a kept-driver matrix wins over an upgrade."""
+    host = describe_host(facts, gpus=["V100"], driver="535.183.01")
+    (only,) = make_plan(["vllm"], facts, host, max_matrices=1).matrices
+    assert not only.driver_change and only.label == "A"
+
+
+def test_gpu_newer_than_the_driver_needs_an_upgrade(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["RTX 5090"], driver="560.35.03")
+    plan = make_plan(["vllm"], facts, host)
+    assert plan.matrices and all(m.driver_change for m in plan.matrices)
