@@ -64,7 +64,11 @@ def text(report: Report) -> str:
     ]
     if data.get("fleet_driver"):
         lines.append(f"fleet driver: {data['fleet_driver']}")
+    quiet: list[str] = []
     for name, svc, findings in _groups(report):
+        if not findings and not (svc and svc.get("gpu")):
+            quiet.append(name)  # services with no known GPU stack and nothing to say: one line for all
+            continue
         lines.append("")
         head = name + (f"  [{svc['context']}]" if svc and svc.get("context") not in (None, ".") else "")
         summary = _summary(svc)
@@ -75,6 +79,9 @@ def text(report: Report) -> str:
             lines.append(f"  {f.severity.value:<7} {f.code} {f.name}  {_where(f)}")
             lines.append(f"          {f.message}")
             lines.append(f"          fix: {f.fix}")
+    if quiet:
+        lines.append("")
+        lines.append(f"no findings: {', '.join(quiet)}")
     notes = data.get("notes", [])
     if notes:
         lines.append("")

@@ -176,15 +176,21 @@ def scan(
     notes = list(found.notes)
     parsed: dict[str, SourceFile] = {}
     texts: dict[str, str] = {}
+    templates: dict[str, int] = {}
     for f in found.files:
         if f.kind == "yaml" and "{{" in f.text:
             if "\napiVersion:" in "\n" + f.text:
-                notes.append(f"{f.path}: skipped, a template ({{{{ … }}}}), not a manifest")
+                folder = posixpath.dirname(f.path) or "."
+                templates[folder] = templates.get(folder, 0) + 1
             continue
         sf = parse_file(f.path, f.kind, f.text)
         if sf is not None:
             parsed[f.path] = sf
             texts[f.path] = f.text
+
+    for folder, count in templates.items():
+        what = "a template" if count == 1 else f"{count} templates"
+        notes.append(f"{folder}/: {what} ({{{{ … }}}}, Helm or similar) skipped, not manifests")
 
     def load(rel: str, kind: str) -> SourceFile | None:
         if kind.startswith("dockerfile:"):
