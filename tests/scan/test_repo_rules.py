@@ -249,3 +249,11 @@ def test_ca606_out_of_date_lock_is_left_out_of_the_resolution(facts: Facts, make
     assert [(f.code, f.location and f.location.line) for f in result.findings] == [("CA606", 5)]
     assert "uv.lock does not lock it" in result.findings[0].message
     assert result.views[0].torch_version == Version("2.9.0")  # vLLM 0.13.0's own torch pin
+
+
+def test_ca609_in_a_file_only_an_include_names(facts: Facts, make_repo: MakeRepo) -> None:
+    repo = make_repo(
+        {"requirements.txt": "-r deps/gpu.pins\ntorch==2.9.0\n", "deps/gpu.pins": "vllm=0.13.0\n"}
+    )
+    found = _codes(repo, facts, "CA609")
+    assert [(f.location.file, f.location.line) for f in found if f.location] == [("deps/gpu.pins", 1)]

@@ -192,6 +192,8 @@ def scan(
         what = "a template" if count == 1 else f"{count} templates"
         notes.append(f"{folder}/: {what} ({{{{ … }}}}, Helm or similar) skipped, not manifests")
 
+    included: dict[str, SourceFile] = {}  # files only an include names (any file name)
+
     def load(rel: str, kind: str) -> SourceFile | None:
         if kind.startswith("dockerfile:"):
             text = texts.get(rel)
@@ -212,7 +214,10 @@ def scan(
         if text is None:
             return None
         texts[rel] = text
-        return parse_file(rel, kind, text)
+        sf = parse_file(rel, kind, text)
+        if sf is not None:
+            included[rel] = sf
+        return sf
 
     services: list[Service] = group_services(
         parsed, load, root_name=root.name, exists=lambda rel: rel in parsed or (root / rel).is_file()
@@ -223,7 +228,7 @@ def scan(
         from cudalign.hosts import describe_host
 
         base_host = describe_host(
-            facts, gpus=tuple(gpus) or config.gpus, driver=str(fleet) if fleet else None
+            facts, gpus=tuple(gpus) or config.gpus, driver=driver_text(fleet) if fleet else None
         )
     if fleet is None and host is not None and host.driver is not None and host.driver.version:
         fleet = _version(host.driver.version, "--driver")
@@ -238,8 +243,9 @@ def scan(
         )
     host_for = _k8s_hosts(services, facts, base_host, notes) if host is None or not host.gpus else {}
     views = analyse(services, facts, base_host, host_for)
-    problems = [p for sf in parsed.values() for p in sf.problems] + config_problems
-    for sf in parsed.values():
+    every = {**included, **parsed}
+    problems = [p for sf in every.values() for p in sf.problems] + config_problems
+    for sf in every.values():
         notes.extend(sf.notes)
     for v in views:
         if v.note:
