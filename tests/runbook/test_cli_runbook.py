@@ -93,3 +93,37 @@ def test_recorded_host_is_not_this_machine(
     host = Path(__file__).parents[1] / "hosts" / "h200x2.json"
     assert main(["runbook", "--driver", "590", "--host", str(host)]) == 0
     assert "nvidia-fabricmanager" in capsys.readouterr().out
+
+
+PLAN = Path(__file__).with_name("data") / "plan-rtx6000ada-550.json"  # 'cudalign plan --json' output
+
+
+def test_from_plan_follows_the_first_matrix_that_changes_the_driver(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plan = json.loads(PLAN.read_text(encoding="utf-8"))
+    changing = next(m for m in plan["matrices"] if m["driver_change"])
+    assert main(["runbook", "--from-plan", str(PLAN), "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["runbook"]["target"]["version"] == changing["driver"]
+    assert body["runbook"]["current"] == plan["host"]["driver"]["version"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--matrix", "A"], "R550"),  # matrix A keeps the driver: the host already runs that branch
+        (["--matrix", "Z"], "no matrix 'Z'"),
+        (["--driver", "575"], "either --driver or --from-plan"),
+    ],
+)
+def test_from_plan_choices(extra: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["runbook", "--from-plan", str(PLAN), *extra])
+    captured = capsys.readouterr()
+    assert needle in captured.out + captured.err
+    assert rc == (0 if extra == ["--matrix", "A"] else 2)
+
+
+def test_no_target_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runbook", "--gpu", "L40S", "--os", "ubuntu22.04"]) == 2
+    assert "no target driver" in capsys.readouterr().err

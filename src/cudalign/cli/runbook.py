@@ -24,10 +24,15 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--driver",
-        required=True,
         metavar="BRANCH|VERSION",
         help="target driver: a branch (575, R575) or a full version (575.57.08)",
     )
+    parser.add_argument(
+        "--from-plan",
+        metavar="FILE",
+        help="target and host from 'cudalign plan --json' output (its first matrix that changes the driver)",
+    )
+    parser.add_argument("--matrix", metavar="LABEL", help="with --from-plan: the matrix to follow (A, B …)")
     add_output_arguments(parser, formats=("text", "md", "markdown", "sh", "json"))
     g = parser.add_argument_group("host (default: this machine)")
     g.add_argument("--host", metavar="FILE", help="a host recorded with 'cudalign doctor --json'")
@@ -83,8 +88,17 @@ def _host(args: argparse.Namespace) -> tuple[Host, Facts]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cudalign.errors import InvalidInput
     from cudalign.runbook import build, parse_target, report
 
+    if args.from_plan:
+        if args.driver:
+            raise InvalidInput("give either --driver or --from-plan, not both")
+        args.driver, plan_host = _from_plan(args.from_plan, args.matrix)
+        if not (args.host or args.gpu or args.current_driver):
+            args.host = plan_host
+    elif not args.driver:
+        raise InvalidInput("no target driver: give --driver BRANCH|VERSION or --from-plan FILE")
     target = parse_target(args.driver)
     host, facts = _host(args)
     processes = None
@@ -94,6 +108,41 @@ def run(args: argparse.Namespace) -> int:
         processes = gpu_processes()
     rb = replace(build(host, facts, target, processes=processes), command=_script_command(args))
     return emit(report(rb, host), args)
+
+
+def _from_plan(path_text: str, label: str | None) -> tuple[str, str]:
+    """(target driver, plan file as the host file) from a plan's JSON: the chosen or first changing matrix."""
+    import json
+    from pathlib import Path
+
+    from cudalign.errors import InvalidInput
+
+    path = Path(path_text)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or data.get("schema") != "cudalign.plan/1":
+        raise InvalidInput(f"{path}: not the output of 'cudalign plan --json'")
+    matrices = [m for m in data.get("matrices", []) if isinstance(m, dict)]
+    if label is not None:
+        chosen = next((m for m in matrices if m.get("label") == label), None)
+        if chosen is None:
+            raise InvalidInput(
+                f"{path}: no matrix {label!r} (have {', '.join(str(m.get('label')) for m in matrices)})"
+            )
+    else:
+        chosen = next((m for m in matrices if m.get("driver_change")), None)
+        if chosen is None:
+            raise InvalidInput(
+                f"{path}: no matrix in this plan changes the driver; nothing to write a runbook for"
+            )
+    driver = chosen.get("driver")
+    if not isinstance(driver, str):
+        raise InvalidInput(f"{path}: matrix {chosen.get('label')!r} names no driver")
+    return driver, str(path)
 
 
 def _script_command(args: argparse.Namespace) -> str:

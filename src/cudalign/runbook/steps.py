@@ -205,7 +205,8 @@ def build_runbook(
     cur = f"from {current} " if current else ""
     cuda = f" (CUDA up to {max_cuda})" if max_cuda else ""
     summary = (
-        f"Upgrade the NVIDIA driver on {host_label} {cur}to {target}{cuda}, {flavour} kernel module, "
+        f"Upgrade the NVIDIA driver on {host_label} {cur}to {_target_text(target)}{cuda}, "
+        f"{flavour} kernel module, "
         f"from NVIDIA's CUDA repository ({GUIDE}). Preflight and staging change nothing that runs and can be "
         "done any time before the maintenance window; installation and the reboot happen together inside it. "
         "Nothing is installed earlier: new user-space libraries next to the old loaded kernel module break "
@@ -245,6 +246,12 @@ def build_runbook(
         processes,
         expected,
     )
+
+
+def _target_text(target: Target) -> str:
+    if target.version is None:
+        return str(target)
+    return f"R{target.branch} ({target.version} or the branch's newer release the repository offers)"
 
 
 def _change_needed(current: str | None, target: Target) -> tuple[bool, str]:
