@@ -251,7 +251,7 @@ def build_runbook(
 def _target_text(target: Target) -> str:
     if target.version is None:
         return str(target)
-    return f"R{target.branch} ({target.version} or the branch's newer release the repository offers)"
+    return f"{target.version} or newer on R{target.branch}"
 
 
 def _change_needed(current: str | None, target: Target) -> tuple[bool, str]:

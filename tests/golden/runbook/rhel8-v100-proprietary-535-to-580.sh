@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # cudalign runbook: rhel8-gpu-01 (RHEL 8, 1x Tesla V100 SXM2) to 580.65.06 (proprietary kernel module).
-# Upgrade the NVIDIA driver on rhel8-gpu-01 (RHEL 8, 1x Tesla V100 SXM2) from 535.104.05 to R580
-# (580.65.06 or the branch's newer release the repository offers) (CUDA up to 13.0), proprietary
-# kernel module, from NVIDIA's CUDA repository (https://docs.nvidia.com/datacenter/tesla/driver-
-# installation-guide/). Preflight and staging change nothing that runs and can be done any time before
-# the maintenance window; installation and the reboot happen together inside it. Nothing is installed
-# earlier: new user-space libraries next to the old loaded kernel module break every GPU program until
-# the reboot ('Failed to initialize NVML: Driver/library version mismatch', CA105). Kernel module:
-# Volta GPUs are not supported by the open kernel modules (Turing and newer only).
+# Upgrade the NVIDIA driver on rhel8-gpu-01 (RHEL 8, 1x Tesla V100 SXM2) from 535.104.05 to 580.65.06
+# or newer on R580 (CUDA up to 13.0), proprietary kernel module, from NVIDIA's CUDA repository
+# (https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/). Preflight and staging change
+# nothing that runs and can be done any time before the maintenance window; installation and the
+# reboot happen together inside it. Nothing is installed earlier: new user-space libraries next to the
+# old loaded kernel module break every GPU program until the reboot ('Failed to initialize NVML:
+# Driver/library version mismatch', CA105). Kernel module: Volta GPUs are not supported by the open
+# kernel modules (Turing and newer only).
 #
 # Read it before running it. Run one phase at a time, in order:
 #   preflight | stage | window | verify | rollback
