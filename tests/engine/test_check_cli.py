@@ -56,11 +56,16 @@ def test_check_markdown_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "| rule | severity | what | fix | facts |" in out and "`CA102`" in out
 
 
-def test_check_sarif(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys, "check", "torch==2.11.0", "--gpu", "H100", "--driver", "575.57.08", "--format", "sarif"
-    )
-    assert code == 1 and json.loads(out)["version"] == "2.1.0"
+def test_check_sarif_is_valid_sarif_2_1_0(capsys: pytest.CaptureFixture[str]) -> None:
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
+    argv = ("check", "torch==2.11.0", "--gpu", "H100", "--driver", "575.57.08", "--format", "sarif")
+    code, out, _ = run(capsys, *argv)
+    doc = json.loads(out)
+    schema = json.loads((HOSTS.parent / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.Draft4Validator(schema).validate(doc)
+    assert code == 1 and doc["version"] == "2.1.0"
+    assert any(r["ruleId"] == "CA101" for r in doc["runs"][0]["results"])
 
 
 def test_check_recorded_host_without_requirements_checks_what_is_installed(
