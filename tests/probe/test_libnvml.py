@@ -18,7 +18,6 @@ pynvml = pytest.importorskip("pynvml")
     [
         (PciInfo, "nvmlPciInfo_t"),
         (Memory, "c_nvmlMemory_t"),
-        (FabricInfo, "c_nvmlGpuFabricInfo_t"),
         (FabricInfoV, "c_nvmlGpuFabricInfoV_t"),
     ],
 )
@@ -27,6 +26,16 @@ def test_struct_layouts_match_pynvml(ours: Any, theirs: str) -> None:
     assert ctypes.sizeof(ours) == ctypes.sizeof(ref)
     for name, *_ in ref._fields_:
         assert getattr(ours, name).offset == getattr(ref, name).offset, name
+
+
+def test_legacy_fabric_struct_follows_nvml_h() -> None:
+    """Not compared with pynvml: its 13.610 release (on the device machine) made ``clusterUuid`` 80 bytes
+    long, 13.615 (here) 16 as nvml.h does; ours reads the nvml.h offsets and has room to spare."""
+    offsets = {
+        name: getattr(FabricInfo, name).offset for name in ("clusterUuid", "status", "cliqueId", "state")
+    }
+    assert offsets == {"clusterUuid": 0, "status": 16, "cliqueId": 20, "state": 24}
+    assert ctypes.sizeof(FabricInfo) >= 92
 
 
 def test_fabric_struct_version() -> None:

@@ -55,13 +55,18 @@ class Memory(ctypes.Structure):
 
 
 class FabricInfo(ctypes.Structure):
-    """``nvmlGpuFabricInfo_t`` (the unversioned call)."""
+    """``nvmlGpuFabricInfo_t`` (the unversioned call), with spare room at the end.
+
+    nvidia-ml-py 13.610 declared ``clusterUuid`` 80 bytes long (92 in all) where nvml.h and 13.615 say 16
+    (28 in all); the tail keeps a driver that writes more than we read from writing past our buffer.
+    """
 
     _fields_ = (
         ("clusterUuid", ctypes.c_uint8 * 16),
         ("status", _uint),
         ("cliqueId", _uint),
         ("state", _uint),
+        ("_spare", ctypes.c_uint8 * 100),
     )
 
 
