@@ -312,6 +312,9 @@ def _pypi_default(facts: Facts, version: str, platform: str, refs: list[FactRef]
     if series is not None:
         refs.append(series.ref)
     if derived:
+        source = getattr(_runtime(rel, platform), "source", None) if rel is not None else None
+        if source:
+            refs.append(FactRef(f"pypi:torch=={version}:{platform}", str(source)))
         return derived, "PyPI wheel metadata"
     if table:
         return str(table), "torch_series.pypi_default"
