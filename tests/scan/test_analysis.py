@@ -47,6 +47,13 @@ def test_cuda_sensitive() -> None:
     assert not any(cuda_sensitive(n) for n in ("fastapi", "numpy", "httpx"))
 
 
+def test_nvml_bindings_are_not_cuda_sensitive() -> None:
+    """nvidia-ml-py is pure Python (NVML bindings): a lower bound on it is no CUDA misalignment."""
+    assert not cuda_sensitive("nvidia-ml-py")
+    svc = Service("s", ".", (), requirements=(_decl("nvidia-ml-py", ">=12.535", 1),))
+    assert not ServiceView(svc, ()).declares_gpu
+
+
 def test_image_repository() -> None:
     assert image_repository("registry.example.com:5000/org/tts:1.2@sha256:abc") == "org/tts"
     assert image_repository("docker.io/vllm/vllm-openai:v0.9.0") == "vllm/vllm-openai"

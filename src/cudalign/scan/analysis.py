@@ -85,11 +85,15 @@ _GPU_ONLY = frozenset(
 _PINS_TORCH = frozenset(
     {"torch", "torchvision", "torchaudio", "vllm", "xformers", "flashinfer-python", "sglang", "sgl-kernel"}
 )
+# pure-Python packages under a CUDA-looking name: they bring no CUDA runtime and fit any driver
+_NOT_CUDA = frozenset({"nvidia-ml-py", "nvidia-ml-py3", "pynvml", "nvidia-pyindex"})
 _HOST_FREE = ("CA30",)  # engine rules that need no host: package-level
 
 
 def cuda_sensitive(name: str, facts: Facts | None = None) -> bool:
     """Whether a package's wheels are tied to a CUDA version (torch, vLLM, ``nvidia-*`` …)."""
+    if name in _NOT_CUDA:
+        return False
     if name in CUDA_PACKAGES or name.startswith(("nvidia-", "cuda-", "cupy-cuda", "jax-cuda")):
         return True
     if facts is not None:
@@ -197,7 +201,7 @@ class ServiceView:
         for d in self.service.requirements:
             if d.locked:
                 continue
-            if d.name in _GPU_ONLY or d.name.startswith("nvidia-"):
+            if d.name in _GPU_ONLY or (d.name.startswith("nvidia-") and d.name not in _NOT_CUDA):
                 return True
             if d.name == "torch" and re.search(r"\+cu\d+", d.specifier):
                 return True
