@@ -61,7 +61,8 @@ def render_markdown(rb: Runbook) -> str:
     if rb.findings:
         out += ["## Before you start", ""]
         for f in rb.findings:
-            out.append(f"- **{f.severity.value}** {f.code} {f.name}: {f.message} {f.fix}")
+            fix = f.fix[:1].upper() + f.fix[1:]
+            out.append(f"- **{f.severity.value}** {f.code} {f.name}: {f.message} {fix}")
         out.append("")
     if rb.processes is not None:
         if rb.processes:
