@@ -21,6 +21,7 @@ from cudalign.model import FactRef, Finding, Host, Location, Report, Severity
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
+    from cudalign.facts.schema import Regex
 
 __all__ = [
     "RULE_CODES",
@@ -72,7 +73,7 @@ class Signature:
     rule: str
     """Rule name, e.g. ``image-requires-newer-driver``."""
     title: str
-    pattern: re.Pattern[str]
+    pattern: Regex
     meaning: str
     fix: str
     source: str

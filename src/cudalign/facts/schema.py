@@ -21,7 +21,48 @@ from packaging.version import InvalidVersion, Version
 from cudalign.errors import InvalidFact, InvalidInput
 from cudalign.model import ComputeCapability
 
-__all__ = ["COMMON", "KINDS", "Field", "parse_value"]
+__all__ = ["COMMON", "KINDS", "Field", "Regex", "parse_value"]
+
+
+class Regex:
+    """A validated regular expression, compiled on first use.
+
+    Pickles as its text: the facts cache then loads without compiling every pattern of the knowledge
+    base at start-up, only the ones a command actually uses.
+    """
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str, compiled: re.Pattern[str] | None = None) -> None:
+        self.pattern = pattern
+        self._compiled = compiled
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self.compiled.search(text, pos)
+
+    def match(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self.compiled.match(text, pos)
+
+    def fullmatch(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self.compiled.fullmatch(text, pos)
+
+    def __reduce__(self) -> tuple[type[Regex], tuple[str]]:
+        return (Regex, (self.pattern,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Regex) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"Regex({self.pattern!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +242,9 @@ def _scalar(type_: str) -> Callable[[Any], Any]:
     def as_cc(v: Any) -> ComputeCapability:
         return ComputeCapability.parse(as_str(v))
 
-    def as_regex(v: Any) -> re.Pattern[str]:
-        return re.compile(as_str(v))
+    def as_regex(v: Any) -> Regex:
+        text = as_str(v)
+        return Regex(text, re.compile(text))
 
     def as_date(v: Any) -> dt.date:
         if isinstance(v, dt.datetime):
