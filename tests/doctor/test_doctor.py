@@ -205,3 +205,25 @@ def test_doctor_on_this_machine_never_imports_torch(tmp_path: Path) -> None:
     assert out.stdout.split() == ["0", "False"]
     data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert host_from_json(data).origin == "probe"
+
+
+def test_an_image_gets_a_verdict(facts: Facts) -> None:
+    report = diagnose(host("driver470"), facts, [], image="nvidia/cuda:12.8.1-runtime-ubuntu22.04")
+    target = report.data["target"]
+    assert target["image"] == "nvidia/cuda:12.8.1-runtime-ubuntu22.04" and target["verdict"] == "fails"
+    assert "CA101" in {f["code"] for f in target["findings"]}
+
+
+def test_check_reads_doctors_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cudalign doctor --json > host.json` on one machine, `cudalign check --host host.json` anywhere."""
+    import cudalign.probe
+
+    monkeypatch.setattr(cudalign.probe, "probe", lambda **_: host("rtx5090-driver570"))
+    out = tmp_path / "host.json"
+    assert main(["doctor", "--json", "--fail-on", "never", "-o", str(out)]) == 0
+    code = main(["check", "--host", str(out), "torch==2.6.0+cu124", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1 and result["verdict"] == "fails"
+    assert "CA201" in {f["code"] for f in result["findings"]}
