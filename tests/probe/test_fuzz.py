@@ -56,3 +56,44 @@ def test_generated_version_lines(line: str) -> None:
     version, flavour = parse_proc_version(line)
     assert version is not None and version in line
     assert flavour == ("open" if "Open" in line else "proprietary")
+
+
+_FILES = st.fixed_dictionaries(
+    {
+        "proc/driver/nvidia/version": st.text(max_size=200),
+        "sys/module/nvidia/version": st.text(max_size=30),
+        "sys/module/nvidia/taint": st.text(max_size=5),
+        "etc/os-release": st.text(max_size=200),
+        "proc/driver/nvidia/gpus/0000:01:00.0/information": st.text(max_size=200),
+        "sys/bus/pci/devices/0000:01:00.0/device": st.text(max_size=10),
+        "proc/self/cgroup": st.text(max_size=80),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(files=_FILES, csv=st.text(max_size=200))
+def test_probe_never_raises_on_odd_files(files: dict[str, str], csv: str) -> None:
+    """Whatever the kernel files and nvidia-smi say, probe() returns a Host that round-trips through JSON."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from cudalign.model import host_from_json
+    from cudalign.probe import probe
+    from cudalign.probe.run import Result
+
+    from .fakes import FakeNvml, FakeRunner, make_root
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_root(Path(tmp), {**files, "dev/nvidia0": ""})
+        host = probe(
+            root=root,
+            nvml=FakeNvml({"init": {"error": 9, "text": "Driver Not Loaded"}}),
+            run=FakeRunner({"nvidia-smi": Result(("nvidia-smi",), 0, csv)}),
+            environ={},
+            site_dirs=[],
+            libcuda_loader=lambda name: (_ for _ in ()).throw(OSError(name)),
+        )
+        assert host_from_json(json.loads(json.dumps(host.to_json()))) == host
+        assert (host.driver is None) == ("driver" in host.unknown)
