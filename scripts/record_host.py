@@ -178,7 +178,8 @@ def split(bundle_path: Path, repo: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for key, value in bundle["raw"].items():
         if isinstance(value, str) and not key.endswith(".error"):
-            (out / key).write_text(value, encoding="utf-8")
+            # a recorded .py file is data, not a module for mypy or pytest to pick up
+            (out / (f"{key}.txt" if key.endswith(".py") else key)).write_text(value, encoding="utf-8")
     for key in ("gpu_information", "pci_device"):
         (out / f"{key}.json").write_text(json.dumps(bundle["raw"][key], indent=1) + "\n", encoding="utf-8")
     (out / "nvml.json").write_text(json.dumps(bundle["nvml"], indent=1) + "\n", encoding="utf-8")

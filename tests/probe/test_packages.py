@@ -19,7 +19,7 @@ from .fakes import make_root, make_site, recording
 
 
 def test_recorded_torch_version_py() -> None:
-    found = torch_version_py(recording("h100", "torch_version.py"))
+    found = torch_version_py(recording("h100", "torch_version.py.txt"))
     assert found["__version__"] == "2.11.0+cu130" and found["cuda"] == "13.0" and found["hip"] is None
 
 

@@ -38,7 +38,7 @@ def _smi_ok(host: str) -> FakeRunner:
 def _recorded_site(base: Path, name: str) -> Path:
     """A site-packages holding the packages the real host had, with its real torch/version.py."""
     pkgs = [(p["name"], p["version"].split("+")[0], p["requires"]) for p in _real(name)["packages"]]
-    return make_site(base, pkgs, {"torch/version.py": recording(name, "torch_version.py")})
+    return make_site(base, pkgs, {"torch/version.py": recording(name, "torch_version.py.txt")})
 
 
 def _replay(tmp_path: Path, name: str) -> Host:
