@@ -153,6 +153,13 @@ def image_info(facts: Facts, reference: str) -> ImageInfo:
     if (torch or vllm) and cuda:
         c = Version(cuda)
         variant = f"cu{c.major}{c.minor}"  # the image installs torch from the index of its own CUDA
+        if vllm:
+            shipped = query.image_torch_variant(
+                facts, match.repository, vllm.lstrip("v"), g.get("suffix") or ""
+            )
+            if shipped.value is not None:
+                variant = shipped.value
+                refs.extend(shipped.refs)
     return ImageInfo(
         reference,
         cuda=cuda,
@@ -499,6 +506,12 @@ def build(
         default, _ = _pypi_default(facts, tv, platform, [])
         if rel is not None and default == tvariant:
             _, cudnn, nccl = _torch_runtime(rel, platform)
+        if cudnn is None:  # another variant, or a platform whose wheel bundles cuDNN: RELEASE.md says
+            series = query.torch_series(facts, tv)
+            listed = series.get("cudnn", {}).get(tvariant) if series is not None else None
+            if listed is not None and series is not None:
+                cudnn = str(listed)
+                refs.append(series.ref)
         build_fact = query.torch_build(facts, tv, tvariant, platform)
         if build_fact is not None:
             archs, ptx = tuple(build_fact["archs"]), tuple(build_fact.get("ptx", ()))

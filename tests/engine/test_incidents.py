@@ -29,35 +29,8 @@ RULE_NAMES = {r.name for r in RULES}
 _NOT_STATED = {"driver": "host driver version (--driver)", "gpus": "host GPUs (--gpu)"}
 
 
-# Cases where check and the case file disagree for a reason outside the engine, each stated. They are
-# strict xfails: when the facts or the case are fixed the test XPASSes, fails, and the entry must go.
-DISAGREEMENTS = {
-    "faster-whisper-1080-ct2-4-5-with-torch-2-3-1-cudnn8": (
-        "the case asks for torch==2.3.1 on Windows, whose PyPI wheel is CPU-only (no cuDNN): the thread's "
-        "torch was a CUDA build; the case needs torch==2.3.1+cu121"
-    ),
-    "faster-whisper-1080-ct2-4-5-with-torch-2-4-works": (
-        "the case asks for torch==2.4.0 on Windows, whose PyPI wheel is CPU-only (no cuDNN): the case "
-        "needs torch==2.4.0+cu121 or +cu124"
-    ),
-    "vllm-21633-image-v0-10-0-rtx-5070-ti": (
-        "the knowledge base has no fact for the torch variant inside each vllm/vllm-openai image "
-        "(v0.10.0 ships cu126, v0.9.2 cu128); the engine assumes the image's own CUDA"
-    ),
-    "pytorch-174949-vllm-0-19-1-with-torch-2-10-cu128-cublas": (
-        "a cuBLAS 12.8 defect with torch 2.10.0+cu128 in one GEMM path; a rule failing every 12.9-built "
-        "vLLM on a cu128 torch would reject vLLM 0.12-0.19 as published on PyPI, which runs for most users"
-    ),
-}
-
-
 def _params() -> list[Any]:
-    out = []
-    for c in CASES:
-        reason = DISAGREEMENTS.get(c["id"])
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        out.append(pytest.param(c, id=c["id"], marks=marks))
-    return out
+    return [pytest.param(c, id=c["id"]) for c in CASES]
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +93,9 @@ def test_cases_that_work_are_represented() -> None:
     assert sum(c["verdict"] in ("ok", "caveats") for c in CASES) >= 8
 
 
-def test_disagreements_are_few_and_name_real_cases() -> None:
-    ids = {c["id"] for c in CASES}
-    assert set(DISAGREEMENTS) <= ids
-    assert len(DISAGREEMENTS) <= len(CASES) // 8
+def test_case_ids_are_unique() -> None:
+    ids = [c["id"] for c in CASES]
+    assert len(ids) == len(set(ids))
 
 
 @pytest.mark.parametrize("case", _params())

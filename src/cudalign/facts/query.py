@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
 
 __all__ = [
+    "image_torch_variant",
     "Answer",
     "ImageMatch",
     "RequireClause",
@@ -353,6 +354,21 @@ def image_match(facts: Facts, reference: str) -> ImageMatch | None:
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
             return ImageMatch(reference, repo, tag, f, groups)
     return None
+
+
+def image_torch_variant(facts: Facts, repository: str, version: str, suffix: str) -> Answer[str | None]:
+    """The torch build an image really ships, where a fact says it differs from the image's CUDA."""
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return Answer(None, ())
+    for f in facts.of_kind("image_torch"):
+        if f["repository"] != repository or not f["versions"].contains(v, prereleases=True):
+            continue
+        if "suffix" in f.values and f["suffix"].lstrip("-") != suffix.lstrip("-"):
+            continue
+        return Answer(f["torch_variant"], (f,))
+    return Answer(None, ())
 
 
 def image_require(facts: Facts, repository: str, cuda: Version | str) -> Answer[str | None]:

@@ -153,6 +153,10 @@ KINDS: dict[str, dict[str, Field]] = {
         "variants": _req("list[str]", "CUDA variants published on download.pytorch.org: cu126, cu128 …"),
         "pypi_default": _req("table[str]", "platform -> variant of the PyPI wheel (linux_x86_64 …)"),
         "companions": _opt("table[str]", "torchvision / torchaudio series that go with it"),
+        "cudnn": _opt(
+            "table[version]",
+            "variant -> cuDNN its wheels carry (RELEASE.md; for the PyPI default the wheel's own pin wins)",
+        ),
     },
     "torch_build": {
         "versions": _req("specifier"),
@@ -182,6 +186,12 @@ KINDS: dict[str, dict[str, Field]] = {
         "repository": _req("str"),
         "cuda": _req("specifier", "the image CUDA versions this NVIDIA_REQUIRE_CUDA applies to"),
         "require": _req("str", "the NVIDIA_REQUIRE_CUDA value"),
+    },
+    "image_torch": {
+        "repository": _req("str"),
+        "versions": _req("specifier", "versions of the framework in the tag (vLLM's for vllm/vllm-openai)"),
+        "suffix": _opt("str", "tag suffix it applies to ('' for the plain tag; absent: every suffix)"),
+        "torch_variant": _req("str", "the torch build the image really ships (cu126 …)"),
     },
     # ---- neighbouring packages ------------------------------------------------------------------
     "package_build": {
