@@ -13,12 +13,16 @@ DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "rules"
 
 def pages() -> dict[str, str]:
     """File name -> content for every rule page and the index."""
-    from cudalign.rules import RULES
+    from cudalign.rules import RULES, Rule
+    from cudalign.scan.repo_rules import SCAN_RULES, ScanRule
 
     out: dict[str, str] = {}
     rows = ["| code | name | severity | area | what it catches |", "|---|---|---|---|---|"]
-    for r in RULES:
+    catalogue: list[Rule | ScanRule] = [*RULES, *SCAN_RULES]
+    for r in catalogue:
         area = r.function.__module__.rsplit(".", 1)[-1]
+        if r.function.__module__.startswith("cudalign.scan."):  # the repo rules of scan
+            area = "scan"
         summary, _, body = r.doc.partition("\n\n")
         out[f"{r.code}.md"] = (
             f"# {r.code} {r.name}\n\n"
@@ -28,9 +32,11 @@ def pages() -> dict[str, str]:
         )
         rows.append(f"| [{r.code}]({r.code}.md) | `{r.name}` | {r.severity.value} | {area} | {r.title} |")
     out["index.md"] = (
-        "# Rules\n\nEvery finding of `cudalign check` and `doctor` names one of these rules. Errors make "
-        "the verdict\n"
-        "`fails`, warnings `caveats`; a rule that lacks a fact makes it `unknown` and names the fact.\n\n"
+        "# Rules\n\nEvery finding of `cudalign check`, `doctor` and `scan` names one of these rules "
+        "(CA6xx are\n"
+        "`scan`'s repo rules). Errors make the verdict `fails`, warnings `caveats`; a rule that lacks a "
+        "fact makes\n"
+        "it `unknown` and names the fact.\n\n"
         + "\n".join(rows)
         + "\n"
     )
