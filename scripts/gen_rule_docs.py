@@ -36,9 +36,7 @@ def pages() -> dict[str, str]:
         "(CA6xx are\n"
         "`scan`'s repo rules). Errors make the verdict `fails`, warnings `caveats`; a rule that lacks a "
         "fact makes\n"
-        "it `unknown` and names the fact.\n\n"
-        + "\n".join(rows)
-        + "\n"
+        "it `unknown` and names the fact.\n\n" + "\n".join(rows) + "\n"
     )
     return out
 
