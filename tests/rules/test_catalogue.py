@@ -58,7 +58,8 @@ def test_committed_docs_match_the_generator() -> None:
     pages = _generator().pages()
     from cudalign.scan.repo_rules import SCAN_RULES
 
-    assert set(pages) == {f"{r.code}.md" for r in (*RULES, *SCAN_RULES)} | {"index.md"}
+    codes = [r.code for r in RULES] + [r.code for r in SCAN_RULES]
+    assert set(pages) == {f"{code}.md" for code in codes} | {"index.md"}
     for name, text in pages.items():
         path = ROOT / "docs" / "rules" / name
         assert path.exists() and path.read_text(encoding="utf-8") == text, (

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
 
 __all__ = [
-    "image_torch_variant",
     "Answer",
     "ImageMatch",
     "RequireClause",
@@ -30,6 +29,7 @@ __all__ = [
     "host_cuda",
     "image_match",
     "image_require",
+    "image_torch_variant",
     "max_cuda_for_driver",
     "min_driver_for_cuda",
     "mvc_floor",
