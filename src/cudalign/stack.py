@@ -661,6 +661,29 @@ def _component(
 # --------------------------------------------------------------------------- installed stacks
 
 
+def _unmet_pins(host: Host, components: Sequence[Component]) -> tuple[str, ...]:
+    """Exact pins of installed packages that the installed versions do not meet (what ``pip check`` says)."""
+    out: list[str] = []
+    for c in components:
+        for text in c.pins:
+            req = _requirement(text)
+            if req is None:
+                continue
+            other = host.package(canonicalize_name(req.name))
+            if other is None:
+                continue
+            try:
+                installed = Version(Version(other.version).public)
+            except InvalidVersion:
+                continue
+            if not req.specifier.contains(installed, prereleases=True):
+                out.append(
+                    f"{c.name} {c.version} requires {req.name}{req.specifier}, but {other.name} "
+                    f"{other.version} is installed"
+                )
+    return tuple(out)
+
+
 def from_installed(host: Host, facts: Facts) -> Stack:
     """The stack the probe found installed: torch (variant from its local label), vLLM, extensions."""
     platform = query.platform_key(host)
@@ -727,6 +750,7 @@ def from_installed(host: Host, facts: Facts) -> Stack:
         unk["stack"] = "no torch, vLLM or tracked CUDA package is installed"
     return Stack(
         components=tuple(components),
+        conflicts=_unmet_pins(host, components),
         cuda_runtime=cuda_runtime,
         cudnn=cudnn,
         nccl=nccl,

@@ -49,11 +49,19 @@ def test_real_h100_is_healthy_and_shown_as_nvidia_smi_and_torch_saw_it(facts: Fa
     )
     assert "cuDNN       torch loads 9.19.0.56 · system 9.14.0" in text
     assert "NCCL        torch loads 2.28.9 · system 2.28.3" in text
+    info = [f for f in report.findings if f.code == "CA304"]
+    assert info and info[0].severity.value == "info"
+    assert (
+        "torch loads cuDNN 9.19.0.56 from its nvidia-cudnn wheel, not the system cuDNN 9.14.0"
+        in info[0].message
+    )
 
 
 def test_real_h200_pair_shows_its_fabric(facts: Facts) -> None:
     report = diagnose(host("h200x2"), facts)
-    assert report.verdict == Verdict.OK and report.findings == ()
+    assert report.verdict == Verdict.OK
+    # the one finding: torch loads its wheel's cuDNN, not the system's (same major: info)
+    assert [(f.code, f.severity.value) for f in report.findings] == [("CA304", "info")]
     text = render(report, "text")
     assert "GPUs        2\n" in text and text.count("NVIDIA H200  cc 9.0  143771 MiB  PCI 0x2335") == 2
     assert "NVLink      yes · NVSwitch yes · fabric manager running" in text
@@ -71,7 +79,7 @@ def test_real_h200_pair_shows_its_fabric(facts: Facts) -> None:
         ("driver470", ["CA101"]),  # CUDA 12.1 torch on a CUDA 11.4 driver
         ("nvml-mismatch", ["CA105"]),
         ("container-no-visible-devices", ["CA403"]),
-        ("h100-vllm-pin", ["CA302"]),  # installed vLLM built for torch 2.8.0 beside torch 2.9.0
+        ("h100-vllm-pin", ["CA301", "CA302"]),  # vLLM pins torch 2.8.0 (and is built for it), 2.9.0 is in
         ("mig-enabled", []),
         ("driver-no-gpu", []),
         ("no-driver", []),  # a CPU torch needs no driver

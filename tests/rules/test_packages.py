@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 from cudalign.model import InstalledPackage
 from cudalign.stack import from_installed
@@ -19,6 +20,33 @@ def test_ca301_catches_vllm_torch_pin_conflict(judge: Judge) -> None:
 
 def test_ca301_catches_not_matching_pins(judge: Judge) -> None:
     assert judge("CA301", ["vllm==0.13.0", "torch==2.9.0"], judge.host(*ADA, driver="580.95.05")) == []
+
+
+def test_ca301_catches_an_installed_pin_that_is_not_met(judge: Judge) -> None:
+    host = judge.host(
+        *ADA,
+        driver="580.95.05",
+        packages=(
+            InstalledPackage("torch", "2.9.0+cu128"),
+            InstalledPackage("vllm", "0.11.0", requires=("torch==2.8.0", "xformers==0.0.32.post1")),
+        ),
+    )
+    found = judge.run("CA301", host, from_installed(host, judge.facts))
+    assert len(found) == 1
+    assert "vllm 0.11.0 requires torch==2.8.0, but torch 2.9.0+cu128 is installed" in found[0].message
+    assert "one resolver run" in found[0].fix
+
+
+def test_ca301_catches_not_installed_pins_that_hold(judge: Judge) -> None:
+    host = judge.host(
+        *ADA,
+        driver="580.95.05",
+        packages=(
+            InstalledPackage("torch", "2.8.0+cu128"),
+            InstalledPackage("vllm", "0.11.0", requires=("torch==2.8.0",)),
+        ),
+    )
+    assert judge.run("CA301", host, from_installed(host, judge.facts)) == []
 
 
 def test_ca302_catches_installed_xformers_for_another_torch(judge: Judge) -> None:
@@ -58,6 +86,24 @@ def test_ca303_catches_not_cu12_vllm_with_cu128_torch(judge: Judge) -> None:
 def test_ca304_catches_cudnn8_ctranslate2_next_to_cudnn9_torch(judge: Judge) -> None:
     found = judge("CA304", ["ctranslate2==4.4.0", "torch==2.5.1"], judge.host(*ADA, driver="580.95.05"))
     assert found and "cuDNN 8" in found[0].message
+
+
+def test_ca304_catches_torch_loading_another_cudnn_than_the_system(judge: Judge) -> None:
+    host = replace(
+        judge.host(*ADA, driver="580.95.05", packages=(InstalledPackage("torch", "2.9.0+cu128"),)),
+        cudnn={"torch": "9.10.2.21", "system": "8.9.7"},
+    )
+    found = judge.run("CA304", host, from_installed(host, judge.facts))
+    assert len(found) == 1 and found[0].severity.value == "warning"  # another major: a warning
+    assert "not the system cuDNN 8.9.7 (another major)" in found[0].message
+
+
+def test_ca304_catches_not_the_same_cudnn_in_wheel_and_system(judge: Judge) -> None:
+    host = replace(
+        judge.host(*ADA, driver="580.95.05", packages=(InstalledPackage("torch", "2.9.0+cu128"),)),
+        cudnn={"torch": "9.10.2.21", "system": "9.10.2.21"},
+    )
+    assert judge.run("CA304", host, from_installed(host, judge.facts)) == []
 
 
 def test_ca304_catches_not_cudnn9_ctranslate2_with_cudnn9_torch(judge: Judge) -> None:

@@ -67,7 +67,9 @@ def torch_pin_conflict(ctx: Context) -> Iterator[Hit]:
     """The requirements cannot all hold: a package pins a torch (or companion) other than the one asked for.
 
     **What it checks.** While resolving, vLLM's exact ``torch==`` pin, torchvision/torchaudio/xformers
-    pins, and the versions the user asked for; any disagreement is recorded and reported here.
+    pins, and the versions the user asked for; any disagreement is recorded and reported here. On an
+    installed stack (``doctor``), every exact pin in an installed package's metadata that the installed
+    versions do not meet, as ``pip check`` would.
 
     **Why.** pip refuses (``ResolutionImpossible``), or, with ``--no-deps`` or a later ``pip install
     torch``, silently replaces torch and breaks the compiled extensions.
@@ -77,10 +79,13 @@ def torch_pin_conflict(ctx: Context) -> Iterator[Hit]:
 
     **Example.** ``vllm==0.13.0 torch==2.8.0``: vLLM 0.13.0 pins torch==2.9.0, fails.
     """
+    installed = ctx.stack.origin == "installed"
     for text in ctx.stack.conflicts:
         yield Hit(
             f"{text}.",
-            "Drop the conflicting pin and let the package choose, or pick versions that agree "
+            "Reinstall the packages together in one resolver run so the pins hold (pip check lists them)."
+            if installed
+            else "Drop the conflicting pin and let the package choose, or pick versions that agree "
             "('cudalign plan').",
         )
 
@@ -191,7 +196,8 @@ def cuda_library_mismatch(ctx: Context) -> Iterator[Hit]:
     """A package needs a cuDNN (or cuBLAS) major other than the one the stack provides.
 
     **What it checks.** Neighbouring packages' ``package_build.cudnn_major`` against the cuDNN torch pins
-    (``nvidia-cudnn-cu12==9.…``) or the installed one.
+    (``nvidia-cudnn-cu12==9.…``) or the installed one. On an installed stack (``doctor``) it also tells
+    when the cuDNN torch loads from its wheel is not the system's (info; a warning across majors).
 
     **Why.** cuDNN 8 and 9 are not interchangeable: ``Could not load library libcudnn_ops_infer.so.8``
     (CTranslate2 3.x / faster-whisper on a cuDNN 9 torch), and torch pins its cuDNN exactly, so pip cannot
@@ -234,6 +240,25 @@ def cuda_library_mismatch(ctx: Context) -> Iterator[Hit]:
                 f"Use a {c.name} release built for cuDNN {max(have)}, or a torch/cuDNN of major {need}.",
                 (f.ref,),
             )
+    yield from _loaded_vs_system_cudnn(ctx)
+
+
+def _loaded_vs_system_cudnn(ctx: Context) -> Iterator[Hit]:
+    """On an installed stack: the cuDNN torch loads (its wheel's) is not the system one."""
+    if ctx.stack.origin != "installed":
+        return
+    loaded, system = ctx.host.cudnn.get("torch"), ctx.host.cudnn.get("system")
+    if not loaded or not system or loaded == system:
+        return
+    same_major = _major(loaded) == _major(system)
+    yield Hit(
+        f"torch loads cuDNN {loaded} from its nvidia-cudnn wheel, not the system cuDNN {system}"
+        + ("" if same_major else " (another major)")
+        + "; programs that link the system library (CTranslate2, ONNX Runtime, TensorRT) get the other one.",
+        "Nothing to do for torch itself; keep the system cuDNN at the same major as torch's if such programs "
+        "share this environment.",
+        severity=Severity.INFO if same_major else Severity.WARNING,
+    )
 
 
 def cpu_only_torch(ctx: Context) -> Iterator[Hit]:
