@@ -24,6 +24,12 @@ from typing import Any
 
 __all__ = ["BENCHMARKS", "main", "run", "time_command"]
 
+
+def _user_env() -> dict[str, str]:
+    """As a user runs it: bytecode caching on (some sandboxes set PYTHONDONTWRITEBYTECODE)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_MS = 300.0
 MIN_SPEEDUP = 15.0
@@ -31,7 +37,7 @@ MIN_SPEEDUP = 15.0
 
 def time_command(argv: list[str], runs: int, timeout: float = 300.0) -> dict[str, Any]:
     """Median, min and max wall time of ``argv`` as a fresh process, and its last exit status."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {**_user_env(), "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     times, code, err = [], None, ""
     for _ in range(runs):
         start = time.perf_counter()
@@ -82,7 +88,7 @@ print(json.dumps({n: (b - a) * 1000 for n, a, b in zip(names, t, t[1:])}))
 def _phases(python: str, runs: int) -> dict[str, float]:
     """Median milliseconds of each phase of one doctor run, each run a fresh interpreter, in sequence
     (no overlap of probe and knowledge-base loading, unlike the real command)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**_user_env(), "PYTHONPATH": str(ROOT / "src")}
     samples: list[dict[str, float]] = []
     for _ in range(runs):
         proc = subprocess.run(
@@ -111,7 +117,7 @@ _COLD = {
 
 def _cold(python: str, runs: int) -> dict[str, float]:
     """Median milliseconds of each snippet in a fresh interpreter, minus an empty interpreter's start."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**_user_env(), "PYTHONPATH": str(ROOT / "src")}
 
     def once(code: str) -> float:
         wrapped = f"import time; t = time.perf_counter()\n{code}\nprint((time.perf_counter() - t) * 1000)"
@@ -129,7 +135,7 @@ def _imports_torch(python: str) -> bool | None:
         "from cudalign.cli import main; main(sys.argv[1:]);"
         "print('torch' in sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**_user_env(), "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run(
         [python, "-c", code], capture_output=True, text=True, timeout=120, env=env, check=False
     )
@@ -200,7 +206,7 @@ def _subprocess(*argv: str) -> Callable[[], None]:
     """A harness benchmark: one fresh process, failing loudly if it does not exit 0."""
 
     def go() -> None:
-        env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        env = {**_user_env(), "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         subprocess.run([sys.executable, *argv], capture_output=True, timeout=300, env=env, check=True)
 
     return go

@@ -30,9 +30,20 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HERE", "cli", "main", "measure"]
+__all__ = ["HERE", "cli", "main", "measure", "user_env"]
 
 HERE = Path(__file__).resolve().parent
+
+
+def user_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a user's command runs in: bytecode caching on, as an installed package has it.
+
+    ``PYTHONDONTWRITEBYTECODE`` (set in some sandboxes) makes every run recompile every module, which
+    would time the compiler rather than cudalign; the warm-up run writes the caches.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra or {})
+    return env
 
 
 def cli(*argv: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> Callable[[], None]:
@@ -43,7 +54,7 @@ def cli(*argv: str, env: Mapping[str, str] | None = None, timeout: float = 120) 
     def run() -> None:
         proc = subprocess.run(
             [*cmd, *argv],
-            env={**os.environ, **(env or {})},
+            env=user_env(env),
             capture_output=True,
             text=True,
             timeout=timeout,
