@@ -28,6 +28,12 @@ def test_check_text_shows_verdict_host_stack_and_findings(capsys: pytest.Capture
     assert "CA102 minor-version-compat (warning)" in out and "fix:" in out and "fact: cuda.major.12" in out
 
 
+def test_check_of_a_release_the_snapshot_lacks_is_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "vllm===", "--gpu", "H100", "--driver", "580.65.06")
+    assert code == 0 and out.startswith("verdict: unknown")
+    assert "no release satisfies vllm===" in out
+
+
 def test_check_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", "torch==2.11.0", "--gpu", "H100", "--driver", "575.57.08", "--json")
     data = json.loads(out)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cudalign.model import Finding, Severity, Verdict
+from cudalign.model import Finding, Severity, Stack, Verdict
 from cudalign.rules import RULES, rule, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +86,10 @@ def test_verdict_order() -> None:
     assert verdict([_f(Severity.WARNING)]) is Verdict.CAVEATS
     assert verdict([_f(Severity.WARNING), _f(Severity.INFO, "gpu")]) is Verdict.UNKNOWN
     assert verdict([_f(Severity.ERROR), _f(Severity.INFO, "gpu")]) is Verdict.FAILS
+
+
+def test_a_stack_that_did_not_resolve_is_unknown_not_ok() -> None:
+    unresolved = Stack(unknown={"resolution": "no release satisfies vllm==9.9"})
+    assert verdict([], unresolved) is Verdict.UNKNOWN
+    assert verdict([_f(Severity.ERROR)], unresolved) is Verdict.FAILS
+    assert verdict([], Stack()) is Verdict.OK

@@ -43,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
         stack = from_installed(host, facts)
     findings = check(host, stack, facts, features=args.feature)
     report = Report(
-        schema="cudalign.check/1", verdict=verdict(findings), host=host, stack=stack, findings=findings
+        schema="cudalign.check/1", verdict=verdict(findings, stack), host=host, stack=stack, findings=findings
     )
     return emit(report, args)

@@ -97,7 +97,7 @@ def diagnose(
     if requirements or image:
         target = stack.resolve(list(requirements or ()), facts, host, image=image, index_url=index_url)
         target_findings = rules.check(host, target, facts)
-        verdict = rules.verdict(target_findings)
+        verdict = rules.verdict(target_findings, target)
         data["target"] = {
             "requirements": list(requirements or ()),
             "image": image,

@@ -273,12 +273,13 @@ def check(host: Host, stack: Stack, facts: Facts, *, features: Sequence[str] = (
     return tuple(sorted(found, key=lambda f: (-f.severity.rank, f.unknown is not None, f.code)))
 
 
-def verdict(findings: Iterable[Finding]) -> Verdict:
-    """``fails`` on any error; else ``unknown`` when a rule lacked a fact; ``caveats`` on warnings; ``ok``."""
+def verdict(findings: Iterable[Finding], stack: Stack | None = None) -> Verdict:
+    """``fails`` on any error; else ``unknown`` when a rule lacked a fact or the requirements did not
+    resolve to releases the knowledge base knows; ``caveats`` on warnings; ``ok``."""
     items = list(findings)
     if any(f.severity is Severity.ERROR for f in items):
         return Verdict.FAILS
-    if any(f.unknown for f in items):
+    if any(f.unknown for f in items) or (stack is not None and "resolution" in stack.unknown):
         return Verdict.UNKNOWN
     if any(f.severity is Severity.WARNING for f in items):
         return Verdict.CAVEATS
