@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +53,25 @@ def test_version_fast_path_imports_no_command_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"schema": "cudalign.host/1",\n  "origin": }', r"host\.json:2: not valid JSON"),
+        (b"\xff\xfe\x00binary", r"host\.json: not valid JSON: not UTF-8 text"),
+        (
+            b'{"origin": "file", "gpus": [{"index": 0, "name": "x", "cc": "banana"}]}',
+            r"not a compute capability",
+        ),
+    ],
+)
+def test_a_bad_host_file_is_one_line_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, expected: str
+) -> None:
+    path = tmp_path / "host.json"
+    path.write_bytes(content)
+    assert main(["check", "--host", str(path), "vllm==0.13.0"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert re.search(expected, err)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cudalign.errors import InvalidHost, InvalidInput
 from cudalign.model import Finding, Report, Severity
@@ -22,6 +22,7 @@ __all__ = [
     "exit_code",
     "has_host_arguments",
     "host_from_args",
+    "read_json",
 ]
 
 
@@ -55,6 +56,18 @@ def add_host_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--python", dest="host_python", metavar="VERSION", help="Python version, e.g. 3.12")
 
 
+def read_json(path: Path) -> Any:
+    """A JSON file the user named; one line naming the file (and line) when it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f"{path}:{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(path)
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise InvalidInput(f"{where}: not valid JSON: {reason}") from None
+
+
 def has_host_arguments(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "host", None) or getattr(args, "gpu", None) or getattr(args, "driver", None))
 
@@ -65,12 +78,7 @@ def host_from_args(args: argparse.Namespace, facts: Facts) -> Host | None:
         from cudalign.model import host_from_json
 
         path = Path(args.host)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise InvalidHost(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        data = read_json(path)
         try:
             return host_from_json(data)
         except InvalidHost as exc:

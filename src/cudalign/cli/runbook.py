@@ -112,18 +112,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _from_plan(path_text: str, label: str | None) -> tuple[str, str]:
     """(target driver, plan file as the host file) from a plan's JSON: the chosen or first changing matrix."""
-    import json
     from pathlib import Path
 
+    from cudalign.cli.options import read_json
     from cudalign.errors import InvalidInput
 
     path = Path(path_text)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    data = read_json(path)
     if not isinstance(data, dict) or data.get("schema") != "cudalign.plan/1":
         raise InvalidInput(f"{path}: not the output of 'cudalign plan --json'")
     matrices = [m for m in data.get("matrices", []) if isinstance(m, dict)]

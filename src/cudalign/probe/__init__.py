@@ -97,22 +97,27 @@ def target_python(python: str, run: Runner, timeout: float) -> tuple[str | None,
         return None, [], f"{python}: unexpected answer"
 
 
+def _gpu(g: Any, unknown: Mapping[str, str] | None = None) -> Gpu:
+    """A model GPU from what NVML or the nvidia-smi query read (both carry the same fields)."""
+    return Gpu(
+        index=g.index,
+        name=g.name,
+        cc=ComputeCapability(*g.cc) if g.cc else None,
+        pci_device_id=g.pci_device_id,
+        memory_mib=g.memory_mib,
+        mig_mode=g.mig_mode,
+        uuid=g.uuid,
+        unknown=dict(unknown or {}),
+    )
+
+
 def _gpus_from_sources(
     nv: NvmlResult, run: Runner, timeout: float, root: Path, smi: str, unknown: dict[str, str]
 ) -> tuple[list[Gpu], str | None, str | None]:
     """GPUs, plus ``(driver version, source)`` from the fallbacks when NVML gave none."""
     if nv.status == "ok":
         gpus = [
-            Gpu(
-                index=g.index,
-                name=g.name,
-                cc=ComputeCapability(*g.cc) if g.cc else None,
-                pci_device_id=g.pci_device_id,
-                memory_mib=g.memory_mib,
-                mig_mode=g.mig_mode,
-                uuid=g.uuid,
-                unknown={k.split(".", 1)[1]: v for k, v in nv.notes if k.startswith(f"gpus[{g.index}].")},
-            )
+            _gpu(g, {k.split(".", 1)[1]: v for k, v in nv.notes if k.startswith(f"gpus[{g.index}].")})
             for g in nv.gpus
         ]
         if not gpus:
@@ -122,18 +127,7 @@ def _gpus_from_sources(
         res = read_smi(run, timeout, smi)
         if res.gpus:
             return (
-                [
-                    Gpu(
-                        index=g.index,
-                        name=g.name,
-                        cc=ComputeCapability(*g.cc) if g.cc else None,
-                        pci_device_id=g.pci_device_id,
-                        memory_mib=g.memory_mib,
-                        mig_mode=g.mig_mode,
-                        uuid=g.uuid,
-                    )
-                    for g in res.gpus
-                ],
+                [_gpu(g) for g in res.gpus],
                 res.driver,
                 "nvidia-smi" if res.driver else None,
             )
