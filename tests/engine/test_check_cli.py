@@ -116,3 +116,12 @@ def test_plan_with_nothing_that_runs_exits_1(capsys: pytest.CaptureFixture[str])
         capsys, "plan", "vllm>=0.20", "--gpu", "V100", "--driver", "535.183.01", "--no-driver-change"
     )
     assert code == 1 and "no matrix runs" in out
+
+
+@pytest.mark.parametrize("command", ["check", "plan"])
+def test_an_unknown_feature_is_a_usage_error_listing_the_known_ones(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, command, "torch==2.9.0", "--feature", "warp-drive", "--gpu", "T4")
+    assert code == 2
+    assert "unknown feature 'warp-drive'" in err and "known features:" in err and "bf16" in err

@@ -25,13 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cudalign.cli.options import emit, host_from_args
+    from cudalign.cli.options import check_features, emit, host_from_args
     from cudalign.facts import load
     from cudalign.model import Report
     from cudalign.rules import check, verdict
     from cudalign.stack import from_installed, resolve
 
     facts = load()
+    features = check_features(args.feature, facts)
     host = host_from_args(args, facts)
     if host is None:
         from cudalign.probe import probe
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         stack = resolve(args.requirements, facts, host, image=args.image, index_url=args.index_url)
     else:
         stack = from_installed(host, facts)
-    findings = check(host, stack, facts, features=args.feature)
+    findings = check(host, stack, facts, features=features)
     report = Report(
         schema="cudalign.check/1", verdict=verdict(findings, stack), host=host, stack=stack, findings=findings
     )

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "add_host_arguments",
     "add_output_arguments",
+    "check_features",
     "emit",
     "exit_code",
     "has_host_arguments",
@@ -66,6 +67,17 @@ def read_json(path: Path) -> Any:
         where = f"{path}:{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(path)
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
         raise InvalidInput(f"{where}: not valid JSON: {reason}") from None
+
+
+def check_features(names: list[str], facts: Facts) -> list[str]:
+    """The ``--feature`` names, each known to the knowledge base; an unknown one is a usage error."""
+    from cudalign.facts import query
+
+    for name in names:
+        if query.feature(facts, name) is None:
+            known = ", ".join(sorted(str(f["name"]) for f in facts.of_kind("feature")))
+            raise InvalidInput(f"unknown feature {name!r}", hint=f"known features: {known}")
+    return names
 
 
 def has_host_arguments(args: argparse.Namespace) -> bool:

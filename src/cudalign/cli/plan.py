@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cudalign.cli.options import emit, host_from_args
+    from cudalign.cli.options import check_features, emit, host_from_args
     from cudalign.errors import InvalidInput
     from cudalign.facts import load
     from cudalign.model import Report, to_jsonable
@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max < 1:
         raise InvalidInput(f"--max {args.max}: must be at least 1")
     facts = load()
+    check_features(args.feature, facts)
     host = host_from_args(args, facts)
     if host is None:
         from cudalign.probe import probe
