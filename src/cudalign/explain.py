@@ -241,12 +241,9 @@ class _View:
     def __init__(self, host: Host | None, facts: Facts) -> None:
         self.host = host
         self.facts = facts
-        try:
-            from cudalign.facts import query
-        except ImportError:  # the engine's queries are not installed: generic explanations only
-            self.query = None
-        else:
-            self.query = query
+        from cudalign.facts import query
+
+        self.query = query
 
     @property
     def driver(self) -> str | None:
@@ -255,13 +252,13 @@ class _View:
         return self.host.driver.version
 
     def max_cuda(self) -> tuple[str | None, tuple[FactRef, ...]]:
-        if self.host is None or self.query is None:
+        if self.host is None:
             return None, ()
         ans = self.query.host_cuda(self.facts, self.host)
         return (str(ans.value) if ans.value is not None else None), ans.refs
 
     def min_driver(self, cuda: str) -> tuple[str | None, tuple[FactRef, ...]]:
-        if self.query is None or _version(cuda) is None:
+        if _version(cuda) is None:
             return None, ()
         ans = self.query.min_driver_for_cuda(self.facts, cuda)
         return (driver_text(ans.value) if ans.value is not None else None), ans.refs
@@ -283,7 +280,7 @@ class _View:
             return []
         out: list[tuple[str, str | None, Fact | None]] = []
         for g in self.host.gpus:
-            fact = self.query.gpu_fact(self.facts, g) if self.query is not None else None
+            fact = self.query.gpu_fact(self.facts, g)
             cc = g.cc if g.cc is not None else (fact["cc"] if fact is not None else None)
             out.append((g.name, str(cc) if cc is not None else None, fact))
         return out
@@ -579,10 +576,8 @@ _SPECIALISERS = {
 
 
 def _severity(rule_name: str) -> Severity:
-    try:
-        from cudalign.rules import rule
-    except ImportError:
-        return Severity.ERROR
+    from cudalign.rules import rule
+
     try:
         return rule(rule_name).severity
     except (KeyError, LookupError, ValueError):

@@ -36,12 +36,9 @@ class _RuleLike(Protocol):
 def catalogue() -> list[_RuleLike]:
     """Every rule: the engine's (:data:`cudalign.rules.RULES`) and the repo rules of scan."""
     rules: list[_RuleLike] = []
-    try:
-        from cudalign.rules import RULES
+    from cudalign.rules import RULES
 
-        rules.extend(RULES)
-    except ImportError:  # the engine's catalogue is not importable: scan's rules still render
-        pass
+    rules.extend(RULES)
     from cudalign.scan.repo_rules import SCAN_RULES
 
     rules.extend(SCAN_RULES)

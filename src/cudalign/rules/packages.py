@@ -21,7 +21,7 @@ from cudalign.rules.common import (
     label,
     neighbour_needs,
 )
-from cudalign.stack import _requirement
+from cudalign.stack.releases import _requirement
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact

@@ -29,10 +29,8 @@ _NO_OPEN = {"Kepler", "Maxwell", "Pascal", "Volta"}
 
 
 def _gpu_facts(host: Host, facts: Facts) -> list[tuple[str, Fact | None]]:
-    try:
-        from cudalign.facts.query import gpu_fact
-    except ImportError:
-        return [(g.name, None) for g in host.gpus]
+    from cudalign.facts.query import gpu_fact
+
     return [(g.name, gpu_fact(facts, g)) for g in host.gpus]
 
 

@@ -212,10 +212,8 @@ def image_cuda(facts: Facts, reference: str) -> Version | None:
     """The CUDA (major.minor) of an image by its reference, per the knowledge base's image facts."""
     if "$" in reference:
         return None
-    try:
-        from cudalign.stack import image_info
-    except ImportError:
-        return None
+    from cudalign.stack import image_info
+
     try:
         return _minor(image_info(facts, reference).cuda)
     except (ValueError, KeyError):
@@ -295,10 +293,8 @@ def engine_findings(view: ServiceView, facts: Facts, host_given: bool) -> tuple[
     """Run the engine's rules on the service's stack; without a host, only the host-free ones."""
     if view.stack is None or view.host is None or not view.gpu_intended:
         return ()  # the engine's rules are about GPUs: a CPU service (CPU torch, no CUDA image) has none
-    try:
-        from cudalign.rules import check
-    except ImportError:  # the engine is not there: the repo rules still run
-        return ()
+    from cudalign.rules import check
+
     found = check(view.host, view.stack, facts)
     if not host_given:
         found = tuple(f for f in found if f.code.startswith(_HOST_FREE))
@@ -316,6 +312,8 @@ def analyse(
     """Resolve every service that has CUDA-sensitive packages or an image, and run the engine on it."""
     from cudalign.errors import CudalignError
     from cudalign.model import OsInfo
+    from cudalign.stack import image_info as read_image
+    from cudalign.stack import resolve
 
     views: list[ServiceView] = []
     resolved: dict[tuple[object, ...], Stack] = {}
@@ -326,10 +324,8 @@ def analyse(
         image_info = None
         if svc.image is not None and not svc.image.unresolved:
             try:
-                from cudalign.stack import image_info as read_image
-
                 image_info = read_image(facts, svc.image.reference)
-            except (ImportError, CudalignError, KeyError, ValueError):
+            except (CudalignError, KeyError, ValueError):
                 image_info = None
         if not relevant and (image_info is None or image_info.cuda is None):
             views.append(ServiceView(svc, reqs, image=image_info, stale_lock=stale))
@@ -342,8 +338,6 @@ def analyse(
             judged_on = replace(judged_on, cudnn={**judged_on.cudnn, "image": cudnn})
         engine_reqs = tuple(r for r in reqs if cuda_sensitive(_name(r), facts))
         try:
-            from cudalign.stack import resolve
-
             image_ref = (
                 svc.image.reference if svc.image and image_info is not None and image_info.cuda else None
             )
@@ -351,17 +345,6 @@ def analyse(
             if key not in resolved:  # services often share a stack: resolve each one once
                 resolved[key] = resolve(engine_reqs, facts, judged_on, image=image_ref, index_url=key[2])
             stack = resolved[key]
-        except ImportError:
-            views.append(
-                ServiceView(
-                    svc,
-                    reqs,
-                    image=image_info,
-                    note="the engine (cudalign.stack) is missing",
-                    stale_lock=stale,
-                )
-            )
-            continue
         except (CudalignError, ValueError, KeyError, TypeError) as exc:
             views.append(
                 ServiceView(svc, reqs, image=image_info, note=f"not resolved: {exc}", stale_lock=stale)

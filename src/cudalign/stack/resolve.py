@@ -1,0 +1,365 @@
+"""Requirements (and an image) -> a concrete Stack: versions, torch variant, CUDA, cuDNN, NCCL, archs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from cudalign.facts import query
+from cudalign.model import Component, FactRef, Host, Stack
+
+if TYPE_CHECKING:
+    from cudalign.facts import Fact, Facts
+
+from cudalign.stack.images import ImageInfo, image_info
+from cudalign.stack.releases import (
+    _env,
+    _metadata,
+    _pins,
+    _pypi_default,
+    _torch_runtime,
+    _versions,
+    torch_variants,
+)
+from cudalign.stack.request import TORCH_INDEX, Request, parse_requirements
+
+__all__ = ["assignments", "build", "resolve"]
+
+_FOLLOWED = ("torch", "xformers", "flashinfer-python", "torchvision", "torchaudio")
+_EXTENSIONS = ("torchvision", "torchaudio", "xformers")
+
+
+def assignments(
+    request: Request, facts: Facts, host: Host, *, image: ImageInfo | None = None, limit: int | None = None
+) -> list[dict[str, str]]:
+    """Candidate root versions (vLLM, torch), newest first; each dict maps name -> version."""
+    py = host.python
+    vllm_req = request.specs.get("vllm")
+    torch_req = request.specs.get("torch")
+    out: list[dict[str, str]] = []
+    if image is not None and image.vllm:
+        return [{"vllm": image.vllm}]
+    if image is not None and image.torch:
+        return [{"torch": image.torch}]
+    if vllm_req is not None:
+        for v in _versions(facts, "vllm", vllm_req, py):
+            out.append({"vllm": v})
+            if limit and len(out) >= limit:
+                break
+        if not out and facts.snapshot.releases("vllm") == {} and _exact(vllm_req):
+            out.append({"vllm": _exact(vllm_req) or ""})
+        return out
+    if torch_req is not None:
+        for v in _versions(facts, "torch", torch_req, py):
+            out.append({"torch": v})
+            if limit and len(out) >= limit:
+                break
+        if not out and _exact(torch_req):
+            out.append({"torch": _exact(torch_req) or ""})
+        return out
+    return [{}]
+
+
+def _exact(req: Requirement) -> str | None:
+    exact = [s.version for s in req.specifier if s.operator == "=="]
+    return exact[0] if len(exact) == 1 and "*" not in exact[0] else None
+
+
+def resolve(
+    requirements: Iterable[str],
+    facts: Facts,
+    host: Host,
+    *,
+    image: str | None = None,
+    index_url: str | None = None,
+) -> Stack:
+    """The newest stack that satisfies the requirements (and the image) on this host's platform."""
+    request = parse_requirements(requirements, index_url=index_url)
+    info = image_info(facts, image) if image else None
+    cands = assignments(request, facts, host, image=info)
+    first: Stack | None = None
+    for versions in cands:
+        stack = build(request, facts, host, versions, image=info)
+        if first is None:
+            first = stack
+        if not stack.conflicts:
+            return stack
+    if first is not None:
+        return first
+    names = ", ".join(request.raw.values()) or "(nothing)"
+    return build(
+        request, facts, host, {}, image=info, unknown={"resolution": f"no release satisfies {names}"}
+    )
+
+
+def build(
+    request: Request,
+    facts: Facts,
+    host: Host,
+    versions: Mapping[str, str],
+    *,
+    variant: str | None = None,
+    image: ImageInfo | None = None,
+    unknown: Mapping[str, str] | None = None,
+) -> Stack:
+    """The stack for fixed root versions: follow exact pins, pick the torch variant, read its CUDA facts."""
+    platform = query.platform_key(host)
+    env = _env(host, platform)
+    refs: list[FactRef] = list(image.facts) if image else []
+    unk: dict[str, str] = dict(unknown or {})
+    if image is not None:
+        unk.update(image.unknown)
+    conflicts: list[str] = []
+    chosen: dict[str, str] = dict(versions)
+    pins_of: dict[str, dict[str, tuple[str, str]]] = {}
+    via: dict[str, str] = {}
+
+    def follow(name: str) -> None:
+        rel = facts.snapshot.release(name, chosen[name])
+        pins = _pins(_metadata(rel, platform), env)
+        pins_of[name] = pins
+        for dep in pins:
+            if dep in chosen or not (dep in _FOLLOWED or query.package_builds(facts, dep, pins[dep][0])):
+                continue
+            if dep not in chosen:
+                chosen[dep] = pins[dep][0]
+                via[dep] = name
+                req = request.specs.get(dep)
+                if req is not None and not req.specifier.contains(Version(pins[dep][0]), prereleases=True):
+                    conflicts.append(
+                        f"{name} {chosen[name]} pins {pins[dep][1]}, but {request.raw[dep]} was asked for"
+                    )
+                    chosen[dep] = _exact(req) or chosen[dep]
+
+    if "vllm" in chosen:
+        follow("vllm")
+        req = request.specs.get("vllm")
+        if (
+            image is not None
+            and image.vllm
+            and req is not None
+            and not req.specifier.contains(Version(image.vllm))
+        ):
+            conflicts.append(f"the image holds vllm {image.vllm}, but {request.raw['vllm']} was asked for")
+    if "torch" not in chosen and "torch" in request.specs:
+        vs = _versions(facts, "torch", request.specs["torch"], host.python)
+        exact = _exact(request.specs["torch"])
+        if vs or exact:
+            chosen["torch"] = vs[0] if vs else exact or ""
+    if "torch" in chosen:
+        follow("torch")
+    for name in request.order:
+        if name in chosen:
+            continue
+        req = request.specs[name]
+        if name in ("torchvision", "torchaudio") and "torch" in chosen:
+            pick = _companion(facts, name, req, chosen["torch"], platform, env, host.python)
+        else:
+            vs = _versions(facts, name, req, host.python)
+            pick = vs[0] if vs else _exact(req)
+        if pick:
+            chosen[name] = pick
+            if name in facts.snapshot.packages:
+                follow(name)
+        else:
+            unk[name] = f"no release of {name} in the snapshot satisfies {request.raw[name]}"
+    if "torch" in chosen and "torch" not in pins_of:
+        follow("torch")
+    for name, pins in pins_of.items():
+        if "torch" in pins and "torch" in chosen and name != "torch":
+            said = f"{name} {chosen[name]} pins {pins['torch'][1]}"
+            if Version(pins["torch"][0]) != Version(Version(chosen["torch"]).public) and not any(
+                c.startswith(said) for c in conflicts
+            ):
+                conflicts.append(f"{said}, but torch {chosen['torch']} is chosen")
+
+    # ---- torch variant and its CUDA facts
+    tvariant = variant or request.variants.get("torch")
+    vvariant = request.variants.get("vllm")
+    source = "requirement" if tvariant else ""
+    if (
+        not tvariant
+        and image is not None
+        and image.torch_variant
+        and "torch" in chosen
+        and (image.torch or image.torch_variant in torch_variants(facts, chosen["torch"]))
+    ):
+        tvariant = image.torch_variant
+        source = "image"
+    if not tvariant and vvariant and vvariant.startswith("cu"):
+        tvariant, source = vvariant, "vLLM variant"
+    if not tvariant and "torch" in chosen:
+        tvariant, source = _pypi_default(facts, chosen["torch"], platform, refs)
+        if tvariant is None:
+            unk["torch_variant"] = source
+    cuda_runtime = cudnn = nccl = None
+    archs: tuple[Any, ...] = ()
+    ptx: tuple[Any, ...] = ()
+    components: list[Component] = []
+    if "torch" in chosen and tvariant:
+        tv = chosen["torch"]
+        cu = query.variant_cuda(tvariant)
+        cuda_runtime = str(cu) if cu else None
+        rel = facts.snapshot.release("torch", tv)
+        default, _ = _pypi_default(facts, tv, platform, [])
+        if rel is not None and default == tvariant:
+            _, cudnn, nccl = _torch_runtime(rel, platform)
+        if cudnn is None:  # another variant, or a platform whose wheel bundles cuDNN: RELEASE.md says
+            series = query.torch_series(facts, tv)
+            listed = series.get("cudnn", {}).get(tvariant) if series is not None else None
+            if listed is not None and series is not None:
+                cudnn = str(listed)
+                refs.append(series.ref)
+        build_fact = query.torch_build(facts, tv, tvariant, platform)
+        if build_fact is not None:
+            archs, ptx = tuple(build_fact["archs"]), tuple(build_fact.get("ptx", ()))
+            refs.append(build_fact.ref)
+            if build_fact.get("cuda") is not None:
+                cuda_runtime = str(build_fact["cuda"])
+        elif tvariant != "cpu":
+            unk["archs"] = f"no torch_build fact for torch {tv} {tvariant} on {platform}"
+    for name in _order(chosen, request):
+        components.append(
+            _component(
+                facts, name, chosen[name], request, tvariant, pins_of.get(name, {}), via.get(name), refs
+            )
+        )
+    if not cuda_runtime:
+        vc = next((c for c in components if c.name == "vllm" and c.cuda), None)
+        cuda_runtime = vc.cuda if vc else (image.cuda if image and image.cuda and not chosen else None)
+    pyspec = SpecifierSet()
+    for name, ver in chosen.items():
+        rel = facts.snapshot.release(name, ver)
+        if rel is not None and rel.requires_python:
+            with contextlib.suppress(ValueError):
+                pyspec &= SpecifierSet(rel.requires_python)
+    return Stack(
+        components=tuple(components),
+        image=image.reference if image else None,
+        cuda_runtime=cuda_runtime,
+        cudnn=cudnn,
+        nccl=nccl,
+        archs=archs,
+        ptx=ptx,
+        python=_tightest(pyspec) or None,
+        origin="image" if image is not None and (image.vllm or image.torch) else "resolved",
+        platform=platform,
+        image_cuda=image.cuda if image else None,
+        image_require=image.require if image else None,
+        image_compat=image.compat if image else None,
+        conflicts=tuple(dict.fromkeys(conflicts)),
+        facts=tuple(dict.fromkeys(refs)),
+        unknown=unk,
+    )
+
+
+def _tightest(spec: SpecifierSet) -> str:
+    """``>=3.9,>=3.10,<4.0,<3.14`` -> ``>=3.10,<3.14``: the binding bounds, other clauses kept."""
+    lows = [x for x in spec if x.operator in (">=", ">")]
+    highs = [x for x in spec if x.operator in ("<", "<=")]
+    rest = sorted({str(x) for x in spec if x.operator not in (">=", ">", "<", "<=")})
+    keep = []
+    if lows:
+        keep.append(str(max(lows, key=lambda x: (Version(x.version), x.operator == ">"))))
+    if highs:
+        keep.append(str(min(highs, key=lambda x: (Version(x.version), x.operator == "<="))))
+    return ",".join([*keep, *rest])
+
+
+def _order(chosen: Mapping[str, str], request: Request) -> list[str]:
+    first = [n for n in ("vllm", "torch", *_FOLLOWED[1:]) if n in chosen]
+    return first + [n for n in chosen if n not in first]
+
+
+def _companion(
+    facts: Facts,
+    name: str,
+    req: Requirement,
+    torch: str,
+    platform: str,
+    env: Mapping[str, str],
+    python: str | None,
+) -> str | None:
+    """The newest torchvision/torchaudio that pins this torch (or, unpinned, is listed as its companion)."""
+    public = Version(torch).public
+    for v in _versions(facts, name, req, python):
+        pins = _pins(_metadata(facts.snapshot.release(name, v), platform), env)
+        if "torch" in pins and Version(pins["torch"][0]) == Version(public):
+            return v
+    series = query.torch_series(facts, torch)
+    comp = series.get("companions", {}).get(name) if series else None
+    if comp:
+        vs = _versions(facts, name, Requirement(f"{name}=={comp}.*"), python)
+        return vs[0] if vs else None
+    return None
+
+
+def _component(
+    facts: Facts,
+    name: str,
+    version: str,
+    request: Request,
+    tvariant: str | None,
+    pins: Mapping[str, tuple[str, str]],
+    via: str | None,
+    refs: list[FactRef],
+) -> Component:
+    variant = request.variants.get(name)
+    index_url = request.index_url if name in ("torch", *_EXTENSIONS) else None
+    cuda: str | None = None
+    archs: tuple[Any, ...] = ()
+    ptx: tuple[Any, ...] = ()
+    own: list[FactRef] = []
+    if name == "torch":
+        variant = tvariant
+        if tvariant and tvariant != "cpu" and not index_url:
+            default = query.torch_series(facts, version)
+            plat = default["pypi_default"] if default else {}
+            if tvariant not in plat.values():
+                index_url = TORCH_INDEX + tvariant
+        cu = query.variant_cuda(tvariant)
+        cuda = str(cu) if cu else None
+    elif name in _EXTENSIONS and (variant or tvariant):
+        variant = variant or tvariant
+        vc = query.variant_cuda(variant)
+        cuda = str(vc) if vc else None
+    elif name == "vllm":
+        series = query.vllm_series(facts, version)
+        if series is not None:
+            vc = query.variant_cuda(variant)
+            cuda = str(vc) if vc else str(series["wheel_cuda"])
+            archs = tuple(series.get("archs", ()))
+            ptx = tuple(series.get("ptx", ()))
+            own.append(series.ref)
+    for f in query.package_builds(facts, name, version):
+        if f.get("component"):
+            own.append(f.ref)  # a kernel library inside the package: rules read it from the fact
+            continue
+        if f.get("cuda") is not None and cuda is None:
+            cuda = str(f["cuda"])
+        elif f.get("cuda_major") is not None and cuda is None:
+            cuda = str(f["cuda_major"])
+        archs = archs or tuple(f.get("archs", ()))
+        own.append(f.ref)
+    refs.extend(own)
+    return Component(
+        name=name,
+        version=version,
+        variant=variant,
+        index_url=index_url,
+        requirement=request.raw.get(name) or (f"pinned by {via}" if via else None),
+        facts=tuple(own),
+        cuda=cuda,
+        archs=archs,
+        ptx=ptx,
+        pins=tuple(text for _, text in pins.values()),
+    )
+
+
+def _fact_refs(items: Sequence[Fact]) -> tuple[FactRef, ...]:
+    return tuple(f.ref for f in items)
