@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cudalign.explain import RULE_CODES, Signature, match_line, signatures
+from cudalign.explain import RULE_CODES, Signature, match_line, rule_code, signatures
 from cudalign.facts import DATA_DIR, Facts, load_file
 
 FACTS = Facts(load_file(DATA_DIR / "signatures.toml"))
@@ -67,12 +67,11 @@ def test_every_signature_is_sourced_and_mapped_to_a_catalogue_rule() -> None:
         assert fact["examples"], fact.id
 
 
-def test_rule_codes_agree_with_the_engine_catalogue() -> None:
-    from cudalign.rules import RULES
-
-    catalogue = {r.name: r.code for r in RULES}
-    for name, code in RULE_CODES.items():
-        assert catalogue.get(name) == code, name
+def test_rule_code_names_the_catalogue_code_and_ca000_for_an_unknown_rule() -> None:
+    assert rule_code("image-requires-newer-driver") == "CA401"
+    assert rule_code("nvml-driver-mismatch") == "CA105"
+    assert rule_code("no-such-rule") == "CA000"
+    assert RULE_CODES["ptx-jit-unsupported"] == "CA103"
 
 
 @pytest.mark.parametrize(
