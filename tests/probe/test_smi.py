@@ -57,3 +57,10 @@ def test_read_smi_reports_timeouts_and_failures() -> None:
     assert why.startswith("nvidia-smi: exit 9") and "couldn't communicate" in why
     empty = Result(("nvidia-smi",), 0, "")
     assert read_smi(FakeRunner({"nvidia-smi": empty}), 2.0).why == "nvidia-smi listed no GPUs"
+
+
+def test_nul_bytes_in_the_output_are_dropped_not_raised() -> None:
+    """Python 3.10's csv module raises on NUL ("line contains NUL"); a garbled answer must not."""
+    text = recording("h100", "nvidia_smi_query.csv").replace("9.0", "9.0\x00", 1)
+    gpus = parse_query_csv(text + "\x00\n")
+    assert len(gpus) == 1 and gpus[0].cc == (9, 0)

@@ -81,7 +81,9 @@ def parse_query_csv(text: str) -> tuple[SmiGpu, ...]:
     import csv
 
     gpus = []
-    for n, row in enumerate(csv.reader(text.splitlines(), skipinitialspace=True)):
+    # NUL bytes: Python 3.10's csv raises on them ("line contains NUL"); no real field holds one
+    lines = text.replace("\x00", "").splitlines()
+    for n, row in enumerate(csv.reader(lines, skipinitialspace=True)):
         if len(row) != len(QUERY_FIELDS):
             continue
         values = dict(zip(QUERY_FIELDS, (_value(v) for v in row), strict=True))
