@@ -285,6 +285,22 @@ def make_plan(
                 if fresh and variant is None:
                     outcome.setdefault(series, _Outcome(family, base)).record(change, findings, v, h)
                 if v not in (Verdict.OK, Verdict.CAVEATS):
+                    rescued = _through_forward_compat(facts, h, stack, features)
+                    if rescued is not None:  # the release's image runs it where pip alone does not
+                        settled.add((series, variant, change))
+                        m = _matrix(*rescued, h, change, request.order)
+                        bare = _rejection(family, findings, v, change)
+                        note = (
+                            f"only in {m.image}: its CUDA {rescued[0].image_cuda} compat libraries run it "
+                            "through forward compatibility"
+                            + (f"; installed on the host it fails ({bare.code} {bare.name})" if bare else "")
+                        )
+                        found.append(
+                            dataclasses.replace(m, verdict=Verdict.CAVEATS, caveats=(*m.caveats, note))
+                        )
+                        if not change:
+                            kept_series.add(series)
+                        continue
                     rej = _rejection(family, findings, v, change)
                     if rej is not None:
                         failures.setdefault(series, {})[family] = rej  # the most permissive option wins
@@ -466,6 +482,26 @@ def _with_image(
         if rej is not None:
             tried.append(rej)
     return dataclasses.replace(_matrix(stack, findings, h, change, names), images_rejected=tuple(tried))
+
+
+def _through_forward_compat(
+    facts: Facts, h: Host, stack: Stack, features: Sequence[str]
+) -> tuple[Stack, tuple[Finding, ...]] | None:
+    """The stack in its vLLM image, when that image's compat libraries make it run on a driver where the
+    pip install alone does not (data-center GPUs only: forward compatibility)."""
+    vllm = stack.component("vllm")
+    if vllm is None or not h.gpus:
+        return None
+    if any((f := query.gpu_fact(facts, g)) is None or f.get("forward_compat") is not True for g in h.gpus):
+        return None
+    img = image_info(facts, f"vllm/vllm-openai:v{vllm.version}")
+    if img.unknown or not img.compat or not img.cuda:
+        return None
+    with_img = _attach(stack, img)
+    findings = check(h, with_img, facts, features=features)
+    if verdict(findings) not in (Verdict.OK, Verdict.CAVEATS):
+        return None
+    return with_img, findings
 
 
 def _rejection(family: str, findings: Sequence[Finding], v: Verdict, change: bool) -> Rejection | None:

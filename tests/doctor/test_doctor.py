@@ -216,10 +216,15 @@ def test_doctor_on_this_machine_never_imports_torch(tmp_path: Path) -> None:
 
 
 def test_an_image_gets_a_verdict(facts: Facts) -> None:
+    # the CUDA 12.8 image admits R470 by a brand clause and the A100 supports its compat libraries
     report = diagnose(host("driver470"), facts, [], image="nvidia/cuda:12.8.1-runtime-ubuntu22.04")
     target = report.data["target"]
-    assert target["image"] == "nvidia/cuda:12.8.1-runtime-ubuntu22.04" and target["verdict"] == "fails"
-    assert "CA101" in {f["code"] for f in target["findings"]}
+    assert target["image"] == "nvidia/cuda:12.8.1-runtime-ubuntu22.04" and target["verdict"] == "ok"
+    assert [(f["code"], f["severity"]) for f in target["findings"]] == [("CA402", "info")]
+    # the CUDA 13.0 image names no R470 clause: the container does not start
+    report = diagnose(host("driver470"), facts, [], image="nvidia/cuda:13.0.2-runtime-ubuntu22.04")
+    assert report.data["target"]["verdict"] == "fails"
+    assert {"CA101", "CA401"} <= {f["code"] for f in report.data["target"]["findings"]}
 
 
 def test_check_reads_doctors_json(

@@ -124,3 +124,19 @@ def test_gpu_newer_than_the_driver_needs_an_upgrade(facts: Facts) -> None:
     host = describe_host(facts, gpus=["RTX 5090"], driver="560.35.03")
     plan = make_plan(["vllm"], facts, host)
     assert plan.matrices and all(m.driver_change for m in plan.matrices)
+
+
+def test_a_datacenter_gpu_keeps_its_driver_by_running_the_vllm_image(facts: Facts) -> None:
+    """On R535 the pip install of vLLM 0.13.0 fails on an H100 (CUDA 12.9 PTX), but its image's compat
+    libraries make it run: forward compatibility, offered as a caveat that names the image."""
+    host = describe_host(facts, gpus=["H100"], driver="535.183.01")
+    plan = make_plan(["vllm==0.13.0"], facts, host, no_driver_change=True)
+    (a,) = plan.matrices
+    assert (a.image, a.verdict, a.driver_change) == ("vllm/vllm-openai:v0.13.0", Verdict.CAVEATS, False)
+    assert any("forward compatibility" in c and "CA103" in c for c in a.caveats)
+
+
+def test_a_geforce_card_gets_no_forward_compat_matrix(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["RTX 4090"], driver="535.183.01")
+    plan = make_plan(["vllm==0.13.0"], facts, host, no_driver_change=True)
+    assert all(m.image != "vllm/vllm-openai:v0.13.0" for m in plan.matrices)

@@ -30,7 +30,26 @@ def test_ca402_catches_workstation_card_admitted_by_brand_clause(judge: Judge) -
 
 
 def test_ca402_catches_not_datacenter_gpu(judge: Judge) -> None:
-    assert judge("CA402", ["torch==2.9.0"], judge.host("H100", driver="550.144.03"), image=IMAGE) == []
+    """A data-center GPU runs the image's compat libraries: no error, one info that says so."""
+    found = judge("CA402", ["torch==2.9.0"], judge.host("H100", driver="550.144.03"), image=IMAGE)
+    assert [f.severity.value for f in found] == ["info"]
+    assert "runs through forward compatibility" in found[0].message
+
+
+def test_forward_compat_lifts_the_driver_rules_on_a_datacenter_gpu(judge: Judge) -> None:
+    """CUDA 13 torch on R535 fails bare, but runs in a CUDA 13.1 image whose compat libraries admit R535."""
+    h100 = judge.host("H100", driver="535.183.01")
+    assert judge("CA101", ["torch==2.11.0"], h100)
+    assert judge("CA101", ["torch==2.11.0"], h100, image="nvidia/cuda:13.1.1-runtime-ubuntu22.04") == []
+    # vLLM 0.13.0's FlashAttention-2 PTX (CUDA 12.9) JIT-compiles with the image's 12.9 compat driver
+    assert judge("CA103", ["vllm==0.13.0"], h100)
+    assert judge("CA103", ["vllm==0.13.0"], h100, image="vllm/vllm-openai:v0.13.0") == []
+
+
+def test_forward_compat_does_not_apply_on_a_workstation_card(judge: Judge) -> None:
+    a6000 = judge.host("RTX A6000", driver="550.144.03")
+    assert judge("CA103", ["vllm==0.13.0"], judge.host("H100", driver="550.144.03"))
+    assert judge("CA102", ["vllm==0.13.0"], a6000, image="vllm/vllm-openai:v0.13.0")
 
 
 def test_ca402_catches_compat_older_than_host_driver_in_container(judge: Judge) -> None:

@@ -49,6 +49,62 @@ class Context:
         return query.host_cuda(self.facts, self.host)
 
     @cached_property
+    def compat_cuda(self) -> Version | None:
+        """The CUDA of forward-compatibility libraries the stack would really run on, or ``None``.
+
+        That is the case when the image (or, probed inside a container, the container) puts
+        ``cuda-compat`` libraries newer than the host driver on the loader path, the container starts
+        (its ``NVIDIA_REQUIRE_CUDA`` admits this driver), and every GPU supports forward compatibility:
+        then the user-mode driver is the compat one, and the host's kernel driver only has to be a branch
+        the compat package supports, which the image's brand/driver clauses name.
+        """
+        hc = self.host_cuda.value
+        if hc is None or not self.gpus:
+            return None
+        cuda: Version | None = None
+        if self.stack.image and self.stack.image_compat and self.stack.image_cuda:
+            from cudalign.rules.images import require_outcome
+
+            holds, _ = require_outcome(self)
+            if holds is not True and self.stack.image_require:
+                return None  # the container does not start, or that is not known
+            cuda = query.cuda_minor(Version(self.stack.image_cuda))
+        elif self.host.container.compat_libs and self.host.container.compat_cuda:
+            try:
+                cuda = query.cuda_minor(Version(self.host.container.compat_cuda))
+            except ValueError:
+                return None
+        if cuda is None or cuda <= hc:
+            return None
+        if any(f is None or f.get("forward_compat") is not True for _, f in self.gpus):
+            return None
+        return cuda
+
+    @cached_property
+    def user_driver(self) -> Version | None:
+        """The user-mode driver CUDA code meets: the compat libraries' driver when forward compatibility
+        applies (:attr:`compat_cuda`), else the host driver."""
+        if self.compat_cuda is not None:
+            compat = query.min_driver_for_cuda(self.facts, self.compat_cuda).value
+            if compat is not None and (self.driver is None or compat > self.driver):
+                return compat
+        return self.driver
+
+    @property
+    def user_driver_text(self) -> str:
+        """How messages name the user-mode driver: the host driver, or the compat libraries over it."""
+        if self.compat_cuda is not None and self.user_driver != self.driver:
+            return (
+                f"the CUDA {self.compat_cuda} compat driver (forward compatibility over {self.driver_text})"
+            )
+        return f"driver {self.driver_text}"
+
+    @property
+    def user_cuda(self) -> Version | None:
+        """The highest CUDA the user-mode driver supports."""
+        return self.compat_cuda or self.host_cuda.value
+
+    @cached_property
     def gpus(self) -> tuple[tuple[Gpu, Fact | None], ...]:
         """Each GPU with its knowledge-base entry."""
         return tuple((g, query.gpu_fact(self.facts, g)) for g in self.host.gpus)

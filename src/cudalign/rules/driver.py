@@ -49,6 +49,7 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
     if ctx.driver is None:
         return
     d = ctx.driver
+    user = ctx.user_driver or d
     for what, cuda in ctx.cuda_needs:
         floor = query.mvc_floor(ctx.facts, cuda.major)
         if floor.value is None:
@@ -58,13 +59,13 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
                 unknown=f"cuda_major fact for CUDA {cuda.major}",
             )
             continue
-        if d < floor.value:
+        if user < floor.value:
             need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda))
             target = need.value or floor.value
             yield Hit(
-                f"{what} needs CUDA {cuda}, but driver {ctx.driver_text} is older than "
+                f"{what} needs CUDA {cuda}, but {ctx.user_driver_text} is older than "
                 f"{driver_text(floor.value)}, the lowest driver for any "
-                f"CUDA {cuda.major}.x (host CUDA {ctx.host_cuda.value or '?'}).",
+                f"CUDA {cuda.major}.x (host CUDA {ctx.user_cuda or '?'}).",
                 f"Upgrade the driver to >= {driver_text(target)} ({_branch(target)}; 'cudalign runbook "
                 "--driver "
                 f"{target.major}'), or choose builds for CUDA "
@@ -102,7 +103,7 @@ def minor_version_compat(ctx: Context) -> Iterator[Hit]:
     """
     if ctx.driver is None:
         return
-    d = ctx.driver
+    d = ctx.user_driver or ctx.driver
     for what, cuda in ctx.cuda_needs:
         floor = query.mvc_floor(ctx.facts, cuda.major)
         if floor.value is None or d < floor.value:
@@ -119,9 +120,9 @@ def minor_version_compat(ctx: Context) -> Iterator[Hit]:
             continue
         if d < need.value:
             yield Hit(
-                f"{what} is built with CUDA {query.cuda_minor(cuda)} but driver {ctx.driver_text} supports "
+                f"{what} is built with CUDA {query.cuda_minor(cuda)} but {ctx.user_driver_text} supports "
                 "CUDA "
-                f"{ctx.host_cuda.value or '?'}: it runs through minor-version compatibility (limited "
+                f"{ctx.user_cuda or '?'}: it runs through minor-version compatibility (limited "
                 "features, "
                 f"no PTX JIT of CUDA {query.cuda_minor(cuda)} code).",
                 f"Fine to run as is; to lift the caveat upgrade the driver to >= {driver_text(need.value)} "
@@ -174,13 +175,13 @@ def ptx_jit_unsupported(ctx: Context) -> Iterator[Hit]:
                     "Add the toolkit fact, or upgrade the driver to the toolkit's own driver.",
                     unknown=f"toolkit fact for CUDA {cuda}",
                 )
-            elif ctx.driver < need.value:
+            elif (ctx.user_driver or ctx.driver) < need.value:
                 refs = tuple(
                     r for c in ctx.stack.components for r in c.facts if what.startswith(f"{c.name} ")
                 )
                 yield Hit(
-                    f"{gpu.name} ({cc.sm}) has no machine code in {what}, only CUDA {cuda} PTX, which driver "
-                    f"{ctx.driver_text} cannot JIT-compile (cudaErrorUnsupportedPtxVersion).",
+                    f"{gpu.name} ({cc.sm}) has no machine code in {what}, only CUDA {cuda} PTX, which "
+                    f"{ctx.user_driver_text} cannot JIT-compile (cudaErrorUnsupportedPtxVersion).",
                     f"Upgrade the driver to >= {driver_text(need.value)} ({_branch(need.value)}), or use a "
                     f"build with {cc.sm} "
                     "machine code.",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from packaging.version import InvalidVersion, Version
 
 from cudalign.facts import query
-from cudalign.model import FactRef
+from cudalign.model import FactRef, Severity
 from cudalign.rules.common import Hit, topic_refs
 
 if TYPE_CHECKING:
@@ -148,7 +148,11 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
     **How to fix.** Upgrade the host driver to the image's CUDA branch (then compat is not used), or take
     ``/usr/local/cuda/compat`` off the loader path so minor-version compatibility applies within the major.
 
-    **Example.** ``vllm/vllm-openai:v0.13.0`` (CUDA 12.9) on an RTX 4090 with driver 550: fails.
+    On a GPU that supports it (data-center GPUs), the container runs through forward compatibility: this
+    rule then tells so (info), and the driver rules judge the stack against the compat libraries' driver.
+
+    **Example.** ``vllm/vllm-openai:v0.13.0`` (CUDA 12.9) on an RTX 4090 with driver 550: fails; on an
+    H100 with driver 535: runs through forward compatibility (info).
     """
     hc = ctx.host_cuda.value
     container = ctx.host.container
@@ -185,6 +189,21 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
         if by_brand:
             branch = f"R{ctx.driver.major}" if ctx.driver else "this driver"
             starts = f"NVIDIA_REQUIRE_CUDA admits {branch} by its brand clause, so the container starts: "
+    if ctx.compat_cuda is not None:
+        names = ", ".join(sorted({g.name for g, _ in ctx.gpus}))
+        yield Hit(
+            f"{starts + 'the' if starts else 'The'} stack runs through forward compatibility: the image's "
+            f"CUDA {image_cuda} compat libraries over driver {ctx.driver_text} (CUDA {hc}), which {names} "
+            "supports.",
+            f"Fine to run; keep the host on a branch the compat package supports, or upgrade the driver to "
+            f"the CUDA {image_cuda} branch to stop depending on it.",
+            (
+                *(f.ref for _, f in ctx.gpus if f is not None),
+                *topic_refs(ctx.facts, "cuda.rule.forward-compatibility"),
+            ),
+            severity=Severity.INFO,
+        )
+        return
     for gpu, fact in ctx.gpus:
         if fact is None or fact.get("forward_compat") is None:
             yield Hit(
