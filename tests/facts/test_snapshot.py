@@ -85,6 +85,35 @@ def test_newer_overlay_wins_older_or_broken_one_does_not(isolated_cache: Path) -
     assert snap.origin == "embedded" and snap.generated == embedded.generated
 
 
+def test_only_the_chosen_snapshot_is_parsed(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each snapshot is a few MB: the dates are compared from the files' heads, one file is parsed."""
+    parsed: list[str] = []
+    real = snapmod.read_snapshot
+
+    def spy(path: Path, origin: str) -> snapmod.Snapshot:
+        parsed.append(origin)
+        return real(path, origin)
+
+    monkeypatch.setattr(snapmod, "read_snapshot", spy)
+    write_json_atomic(overlay_path(), _tiny("2999-01-01T00:00:00+00:00"))
+    assert load_snapshot().origin == "overlay" and parsed == ["overlay"]
+    parsed.clear()
+    write_json_atomic(overlay_path(), _tiny("2000-01-01T00:00:00+00:00"))
+    assert load_snapshot().origin == "embedded" and parsed == ["embedded"]
+
+
+def test_an_overlay_without_its_stamp_at_the_head_is_still_judged_by_its_date(isolated_cache: Path) -> None:
+    data = _tiny("2999-01-01T00:00:00+00:00")
+    text = json.dumps({"index": "https://pypi.org", "packages": {}, "schema": data["schema"]})
+    text = text[:-1] + ", " + " " * 600 + f'"generated": "{data["generated"]}"}}'
+    overlay_path().parent.mkdir(parents=True, exist_ok=True)
+    overlay_path().write_text(text, encoding="utf-8")
+    assert snapmod._generated_stamp(overlay_path()) is None
+    assert load_snapshot().origin == "overlay"
+    overlay_path().write_text(text.replace("2999", "2000"), encoding="utf-8")
+    assert load_snapshot().origin == "embedded"
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

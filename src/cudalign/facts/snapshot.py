@@ -287,18 +287,44 @@ def read_snapshot(path: Path, origin: str) -> Snapshot:
     return parse_snapshot(data, origin=origin, path=str(path))
 
 
+def _generated_stamp(path: Path) -> dt.datetime | None:
+    """The ``generated`` time from the head of a snapshot file, without parsing the rest.
+
+    Our writer puts ``generated`` second, so it sits in the first bytes; anything else (a hand-edited
+    file, a broken one) gives ``None`` and the caller parses the whole file instead.
+    """
+    import re
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(512).decode("utf-8", "replace")
+    except OSError:
+        return None
+    m = re.search(r'"generated"\s*:\s*"([^"]+)"', head)
+    if m is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(m.group(1))
+    except ValueError:
+        return None
+
+
 def load_snapshot(*, use_overlay: bool = True) -> Snapshot:
-    """The user overlay when it exists and is valid and newer, else the embedded snapshot."""
-    embedded = read_snapshot(EMBEDDED_PATH, "embedded") if EMBEDDED_PATH.exists() else None
-    if use_overlay:
-        path = overlay_path()
-        if path.exists():
+    """The user overlay when it exists and is valid and not older, else the embedded snapshot.
+
+    Only the chosen file is parsed (each is a few MB): the two are compared by the ``generated`` stamp
+    at the head of each file, and a broken overlay falls back to the embedded snapshot.
+    """
+    overlay = overlay_path() if use_overlay else None
+    if overlay is not None and overlay.exists():
+        mine, shipped = _generated_stamp(overlay), _generated_stamp(EMBEDDED_PATH)
+        if mine is None or shipped is None or mine >= shipped:
             try:
-                overlay = read_snapshot(path, "overlay")
+                snap = read_snapshot(overlay, "overlay")
             except InvalidFact:
-                overlay = None  # a broken overlay never hides the embedded snapshot
-            if overlay is not None and (embedded is None or overlay.generated_at >= embedded.generated_at):
-                return overlay
-    if embedded is None:
+                snap = None  # a broken overlay never hides the embedded snapshot
+            if snap is not None and (shipped is None or snap.generated_at >= shipped):
+                return snap
+    if not EMBEDDED_PATH.exists():
         raise InvalidFact(f"{EMBEDDED_PATH}: the embedded snapshot is missing; reinstall cudalign")
-    return embedded
+    return read_snapshot(EMBEDDED_PATH, "embedded")
