@@ -1,12 +1,35 @@
-"""Shared test setup: every test gets its own empty cudalign cache directory."""
+"""Shared test setup: no test reads or writes the user's cudalign cache.
+
+Isolation starts in ``pytest_configure``, before any fixture of any scope runs: module- and
+session-scoped fixtures that load the facts would otherwise write their pickle into the real cache
+before a function-scoped fixture could redirect it. Each test then gets its own empty directory.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 __all__ = ["isolated_cache"]
+
+_SESSION_DIRS: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point every cache location cudalign could use at a temporary directory for the whole session."""
+    tmp = tempfile.TemporaryDirectory(prefix="cudalign-test-cache-")
+    _SESSION_DIRS.append(tmp)
+    os.environ["CUDALIGN_CACHE_DIR"] = str(Path(tmp.name) / "cudalign")
+    os.environ["XDG_CACHE_HOME"] = str(Path(tmp.name) / "xdg")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for tmp in _SESSION_DIRS:
+        tmp.cleanup()
+    _SESSION_DIRS.clear()
 
 
 @pytest.fixture(autouse=True)
