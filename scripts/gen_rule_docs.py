@@ -13,16 +13,12 @@ DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "rules"
 
 def pages() -> dict[str, str]:
     """File name -> content for every rule page and the index."""
-    from cudalign.rules import RULES, Rule
-    from cudalign.scan.repo_rules import SCAN_RULES, ScanRule
+    from cudalign.rules import RULES, RepoRule
 
     out: dict[str, str] = {}
     rows = ["| code | name | severity | area | what it catches |", "|---|---|---|---|---|"]
-    catalogue: list[Rule | ScanRule] = [*RULES, *SCAN_RULES]
-    for r in catalogue:
-        area = r.function.__module__.rsplit(".", 1)[-1]
-        if r.function.__module__.startswith("cudalign.scan."):  # the repo rules of scan
-            area = "scan"
+    for r in RULES:
+        area = "scan" if isinstance(r, RepoRule) else r.function.__module__.rsplit(".", 1)[-1]
         summary, _, body = r.doc.partition("\n\n")
         out[f"{r.code}.md"] = (
             f"# {r.code} {r.name}\n\n"

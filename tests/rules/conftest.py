@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +12,10 @@ import pytest
 from cudalign.facts import Facts, load
 from cudalign.hosts import describe_host
 from cudalign.model import Finding, Host, Stack
-from cudalign.rules import Context, rule
+from cudalign.rules import Context, engine_rule
 from cudalign.stack import resolve
 
-__all__ = ["Judge", "judge"]
+__all__ = ["Judge", "facts", "judge", "make_repo"]
 
 
 class Judge:
@@ -31,7 +32,7 @@ class Judge:
         return resolve(requirements, self.facts, host or self.host(), image=image)
 
     def run(self, code: str, host: Host, stack: Stack, features: Sequence[str] = ()) -> list[Finding]:
-        return rule(code).run(Context(host, stack, self.facts, features))
+        return engine_rule(code).run(Context(host, stack, self.facts, features))
 
     def __call__(
         self,
@@ -46,5 +47,29 @@ class Judge:
 
 
 @pytest.fixture(scope="session")
-def judge() -> Judge:
-    return Judge(load())
+def facts() -> Facts:
+    """The shipped knowledge base and its embedded PyPI snapshot."""
+    kb = load()
+    _ = kb.snapshot
+    return kb
+
+
+@pytest.fixture(scope="session")
+def judge(facts: Facts) -> Judge:
+    return Judge(facts)
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """Write ``{relative path: text}`` under a fresh directory and return it (for the repo rules)."""
+
+    def make(files: dict[str, str]) -> Path:
+        root = tmp_path / "repo"
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        root.mkdir(exist_ok=True)
+        return root
+
+    return make

@@ -34,15 +34,10 @@ class _RuleLike(Protocol):
 
 
 def catalogue() -> list[_RuleLike]:
-    """Every rule: the engine's (:data:`cudalign.rules.RULES`) and the repo rules of scan."""
-    rules: list[_RuleLike] = []
+    """Every rule of the one catalogue (:data:`cudalign.rules.RULES`): engine and repo rules."""
     from cudalign.rules import RULES
 
-    rules.extend(RULES)
-    from cudalign.scan.repo_rules import SCAN_RULES
-
-    rules.extend(SCAN_RULES)
-    return rules
+    return list(RULES)
 
 
 def _docs_dir() -> Path:

@@ -1,4 +1,9 @@
-"""The rule catalogue: each rule is a stable code, a name, a severity and one check over a Context."""
+"""The one rule catalogue: each rule is a stable code, a name, a severity and one check.
+
+Engine rules (CA1xx-CA5xx) check a stack on a host through a :class:`Context`; repo rules (CA6xx, run
+by ``scan``) check a repository's services through a :class:`~cudalign.rules.repo.RepoContext`.
+:data:`RULES` lists them all, :data:`ENGINE_RULES` and :data:`REPO_RULES` each kind.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,23 @@ from cudalign.rules.common import Hit, label
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
 
-__all__ = ["RULES", "Context", "Hit", "Rule", "check", "rule", "verdict"]
+__all__ = [
+    "ENGINE_RULES",
+    "REPO_RULES",
+    "RULES",
+    "AnyRule",
+    "Context",
+    "Hit",
+    "RepoContext",
+    "RepoHit",
+    "RepoRule",
+    "Rule",
+    "check",
+    "check_repo",
+    "engine_rule",
+    "rule",
+    "verdict",
+]
 
 
 class Context:
@@ -178,9 +199,10 @@ class Rule:
         ]
 
 
-from cudalign.rules import arch, driver, images, packages, runtime  # noqa: E402
+from cudalign.rules import arch, driver, images, packages, repo_drift, repo_images, repo_pins, runtime  # noqa: E402
+from cudalign.rules.repo import RepoContext, RepoHit, RepoRule, unparseable_file  # noqa: E402
 
-RULES: tuple[Rule, ...] = (
+ENGINE_RULES: tuple[Rule, ...] = (
     Rule(
         "CA101",
         "driver-too-old",
@@ -311,22 +333,103 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
-_BY_KEY = {**{r.code: r for r in RULES}, **{r.name: r for r in RULES}}
+REPO_RULES: tuple[RepoRule, ...] = (
+    RepoRule(
+        "CA601",
+        "torch-drift",
+        Severity.WARNING,
+        "Services run different torch versions",
+        repo_drift.torch_drift,
+    ),
+    RepoRule(
+        "CA602",
+        "cuda-drift",
+        Severity.WARNING,
+        "Services load different CUDA runtimes",
+        repo_drift.cuda_drift,
+    ),
+    RepoRule(
+        "CA603",
+        "base-image-cuda-mismatch",
+        Severity.WARNING,
+        "The base image's CUDA differs from the torch wheel's CUDA",
+        repo_images.base_image_cuda_mismatch,
+    ),
+    RepoRule(
+        "CA604",
+        "unpinned-cuda-package",
+        Severity.WARNING,
+        "A CUDA-sensitive package is not pinned",
+        repo_pins.unpinned_cuda_package,
+    ),
+    RepoRule(
+        "CA605",
+        "variant-without-index",
+        Severity.ERROR,
+        "A +cuXYZ pin with no index that serves it",
+        repo_pins.variant_without_index,
+    ),
+    RepoRule(
+        "CA606",
+        "duplicate-pin",
+        Severity.WARNING,
+        "One service pins a package differently in two files",
+        repo_pins.duplicate_pin,
+    ),
+    RepoRule(
+        "CA607",
+        "gpu-service-without-reservation",
+        Severity.WARNING,
+        "A compose service with a GPU stack reserves no GPU",
+        repo_images.gpu_service_without_reservation,
+    ),
+    RepoRule(
+        "CA608",
+        "image-needs-newer-driver-than-fleet",
+        Severity.ERROR,
+        "An image needs a newer driver than the fleet has",
+        repo_images.image_needs_newer_driver_than_fleet,
+    ),
+    RepoRule("CA609", "unparseable-file", Severity.WARNING, "A file does not parse", unparseable_file),
+)
+
+AnyRule = Rule | RepoRule
+
+RULES: tuple[AnyRule, ...] = (*ENGINE_RULES, *REPO_RULES)
+"""Every rule, engine and repo, in code order."""
+
+_BY_KEY: dict[str, AnyRule] = {**{r.code: r for r in RULES}, **{r.name: r for r in RULES}}
 
 
-def rule(code_or_name: str) -> Rule:
+def rule(code_or_name: str) -> AnyRule:
     """A rule by code (``CA101``) or name (``driver-too-old``); ``KeyError`` if there is none."""
     key = code_or_name.strip()
     return _BY_KEY[key] if key in _BY_KEY else _BY_KEY[key.upper()]
+
+
+def engine_rule(code_or_name: str) -> Rule:
+    """An engine rule by code or name; ``KeyError`` if there is none (or it is a repo rule)."""
+    found = rule(code_or_name)
+    if not isinstance(found, Rule):
+        raise KeyError(code_or_name)
+    return found
 
 
 def check(host: Host, stack: Stack, facts: Facts, *, features: Sequence[str] = ()) -> tuple[Finding, ...]:
     """Run every rule; findings ordered by severity (errors first), then by code."""
     ctx = Context(host, stack, facts, features)
     found: list[Finding] = []
-    for r in RULES:
+    for r in ENGINE_RULES:
         found.extend(r.run(ctx))
     return tuple(sorted(found, key=lambda f: (-f.severity.rank, f.unknown is not None, f.code)))
+
+
+def check_repo(ctx: RepoContext) -> list[Finding]:
+    """Run every repo rule, in catalogue order."""
+    out: list[Finding] = []
+    for r in REPO_RULES:
+        out.extend(r.run(ctx))
+    return out
 
 
 def verdict(findings: Iterable[Finding], stack: Stack | None = None) -> Verdict:

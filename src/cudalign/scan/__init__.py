@@ -20,7 +20,6 @@ from cudalign.errors import InvalidInput
 from cudalign.model import Finding, Gpu, Host, Report, to_jsonable
 from cudalign.scan.config import ScanConfig, apply_config, config_from_pyproject, suppressions
 from cudalign.scan.model import Problem, SourceFile
-from cudalign.scan.repo_rules import SCAN_RULES, RepoContext, ScanRule, driver_text, run_repo_rules
 from cudalign.scan.services import Service
 
 if TYPE_CHECKING:
@@ -28,11 +27,9 @@ if TYPE_CHECKING:
     from cudalign.scan.analysis import ServiceView
 
 __all__ = [
-    "SCAN_RULES",
     "SCAN_SCHEMA",
     "ScanConfig",
     "ScanResult",
-    "ScanRule",
     "Service",
     "parse_file",
     "scan",
@@ -161,6 +158,8 @@ def scan(
 ) -> ScanResult:
     """Scan a repository. ``host`` judges every service (``--host``/``--gpu``/``--driver``);
     ``fleet_driver`` is the fleet's lowest driver; ``config`` defaults to the repo's ``[tool.cudalign]``."""
+    from cudalign.rules import RepoContext, check_repo
+    from cudalign.rules.repo import driver_text
     from cudalign.scan.analysis import analyse
     from cudalign.scan.services import group_services
     from cudalign.scan.walk import read_text, walk
@@ -268,7 +267,7 @@ def scan(
     owner = {file: v.service.name for v in reversed(views) for file in v.service.files}
     findings = [
         replace(f, service=owner.get(f.location.file)) if f.service is None and f.location else f
-        for f in _dedupe(engine + run_repo_rules(ctx))
+        for f in _dedupe(engine + check_repo(ctx))
     ]
     inline = {p: suppressions(t) for p, t in texts.items() if "cudalign:" in t}
     kept, dropped = apply_config(findings, config, inline)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from packaging.version import Version
 
 from cudalign.model import Location, Severity
-from cudalign.scan.repo_rules import RepoContext, ScanHit
+from cudalign.rules.repo import RepoContext, RepoHit
 
 __all__ = ["cuda_drift", "torch_drift"]
 
@@ -28,7 +28,7 @@ def _drift(
         yield name, value, loc, f"{', '.join(others)} use{'s' if len(others) == 1 else ''} {what} {common}"
 
 
-def torch_drift(ctx: RepoContext) -> Iterable[ScanHit]:
+def torch_drift(ctx: RepoContext) -> Iterable[RepoHit]:
     """Services of one repository run different torch versions.
 
     Services that exchange tensors, checkpoints or compiled extensions (a worker and an API, an LLM
@@ -47,7 +47,7 @@ def torch_drift(ctx: RepoContext) -> Iterable[ScanHit]:
             where = source.location if source else (v.service.image.location if v.service.image else None)
             values[v.service.name] = (v.torch_version, where)
     for name, value, loc, others in _drift(values, "torch"):
-        yield ScanHit(
+        yield RepoHit(
             f"{name} runs torch {value} while {others}",
             "pin the same torch version in every service (one shared constraints file), or mark the "
             "difference as intended with '# cudalign: ignore=CA601'",
@@ -56,7 +56,7 @@ def torch_drift(ctx: RepoContext) -> Iterable[ScanHit]:
         )
 
 
-def cuda_drift(ctx: RepoContext) -> Iterable[ScanHit]:
+def cuda_drift(ctx: RepoContext) -> Iterable[RepoHit]:
     """Services of one repository load different CUDA runtimes (major.minor).
 
     The CUDA runtime of a service is that of its torch build (``+cu128``, the PyPI default of its
@@ -80,7 +80,7 @@ def cuda_drift(ctx: RepoContext) -> Iterable[ScanHit]:
     for name, value, loc, others in _drift(values, "CUDA"):
         counts = Counter(c for c, _ in values.values())
         common = max(counts, key=lambda c: (counts[c], c))
-        yield ScanHit(
+        yield RepoHit(
             f"{name} loads CUDA {value} while {others}"
             + (
                 "; the CUDA majors differ, so the driver must support the newest major"

@@ -9,8 +9,9 @@ from packaging.version import Version
 
 from cudalign.facts import Facts
 from cudalign.model import Finding
+from cudalign.rules import REPO_RULES, rule
+from cudalign.rules.repo import driver_text
 from cudalign.scan import scan
-from cudalign.scan.repo_rules import SCAN_RULES, driver_text, scan_rule
 
 MakeRepo = Callable[[dict[str, str]], Path]
 GPU = (
@@ -24,10 +25,10 @@ def _codes(repo: Path, facts: Facts, code: str, **kw: str) -> list[Finding]:
 
 
 def test_catalogue_is_complete_and_documented() -> None:
-    assert [r.code for r in SCAN_RULES] == [f"CA60{i}" for i in range(1, 10)]
-    for r in SCAN_RULES:
+    assert [r.code for r in REPO_RULES] == [f"CA60{i}" for i in range(1, 10)]
+    for r in REPO_RULES:
         assert r.doc and "Fix:" in r.doc, r.code
-        assert scan_rule(r.code) is r and scan_rule(r.name) is r
+        assert rule(r.code) is r and rule(r.name) is r
 
 
 def test_ca601_torch_drift(facts: Facts, make_repo: MakeRepo) -> None:

@@ -8,18 +8,16 @@ from collections.abc import Iterable
 from packaging.version import Version
 
 from cudalign.model import Severity
-from cudalign.scan.analysis import image_cuda
-from cudalign.scan.repo_rules import RepoContext, ScanHit
+from cudalign.rules.repo import RepoContext, RepoHit, driver_text
 
 __all__ = [
     "base_image_cuda_mismatch",
-    "driver_text",
     "gpu_service_without_reservation",
     "image_needs_newer_driver_than_fleet",
 ]
 
 
-def base_image_cuda_mismatch(ctx: RepoContext) -> Iterable[ScanHit]:
+def base_image_cuda_mismatch(ctx: RepoContext) -> Iterable[RepoHit]:
     """A service's base image declares another CUDA than the torch wheel installed into it.
 
     The torch wheel brings its own CUDA runtime (the ``nvidia-*`` wheels); the image's toolkit is not
@@ -52,7 +50,7 @@ def base_image_cuda_mismatch(ctx: RepoContext) -> Iterable[ScanHit]:
         full = f"driver {driver_text(need.value)}" if need.value else f"a driver for CUDA {torch_cuda}"
         mvc = f"driver >= {driver_text(floor.value)}" if floor.value else "a driver of the same CUDA major"
         if torch_cuda.major > image_cuda.major:
-            yield ScanHit(
+            yield RepoHit(
                 f"base image {image} declares CUDA {image_cuda}, but {label} brings its own CUDA "
                 f"{torch_cuda} runtime, which needs {mvc} ({full} for full support); "
                 "the image's NVIDIA_REQUIRE_CUDA "
@@ -65,7 +63,7 @@ def base_image_cuda_mismatch(ctx: RepoContext) -> Iterable[ScanHit]:
                 Severity.WARNING,
             )
         elif torch_cuda > image_cuda and torch_cuda.major == image_cuda.major:
-            yield ScanHit(
+            yield RepoHit(
                 f"base image {image} declares CUDA {image_cuda}, but {label} brings its own CUDA "
                 f"{torch_cuda} runtime: the container starts on any driver for CUDA {image_cuda}, "
                 f"yet below {full} "
@@ -79,7 +77,7 @@ def base_image_cuda_mismatch(ctx: RepoContext) -> Iterable[ScanHit]:
                 Severity.WARNING,
             )
         else:
-            yield ScanHit(
+            yield RepoHit(
                 f"base image {image} ships CUDA {image_cuda}, but {label} loads its own CUDA {torch_cuda} "
                 "runtime; the image's toolkit is unused by torch "
                 f"(it runs on any driver for CUDA {image_cuda})",
@@ -91,7 +89,7 @@ def base_image_cuda_mismatch(ctx: RepoContext) -> Iterable[ScanHit]:
             )
 
 
-def gpu_service_without_reservation(ctx: RepoContext) -> Iterable[ScanHit]:
+def gpu_service_without_reservation(ctx: RepoContext) -> Iterable[RepoHit]:
     """A compose service runs a GPU stack but asks for no GPU.
 
     Without ``deploy.resources.reservations.devices`` (``capabilities: [gpu]``), ``runtime: nvidia`` or
@@ -103,6 +101,8 @@ def gpu_service_without_reservation(ctx: RepoContext) -> Iterable[ScanHit]:
     Fix: add a device reservation to the service (``deploy: resources: reservations: devices:
     [{driver: nvidia, count: all, capabilities: [gpu]}]``).
     """
+    from cudalign.scan.analysis import image_cuda
+
     for v in ctx.views:
         for cs in v.service.compose:
             if cs.gpu or cs.extended:
@@ -112,7 +112,7 @@ def gpu_service_without_reservation(ctx: RepoContext) -> Iterable[ScanHit]:
                 continue
             visible = next((e for e in cs.env if e.name == "NVIDIA_VISIBLE_DEVICES"), None)
             extra = " (NVIDIA_VISIBLE_DEVICES alone needs the nvidia runtime)" if visible else ""
-            yield ScanHit(
+            yield RepoHit(
                 f"compose service {cs.name} runs a GPU stack but reserves no GPU{extra}; it starts "
                 "without the NVIDIA devices unless the Docker daemon's default runtime is nvidia",
                 "add deploy.resources.reservations.devices with capabilities: [gpu] (or gpus: all)",
@@ -121,7 +121,7 @@ def gpu_service_without_reservation(ctx: RepoContext) -> Iterable[ScanHit]:
             )
 
 
-def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
+def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[RepoHit]:
     """A service's image needs a newer driver than the lowest driver of the target fleet.
 
     The image's CUDA (``nvidia/cuda:12.9.1-…``, ``vllm/vllm-openai:v0.20.0``) sets its
@@ -161,7 +161,7 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
             f"the fleet's lowest driver is {driver_text(ctx.fleet_driver)}"
         )
         if disabled:
-            yield ScanHit(
+            yield RepoHit(
                 base + "; NVIDIA_DISABLE_REQUIRE lets it start, and it runs only through minor-version "
                 "compatibility (no PTX JIT)",
                 "use an image of a CUDA the fleet's driver supports, or upgrade the fleet's driver",
@@ -178,7 +178,7 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
                 if floor.value is not None and ctx.fleet_driver >= floor.value
                 else "the image's forward-compatibility libraries, which only datacenter GPUs support"
             )
-            yield ScanHit(
+            yield RepoHit(
                 base + f"; its NVIDIA_REQUIRE_CUDA admits that branch ({admitted}), so the container starts, "
                 f"and CUDA {v.image_cuda} code then runs there only through {how}",
                 "upgrade the fleet's driver to lift the caveat, or use an image of a CUDA the driver "
@@ -189,7 +189,7 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
                 Severity.WARNING,
             )
         else:
-            yield ScanHit(
+            yield RepoHit(
                 base
                 + "; the container toolkit refuses to start it there ('unsatisfied condition: cuda>=…')"
                 + (
@@ -203,14 +203,6 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[ScanHit]:
                 svc.name,
                 refs,
             )
-
-
-def driver_text(version: Version) -> str:
-    """A driver version as NVIDIA writes it: the third part has two digits (``580.65.06``)."""
-    parts = [str(p) for p in version.release]
-    if len(parts) >= 3:
-        parts[2] = parts[2].zfill(2)
-    return ".".join(parts)
 
 
 def _branch_admitted(require: str | None, driver: Version) -> str | None:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
 from cudalign.model import Severity
-from cudalign.scan.analysis import cuda_sensitive, locks_it
-from cudalign.scan.model import Declared
-from cudalign.scan.repo_rules import RepoContext, ScanHit
+from cudalign.rules.repo import RepoContext, RepoHit
+
+if TYPE_CHECKING:
+    from cudalign.scan.model import Declared
 
 __all__ = ["duplicate_pin", "unpinned_cuda_package", "variant_without_index"]
 
 
-def unpinned_cuda_package(ctx: RepoContext) -> Iterable[ScanHit]:
+def unpinned_cuda_package(ctx: RepoContext) -> Iterable[RepoHit]:
     """A CUDA-sensitive package (torch, vLLM, ``nvidia-*``, flash-attn, xformers, ctranslate2 …) is
     not pinned to one version.
 
@@ -26,6 +28,8 @@ def unpinned_cuda_package(ctx: RepoContext) -> Iterable[ScanHit]:
 
     Fix: pin the exact version (``vllm==0.13.0``) or install from a lock file.
     """
+    from cudalign.scan.analysis import cuda_sensitive
+
     for v in ctx.views:
         locked = {d.name for d in v.service.requirements if d.locked}
         seen: set[tuple[str, int | None]] = set()
@@ -43,7 +47,7 @@ def unpinned_cuda_package(ctx: RepoContext) -> Iterable[ScanHit]:
                 continue
             seen.add((d.name, key[1]))
             what = f"'{d.text.split(';')[0].strip()}'"
-            yield ScanHit(
+            yield RepoHit(
                 f"{what} is not pinned: each build may resolve another {d.name} release, with another CUDA "
                 "runtime and driver requirement",
                 f"pin it exactly ({d.name}==<version>) or install from a lock file",
@@ -52,13 +56,13 @@ def unpinned_cuda_package(ctx: RepoContext) -> Iterable[ScanHit]:
             )
 
 
-_VARIANT_INDEX = re.compile(r"/(cu\d+|cpu|rocm[\d.]+)/?$")
+_VARIANT_INDEX = r"/(cu\d+|cpu|rocm[\d.]+)/?$"  # compiled on first use, by re's cache
 
 
 def _serves(url: str, kind: str, variant: str) -> bool:
     if kind == "torch-backend":
         return url in (variant, "auto")
-    m = _VARIANT_INDEX.search(url.split("?", 1)[0])
+    m = re.search(_VARIANT_INDEX, url.split("?", 1)[0])
     if m:
         return m.group(1).lower() == variant
     return kind == "find-links" and (
@@ -66,7 +70,7 @@ def _serves(url: str, kind: str, variant: str) -> bool:
     )
 
 
-def variant_without_index(ctx: RepoContext) -> Iterable[ScanHit]:
+def variant_without_index(ctx: RepoContext) -> Iterable[RepoHit]:
     """A pin names a CUDA build by its local label (``torch==2.9.0+cu128``) but no index of the service
     serves that build.
 
@@ -99,7 +103,7 @@ def variant_without_index(ctx: RepoContext) -> Iterable[ScanHit]:
             if served:
                 continue
             named = sorted({i.url for i in svc.indexes})
-            yield ScanHit(
+            yield RepoHit(
                 f"{d.text.split(';')[0].strip()} names the {local} build, which PyPI does not serve, and "
                 "no index of this service serves it "
                 f"({'indexes: ' + ', '.join(named) if named else 'no index is named'}); "
@@ -112,7 +116,7 @@ def variant_without_index(ctx: RepoContext) -> Iterable[ScanHit]:
             )
 
 
-def duplicate_pin(ctx: RepoContext) -> Iterable[ScanHit]:
+def duplicate_pin(ctx: RepoContext) -> Iterable[RepoHit]:
     """One service pins the same CUDA-sensitive package to different versions in two of its files, or
     its lock file disagrees with its pins.
 
@@ -124,10 +128,12 @@ def duplicate_pin(ctx: RepoContext) -> Iterable[ScanHit]:
     Fix: keep the pin in one file and let the others include it (``-r``/``-c``); re-lock after
     changing a pin.
     """
+    from cudalign.scan.analysis import cuda_sensitive, locks_it
+
     for v in ctx.views:
         lock_files = sorted({f for f in v.service.files if f.endswith((".lock", "pylock.toml"))})
         for d in v.stale_lock:
-            yield ScanHit(
+            yield RepoHit(
                 f"{d.text.split(';')[0].strip()} is declared here but {', '.join(lock_files) or 'the lock'} "
                 "does not lock it: the lock is out of date (a frozen install leaves it out, a fresh lock "
                 "resolves it anew)",
@@ -153,7 +159,7 @@ def duplicate_pin(ctx: RepoContext) -> Iterable[ScanHit]:
                     if id(d) not in pins_of_lock:
                         continue
                     if not any(_same_version(d.pinned_version, e.pinned_version) for e in entries):
-                        yield ScanHit(
+                        yield RepoHit(
                             f"{name} is pinned to {d.pinned_version} here, but "
                             f"{lock.location.file}:{lock.location.line} locks {lock.pinned_version}: "
                             "the lock is out of date and installs the locked version",
@@ -167,7 +173,7 @@ def duplicate_pin(ctx: RepoContext) -> Iterable[ScanHit]:
                     continue
                 if _same_version(d.pinned_version, first.pinned_version):
                     continue
-                yield ScanHit(
+                yield RepoHit(
                     f"{name} is pinned to {d.pinned_version} here and to {first.pinned_version} in "
                     f"{first.location.file}:{first.location.line}",
                     "keep one pin and include that file from the other (-r / -c)",
