@@ -8,7 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cudalign.model import ComputeCapability, DriverInfo, Gpu, Host, OsInfo, driver_version
+from cudalign.model import (
+    ComputeCapability,
+    DriverInfo,
+    Gpu,
+    Host,
+    OsInfo,
+    driver_version,
+    python_version,
+)
 
 if TYPE_CHECKING:
     from cudalign.facts import Facts
@@ -70,7 +78,7 @@ def describe_host(
             distro_id, distro_version = m.group(1), m.group(2)
     return Host(
         origin="described",
-        python=python,
+        python=python_version(python) if python is not None else None,
         os=OsInfo(system="Linux", distro_id=distro_id, distro_version=distro_version, arch=arch or "x86_64"),
         driver=drv,
         gpus=tuple(gpu_from_text(facts, g, i) for i, g in enumerate(gpus)),

@@ -30,13 +30,17 @@ __all__ = [
     "Host",
     "InstalledPackage",
     "Location",
+    "Matrix",
     "OsInfo",
+    "Plan",
+    "Rejection",
     "Report",
     "Severity",
     "Stack",
     "Verdict",
     "driver_version",
     "host_from_json",
+    "python_version",
     "to_jsonable",
 ]
 
@@ -338,6 +342,11 @@ class Stack:
     """Whether the image puts forward-compatibility libraries (``cuda-compat``) on the loader path."""
     conflicts: tuple[str, ...] = ()
     """Requirements that could not all hold, one sentence each (``vllm 0.13.0 pins torch==2.9.0 …``)."""
+    requested: tuple[str, ...] = ()
+    """The requirements it was resolved from, as written (the rules read them again: unknown releases,
+    requirements that cannot both hold, direct references)."""
+    constraints: tuple[str, ...] = ()
+    """Constraints (``-c`` files) it was resolved under, as written."""
     facts: tuple[FactRef, ...] = ()
     """Facts the resolution rests on."""
     unknown: Mapping[str, str] = field(default_factory=dict)
@@ -357,7 +366,76 @@ class Report:
     stack: Stack | None = None
     findings: tuple[Finding, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
-    """Command-specific payload (plan matrices, scan services …), already JSON-shaped."""
+    """Command-specific payload (a :class:`Plan`, scan services …); its JSON form follows the other fields."""
+    exit_on: tuple[Severity, ...] | None = None
+    """What ``--fail-on`` is compared with where it is more than the findings (doctor: the requested
+    stack's findings too; plan: the chosen matrix's, or an error when no matrix runs)."""
+
+    def severities(self) -> tuple[Severity, ...]:
+        """The severities the exit code is judged on."""
+        if self.exit_on is not None:
+            return self.exit_on
+        return tuple(f.severity for f in self.findings)
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A family of candidates that does not run, and the strongest reason."""
+
+    family: str
+    code: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Matrix:
+    """One compatible combination, written the way an operator writes it."""
+
+    label: str
+    driver: str | None
+    """Driver the matrix runs on: the host's, or the target of an upgrade."""
+    driver_branch: str | None
+    driver_change: bool
+    reboot: bool
+    cuda: str | None
+    """CUDA runtime torch brings (``12.8``)."""
+    torch: str | None
+    """``2.9.0+cu128``."""
+    torch_index: str | None
+    vllm: str | None
+    vllm_cuda: str | None
+    python: str | None
+    image: str | None
+    install_uv: str
+    install_pip: str
+    requirements: tuple[str, ...]
+    """requirements.txt lines (index first)."""
+    verdict: Verdict
+    caveats: tuple[str, ...]
+    runbook: str | None
+    stack: Stack
+    """The stack the matrix stands for (not part of its JSON form)."""
+    findings: tuple[Finding, ...]
+    images_rejected: tuple[Rejection, ...] = ()
+    """Base images tried first that do not run on this driver, each with its strongest reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The ranked matrices for a request, and the rejected families."""
+
+    matrices: tuple[Matrix, ...]
+    rejected: tuple[Rejection, ...]
+    considered: int
+    """How many candidates were checked."""
+    requirements: tuple[str, ...] = ()
+    """The requirements as the user wrote them."""
+    no_driver_change: bool = False
+    """Whether only matrices that keep the host's driver were allowed."""
 
 
 # --------------------------------------------------------------------------- JSON
@@ -382,63 +460,142 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _at(where: str, key: str) -> str:
+    """The path of ``key`` inside ``where`` (``gpus[0].name``); the top level has an empty path."""
+    if key.startswith("["):
+        return f"{where}{key}"
+    return f"{where}.{key}" if where else key
+
+
+def _error(where: str, problem: str) -> InvalidHost:
+    return InvalidHost(f"{where}: {problem}" if where else problem)
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind in JSON's words: object, array, string, number, true/false, null."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    for types, name in (((dict, Mapping), "an object"), ((list, tuple), "an array"), (str, "a string")):
+        if isinstance(value, types):
+            return name
+    return "a number" if isinstance(value, (int, float)) else type(value).__name__
+
+
 def _build(cls: type[Any], data: Any, where: str) -> Any:
-    """Build a dataclass from its JSON form, rejecting unknown keys with the path that holds them."""
+    """Build a dataclass from its JSON form, checking each value's type; errors name the path."""
     if not isinstance(data, Mapping):
-        raise InvalidHost(f"{where}: expected an object, got {type(data).__name__}")
+        raise _error(where, f"expected an object, got {_kind(data)}")
     names = {f.name: f for f in dataclasses.fields(cls)}
-    extra = sorted(set(data) - set(names) - {"schema"})
+    extra = sorted(str(k) for k in set(data) - set(names) - {"schema"})
     if extra:
-        raise InvalidHost(f"{where}: unknown key {extra[0]!r}")
+        raise _error(where, f"unknown key {extra[0]!r}")
     kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key == "schema" or value is None:
+    for name, f in names.items():
+        value = data.get(name)
+        if value is None:
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required and not name.startswith("_"):
+                raise _error(where, f"missing field {name!r}")
             continue
-        kwargs[key] = _field_value(cls, key, value, f"{where}.{key}")
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise InvalidHost(f"{where}: {exc}") from None
+        kwargs[name] = _field_value(cls, name, str(f.type), value, _at(where, name))
+    return cls(**kwargs)
 
 
-_NESTED: dict[tuple[str, str], type[Any]] = {
-    ("Host", "os"): OsInfo,
-    ("Host", "driver"): DriverInfo,
-    ("Host", "container"): ContainerInfo,
+_NESTED: dict[str, type[Any]] = {}
+"""Dataclass name -> class, for the nested types a host holds (filled at the end of the module)."""
+
+_VERSIONS: dict[tuple[str, str], str] = {
+    ("DriverInfo", "version"): "a driver version (e.g. 550.107.02)",
+    ("DriverInfo", "cuda"): "a CUDA version (e.g. 12.4)",
+    ("OsInfo", "glibc"): "a glibc version (e.g. 2.35)",
+    ("ContainerInfo", "compat_cuda"): "a CUDA version (e.g. 12.8)",
 }
-_TUPLES_OF: dict[tuple[str, str], type[Any]] = {
-    ("Host", "gpus"): Gpu,
-    ("Host", "packages"): InstalledPackage,
-}
+"""Fields the rules compare as versions: a value that does not parse is refused where it is read."""
 
 
-def _field_value(cls: type[Any], key: str, value: Any, where: str) -> Any:
-    owner = cls.__name__
-    if (owner, key) in _NESTED:
-        return _build(_NESTED[(owner, key)], value, where)
-    if (owner, key) in _TUPLES_OF:
-        if not isinstance(value, list):
-            raise InvalidHost(f"{where}: expected a list")
-        return tuple(_build(_TUPLES_OF[(owner, key)], v, f"{where}[{i}]") for i, v in enumerate(value))
-    if key == "cc":
+def _field_value(cls: type[Any], name: str, annotation: str, value: Any, where: str) -> Any:
+    """``value`` as the field's annotated type: ``str | None``, ``tuple[Gpu, ...]``, ``Mapping[str, str]``…"""
+    kind = annotation.removesuffix(" | None")
+    if kind == "str":
+        if not isinstance(value, str):
+            raise _error(where, f"expected a string, got {_kind(value)}")
+        if (cls.__name__, name) == ("Host", "python"):
+            try:
+                python_version(value)
+            except InvalidInput as exc:
+                raise _error(where, str(exc)) from None
+        elif (cls.__name__, name) in _VERSIONS:
+            _check_version(value, _VERSIONS[(cls.__name__, name)], where)
+        return value
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _error(where, f"expected an integer, got {_kind(value)}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise _error(where, f"expected true or false, got {_kind(value)}")
+        return value
+    if kind == "ComputeCapability":
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise _error(where, f'expected a compute capability such as "9.0", got {_kind(value)}')
         try:
-            return ComputeCapability.parse(value)
+            return ComputeCapability.parse(str(value))
         except InvalidInput:
-            raise InvalidHost(f"{where}: not a compute capability: {value!r}") from None
-    if isinstance(value, list):
-        return tuple(value)
-    return value
+            raise _error(where, f"not a compute capability: {value!r}") from None
+    if kind == "Mapping[str, str]":
+        if not isinstance(value, Mapping):
+            raise _error(where, f"expected an object of strings, got {_kind(value)}")
+        for k, v in value.items():
+            if not isinstance(v, str):
+                raise _error(_at(where, str(k)), f"expected a string, got {_kind(v)}")
+        return dict(value)
+    if kind.startswith("tuple[") and kind.endswith(", ...]"):
+        item = kind[len("tuple[") : -len(", ...]")]
+        if not isinstance(value, list):
+            raise _error(where, f"expected an array, got {_kind(value)}")
+        return tuple(_field_value(cls, name, item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if kind in _NESTED:
+        return _build(_NESTED[kind], value, where)
+    raise TypeError(f"{cls.__name__}.{name}: no JSON reader for {annotation!r}")  # a new field type
+
+
+def _check_version(value: str, what: str, where: str) -> None:
+    try:
+        Version(value)
+    except InvalidVersion:
+        raise _error(where, f"not {what}: {value!r}") from None
+
+
+def python_version(text: str) -> str:
+    """A Python version as a user gives it (``3.12``, ``3.12.3``, ``3.13.0rc1``), checked and stripped."""
+    text = str(text).strip()
+    try:
+        v = Version(text)
+    except InvalidVersion:
+        v = None
+    if v is None or v.epoch or v.local or not 2 <= len(v.release) <= 3:
+        raise InvalidInput(f"not a Python version: {text!r} (expected e.g. 3.12 or 3.12.3)")
+    return text
 
 
 def host_from_json(data: Any, *, where: str = "host") -> Host:
-    """Rebuild a :class:`Host` from ``doctor --json`` output (the whole report or its ``host``)."""
+    """Rebuild a :class:`Host` from ``doctor --json`` output (the whole report or its ``host``).
+
+    Every value is checked against its field's type; errors name the path of the bad value under
+    ``where`` (``host.gpus[0]: missing field 'name'``) and never a Python signature.
+    """
     if isinstance(data, Mapping) and "host" in data and isinstance(data["host"], Mapping):
         data = data["host"]
     if not isinstance(data, Mapping):
-        raise InvalidHost(f"{where}: expected a JSON object")
+        raise _error(where, f"expected a JSON object, got {_kind(data)}")
     schema = data.get("schema")
     if schema is not None and schema != HOST_SCHEMA:
-        raise InvalidHost(f"{where}: schema {schema!r} is not {HOST_SCHEMA!r}")
+        raise _error(where, f"schema {schema!r} is not {HOST_SCHEMA!r}")
     host = _build(Host, data, where)
     assert isinstance(host, Host)
     return host
+
+
+_NESTED.update({c.__name__: c for c in (OsInfo, DriverInfo, ContainerInfo, Gpu, InstalledPackage)})

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from cudalign import __version__
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "command_of", "main"]
 
 # name -> one-line help; the module cudalign.cli.<module> implements it.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,7 +29,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; full sub-parsers for ``commands`` (default: all), help-only ones for the others.
+
+    ``main`` passes only the command it was asked for, so that a run imports that command's module
+    alone; the top-level ``--help`` still lists every command from :data:`COMMANDS`.
+    """
+    wanted = set(COMMANDS if commands is None else commands)
     parser = argparse.ArgumentParser(
         prog="cudalign",
         description="Will this GPU stack run on that host, and if not, why and what exactly to do.",
@@ -37,11 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cudalign {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        mod = importlib.import_module(f"cudalign.cli.{module}")
         p = sub.add_parser(name, help=help_text, description=help_text)
-        mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        if name in wanted:
+            mod = importlib.import_module(f"cudalign.cli.{module}")
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
     return parser
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option, if that is a command."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,17 +67,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list in (["--version"], ["-V"]):  # fast path: no command modules imported
         print(f"cudalign {__version__}")
         return 0
-    parser = build_parser()
+    chosen = command_of(args_list)
+    parser = build_parser([chosen] if chosen else [])
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
+        return _exit_status(exc.code)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     from cudalign.errors import CudalignError
 
     try:
+        from cudalign.cli.output import check_output
+
+        check_output(args)
         return int(args._run(args))
     except CudalignError as exc:
         print(f"cudalign: error: {exc}", file=sys.stderr)
@@ -71,4 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("cudalign: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _quiet_stdout()
         return 0
+
+
+def _exit_status(code: object) -> int:
+    """What ``SystemExit(code)`` means as an exit status: argparse's 0 or 2, a message is 2."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 2
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``cudalign … | head``), point stdout at /dev/null so exit does not complain."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cudalign.errors import InvalidHost, InvalidInput
-from cudalign.model import Finding, Report, Severity
+from cudalign.model import Finding, Report, Severity, driver_version, python_version
 
 if TYPE_CHECKING:
     from cudalign.facts import Facts
     from cudalign.model import Host
+
+T = TypeVar("T")
 
 __all__ = [
     "add_host_arguments",
@@ -21,8 +24,10 @@ __all__ = [
     "check_features",
     "emit",
     "exit_code",
+    "flag_value",
     "has_host_arguments",
     "host_from_args",
+    "read_host",
     "read_json",
 ]
 
@@ -60,13 +65,32 @@ def add_host_arguments(parser: argparse.ArgumentParser) -> None:
 def read_json(path: Path) -> Any:
     """A JSON file the user named; one line naming the file (and line) when it cannot be read."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f"{path}:{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(path)
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
-        raise InvalidInput(f"{where}: not valid JSON: {reason}") from None
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc.__class__.__name__}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not valid JSON: not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InvalidInput(f"{path}: not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise InvalidInput(f"{path}: not valid JSON: {exc}") from None
+
+
+def read_host(path: Path) -> Host:
+    """The host recorded in a JSON file (``doctor --json`` output, or its ``host``), origin ``file`` kept."""
+    from cudalign.model import host_from_json
+
+    data = read_json(path)
+    try:
+        return host_from_json(data, where="")
+    except InvalidHost as exc:
+        raise InvalidHost(f"{path}: {exc}") from None
+    except RecursionError:
+        raise InvalidHost(f"{path}: nested too deeply") from None
 
 
 def check_features(names: list[str], facts: Facts) -> list[str]:
@@ -86,27 +110,33 @@ def has_host_arguments(args: argparse.Namespace) -> bool:
 
 def host_from_args(args: argparse.Namespace, facts: Facts) -> Host | None:
     """The host the flags describe, or ``None`` when none were given (the caller probes this machine)."""
+    python = getattr(args, "host_python", None)
+    if python is not None:
+        python = flag_value("--python", python, python_version)
     if getattr(args, "host", None):
-        from cudalign.model import host_from_json
-
-        path = Path(args.host)
-        data = read_json(path)
-        try:
-            return host_from_json(data)
-        except InvalidHost as exc:
-            raise InvalidHost(f"{path}: {exc}") from None
+        return read_host(Path(args.host))
     if getattr(args, "gpu", None) or getattr(args, "driver", None):
         from cudalign.hosts import describe_host
 
+        if args.driver is not None:
+            flag_value("--driver", args.driver, driver_version)
         return describe_host(
             facts,
             gpus=args.gpu or (),
             driver=args.driver,
             os=getattr(args, "host_os", None),
             arch=getattr(args, "host_arch", None),
-            python=getattr(args, "host_python", None),
+            python=python,
         )
     return None
+
+
+def flag_value(flag: str, value: str, parse: Callable[[str], T]) -> T:
+    """``parse(value)``; its error, if any, as one line that names the flag."""
+    try:
+        return parse(value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{flag}: {exc}", hint=exc.hint) from None
 
 
 def exit_code(findings: tuple[Finding, ...] | list[Finding], fail_on: str) -> int:
@@ -116,14 +146,22 @@ def exit_code(findings: tuple[Finding, ...] | list[Finding], fail_on: str) -> in
     return 1 if any(f.severity.rank >= threshold for f in findings) else 0
 
 
+_UNWRAPPED = frozenset({"cudalign.runbook/1"})
+"""Schemas whose text is Markdown with commands to copy: cleaned, never re-wrapped."""
+
+
 def emit(report: Report, args: argparse.Namespace) -> int:
     """Render the report in the chosen format, write it, and return the exit code."""
+    from cudalign.cli.output import write_text
     from cudalign.render import render
 
     text = render(report, args.format)
     out = getattr(args, "output", None)
-    if out:
-        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.format in ("text", "markdown", "md"):
+        from cudalign.render.terminal import clean, fit, output_width
+
+        text = clean(text)
+        if args.format == "text" and report.schema not in _UNWRAPPED and (not out or out == "-"):
+            text = fit(text, output_width(sys.stdout))
+    write_text(text, out)
     return exit_code(report.findings, getattr(args, "fail_on", "error"))

@@ -51,22 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _host(args: argparse.Namespace) -> tuple[Host, Facts]:
-    import json
     from pathlib import Path
 
-    from cudalign.errors import InvalidHost, InvalidInput
+    from cudalign.cli.options import flag_value, read_host
     from cudalign.facts import load
-    from cudalign.model import host_from_json
+    from cudalign.model import driver_version
 
+    if args.current_driver is not None:
+        flag_value("--current-driver", args.current_driver, driver_version)
     facts = load()
     if args.host:
-        path = Path(args.host)
-        try:
-            host = replace(host_from_json(json.loads(path.read_text(encoding="utf-8"))), origin="file")
-        except OSError as exc:
-            raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise InvalidHost(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        host = replace(read_host(Path(args.host)), origin="file")
     elif args.gpu or args.current_driver or args.no_probe:
         from cudalign.hosts import describe_host
 
