@@ -51,3 +51,18 @@ def test_read_container_with_compat_libraries(tmp_path: Path) -> None:
 def test_not_in_a_container(tmp_path: Path) -> None:
     info = read_container(make_root(tmp_path, {"proc/self/cgroup": "0::/user.slice\n"}), {})
     assert info.kind is None and info.compat_libs == () and info.nvidia_disable_require is False
+
+
+def test_compat_libraries_beside_odd_files(tmp_path: Path) -> None:
+    """A version.json nested 100k deep, or a link loop on the loader path: found, CUDA unknown."""
+    root = make_root(
+        tmp_path,
+        {
+            "usr/local/cuda-12.8/compat/libcuda.so.570.124.06": "",
+            "usr/local/cuda-12.8/version.json": "[" * 100_000,
+            "etc/ld.so.conf.d/000_cuda.conf": "/usr/local/cuda-12.8/compat\n/opt/loop/compat\n",
+        },
+        links={"opt/loop": "loop"},
+    )
+    info = read_container(root, {})
+    assert info.compat_libs == ("/usr/local/cuda-12.8/compat",) and info.compat_cuda is None

@@ -132,3 +132,19 @@ def test_metadata_headers_stop_at_the_body() -> None:
     headers = parse_metadata_headers(text)
     assert headers["name"] == ["vllm"] and headers["version"] == ["0.11.0"]
     assert headers["requires-dist"] == ["torch==2.8.0", "xformers==0.0.32.post1; platform_system == 'Linux'"]
+
+
+def test_toolkits_from_odd_files(tmp_path: Path) -> None:
+    """Deep JSON, Latin-1 headers, a number too long to convert and a link loop: skipped, not raised."""
+    root = make_root(
+        tmp_path,
+        {
+            "usr/local/cuda-12.4/version.json": "[" * 100_000,
+            "usr/local/cuda-12.4/include/cuda.h": "/* caf\xe9 */\n#define CUDA_VERSION 12040\n",
+            "usr/local/cuda-12.5/include/cuda.h": "#define CUDA_VERSION " + "1" * 5000 + "\n",
+            "usr/local/cuda-12.6/version.txt": b"\xff\xfe CUDA Version 12.6.3\n",
+        },
+        links={"usr/local/cuda-loop": "cuda-loop", "usr/local/cuda": "cuda-12.4"},
+    )
+    (root / "usr/local/cuda-12.4/include/cuda.h").write_bytes(b"/* caf\xe9 */\n#define CUDA_VERSION 12040\n")
+    assert read_toolkits(root) == ("12.4", "12.6.3")

@@ -64,3 +64,23 @@ def test_nul_bytes_in_the_output_are_dropped_not_raised() -> None:
     text = recording("h100", "nvidia_smi_query.csv").replace("9.0", "9.0\x00", 1)
     gpus = parse_query_csv(text + "\x00\n")
     assert len(gpus) == 1 and gpus[0].cc == (9, 0)
+
+
+def test_a_broken_line_does_not_swallow_the_rows_after_it() -> None:
+    # an unclosed quote, and a field over csv's own limit (which raises in the csv module)
+    good = "580.95.05, NVIDIA H100 80GB HBM3, 0x233010DE, 9.0, 81559, Disabled, GPU-1, 0"
+    text = '"NVIDIA H100' + ", x" * 1000 + "\n" + "y" * 200_000 + "\n" + good + "\n"
+    gpus = parse_query_csv(text)
+    assert [(g.name, g.cc, g.memory_mib) for g in gpus] == [("NVIDIA H100 80GB HBM3", (9, 0), 81559)]
+
+
+def test_numbers_no_gpu_could_have_are_none() -> None:
+    row = (
+        "580.95.05, NVIDIA H100 80GB HBM3, 0x233010DE, 9.0, "
+        + "8" * 1500
+        + ", Disabled, GPU-1, "
+        + "1" * 1500
+    )
+    (gpu,) = parse_query_csv(row)
+    assert gpu.memory_mib is None and gpu.index == 0
+    assert parse_query_csv(row.replace("8" * 1500, "8" * 5000)) == ()  # no real row is that long

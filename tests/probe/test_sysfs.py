@@ -78,3 +78,14 @@ def test_library_version_from_the_symlink(tmp_path: Path) -> None:
     (root / "usr/lib64/libnvidia-ml.so.1").symlink_to("libnvidia-ml.so.550.90.07")
     assert nvml_library_version(root) == "550.90.07"
     assert nvml_library_version(make_root(tmp_path / "empty", {})) is None
+
+
+def test_device_minor_that_is_no_small_number(tmp_path: Path) -> None:
+    bus = "0000:01:00.0"
+    for minor in ("\u00b2", "9" * 5000, "-1", "0x1"):
+        root = make_root(
+            tmp_path / str(len(minor)) / minor[:3].encode().hex(),
+            {f"proc/driver/nvidia/gpus/{bus}/information": f"Model: NVIDIA H100\nDevice Minor: {minor}\n"},
+        )
+        (gpu,) = read_sysfs_gpus(root)
+        assert gpu.minor is None and gpu.name == "NVIDIA H100"

@@ -9,6 +9,7 @@ raises for a machine it does not like: a host without a driver is a valid answer
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import sys
@@ -35,9 +36,10 @@ from cudalign.probe.smi import read_smi
 from cudalign.probe.sysfs import nvml_library_version, read_kernel_module, read_sysfs_gpus
 from cudalign.probe.system import read_os
 
-__all__ = ["DEFAULT_TIMEOUT", "mask_uuid", "probe", "target_python"]
+__all__ = ["DEFAULT_TIMEOUT", "MAX_TIMEOUT", "mask_uuid", "probe", "target_python"]
 
 DEFAULT_TIMEOUT = 3.0
+MAX_TIMEOUT = 3600.0
 HOSTNAME_MASK = "<hidden>"
 T = TypeVar("T")
 
@@ -90,11 +92,21 @@ def target_python(python: str, run: Runner, timeout: float) -> tuple[str | None,
     result = run([python, "-c", _PYTHON_QUERY], timeout)
     if not result.ok:
         return None, [], f"{python}: {result.why}"
+    lines = result.stdout.strip().splitlines()
     try:
-        version, path = json.loads(result.stdout.strip().splitlines()[-1])
-        return str(version), [str(p) for p in path if p], None
-    except (ValueError, IndexError, TypeError):
-        return None, [], f"{python}: unexpected answer"
+        answer = json.loads(lines[-1]) if lines else None
+    except (ValueError, RecursionError):
+        answer = None
+    if (
+        isinstance(answer, list)
+        and len(answer) == 2
+        and isinstance(answer[0], str)
+        and answer[0][:1].isdigit()
+        and isinstance(answer[1], list)
+        and all(isinstance(p, str) for p in answer[1])
+    ):
+        return answer[0], [p for p in answer[1] if p], None
+    return None, [], f"{python}: unexpected answer"
 
 
 def _gpu(g: Any, unknown: Mapping[str, str] | None = None) -> Gpu:
@@ -229,7 +241,17 @@ def probe(
     site_dirs: Sequence[str] | None = None,
     smi: str = "nvidia-smi",
 ) -> Host:
-    """Snapshot this machine. Every keyword after ``timeout`` exists so tests can replace a source."""
+    """Snapshot this machine. Every keyword after ``timeout`` exists so tests can replace a source.
+
+    Raises :class:`~cudalign.errors.InvalidInput` when ``timeout`` is not a number of seconds above 0
+    and at most :data:`MAX_TIMEOUT`.
+    """
+    if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        from cudalign.errors import InvalidInput
+
+        raise InvalidInput(
+            f"--timeout: {timeout:g} is not a number of seconds above 0 and at most {MAX_TIMEOUT:g}"
+        )
     run = run or default_run
     root = Path(root)
     env = os.environ if environ is None else environ

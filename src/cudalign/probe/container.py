@@ -67,7 +67,7 @@ def compat_libraries(root: Path, environ: Mapping[str, str]) -> tuple[tuple[str,
             data = json.loads((path.resolve().parent / "version.json").read_text(encoding="utf-8"))
             full = str(data["cuda"]["version"])
             cuda = cuda or ".".join(full.split(".")[:2])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, RuntimeError):
             pass
     return tuple(found), cuda
 

@@ -233,17 +233,21 @@ def _toolkit_version(path: Path) -> str | None:
     try:
         data = json.loads((path / "version.json").read_text(encoding="utf-8"))
         return str(data["cuda"]["version"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     try:
-        m = re.search(r"CUDA Version\s+(\d+(?:\.\d+)+)", (path / "version.txt").read_text(encoding="utf-8"))
+        m = re.search(
+            r"CUDA Version\s+(\d+(?:\.\d+)+)",
+            (path / "version.txt").read_text(encoding="utf-8", errors="replace"),
+        )
         if m:
             return m.group(1)
     except OSError:
         pass
     try:
         m = re.search(
-            r"#define\s+CUDA_VERSION\s+(\d+)", (path / "include/cuda.h").read_text(encoding="utf-8")
+            r"#define\s+CUDA_VERSION\s+(\d{1,9})\b",
+            (path / "include/cuda.h").read_text(encoding="utf-8", errors="replace"),
         )
         if m:
             n = int(m.group(1))
@@ -264,7 +268,7 @@ def read_toolkits(root: Path) -> tuple[str, ...]:
     for path in candidates:
         try:
             real = str(path.resolve())
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: a link loop, before Python 3.13
             continue
         if real in found or not path.is_dir():
             continue

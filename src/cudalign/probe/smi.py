@@ -23,6 +23,7 @@ QUERY_FIELDS = (
     "uuid",
     "index",
 )
+_MAX_LINE = 4096
 _NA = {"", "[n/a]", "n/a", "[not supported]", "[unknown error]", "[insufficient permissions]"}
 
 
@@ -72,7 +73,7 @@ def _cc(text: str | None) -> tuple[int, int] | None:
 
 
 def _int(text: str | None) -> int | None:
-    m = re.fullmatch(r"(\d+)(?:\.\d+)?(?:\s*MiB)?", text or "")
+    m = re.fullmatch(r"(\d{1,12})(?:\.\d+)?(?:\s*MiB)?", text or "")
     return int(m.group(1)) if m else None
 
 
@@ -83,7 +84,15 @@ def parse_query_csv(text: str) -> tuple[SmiGpu, ...]:
     gpus = []
     # NUL bytes: Python 3.10's csv raises on them ("line contains NUL"); no real field holds one
     lines = text.replace("\x00", "").splitlines()
-    for n, row in enumerate(csv.reader(lines, skipinitialspace=True)):
+    for n, line in enumerate(lines):
+        # one line at a time, so an unclosed quote cannot swallow the rest of the output; no real row
+        # is longer than _MAX_LINE, and csv raises on a field over its own limit (128 KiB)
+        if len(line) > _MAX_LINE:
+            continue
+        try:
+            row = next(csv.reader([line], skipinitialspace=True), [])
+        except csv.Error:
+            continue
         if len(row) != len(QUERY_FIELDS):
             continue
         values = dict(zip(QUERY_FIELDS, (_value(v) for v in row), strict=True))

@@ -150,7 +150,7 @@ def read_sysfs_gpus(root: Path) -> tuple[SysfsGpu, ...]:
                 name=info.get("Model") or None,
                 pci_device_id=device if re.fullmatch(r"0x[0-9a-f]{4}", device) else None,
                 uuid=info.get("GPU UUID") or None,
-                minor=int(minor) if minor.isdigit() else None,
+                minor=int(minor) if re.fullmatch(r"[0-9]{1,9}", minor) else None,
             )
         )
     return tuple(gpus)
