@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -75,3 +76,47 @@ def test_a_bad_host_file_is_one_line_naming_the_file(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert re.search(expected, err)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_parsing_one_command_imports_no_other_command_module(command: str) -> None:
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from cudalign.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main([{command!r}, '--help'])\n"
+        "print(rc, json.dumps(sorted(m for m in sys.modules if m.startswith('cudalign.cli.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    rc, _, modules = out.stdout.strip().splitlines()[-1].partition(" ")
+    assert rc == "0"
+    others = {f"cudalign.cli.{COMMANDS[c][0]}" for c in COMMANDS if c != command}
+    loaded = set(json.loads(modules))
+    assert f"cudalign.cli.{COMMANDS[command][0]}" in loaded
+    assert not loaded & others
+
+
+def test_top_level_help_lists_every_command_without_importing_them() -> None:
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from cudalign.cli import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        "    rc = main(['--help'])\n"
+        "print(json.dumps(buf.getvalue()))\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cudalign.cli.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    help_repr, modules = out.stdout.strip().splitlines()[-2:]
+    help_text = json.loads(help_repr)
+    assert json.loads(modules) == []
+    for name, (_, summary) in COMMANDS.items():
+        assert re.search(rf"^\s+{name}\s", help_text, re.MULTILINE), name
+        assert summary.split()[0] in help_text
+
+
+def test_a_command_word_after_an_option_value_still_selects_that_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--gpu", "plan", "--help"]) == 0
+    assert "usage: cudalign check" in capsys.readouterr().out
