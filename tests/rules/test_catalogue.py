@@ -20,6 +20,7 @@ BRIEF_CODES = {
     "CA202": "gpu-arch-dropped", "CA203": "feature-needs-compute-capability", "CA301": "torch-pin-conflict",
     "CA302": "extension-abi-mismatch", "CA303": "cuda-major-mismatch", "CA304": "cuda-library-mismatch",
     "CA305": "cpu-only-torch", "CA306": "no-wheel-for-platform", "CA307": "nccl-mismatch",
+    "CA308": "unknown-release", "CA309": "requirements-conflict",
     "CA401": "image-requires-newer-driver", "CA402": "forward-compat-unsupported",
     "CA403": "container-no-gpu",
     "CA501": "library-not-on-path", "CA502": "fabric-manager-missing",

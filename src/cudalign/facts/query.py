@@ -20,6 +20,7 @@ __all__ = [
     "Answer",
     "ImageMatch",
     "RequireClause",
+    "cuda_library_wheel",
     "cuda_minor",
     "driver_text",
     "facts_of_kind",
@@ -34,12 +35,17 @@ __all__ = [
     "min_driver_for_cuda",
     "mvc_floor",
     "package_builds",
+    "package_fact",
+    "package_flag",
+    "package_names",
+    "packages_with",
     "parse_require",
     "platform_key",
     "require_satisfied",
     "targetable",
     "toolkits",
     "torch_build",
+    "torch_companions",
     "torch_series",
     "variant_cuda",
     "vllm_series",
@@ -225,18 +231,15 @@ def gpu_fact(facts: Facts, gpu: Gpu) -> Fact | None:
         return None
 
 
-def gpu_brands(fact: Fact | None) -> frozenset[str]:
+def gpu_brands(facts: Facts, fact: Fact | None) -> Answer[frozenset[str]]:
     """The NVML brands (as ``NVIDIA_REQUIRE_CUDA`` spells them) a GPU of that segment reports."""
     if fact is None:
-        return frozenset()
+        return Answer(frozenset())
     segment = str(fact["segment"]).lower()
-    table = {
-        "datacenter": {"tesla", "nvidia"},
-        "workstation": {"quadro", "quadrortx", "nvidiartx", "nvidia"},
-        "consumer": {"geforce", "geforcertx", "titan", "titanrtx"},
-        "embedded": {"tegra"},
-    }
-    return frozenset(table.get(segment, set()))
+    for f in facts_of_kind(facts, "gpu_segment"):
+        if str(f["segment"]).lower() == segment:
+            return Answer(frozenset(str(b).lower() for b in f["brands"]), (f,))
+    return Answer(frozenset())
 
 
 def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answer[bool | None]:
@@ -322,6 +325,75 @@ def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:
     except InvalidVersion:
         return []
     return [f for f in cands if f["versions"].contains(public, prereleases=True)]
+
+
+# --------------------------------------------------------------------------- package knowledge
+
+
+def _package_index(facts: Facts) -> tuple[dict[str, Fact], list[Fact]]:
+    """``package`` facts by exact name, and the prefix entries, longest prefix first."""
+    memo = _memo(facts)
+    if "package_index" not in memo:
+        exact: dict[str, Fact] = {}
+        prefixes: list[Fact] = []
+        for f in facts_of_kind(facts, "package"):
+            if f.get("prefix"):
+                prefixes.append(f)
+            else:
+                exact[str(f["name"])] = f
+        prefixes.sort(key=lambda f: -len(str(f["name"])))
+        memo["package_index"] = (exact, prefixes)
+    result = memo["package_index"]
+    assert isinstance(result, tuple)
+    return result
+
+
+def package_fact(facts: Facts, name: str) -> Fact | None:
+    """The ``package`` fact for a name: its own entry, else the longest prefix entry that covers it."""
+    exact, prefixes = _package_index(facts)
+    hit = exact.get(name)
+    if hit is not None:
+        return hit
+    return next((f for f in prefixes if name.startswith(str(f["name"]))), None)
+
+
+def package_flag(facts: Facts, name: str, flag: str) -> bool:
+    """Whether a package has a flag of the ``package`` facts (``tracked``, ``gpu_only`` …); absent: false."""
+    f = package_fact(facts, name)
+    return bool(f is not None and f.get(flag))
+
+
+def packages_with(facts: Facts, flag: str) -> tuple[str, ...]:
+    """The packages (by exact name, in file order) that have a flag of the ``package`` facts."""
+    memo = _memo(facts)
+    key = ("packages_with", flag)
+    if key not in memo:
+        memo[key] = tuple(n for n, f in _package_index(facts)[0].items() if f.get(flag))
+    result = memo[key]
+    assert isinstance(result, tuple)
+    return result
+
+
+def package_names(facts: Facts) -> frozenset[str]:
+    """Every package the knowledge base names: ``package`` facts and ``package_build`` facts."""
+    names = set(_package_index(facts)[0])
+    names.update(str(f["package"]) for f in facts_of_kind(facts, "package_build"))
+    return frozenset(names)
+
+
+def torch_companions(facts: Facts) -> frozenset[str]:
+    """The packages released in step with torch (torchvision, torchaudio), as ``torch_series`` names them."""
+    return frozenset(k for f in facts_of_kind(facts, "torch_series") for k in f.get("companions", {}))
+
+
+def cuda_library_wheel(facts: Facts, name: str) -> tuple[Fact, int] | None:
+    """``nvidia-cudnn-cu12`` -> (the cuDNN ``cuda_library`` fact, CUDA major 12); ``None`` for others."""
+    for f in facts_of_kind(facts, "cuda_library"):
+        stem = f"{f['wheel']}-cu"
+        digits = name[len(stem) :] if name.startswith(stem) else ""
+        if digits.isdigit():
+            return f, int(digits)
+    return None
 
 
 # --------------------------------------------------------------------------- images

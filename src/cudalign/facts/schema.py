@@ -209,6 +209,27 @@ KINDS: dict[str, dict[str, Field]] = {
         "ptx": _opt("list[cc]", "architectures whose PTX the binaries embed (JIT-compiled by the driver)"),
         "component": _opt("str", "a kernel library inside the package this fact is about ('_vllm_fa2_C')"),
     },
+    "package": {
+        "name": _req("str", "the canonical distribution name, or a name prefix when 'prefix' is true"),
+        "prefix": _opt("bool", "the entry covers every package whose name starts with 'name'"),
+        "tracked": _opt("bool", "'facts update' reads its releases from the index into the snapshot"),
+        "cuda_sensitive": _opt("bool", "its wheels are tied to a CUDA version (false overrides a prefix)"),
+        "gpu_only": _opt("bool", "declaring it says the service runs on a GPU"),
+        "pins_torch": _opt("bool", "it fixes torch's version (a lock without it no longer tells torch's)"),
+        "through_torch": _opt("bool", "a torch extension: it runs its CUDA code through torch's runtime"),
+        "follow_pins": _opt("bool", "the resolver follows a dependency's exact pin on it into the stack"),
+        "torch_index": _opt("bool", "built per torch CUDA variant and served by download.pytorch.org"),
+        "attention_backend": _opt("bool", "an attention backend vLLM picks at run time on GPUs it supports"),
+    },
+    "cuda_library": {
+        "library": _req("str", "cudart, cublas, cudnn, nccl"),
+        "wheel": _req("str", "the wheel name before the -cu<major> suffix (nvidia-cudnn)"),
+        "provides_cuda": _opt("bool", "its presence says the libraries of its CUDA major are there"),
+    },
+    "gpu_segment": {
+        "segment": _req("str", "datacenter, workstation, consumer, embedded (as gpu.segment)"),
+        "brands": _req("list[str]", "NVML brands its GPUs report, spelled as in NVIDIA_REQUIRE_CUDA"),
+    },
     # ---- error signatures (explain) -------------------------------------------------------------
     "signature": {
         "pattern": _req("regex"),

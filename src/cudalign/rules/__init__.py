@@ -145,7 +145,7 @@ class Context:
         for c in self.stack.components:
             if c.name == "torch" or not c.cuda:
                 continue
-            if c.name in ("torchvision", "torchaudio") and c.cuda == self.stack.cuda_runtime:
+            if c.name in query.torch_companions(self.facts) and c.cuda == self.stack.cuda_runtime:
                 continue  # torch's companions share its CUDA: one finding says it
             try:
                 v = Version(c.cuda)
@@ -199,7 +199,17 @@ class Rule:
         ]
 
 
-from cudalign.rules import arch, driver, images, packages, repo_drift, repo_images, repo_pins, runtime  # noqa: E402
+from cudalign.rules import (  # noqa: E402
+    arch,
+    driver,
+    images,
+    packages,
+    repo_drift,
+    repo_images,
+    repo_pins,
+    requirements,
+    runtime,
+)
 from cudalign.rules.repo import RepoContext, RepoHit, RepoRule, unparseable_file  # noqa: E402
 
 ENGINE_RULES: tuple[Rule, ...] = (
@@ -295,6 +305,20 @@ ENGINE_RULES: tuple[Rule, ...] = (
         Severity.ERROR,
         "Packages need different NCCL versions",
         packages.nccl_mismatch,
+    ),
+    Rule(
+        "CA308",
+        "unknown-release",
+        Severity.ERROR,
+        "A requirement or pin names a package or release the index does not have",
+        requirements.unknown_release,
+    ),
+    Rule(
+        "CA309",
+        "requirements-conflict",
+        Severity.ERROR,
+        "Two requirements of one package cannot both hold",
+        requirements.requirements_conflict,
     ),
     Rule(
         "CA401",

@@ -19,10 +19,6 @@ if TYPE_CHECKING:
 __all__ = ["feature_needs_compute_capability", "gpu_arch_dropped", "gpu_arch_not_in_build"]
 
 
-_ATTENTION_BACKENDS = ("flashinfer-python", "xformers", "flash-attn")
-"""Attention backends vLLM pins but selects at run time only on GPUs they support (others fall back)."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Build:
     what: str
@@ -57,7 +53,9 @@ def _builds(ctx: Context) -> list[_Build]:
     for c in ctx.stack.components:
         if c.name == "torch":
             continue
-        if c.name in _ATTENTION_BACKENDS and c.requirement and c.requirement.startswith("pinned by"):
+        # attention backends vLLM pins but selects at run time only on GPUs they support (others fall back)
+        backend = query.package_flag(ctx.facts, c.name, "attention_backend")
+        if backend and c.requirement and c.requirement.startswith("pinned by"):
             continue  # installed as a dependency, used only where the GPU supports it
         min_cc = None
         for ref in c.facts:

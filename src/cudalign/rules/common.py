@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from cudalign.rules import Context
 
 __all__ = [
-    "TORCH_EXTENSIONS",
     "Hit",
     "cuda_majors_provided",
     "cudnn_majors_provided",
@@ -26,16 +25,6 @@ __all__ = [
     "runs",
     "topic_refs",
 ]
-
-TORCH_EXTENSIONS = (
-    "torch",
-    "vllm",
-    "xformers",
-    "flash-attn",
-    "torchvision",
-    "torchaudio",
-    "flashinfer-python",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +87,12 @@ def cuda_majors_provided(ctx: Context) -> set[int]:
         m = _major(ctx.stack.image_cuda)
         if m is not None:
             out.add(m)
+    from cudalign.facts import query
+
     for name in [p.name for p in ctx.host.packages] + [c.name for c in ctx.stack.components]:
-        for m in (11, 12, 13):
-            if name in (f"nvidia-cublas-cu{m}", f"nvidia-cuda-runtime-cu{m}"):
-                out.add(m)
+        wheel = query.cuda_library_wheel(ctx.facts, name)
+        if wheel is not None and wheel[0].get("provides_cuda"):
+            out.add(wheel[1])
     return out
 
 
@@ -112,8 +103,11 @@ def cudnn_majors_provided(ctx: Context) -> set[int]:
         m = _major(text)
         if m is not None:
             out.add(m)
+    from cudalign.facts import query
+
     for c in ctx.stack.components:
-        if c.name.startswith("nvidia-cudnn"):
+        wheel = query.cuda_library_wheel(ctx.facts, c.name)
+        if wheel is not None and wheel[0]["library"] == "cudnn":
             m = _major(c.version)
             if m is not None:
                 out.add(m)
@@ -122,9 +116,11 @@ def cudnn_majors_provided(ctx: Context) -> set[int]:
 
 def neighbour_needs(ctx: Context) -> list[tuple[Component, Fact]]:
     """Packages that load CUDA libraries they do not bring (``package_build.cuda_major``), with the fact."""
+    from cudalign.facts import query
+
     out = []
     for c in ctx.stack.components:
-        if c.name in TORCH_EXTENSIONS:
+        if query.package_flag(ctx.facts, c.name, "through_torch"):
             continue
         for ref in c.facts:
             if ref.id in ctx.facts:

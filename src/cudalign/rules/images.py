@@ -27,7 +27,7 @@ def _image_refs(ctx: Context) -> tuple[FactRef, ...]:
 
 def _brands(ctx: Context) -> frozenset[str]:
     """Brands every GPU of the host reports (a clause must hold for all of them)."""
-    sets = [query.gpu_brands(f) for _, f in ctx.gpus]
+    sets = [query.gpu_brands(ctx.facts, f).value for _, f in ctx.gpus]
     if not sets or any(not s for s in sets):
         return frozenset()
     out = sets[0]

@@ -14,7 +14,6 @@ from packaging.version import InvalidVersion, Version
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Severity
 from cudalign.rules.common import (
-    TORCH_EXTENSIONS,
     Hit,
     cuda_majors_provided,
     cudnn_majors_provided,
@@ -37,8 +36,6 @@ __all__ = [
     "no_wheel_for_platform",
     "torch_pin_conflict",
 ]
-
-_TORCH_EXTENSIONS = ("vllm", "xformers", "flash-attn", "torchvision", "torchaudio", "flashinfer-python")
 
 
 def _pin(component: Component, name: str) -> str | None:
@@ -179,7 +176,7 @@ def cuda_major_mismatch(ctx: Context) -> Iterator[Hit]:
     if tmajor is None:
         return
     for c in ctx.stack.components:
-        if c.name not in _TORCH_EXTENSIONS:
+        if c.name == "torch" or not query.package_flag(ctx.facts, c.name, "through_torch"):
             continue
         cmajor = _major(c.cuda)
         if cmajor is not None and cmajor != tmajor:
@@ -280,18 +277,27 @@ def cpu_only_torch(ctx: Context) -> Iterator[Hit]:
     if torch is None or torch.variant != "cpu":
         return
     # packages that run their CUDA code through torch (vLLM, xformers …); CTranslate2 or onnxruntime do not
-    cuda_pkgs = [c.name for c in ctx.stack.components if c.name in TORCH_EXTENSIONS and c.name != "torch"]
+    cuda_pkgs = [
+        c.name
+        for c in ctx.stack.components
+        if c.name != "torch" and query.package_flag(ctx.facts, c.name, "through_torch")
+    ]
     if not ctx.host.gpus and not cuda_pkgs:
         return
     target = ctx.host_cuda.value
     variants = [v for v in _variants(ctx, torch.version) if v != "cpu"]
     fitting = [v for v in variants if target is None or (query.variant_cuda(v) or Version("99")) <= target]
-    pick = (fitting or variants or ["cu128"])[0]
+    pick = next(iter(fitting or variants), None)
+    how = (
+        f"--index-url https://download.pytorch.org/whl/{pick} (or --torch-backend={pick})"
+        if pick
+        else f"from https://download.pytorch.org/whl/cuXXX (which CUDA variants torch {torch.version} has "
+        "is not in the knowledge base; 'uv pip install --torch-backend=auto' picks one)"
+    )
     yield Hit(
         f"torch {torch.version} resolves to a CPU-only build on {ctx.stack.platform or 'this platform'}: "
         "torch.cuda.is_available() will be False.",
-        f"Install a CUDA build: --index-url https://download.pytorch.org/whl/{pick} (or "
-        f"--torch-backend={pick}).",
+        f"Install a CUDA build: {how}.",
         tuple(r for r in ctx.stack.facts if r.id in ctx.facts and ctx.facts.get(r.id).kind == "torch_series"),
     )
 
@@ -491,12 +497,12 @@ def nccl_mismatch(ctx: Context) -> Iterator[Hit]:
             if req is None:
                 continue
             name = str(canonicalize_name(req.name))
-            if name.startswith("nvidia-nccl"):
+            if _is_nccl(ctx, name):
                 exact = [s.version for s in req.specifier if s.operator == "=="]
                 if exact:
                     pins.setdefault(name, {})[c.name] = exact[0]
     for c in ctx.stack.components:
-        if c.name.startswith("nvidia-nccl"):
+        if _is_nccl(ctx, c.name):
             pins.setdefault(c.name, {})[f"the requirement {c.name}=={c.version}"] = c.version
     if len(pins) > 1:
         names = ", ".join(sorted(pins))
@@ -520,3 +526,8 @@ def nccl_mismatch(ctx: Context) -> Iterator[Hit]:
                 f"Reinstall {name}=={versions[0]} (pip install --force-reinstall {name}=={versions[0]}).",
                 severity=Severity.WARNING,
             )
+
+
+def _is_nccl(ctx: Context, name: str) -> bool:
+    wheel = query.cuda_library_wheel(ctx.facts, name)
+    return wheel is not None and wheel[0]["library"] == "nccl"

@@ -21,7 +21,7 @@ from cudalign.stack.releases import (
     _requirement,
 )
 from cudalign.stack.request import Request
-from cudalign.stack.resolve import _EXTENSIONS, _component
+from cudalign.stack.resolve import _component
 
 __all__ = ["from_installed"]
 
@@ -90,12 +90,8 @@ def from_installed(host: Host, facts: Facts) -> Stack:
     request = Request({}, (), labels)
     for pkg in host.packages:
         name = canonicalize_name(pkg.name)
-        if name.startswith("nvidia-") or name == "triton":
-            continue
-        if (
-            name != "torch"
-            and name not in ("vllm", *_EXTENSIONS, "flashinfer-python", "flash-attn")
-            and not (query.package_builds(facts, name, pkg.version))
+        if not query.package_flag(facts, name, "through_torch") and not query.package_builds(
+            facts, name, pkg.version
         ):
             continue
         pins = _pins(pkg.requires, env)
@@ -105,12 +101,9 @@ def from_installed(host: Host, facts: Facts) -> Stack:
                 comp.name, comp.version, tvariant, None, None, comp.facts, cuda_runtime, (), (), comp.pins
             )
         components.append(comp)
-    cudnn = host.cudnn.get("torch") or _pkg_version(
-        host, "nvidia-cudnn-cu12", "nvidia-cudnn-cu13", "nvidia-cudnn-cu11"
-    )
-    nccl = host.nccl.get("torch") or _pkg_version(
-        host, "nvidia-nccl-cu12", "nvidia-nccl-cu13", "nvidia-nccl-cu11"
-    )
+    major = _major(cuda_runtime)
+    cudnn = host.cudnn.get("torch") or _library_version(facts, host, "cudnn", major)
+    nccl = host.nccl.get("torch") or _library_version(facts, host, "nccl", major)
     if not components:
         unk["stack"] = "no torch, vLLM or tracked CUDA package is installed"
     return Stack(
@@ -128,9 +121,19 @@ def from_installed(host: Host, facts: Facts) -> Stack:
     )
 
 
-def _pkg_version(host: Host, *names: str) -> str | None:
-    for n in names:
-        p = host.package(n)
-        if p is not None:
-            return p.version
-    return None
+def _major(version: str | None) -> int | None:
+    try:
+        return Version(version).major if version else None
+    except InvalidVersion:
+        return None
+
+
+def _library_version(facts: Facts, host: Host, library: str, cuda_major: int | None) -> str | None:
+    """The version of an installed CUDA library wheel (``nvidia-cudnn-cu12``): the one of torch's CUDA
+    major first, then the newest major's."""
+    found: list[tuple[bool, int, str]] = []
+    for pkg in host.packages:
+        wheel = query.cuda_library_wheel(facts, canonicalize_name(pkg.name))
+        if wheel is not None and wheel[0]["library"] == library:
+            found.append((wheel[1] == cuda_major, wheel[1], pkg.version))
+    return max(found)[2] if found else None

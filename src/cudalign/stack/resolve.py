@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Host, Stack
@@ -29,9 +29,6 @@ from cudalign.stack.releases import (
 from cudalign.stack.request import TORCH_INDEX, Request, parse_requirements
 
 __all__ = ["assignments", "build", "resolve"]
-
-_FOLLOWED = ("torch", "xformers", "flashinfer-python", "torchvision", "torchaudio")
-_EXTENSIONS = ("torchvision", "torchaudio", "xformers")
 
 
 def assignments(
@@ -77,9 +74,13 @@ def resolve(
     *,
     image: str | None = None,
     index_url: str | None = None,
+    constraints: Iterable[str] = (),
 ) -> Stack:
-    """The newest stack that satisfies the requirements (and the image) on this host's platform."""
-    request = parse_requirements(requirements, index_url=index_url)
+    """The newest stack that satisfies the requirements (and the image) on this host's platform.
+
+    ``constraints`` are the lines of ``-c`` files: they limit versions (of what is asked for and of
+    what it pins) and install nothing."""
+    request = parse_requirements(requirements, index_url=index_url, constraints=constraints)
     info = image_info(facts, image) if image else None
     cands = assignments(request, facts, host, image=info)
     first: Stack | None = None
@@ -87,11 +88,11 @@ def resolve(
         stack = build(request, facts, host, versions, image=info)
         if first is None:
             first = stack
-        if not stack.conflicts:
+        if not stack.conflicts and not _pins_missing_release(facts, stack):
             return stack
     if first is not None:
         return first
-    names = ", ".join(request.raw.values()) or "(nothing)"
+    names = ", ".join(request.asked(n) for n in request.order) or "(nothing)"
     return build(
         request, facts, host, {}, image=info, unknown={"resolution": f"no release satisfies {names}"}
     )
@@ -114,6 +115,7 @@ def build(
     unk: dict[str, str] = dict(unknown or {})
     if image is not None:
         unk.update(image.unknown)
+    unk.update(request.unjudged)
     conflicts: list[str] = []
     chosen: dict[str, str] = dict(versions)
     pins_of: dict[str, dict[str, tuple[str, str]]] = {}
@@ -124,16 +126,17 @@ def build(
         pins = _pins(_metadata(rel, platform), env)
         pins_of[name] = pins
         for dep in pins:
-            if dep in chosen or not (dep in _FOLLOWED or query.package_builds(facts, dep, pins[dep][0])):
+            followed = query.package_flag(facts, dep, "follow_pins")
+            if dep in chosen or not (followed or query.package_builds(facts, dep, pins[dep][0])):
                 continue
             if dep not in chosen:
                 chosen[dep] = pins[dep][0]
                 via[dep] = name
-                req = request.specs.get(dep)
+                req = request.specs.get(dep) or request.constraints.get(dep)
                 if req is not None and not req.specifier.contains(Version(pins[dep][0]), prereleases=True):
-                    conflicts.append(
-                        f"{name} {chosen[name]} pins {pins[dep][1]}, but {request.raw[dep]} was asked for"
-                    )
+                    asked = request.asked(dep)
+                    how = "was asked for" if dep in request.specs else "is a constraint"
+                    conflicts.append(f"{name} {chosen[name]} pins {pins[dep][1]}, but {asked} {how}")
                     chosen[dep] = _exact(req) or chosen[dep]
 
     if "vllm" in chosen:
@@ -157,7 +160,7 @@ def build(
         if name in chosen:
             continue
         req = request.specs[name]
-        if name in ("torchvision", "torchaudio") and "torch" in chosen:
+        if name in query.torch_companions(facts) and "torch" in chosen:
             pick = _companion(facts, name, req, chosen["torch"], platform, env, host.python)
         else:
             vs = _versions(facts, name, req, host.python)
@@ -167,7 +170,7 @@ def build(
             if name in facts.snapshot.packages:
                 follow(name)
         else:
-            unk[name] = f"no release of {name} in the snapshot satisfies {request.raw[name]}"
+            unk[name] = f"no release of {name} in the snapshot satisfies {request.asked(name)}"
     if "torch" in chosen and "torch" not in pins_of:
         follow("torch")
     for name, pins in pins_of.items():
@@ -223,7 +226,7 @@ def build(
                 cuda_runtime = str(build_fact["cuda"])
         elif tvariant != "cpu":
             unk["archs"] = f"no torch_build fact for torch {tv} {tvariant} on {platform}"
-    for name in _order(chosen, request):
+    for name in _order(facts, chosen):
         components.append(
             _component(
                 facts, name, chosen[name], request, tvariant, pins_of.get(name, {}), via.get(name), refs
@@ -253,9 +256,34 @@ def build(
         image_require=image.require if image else None,
         image_compat=image.compat if image else None,
         conflicts=tuple(dict.fromkeys(conflicts)),
+        requested=request.items,
+        constraints=request.constraint_items,
         facts=tuple(dict.fromkeys(refs)),
         unknown=unk,
     )
+
+
+def _pins_missing_release(facts: Facts, stack: Stack) -> bool:
+    """Whether a release of the stack pins a tracked package at a version the index never had (older
+    than its newest): pip backtracks from such a release, so the resolver does too."""
+    snap = facts.snapshot
+    for c in stack.components:
+        if c.name not in snap.packages or snap.release(c.name, c.version) is not None:
+            continue
+        if c.requirement is None or not c.requirement.startswith("pinned by"):
+            continue
+        known = [Version(v) for v in snap.releases(c.name) if _parses(v)]
+        if known and _parses(c.version) and Version(c.version) < max(known):
+            return True
+    return False
+
+
+def _parses(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def _tightest(spec: SpecifierSet) -> str:
@@ -271,8 +299,9 @@ def _tightest(spec: SpecifierSet) -> str:
     return ",".join([*keep, *rest])
 
 
-def _order(chosen: Mapping[str, str], request: Request) -> list[str]:
-    first = [n for n in ("vllm", "torch", *_FOLLOWED[1:]) if n in chosen]
+def _order(facts: Facts, chosen: Mapping[str, str]) -> list[str]:
+    followed = [n for n in query.packages_with(facts, "follow_pins") if n != "torch"]
+    first = [n for n in ("vllm", "torch", *followed) if n in chosen]
     return first + [n for n in chosen if n not in first]
 
 
@@ -310,7 +339,8 @@ def _component(
     refs: list[FactRef],
 ) -> Component:
     variant = request.variants.get(name)
-    index_url = request.index_url if name in ("torch", *_EXTENSIONS) else None
+    on_torch_index = name == "torch" or query.package_flag(facts, name, "torch_index")
+    index_url = request.index_url if on_torch_index else None
     cuda: str | None = None
     archs: tuple[Any, ...] = ()
     ptx: tuple[Any, ...] = ()
@@ -324,7 +354,7 @@ def _component(
                 index_url = TORCH_INDEX + tvariant
         cu = query.variant_cuda(tvariant)
         cuda = str(cu) if cu else None
-    elif name in _EXTENSIONS and (variant or tvariant):
+    elif on_torch_index and (variant or tvariant):
         variant = variant or tvariant
         vc = query.variant_cuda(variant)
         cuda = str(vc) if vc else None
