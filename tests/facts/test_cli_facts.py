@@ -11,7 +11,16 @@ from packaging.version import Version
 
 from cudalign.cli import main
 from cudalign.facts import snapshot as snapmod
-from cudalign.facts.snapshot import load_snapshot, overlay_path, write_json_atomic
+from cudalign.facts.snapshot import (
+    MANIFEST,
+    PENDING,
+    PackageHistory,
+    Snapshot,
+    load_snapshot,
+    open_snapshot,
+    overlay_path,
+    write_snapshot,
+)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -20,11 +29,17 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def _newest(package: str) -> str:
+    """The newest final release of a package in the embedded snapshot, as the data says."""
+    versions = [Version(v) for v in load_snapshot(use_overlay=False).releases(package)]
+    return str(max(v for v in versions if not v.is_prerelease))
+
+
 def test_status_on_a_fresh_install_uses_the_embedded_snapshot(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "facts", "status")
     assert code == 0 and err == ""
     assert out.startswith("snapshot   embedded (")
-    assert "newest     torch 2.15.0" in out and "newest     vllm 0.33.0" in out
+    assert f"newest     torch {_newest('torch')}" in out and f"newest     vllm {_newest('vllm')}" in out
     assert "overlay    none yet" in out
 
 
@@ -34,17 +49,18 @@ def test_status_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and data["schema"] == "cudalign.facts-status/1"
     assert data["origin"] == "embedded" and data["package_count"] == 18
     assert data["release_count"] == sum(p["releases"] for p in data["packages"].values())
-    assert data["newest"] == {"torch": "2.15.0", "vllm": "0.33.0"}
+    assert data["newest"] == {"torch": _newest("torch"), "vllm": _newest("vllm")}
+    assert data["overlay"] == {"state": "none", "error": None, "pending": None}
     assert isinstance(data["toml_facts"], int) or data["toml_error"]
 
 
 def test_status_warns_when_older_than_60_days(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    old = json.loads(snapmod.EMBEDDED_PATH.read_text())
-    old["generated"] = "2026-01-01T00:00:00+00:00"
-    path = tmp_path / "old.json"
-    write_json_atomic(path, old)
+    embedded = open_snapshot(snapmod.EMBEDDED_PATH, "embedded")
+    old = Snapshot("2026-01-01T00:00:00+00:00", embedded.index, "embedded", "", embedded.packages)
+    path = tmp_path / "old"
+    write_snapshot(path, old)
     monkeypatch.setattr(snapmod, "EMBEDDED_PATH", path)
     code, out, err = run(capsys, "facts", "status")
     assert code == 0 and "STALE" in out
@@ -82,7 +98,7 @@ def test_show_torch_290_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_package_lists_releases_newest_first(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "facts", "show", "vllm", "--json")
     rows = json.loads(out)["releases"]
-    assert code == 0 and rows[0]["version"] == "0.33.0"
+    assert code == 0 and rows[0]["version"] == max((r["version"] for r in rows), key=Version)
     assert next(r for r in rows if r["version"] == "0.13.0")["headline"] == "torch==2.9.0"
 
 
@@ -156,6 +172,63 @@ def test_update_offline_says_so_once_and_keeps_the_embedded_snapshot(
     assert "snapshot   embedded" in out
 
 
+def _overlay_from_embedded() -> None:
+    """A complete user overlay: the embedded snapshot, as a finished 'facts update' would leave it."""
+    embedded = open_snapshot(snapmod.EMBEDDED_PATH, "embedded")
+    write_snapshot(overlay_path(), embedded)
+
+
+def _strip_vllm_metadata(snap: Snapshot) -> Snapshot:
+    """What an update interrupted while re-reading vLLM holds: its releases, without their metadata."""
+    from cudalign.facts.snapshot import Release
+
+    vllm = snap.packages["vllm"]
+    bare = {
+        v: Release(v, r.uploaded, r.yanked, r.requires_python, r.wheels) for v, r in vllm.releases.items()
+    }
+    packages = {n: snap.packages[n] for n in snap.packages}
+    packages["vllm"] = PackageHistory("vllm", vllm.checked, vllm.source, bare)
+    return Snapshot(snap.generated, snap.index, snap.origin, snap.path, packages, snap.checked)
+
+
+CHECK = ("check", "vllm==0.13.0", "--gpu", "H100", "--driver", "580.95.05")
+
+
+def test_an_interrupted_update_leaves_every_command_on_the_last_complete_snapshot(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _overlay_from_embedded()
+    _, before, _ = run(capsys, *CHECK)
+    assert "torch 2.9.0" in before and "cuDNN" in before
+    partial = _strip_vllm_metadata(open_snapshot(overlay_path(), "overlay"))
+    write_snapshot(overlay_path(), partial, pending=True, unfinished=["vllm"])
+    snapmod._noticed.clear()
+    code, out, err = run(capsys, *CHECK)
+    assert out == before  # the torch and cuDNN lines are still there
+    lines = err.splitlines()
+    assert len(lines) == 1 and "update of the PyPI snapshot is pending" in lines[0]
+    _, out, _ = run(capsys, "facts", "status")
+    assert "pending    an interrupted update (vllm unfinished)" in out
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete-manifest"])
+def test_status_says_corrupt_not_none_yet(capsys: pytest.CaptureFixture[str], damage: str) -> None:
+    _overlay_from_embedded()
+    manifest = json.loads((overlay_path() / MANIFEST).read_text())
+    if damage == "truncate":
+        torch = overlay_path() / manifest["packages"]["torch"]["file"]
+        torch.write_bytes(torch.read_bytes()[:1000])
+    else:
+        (overlay_path() / MANIFEST).unlink()
+    code, out, err = run(capsys, "facts", "status", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["origin"] == "embedded" and data["overlay"]["state"] == "corrupt"
+    assert "corrupt" in err and "cudalign facts update" in err
+    code, out, _ = run(capsys, "facts", "status")
+    assert "overlay    corrupt (" in out and "none yet" not in out
+    assert not (overlay_path() / PENDING).exists()
+
+
 def test_update_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "facts", "update", "--since", "yesterday")
     assert code == 2 and "--since 'yesterday': not a date" in err
@@ -180,7 +253,7 @@ def test_live_update_of_one_package(capsys: pytest.CaptureFixture[str], isolated
     pkg = data["packages"][0]
     assert pkg["name"] == "faster-whisper" and pkg["status"] == "updated" and pkg["releases"] >= 21
     snap = load_snapshot()
-    assert snap.origin == "overlay" and Path(snap.path) == isolated_cache / "pypi_snapshot.json"
+    assert snap.origin == "overlay" and Path(snap.path) == isolated_cache / "pypi_snapshot"
     release = snap.release("faster-whisper", "1.2.1")
     assert release is not None and "any" in release.metadata
     assert any(r.startswith("ctranslate2") for r in release.metadata["any"].requires_dist)

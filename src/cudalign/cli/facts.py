@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from cudalign.facts.snapshot import Snapshot
+from typing import Any
 
 __all__ = ["STALE_DAYS", "add_arguments", "run"]
 
@@ -28,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     up.add_argument(
         "--write-embedded",
         metavar="PATH",
-        help="write the snapshot to PATH instead of the user overlay (how the shipped snapshot is made)",
+        help="write the snapshot to the directory PATH instead of the user overlay "
+        "(how the shipped snapshot is made)",
     )
     up.add_argument(
         "--full", action="store_true", help="re-read every release of the packages, reusing nothing"
@@ -65,26 +63,11 @@ def _out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def _base_snapshot(path: Path | None) -> Snapshot | None:
-    """The snapshot an update starts from: the file it rewrites, else what ``load_snapshot`` serves."""
-    from cudalign.errors import InvalidFact
-    from cudalign.facts.snapshot import load_snapshot, read_snapshot
-
-    try:
-        if path is not None:
-            return read_snapshot(path, "embedded") if path.exists() else None
-        return load_snapshot()
-    except InvalidFact:
-        return None
-
-
 def _update(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from cudalign.errors import InvalidInput
-    from cudalign.facts.pypi import DEFAULT_INDEX, PyPIClient
-    from cudalign.facts.snapshot import overlay_path
-    from cudalign.facts.update import update
+    from cudalign.facts.update import refresh
     from cudalign.render.facts import update_json, update_text
 
     since = None
@@ -96,24 +79,15 @@ def _update(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InvalidInput(f"--jobs {args.jobs}: must be at least 1")
     embedded = Path(args.write_embedded) if args.write_embedded else None
-    out = embedded or overlay_path()
-    base = _base_snapshot(embedded)
-    if args.full and base is not None:  # forget what is known of the packages asked for, keep the others
-        from cudalign.facts.snapshot import Snapshot
-        from cudalign.facts.update import TRACKED
-
-        drop = set(args.packages or TRACKED)
-        others = {n: h for n, h in base.packages.items() if n not in drop}
-        base = Snapshot(base.generated, base.index, base.origin, base.path, others)
-    client = PyPIClient(index=args.index or (base.index if base else DEFAULT_INDEX))
-    result = update(
+    if embedded is not None and embedded.exists() and not embedded.is_dir():
+        raise InvalidInput(f"--write-embedded {embedded}: not a directory (a snapshot is a directory)")
+    result, base = refresh(
         args.packages or None,
-        base=base,
-        out=out,
-        client=client,
+        embedded=embedded,
+        full=args.full,
+        index=args.index,
         since=since,
         jobs=args.jobs,
-        conditional=embedded is None,
     )
     if result.offline:
         kept = f"the {base.origin} snapshot of {base.generated[:10]}" if base else "no snapshot"
@@ -129,9 +103,12 @@ def _status_data() -> dict[str, Any]:
     from packaging.version import InvalidVersion, Version
 
     from cudalign.errors import CudalignError
-    from cudalign.facts.snapshot import load_snapshot, overlay_path
+    from cudalign.facts.snapshot import load_snapshot, overlay_state
 
-    snap = load_snapshot()
+    overlay = overlay_state(deep=True)
+    snap = (
+        overlay.snapshot if overlay.state == "ok" and overlay.snapshot else load_snapshot(use_overlay=False)
+    )
     age = (dt.datetime.now(dt.timezone.utc) - snap.generated_at).total_seconds() / 86400
     packages = {}
     for name, hist in sorted(snap.packages.items()):
@@ -159,8 +136,14 @@ def _status_data() -> dict[str, Any]:
         "schema": "cudalign.facts-status/1",
         "origin": snap.origin,
         "path": snap.path,
-        "overlay_path": str(overlay_path()),
+        "overlay_path": str(overlay.path),
+        "overlay": {
+            "state": overlay.state,
+            "error": overlay.error,
+            "pending": list(overlay.pending) if overlay.pending is not None else None,
+        },
         "generated": snap.generated,
+        "checked": snap.checked,
         "age_days": round(age, 1),
         "stale": age > STALE_DAYS,
         "index": snap.index,
@@ -185,6 +168,12 @@ def _status(args: argparse.Namespace) -> int:
         )
     if data["toml_error"]:
         print(f"cudalign: warning: shipped facts: {data['toml_error']}", file=sys.stderr)
+    if data["overlay"]["state"] == "corrupt":
+        print(
+            f"cudalign: warning: the snapshot overlay is corrupt ({data['overlay']['error']}); "
+            "'cudalign facts update' rebuilds it",
+            file=sys.stderr,
+        )
     _out(args, data, status_text(data))
     return 0
 

@@ -1,7 +1,8 @@
 """The one door to the network for ``facts update``: HTTP with the standard library, recording, replay.
 
 :class:`HttpDoor` keeps one connection per thread (PyPI's front end throttles new connections),
-retries on 5xx and timeouts, follows redirects and inflates gzip; :class:`RecordingDoor` saves what
+follows redirects, inflates gzip, and goes through the proxy and trusts the CA bundles the environment
+names (:mod:`cudalign.facts.netconfig`); :class:`RecordingDoor` saves what
 another door answered and :class:`ReplayDoor` answers from such recordings, so tests run offline.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +22,9 @@ from cudalign.errors import NetworkError
 
 if TYPE_CHECKING:
     import http.client
+    import ssl
+
+    from cudalign.facts.netconfig import NetworkSettings, Proxy
 
 
 __all__ = ["ConnectFailed", "Door", "HttpDoor", "RecordingDoor", "ReplayDoor", "Response"]
@@ -52,28 +57,60 @@ class HttpDoor:
     """GET over ``http.client`` with one kept-alive connection per thread and host.
 
     Keeping connections alive matters: PyPI's CDN answers a few hundred small range reads per second
-    over reused connections, but throttles the opening of new ones.
+    over reused connections, but throttles the opening of new ones. ``environ`` (default: the process
+    environment) names the proxies and CA bundles; a malformed setting raises
+    :class:`~cudalign.errors.InvalidInput` here, before any request.
     """
 
-    def __init__(self, *, max_redirects: int = 5) -> None:
+    def __init__(self, *, max_redirects: int = 5, environ: Mapping[str, str] | None = None) -> None:
+        from cudalign.facts.netconfig import NetworkSettings
+
         self._local = threading.local()
         self._max_redirects = max_redirects
+        self.settings: NetworkSettings = NetworkSettings.from_environ(
+            os.environ if environ is None else environ
+        )
+        self._tls: ssl.SSLContext | None = None
+        if self.settings.ca_files or self.settings.ca_dirs:
+            self._tls = self.settings.ssl_context()  # a bad bundle is reported now, once
 
-    def _connection(self, scheme: str, netloc: str, timeout: float) -> http.client.HTTPConnection:
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = self.settings.ssl_context()
+        return self._tls
+
+    def _connection(
+        self, scheme: str, netloc: str, timeout: float
+    ) -> tuple[http.client.HTTPConnection, Proxy | None]:
         import http.client
+        import urllib.parse
 
-        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
-        conn = pool.get((scheme, netloc))
-        if conn is None:
-            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            conn = pool[(scheme, netloc)] = cls(netloc, timeout=timeout)
-        return conn
+        pool: dict[tuple[str, str], tuple[http.client.HTTPConnection, Proxy | None]]
+        pool = self._local.__dict__.setdefault("pool", {})
+        hit = pool.get((scheme, netloc))
+        if hit is not None:
+            return hit
+        parts = urllib.parse.urlsplit(f"{scheme}://{netloc}")
+        host, port = parts.hostname or netloc, parts.port
+        proxy = self.settings.proxy_for(scheme, host, port)
+        conn: http.client.HTTPConnection
+        if scheme == "https":
+            target = (proxy.host, proxy.port) if proxy else (host, port)
+            conn = http.client.HTTPSConnection(*target, timeout=timeout, context=self._context())
+            if proxy is not None:
+                conn.set_tunnel(host, port or 443, headers=proxy.headers())
+        else:
+            conn = http.client.HTTPConnection(
+                *((proxy.host, proxy.port) if proxy else (host, port)), timeout=timeout
+            )
+        pool[(scheme, netloc)] = (conn, proxy)
+        return conn, proxy
 
     def _drop(self, scheme: str, netloc: str) -> None:
         pool = self._local.__dict__.get("pool", {})
-        conn = pool.pop((scheme, netloc), None)
-        if conn is not None:
-            conn.close()
+        hit = pool.pop((scheme, netloc), None)
+        if hit is not None:
+            hit[0].close()
 
     def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Response:
         import http.client
@@ -81,19 +118,22 @@ class HttpDoor:
 
         for _ in range(self._max_redirects + 1):
             parts = urllib.parse.urlsplit(url)
-            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             send = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", **headers}
             for attempt in (0, 1):  # a kept-alive connection the server closed is retried once, fresh
-                conn = self._connection(parts.scheme, parts.netloc, timeout)
+                conn, proxy = self._connection(parts.scheme, parts.netloc, timeout)
+                via = f" through the proxy {proxy.url} ({proxy.variable})" if proxy else ""
+                if proxy is not None and parts.scheme == "http":  # a plain-HTTP proxy takes the whole URL
+                    target = f"http://{parts.netloc}{target}"
+                    send.update(proxy.headers())
                 if conn.sock is None:  # a new connection: failing here means the host cannot be reached
                     try:
                         conn.connect()
                     except (OSError, http.client.HTTPException) as exc:
                         self._drop(parts.scheme, parts.netloc)
-                        why = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else exc
-                        raise ConnectFailed(f"{url}: cannot connect: {why}") from None
+                        raise ConnectFailed(f"{url}: cannot connect{via}: {_why(exc, timeout)}") from None
                 try:
-                    conn.request("GET", target or "/", headers=send)
+                    conn.request("GET", target, headers=send)
                     resp = conn.getresponse()
                     ranged = "Range" in headers and resp.status == 200
                     # a server that ignores Range would send the whole wheel: read a little, then hang up
@@ -110,7 +150,7 @@ class HttpDoor:
                     raise NetworkError(f"{url}: no answer within {timeout:g} s") from None
                 except (OSError, http.client.HTTPException) as exc:
                     self._drop(parts.scheme, parts.netloc)
-                    raise ConnectFailed(f"{url}: cannot connect: {exc}") from None
+                    raise ConnectFailed(f"{url}: cannot connect{via}: {_why(exc, timeout)}") from None
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
             if resp.status in (301, 302, 303, 307, 308) and "location" in hdrs:
                 url = urllib.parse.urljoin(url, hdrs["location"])
@@ -121,6 +161,20 @@ class HttpDoor:
                 body = gzip.decompress(body)
             return Response(url, resp.status, hdrs, body)
         raise NetworkError(f"{url}: more than {self._max_redirects} redirects")
+
+
+def _why(exc: BaseException, timeout: float) -> str:
+    """A connection failure in words, with the fix for an untrusted certificate."""
+    import ssl
+
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"{exc.verify_message or exc} (the server's certificate is not trusted; "
+            "set SSL_CERT_FILE to a CA bundle that holds its issuer)"
+        )
+    return str(exc)
 
 
 def _key(url: str, headers: Mapping[str, str]) -> str:

@@ -3,15 +3,16 @@
 For each release: upload date, yanked, Python range, the tags of every wheel, and the core metadata of
 one representative wheel per platform key (``linux_x86_64``, ``linux_aarch64``, ``windows``, ``macos``,
 or ``any`` for pure wheels). Releases already in the base snapshot with their metadata are reused, so a
-warm run only reads the project pages (conditionally) and an interrupted run resumes where it stopped.
-The result is written atomically, to the user overlay unless told otherwise, and checkpointed while the
-metadata reads run.
+warm run only reads the project pages (conditionally, with the validators stored beside the data they
+describe). While the metadata reads run, checkpoints go to the snapshot's ``pending.json``, which no
+command uses; the complete snapshot replaces ``index.json`` only at the end. An interrupted update is
+resumed by the next one, which starts from its checkpoint and finishes the packages it left unfinished.
+The snapshot's stamp is the newest upload time among its releases, never the wall clock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,8 +29,8 @@ from cudalign.facts.snapshot import (
     Release,
     Snapshot,
     Wheel,
-    snapshot_to_json,
-    write_json_atomic,
+    newest_upload,
+    write_snapshot,
 )
 
 __all__ = [
@@ -39,8 +40,8 @@ __all__ = [
     "UpdateResult",
     "pick_wheels",
     "platform_key",
+    "refresh",
     "update",
-    "validators_path",
 ]
 
 TRACKED: tuple[str, ...] = (
@@ -135,21 +136,19 @@ class UpdateResult:
     snapshot: Snapshot | None = field(default=None, repr=False)
 
 
-def validators_path(snapshot_path: Path) -> Path:
-    """The side file next to a snapshot that keeps each project page's ETag, Last-Modified and serial."""
-    return snapshot_path.with_name(snapshot_path.stem + ".http.json")
-
-
-def _load_validators(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def _date(iso: str | None) -> str | None:
     return iso[:10] if iso else None
+
+
+def _utc(iso: str) -> str | None:
+    """An upload time as an ISO 8601 UTC stamp to the second (PyPI writes ``...Z`` or no zone)."""
+    try:
+        when = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _skeleton(version: str, files: Sequence[DistFile]) -> Release:
@@ -236,21 +235,28 @@ def update(
     progress: bool | None = None,
     checkpoint_s: float = 2.0,
     conditional: bool = True,
+    resume: bool = True,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
 ) -> UpdateResult:
-    """Bring ``packages`` (default: :data:`TRACKED`) up to date from the index and write ``out``.
+    """Bring ``packages`` (default: :data:`TRACKED`) up to date from the index; write the directory ``out``.
 
     ``base`` is the snapshot to start from (its releases with metadata are reused, its other packages
-    are carried over). ``since`` limits metadata reads to releases uploaded on or after that date.
-    ``checkpoint_s`` is how often the snapshot read so far is written while metadata is read.
-    ``conditional`` keeps ETags and serials beside ``out`` (not for the embedded snapshot).
+    are carried over, and its stored validators make the page requests conditional). When ``out`` holds
+    the checkpoint of an interrupted update and ``resume`` is true, that checkpoint is the base and its
+    unfinished packages are finished too. ``since`` limits metadata reads to releases uploaded on or after
+    that date. ``checkpoint_s`` is how often the work so far is saved to ``pending.json``.
+    ``conditional`` keeps the validators in the snapshot (not for the embedded one).
     When the index cannot be reached at all, nothing is written and ``result.offline`` says why.
     """
     names = list(dict.fromkeys(packages or TRACKED))
     for name in names:
         if not name or "/" in name or " " in name:
             raise InvalidInput(f"not a package name: {name!r}")
-    run = _Run(base, out, client or PyPIClient(), since, jobs, conditional, now())
+    checkpoint = _checkpoint(out) if resume else None
+    if checkpoint is not None:
+        base = checkpoint
+        names += [n for n in checkpoint.unfinished if n not in names]
+    run = _Run(base, out, client or PyPIClient(), since, jobs, conditional, now(), names)
     bar = _Progress(sys.stderr.isatty() if progress is None else progress)
     try:
         fetched, errors = run.fetch_pages(names, bar)
@@ -265,6 +271,78 @@ def update(
         bar.stop()
     run.write()
     return run.result(names, None)
+
+
+def refresh(
+    packages: Sequence[str] | None = None,
+    *,
+    embedded: Path | None = None,
+    full: bool = False,
+    index: str | None = None,
+    since: dt.date | None = None,
+    jobs: int = 16,
+) -> tuple[UpdateResult, Snapshot | None]:
+    """``cudalign facts update``: update the user overlay (or, with ``embedded``, that directory).
+
+    The base is the snapshot commands use now (a corrupt or older overlay is not: the embedded
+    snapshot is, whose releases carry no validators, so every page is read again and the overlay
+    rebuilt). ``full`` forgets what is known of the packages asked for. Returns the result and the base.
+    """
+    from cudalign.errors import InvalidFact
+    from cudalign.facts.pypi import DEFAULT_INDEX
+    from cudalign.facts.snapshot import (
+        MANIFEST,
+        load_snapshot,
+        overlay_path,
+        overlay_state,
+        remove_legacy_overlay,
+        verify_snapshot,
+    )
+
+    if jobs < 1:
+        raise InvalidInput(f"--jobs {jobs}: must be at least 1")
+    out = embedded or overlay_path()
+    base: Snapshot | None = None
+    if embedded is not None:
+        if (embedded / MANIFEST).exists():
+            try:
+                base = verify_snapshot(embedded, origin="embedded")
+            except InvalidFact:
+                base = None  # a broken directory is rebuilt from the index
+    else:
+        state = overlay_state(deep=True)
+        base = state.snapshot if state.state == "ok" else load_snapshot(use_overlay=False)
+    if full and base is not None:  # forget what is known of the packages asked for, keep the others
+        drop = set(packages or TRACKED)
+        others = {n: base.packages[n] for n in base.packages if n not in drop}
+        base = Snapshot(base.generated, base.index, base.origin, base.path, others, base.checked)
+    client = PyPIClient(index=index or (base.index if base else DEFAULT_INDEX))
+    result = update(
+        packages or None,
+        base=base,
+        out=out,
+        client=client,
+        since=since,
+        jobs=jobs,
+        conditional=embedded is None,
+        resume=not full,
+    )
+    if embedded is None and not result.offline:
+        remove_legacy_overlay()
+    return result, base
+
+
+def _checkpoint(out: Path) -> Snapshot | None:
+    """The checkpoint an interrupted update left in ``out``, when it is whole; else ``None``."""
+    from cudalign.errors import InvalidFact
+    from cudalign.facts.snapshot import PENDING, open_snapshot
+
+    if not (out / PENDING).exists():
+        return None
+    try:
+        return open_snapshot(out, "overlay", manifest=PENDING)
+    except InvalidFact:
+        return None  # a broken checkpoint is ignored: the update starts over from the base
 
 
 _Pages = tuple[ProjectPage | None, ProjectPage | None, bool]
@@ -284,7 +362,10 @@ class _Run:
         jobs: int,
         conditional: bool,
         started_at: dt.datetime,
+        names: list[str],
     ) -> None:
+        import uuid
+
         self.out, self.client, self.since, self.jobs, self.conditional = (
             out,
             client,
@@ -294,15 +375,23 @@ class _Run:
         )
         self.started = time.monotonic()
         self.stamp = started_at.replace(microsecond=0).isoformat()
+        self.run_id = f"{self.stamp}/{uuid.uuid4().hex[:8]}"
         self.index = base.index if base else client.index
-        self.histories: dict[str, PackageHistory] = dict(base.packages) if base else {}
-        self.validators = _load_validators(validators_path(out)) if conditional else {}
+        self.histories: dict[str, PackageHistory] = (
+            {n: base.packages[n] for n in base.packages} if base else {}
+        )
+        # validators describe the data stored beside them: only a base's own are ever sent
+        self.validators: dict[str, dict[str, Any]] = (
+            {n: dict(h.http) for n, h in self.histories.items() if h.http} if conditional else {}
+        )
         self.releases: dict[str, dict[str, Release]] = {}
         self.outcomes: dict[str, PackageOutcome] = {}
         self.new: dict[str, list[str]] = {}
         self.reused: dict[str, int] = {}
         self.done: dict[str, int] = {}
         self.failed: dict[str, list[str]] = {}
+        self.unfinished: dict[str, int] = dict.fromkeys(names, -1)
+        """Packages of this run not finished yet: metadata reads left (-1: page not planned yet)."""
 
     # ---- 1. project pages, conditionally ------------------------------------------------------
     def pages(self, name: str) -> _Pages:
@@ -338,6 +427,13 @@ class _Run:
 
     # ---- 2. releases, and the metadata reads they still need ----------------------------------
     def plan(self, name: str, pages: _Pages | None, error: str | None) -> list[_Task]:
+        tasks = self._plan(name, pages, error)
+        self.unfinished[name] = len(tasks)
+        if not tasks:
+            del self.unfinished[name]
+        return tasks
+
+    def _plan(self, name: str, pages: _Pages | None, error: str | None) -> list[_Task]:
         old = self.histories.get(name)
         if pages is None:
             kept = len(old.releases) if old else 0
@@ -348,11 +444,15 @@ class _Run:
             self.validators[name] = _validators_entry(json_page, simple_page, self.validators.get(name, {}))
         if unchanged or json_page is None:
             assert old is not None  # a 304 or an unchanged serial: keep what is known, freshly checked
-            self.histories[name] = PackageHistory(name, self.stamp, old.source, old.releases)
+            self.histories[name] = PackageHistory(
+                name, self.stamp, old.source, old.releases, newest_upload(old), old.http
+            )
             self.outcomes[name] = PackageOutcome(name, "unchanged", len(old.releases))
             return []
         tasks: list[_Task] = []
         rels: dict[str, Release] = {}
+        files = [f for fs in json_page.files.values() for f in fs]
+        uploads = [u for f in files if f.uploaded and (u := _utc(f.uploaded))]
         for ver, dists in _merge_pages(json_page, simple_page).items():
             skel = _skeleton(ver, dists)
             prev = old.releases.get(ver) if old else None
@@ -373,7 +473,9 @@ class _Run:
             if self.since is None or (skel.uploaded or "") >= self.since.isoformat():
                 tasks.extend((name, ver, key, dist) for key, dist in picks.items() if key not in keep)
         self.releases[name] = rels
-        self.histories[name] = PackageHistory(name, self.stamp, json_page.url, rels)
+        self.histories[name] = PackageHistory(
+            name, self.stamp, json_page.url, rels, max(uploads, default=None)
+        )
         return tasks
 
     # ---- 3. core metadata, concurrently, with checkpoints -------------------------------------
@@ -394,33 +496,50 @@ class _Run:
                     read: MetadataRead = fut.result()
                 except NetworkError as exc:
                     self.failed.setdefault(name, []).append(f"{dist.filename}: {exc}")
+                    self._finished_one(name)  # reported; the next update tries it again
                     continue
+                self._finished_one(name)
                 rel = self.releases[name][ver]
                 record = MetadataRecord(dist.filename, read.url, read.via, read.requires_dist)
                 self.releases[name][ver] = _with_metadata(rel, {**rel.metadata, key: record})
                 self.done[name] = self.done.get(name, 0) + 1
                 if time.monotonic() - last_write > checkpoint_s:
-                    write_json_atomic(self.out, snapshot_to_json(self.snapshot()))
+                    self.checkpoint()
                     last_write = time.monotonic()
         except BaseException:
             # Ctrl-C or a crash: drop the queued reads instead of waiting for them, keep what was read
             pool.shutdown(wait=False, cancel_futures=True)
-            write_json_atomic(self.out, snapshot_to_json(self.snapshot()))
+            self.checkpoint()
             raise
         pool.shutdown()
 
+    def _finished_one(self, name: str) -> None:
+        self.unfinished[name] -= 1
+        if not self.unfinished[name]:
+            del self.unfinished[name]
+
     # ---- results -----------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        packages = {
-            n: PackageHistory(h.name, h.checked, h.source, dict(self.releases.get(n, h.releases)))
-            for n, h in self.histories.items()
-        }
-        return Snapshot(self.stamp, self.index, "overlay", str(self.out), packages)
+    def snapshot(self, *, final: bool = True) -> Snapshot:
+        """The snapshot as it stands; a checkpoint (not ``final``) keeps no validators of unfinished work."""
+        packages = {}
+        for n, h in self.histories.items():
+            http: Mapping[str, Any] = self.validators.get(n, {}) if self.conditional else {}
+            if not final and n in self.unfinished:
+                http = {}  # a resumed update must read this page again, not be told "not modified"
+            packages[n] = PackageHistory(
+                h.name, h.checked, h.source, self.releases.get(n, h.releases), h.newest_upload, http
+            )
+        uploads = [u for u in (newest_upload(h) for h in packages.values()) if u]
+        generated = max(uploads, key=dt.datetime.fromisoformat, default=self.stamp)
+        out = str(self.out)
+        return Snapshot(generated, self.index, "overlay", out, packages, self.stamp, run=self.run_id)
+
+    def checkpoint(self) -> None:
+        """Save the work so far to ``pending.json``; the complete snapshot stays as it was."""
+        write_snapshot(self.out, self.snapshot(final=False), pending=True, unfinished=self.unfinished)
 
     def write(self) -> None:
-        write_json_atomic(self.out, snapshot_to_json(self.snapshot()))
-        if self.conditional:
-            write_json_atomic(validators_path(self.out), self.validators, indent=1)
+        write_snapshot(self.out, self.snapshot())
 
     def result(self, names: list[str], offline: str | None) -> UpdateResult:
         for name, rels in self.releases.items():
@@ -433,14 +552,15 @@ class _Run:
                 self.reused.get(name, 0),
                 tuple(self.failed.get(name, ())[:3]),
             )
+        snap = None if offline else self.snapshot()
         return UpdateResult(
             str(self.out),
-            self.stamp,
+            snap.generated if snap else self.stamp,
             time.monotonic() - self.started,
             self.client.requests,
             offline,
             tuple(self.outcomes[n] for n in names if n in self.outcomes),
-            snapshot=None if offline else self.snapshot(),
+            snapshot=snap,
             unreachable=offline is not None and self.client.offline is not None,
         )
 

@@ -70,7 +70,7 @@ def status_text(data: dict[str, Any]) -> str:
     stale = ", STALE: run 'cudalign facts update'" if data["stale"] else ""
     lines = [
         f"snapshot   {data['origin']} ({data['path']})",
-        f"generated  {data['generated']} ({data['age_days']:.0f} days ago{stale})",
+        f"generated  {data['generated']} (newest upload it holds, {data['age_days']:.0f} days ago{stale})",
         f"index      {data['index']}",
         f"packages   {data['package_count']} with {data['release_count']} releases",
     ]
@@ -80,14 +80,34 @@ def status_text(data: dict[str, Any]) -> str:
     lines.append(
         f"shipped    {facts} TOML facts" if facts is not None else f"shipped    error: {data['toml_error']}"
     )
-    if data["origin"] == "embedded":
-        lines.append(f"overlay    none yet; 'cudalign facts update' writes {data['overlay_path']}")
+    if data.get("checked"):
+        lines.append(f"checked    {data['checked']} (when the index was read)")
+    lines.append(_overlay_line(data))
+    pending = data["overlay"]["pending"]
+    if pending is not None:
+        left = f" ({', '.join(pending)} unfinished)" if pending else ""
+        lines.append(
+            f"pending    an interrupted update{left}; commands use the complete snapshot above "
+            "until 'cudalign facts update' finishes it"
+        )
     lines.append("")
     rows = [
         [n, str(p["releases"]), p["newest"] or "-", p["checked"][:10]] for n, p in data["packages"].items()
     ]
     lines.extend(_table(rows, ["package", "releases", "newest", "checked"]))
     return "\n".join(lines)
+
+
+def _overlay_line(data: dict[str, Any]) -> str:
+    overlay, path = data["overlay"], data["overlay_path"]
+    state = overlay["state"]
+    if state == "none":
+        return f"overlay    none yet; 'cudalign facts update' writes {path}"
+    if state == "corrupt":
+        return f"overlay    corrupt ({overlay['error']}); 'cudalign facts update' rebuilds it"
+    if state == "older":
+        return f"overlay    older than the embedded snapshot, not used ({path})"
+    return f"overlay    in use ({path})"
 
 
 def _value(v: Any) -> str:
