@@ -64,7 +64,9 @@ def _stack(kb: Facts, host: Host, reqs: Sequence[str], constraints: Sequence[str
     return resolve(reqs, kb, host, constraints=constraints)
 
 
-def _run(code: str, kb: Facts, host: Host, reqs: Sequence[str], constraints: Sequence[str] = ()) -> list[Finding]:
+def _run(
+    code: str, kb: Facts, host: Host, reqs: Sequence[str], constraints: Sequence[str] = ()
+) -> list[Finding]:
     return engine_rule(code).run(Context(host, _stack(kb, host, reqs, constraints), kb))
 
 

@@ -31,10 +31,16 @@ def test_clean_repo_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(("fail_on", "expected"), [("error", 0), ("warning", 1), ("never", 0)])
-def test_fail_on(fail_on: str, expected: int, capsys: pytest.CaptureFixture[str]) -> None:
-    # only warnings there (CA603, CA606)
-    assert main(["scan", str(REPOS / "vllm_cuda_upgrade"), "--fail-on", fail_on]) == expected
+def test_fail_on(fail_on: str, expected: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "requirements.txt").write_text("torch>=2.5\n", encoding="utf-8")  # a warning only (CA604)
+    assert main(["scan", str(tmp_path), "--fail-on", fail_on]) == expected
     capsys.readouterr()
+
+
+def test_a_constraint_against_a_pin_fails_the_scan(capsys: pytest.CaptureFixture[str]) -> None:
+    # pip install -r requirements.txt -c constraints.txt: torch==2.9.0 against torch==2.3.0
+    assert main(["scan", str(REPOS / "vllm_cuda_upgrade"), "--fail-on", "error"]) == 1
+    assert "CA309 requirements-conflict" in capsys.readouterr().out
 
 
 def test_fleet_driver_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,7 +82,10 @@ def test_recorded_host(capsys: pytest.CaptureFixture[str]) -> None:
     host = Path(__file__).resolve().parents[1] / "hosts" / "driver470.json"
     code = main(["scan", str(REPOS / "vllm_cuda_upgrade"), "--host", str(host), "--json"])
     body = json.loads(capsys.readouterr().out)
-    assert code == 0  # warnings only: the A100 runs the image's CUDA 12.1 compat libraries over R470
+    # the A100 runs the image's CUDA 12.1 compat libraries over R470 (warnings); the one error is the
+    # constraint torch==2.3.0 against the pin torch==2.9.0 (CA309)
+    assert code == 1
+    assert [f["code"] for f in body["findings"] if f["severity"] == "error"] == ["CA309"]
     assert body["fleet_driver"].startswith("470.")
     ca102 = [f for f in body["findings"] if f["code"] == "CA102"]
     assert ca102 and all(f["location"]["file"] in {"requirements.txt", "Dockerfile"} for f in ca102)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from cudalign.stack import ImageInfo
 
 __all__ = [
-    "CUDA_PACKAGES",
     "ServiceView",
     "analyse",
     "cuda_sensitive",
@@ -30,78 +30,32 @@ __all__ = [
     "locks_it",
 ]
 
-CUDA_PACKAGES = frozenset(
-    {
-        "torch",
-        "torchvision",
-        "torchaudio",
-        "vllm",
-        "xformers",
-        "flash-attn",
-        "flashinfer-python",
-        "ctranslate2",
-        "onnxruntime-gpu",
-        "bitsandbytes",
-        "sglang",
-        "sgl-kernel",
-        "triton",
-        "deepspeed",
-        "tensorrt",
-        "tensorrt-llm",
-        "cupy-cuda11x",
-        "cupy-cuda12x",
-        "cupy-cuda13x",
-        "jax-cuda12-plugin",
-        "jax-cuda13-plugin",
-        "faiss-gpu",
-        "paddlepaddle-gpu",
-        "llama-cpp-python",
-        "auto-gptq",
-        "autoawq",
-        "exllamav2",
-        "mamba-ssm",
-        "causal-conv1d",
-    }
-)
-# packages whose presence alone says the service needs a GPU
-_GPU_ONLY = frozenset(
-    {
-        "vllm",
-        "flash-attn",
-        "flashinfer-python",
-        "xformers",
-        "sglang",
-        "sgl-kernel",
-        "onnxruntime-gpu",
-        "tensorrt",
-        "tensorrt-llm",
-        "cupy-cuda11x",
-        "cupy-cuda12x",
-        "cupy-cuda13x",
-        "faiss-gpu",
-    }
-)
-# packages that fix torch's version: a lock that misses one of them no longer says which torch runs
-_PINS_TORCH = frozenset(
-    {"torch", "torchvision", "torchaudio", "vllm", "xformers", "flashinfer-python", "sglang", "sgl-kernel"}
-)
-# pure-Python packages under a CUDA-looking name: they bring no CUDA runtime and fit any driver
-_NOT_CUDA = frozenset({"nvidia-ml-py", "nvidia-ml-py3", "pynvml", "nvidia-pyindex"})
 _HOST_FREE = ("CA30",)  # engine rules that need no host: package-level
 
 
+@lru_cache(maxsize=1)
+def _shipped() -> Facts:
+    from cudalign.facts import load
+
+    return load()
+
+
 def cuda_sensitive(name: str, facts: Facts | None = None) -> bool:
-    """Whether a package's wheels are tied to a CUDA version (torch, vLLM, ``nvidia-*`` …)."""
-    if name in _NOT_CUDA:
-        return False
-    if name in CUDA_PACKAGES or name.startswith(("nvidia-", "cuda-", "cupy-cuda", "jax-cuda")):
-        return True
-    if facts is not None:
-        try:
-            return any(f["package"] == name for f in facts.of_kind("package_build"))
-        except KeyError:
-            return False
-    return False
+    """Whether a package's wheels are tied to a CUDA version (torch, vLLM, ``nvidia-*`` …): its
+    ``package`` fact says so (an exact entry over a prefix), or a ``package_build`` fact is about it."""
+    from cudalign.facts import query
+
+    kb = facts if facts is not None else _shipped()
+    fact = query.package_fact(kb, name)
+    if fact is not None and fact.get("cuda_sensitive") is not None:
+        return bool(fact["cuda_sensitive"])
+    return any(f["package"] == name for f in query.facts_of_kind(kb, "package_build"))
+
+
+def _flag(facts: Facts | None, name: str, flag: str) -> bool:
+    from cudalign.facts import query
+
+    return query.package_flag(facts if facts is not None else _shipped(), name, flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +75,8 @@ class ServiceView:
     stale_lock: tuple[Declared, ...] = ()
     """Declared CUDA-sensitive packages the service's lock file does not hold: the lock is out of date
     and was left out of the resolution."""
+    facts: Facts | None = field(default=None, repr=False, compare=False)
+    """The knowledge base the view was made with (the shipped one when not given)."""
 
     @property
     def torch_pinned(self) -> bool:
@@ -145,7 +101,7 @@ class ServiceView:
                 found = declaration_for(self.service, comp.name)
                 if found is not None:
                     return found
-        return next((d for d in self.service.requirements if d.name in _GPU_ONLY), None)
+        return next((d for d in self.service.requirements if _flag(self.facts, d.name, "gpu_only")), None)
 
     @property
     def torch_version(self) -> Version | None:
@@ -201,7 +157,7 @@ class ServiceView:
         for d in self.service.requirements:
             if d.locked:
                 continue
-            if d.name in _GPU_ONLY or (d.name.startswith("nvidia-") and d.name not in _NOT_CUDA):
+            if _flag(self.facts, d.name, "gpu_only"):
                 return True
             if d.name == "torch" and re.search(r"\+cu\d+", d.specifier):
                 return True
@@ -245,16 +201,39 @@ def declaration_for(service: Service, name: str) -> Declared | None:
 
 
 def _engine_requirements(service: Service) -> tuple[str, ...]:
+    """One requirement per package (the lock's, else the deciding pin), then the service's other
+    requirements of it that install in the same run: those of its requirements files and pyproject
+    under the same marker (a Dockerfile ``pip install`` is a run of its own and replaces, CA606)."""
     out: list[str] = []
     for name in dict.fromkeys(d.name for d in service.requirements):
         d = declaration_for(service, name)
-        if d is None or d.url:
+        if d is None or d.constraint:
             continue
         if d.locked:
             out.append(f"{d.name}{d.specifier}")
-        else:
-            out.append(d.text.split(";", 1)[0].strip())
-    return tuple(out)
+            continue
+        out.append(_as_engine(d))
+        for e in service.requirements:
+            if e is d or e.name != name or e.locked or e.constraint or e.marker != d.marker:
+                continue
+            if _own_run(e) and _own_run(d):
+                out.append(_as_engine(e))
+    return tuple(dict.fromkeys(out))
+
+
+def _engine_constraints(service: Service) -> tuple[str, ...]:
+    """The service's ``-c`` constraints, for the packages the engine is given."""
+    return tuple(dict.fromkeys(_as_engine(d) for d in service.requirements if d.constraint and not d.locked))
+
+
+def _as_engine(d: Declared) -> str:
+    return d.text.split(";", 1)[0].strip() if not d.url else d.text.strip()
+
+
+def _own_run(d: Declared) -> bool:
+    """Whether the declaration comes from a file installed in one resolver run with the others."""
+    base = d.location.file.rsplit("/", 1)[-1].lower()
+    return not (base.startswith(("dockerfile", "containerfile")) or base.endswith(".dockerfile"))
 
 
 def _index_url(service: Service) -> str | None:
@@ -328,7 +307,7 @@ def analyse(
             except (CudalignError, KeyError, ValueError):
                 image_info = None
         if not relevant and (image_info is None or image_info.cuda is None):
-            views.append(ServiceView(svc, reqs, image=image_info, stale_lock=stale))
+            views.append(ServiceView(svc, reqs, image=image_info, stale_lock=stale, facts=facts))
             continue
         judged_on = (host_for or {}).get(svc.name) or host
         host_given = judged_on is not None
@@ -337,20 +316,31 @@ def analyse(
         if cudnn and "image" not in judged_on.cudnn:
             judged_on = replace(judged_on, cudnn={**judged_on.cudnn, "image": cudnn})
         engine_reqs = tuple(r for r in reqs if cuda_sensitive(_name(r), facts))
+        names = {_name(r) for r in engine_reqs}
+        engine_cons = tuple(
+            c for c in _engine_constraints(svc) if _name(c) in names or cuda_sensitive(_name(c), facts)
+        )
         try:
             image_ref = (
                 svc.image.reference if svc.image and image_info is not None and image_info.cuda else None
             )
-            key = (engine_reqs, image_ref, _index_url(svc), id(judged_on), tuple(judged_on.cudnn.items()))
+            idx = _index_url(svc)
+            key = (engine_reqs, engine_cons, image_ref, idx, id(judged_on), tuple(judged_on.cudnn.items()))
             if key not in resolved:  # services often share a stack: resolve each one once
-                resolved[key] = resolve(engine_reqs, facts, judged_on, image=image_ref, index_url=key[2])
+                resolved[key] = resolve(
+                    engine_reqs, facts, judged_on, image=image_ref, index_url=idx, constraints=engine_cons
+                )
             stack = resolved[key]
         except (CudalignError, ValueError, KeyError, TypeError) as exc:
             views.append(
-                ServiceView(svc, reqs, image=image_info, note=f"not resolved: {exc}", stale_lock=stale)
+                ServiceView(
+                    svc, reqs, image=image_info, note=f"not resolved: {exc}", stale_lock=stale, facts=facts
+                )
             )
             continue
-        view = ServiceView(svc, reqs, stack=stack, image=image_info, host=judged_on, stale_lock=stale)
+        view = ServiceView(
+            svc, reqs, stack=stack, image=image_info, host=judged_on, stale_lock=stale, facts=facts
+        )
         views.append(replace(view, findings=engine_findings(view, facts, host_given)))
     return views
 
@@ -379,7 +369,9 @@ def _current_lock(service: Service, facts: Facts) -> tuple[Service, tuple[Declar
         for d in service.requirements
         if locks_it(service, d) and d.name not in locked and cuda_sensitive(d.name, facts)
     )
-    if not any(d.name in _PINS_TORCH for d in missing):  # the lock's torch still holds: keep the lock
+    if not any(
+        _flag(facts, d.name, "pins_torch") for d in missing
+    ):  # the lock's torch still holds: keep the lock
         return service, missing
     return replace(service, requirements=tuple(d for d in service.requirements if not d.locked)), missing
 

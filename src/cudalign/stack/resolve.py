@@ -133,6 +133,8 @@ def build(
                 chosen[dep] = pins[dep][0]
                 via[dep] = name
                 req = request.specs.get(dep) or request.constraints.get(dep)
+                if _own_clash(request, dep):
+                    req = None  # the user's own pins of it disagree: requirements-conflict says so
                 if req is not None and not req.specifier.contains(Version(pins[dep][0]), prereleases=True):
                     asked = request.asked(dep)
                     how = "was asked for" if dep in request.specs else "is a constraint"
@@ -261,6 +263,16 @@ def build(
         facts=tuple(dict.fromkeys(refs)),
         unknown=unk,
     )
+
+
+def _own_clash(request: Request, name: str) -> bool:
+    """Whether the user's requirements and constraints pin a package to two different versions."""
+    exact = set()
+    for w in request.written.get(name, ()):
+        pins = [x.version for x in w.requirement.specifier if x.operator in ("==", "===")]
+        if len(pins) == 1 and _parses(pins[0]):
+            exact.add(Version(pins[0]))
+    return len(exact) > 1
 
 
 def _pins_missing_release(facts: Facts, stack: Stack) -> bool:
