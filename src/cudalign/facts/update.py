@@ -44,27 +44,14 @@ __all__ = [
     "update",
 ]
 
-TRACKED: tuple[str, ...] = (
-    "torch",
-    "torchvision",
-    "torchaudio",
-    "vllm",
-    "xformers",
-    "flashinfer-python",
-    "flash-attn",
-    "ctranslate2",
-    "faster-whisper",
-    "onnxruntime-gpu",
-    "bitsandbytes",
-    "sglang",
-    "sgl-kernel",
-    "cupy-cuda12x",
-    "cupy-cuda13x",
-    "jax-cuda12-plugin",
-    "jax-cuda13-plugin",
-    "triton",
-)
-"""The packages ``facts update`` reads: the one list, used by the CLI, the embedded snapshot and tests."""
+def _tracked() -> tuple[str, ...]:
+    from cudalign.facts import load, query
+
+    return query.packages_with(load(), "tracked")
+
+
+TRACKED: tuple[str, ...] = _tracked()
+"""The packages ``facts update`` reads: those the knowledge base marks ``tracked`` (``package`` facts)."""
 
 PLATFORM_KEYS = ("linux_x86_64", "linux_aarch64", "windows", "macos", "any")
 # the Python builds preferred as the representative wheel of a platform, best first
