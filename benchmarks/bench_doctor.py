@@ -76,7 +76,7 @@ from cudalign.facts import load
 facts = load(); t.append(time.perf_counter())
 from cudalign.probe import probe
 host = probe(); t.append(time.perf_counter())
-from cudalign.cli.doctor import diagnose
+from cudalign.doctor import diagnose
 report = diagnose(host, facts); t.append(time.perf_counter())
 from cudalign.render import render
 render(report, "text"); t.append(time.perf_counter())

@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import Version
 
 from cudalign.facts import query
-from cudalign.model import DriverInfo, Finding, Host, Severity, Stack, Verdict
+from cudalign.model import (
+    DriverInfo,
+    Finding,
+    Host,
+    Matrix,
+    Plan,
+    Rejection,
+    Report,
+    Severity,
+    Stack,
+    Verdict,
+)
 from cudalign.rules import check, verdict
 from cudalign.rules.common import label, runs
 from cudalign.stack import (
@@ -26,58 +37,18 @@ from cudalign.stack import (
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
 
-__all__ = ["Matrix", "Plan", "Rejection", "driver_targets", "make_plan", "with_driver"]
+__all__ = [
+    "SCHEMA",
+    "Matrix",
+    "Plan",
+    "Rejection",
+    "driver_targets",
+    "make_plan",
+    "plan_report",
+    "with_driver",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class Matrix:
-    """One compatible combination, written the way an operator writes it."""
-
-    label: str
-    driver: str | None
-    """Driver the matrix runs on: the host's, or the target of an upgrade."""
-    driver_branch: str | None
-    driver_change: bool
-    reboot: bool
-    cuda: str | None
-    """CUDA runtime torch brings (``12.8``)."""
-    torch: str | None
-    """``2.9.0+cu128``."""
-    torch_index: str | None
-    vllm: str | None
-    vllm_cuda: str | None
-    python: str | None
-    image: str | None
-    install_uv: str
-    install_pip: str
-    requirements: tuple[str, ...]
-    """requirements.txt lines (index first)."""
-    verdict: Verdict
-    caveats: tuple[str, ...]
-    runbook: str | None
-    stack: Stack
-    findings: tuple[Finding, ...]
-    images_rejected: tuple[Rejection, ...] = ()
-    """Base images tried first that do not run on this driver, each with its strongest reason."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A family of candidates that does not run, and the strongest reason."""
-
-    family: str
-    code: str
-    name: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """The ranked matrices and the rejected families."""
-
-    matrices: tuple[Matrix, ...]
-    rejected: tuple[Rejection, ...]
-    considered: int
+SCHEMA = "cudalign.plan/1"
 
 
 def with_driver(host: Host, facts: Facts, version: str) -> Host:
@@ -242,6 +213,7 @@ def make_plan(
     The search stops once ``max_matrices`` series-distinct matrices keep the driver (nothing older can
     rank above them); a series whose newest release fails for a series-wide reason (driver, arch, CUDA
     major, image) is not searched further."""
+    requirements = tuple(requirements)
     request = parse_requirements(requirements, index_url=index_url)
     current = host.driver.version if host.driver is not None else None
     found: list[Matrix] = []
@@ -344,7 +316,14 @@ def make_plan(
             and (best_kept is None or _sort_key(_probe_matrix(o))[1] < _sort_key(best_kept)[1])
         ]
     )
-    return Plan(labelled, tuple(rejected), considered)
+    return Plan(labelled, tuple(rejected), considered, requirements, no_driver_change)
+
+
+def plan_report(plan: Plan, host: Host) -> Report:
+    """The ``cudalign.plan/1`` report: ``--fail-on`` is judged on matrix A's findings, and a plan with no
+    matrix is an error."""
+    severities = tuple(f.severity for f in plan.matrices[0].findings) if plan.matrices else (Severity.ERROR,)
+    return Report(schema=SCHEMA, host=host, data={"plan": plan}, exit_on=severities)
 
 
 @dataclass(slots=True)

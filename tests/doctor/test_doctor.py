@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from cudalign.cli import main
-from cudalign.cli.doctor import SCHEMA, diagnose, exit_status, match_gpus
-from cudalign.cli.options import host_from_args
+from cudalign.cli.options import exit_code, host_from_args
+from cudalign.doctor import SCHEMA, diagnose, match_gpus
 from cudalign.facts import Facts, load
 from cudalign.model import Host, Verdict, host_from_json
 from cudalign.render import render
@@ -108,7 +108,7 @@ def test_no_driver_is_a_clear_report_with_packages(facts: Facts) -> None:
     assert "- NVML: libnvidia-ml.so.1 not found" in text
     assert "- the nvidia kernel module is not loaded (no /proc/driver/nvidia/version)" in text
     assert "torch  2.9.0+cpu" in text
-    assert exit_status(report, "error") == 0
+    assert exit_code(report, "error") == 0
 
 
 def test_no_driver_with_a_cuda_torch_is_an_error(facts: Facts) -> None:
@@ -119,7 +119,7 @@ def test_no_driver_with_a_cuda_torch_is_an_error(facts: Facts) -> None:
     report = diagnose(replace(base, packages=cuda_torch), facts)
     assert [f.code for f in report.findings] == ["CA104"]
     assert "no NVIDIA driver found" in report.findings[0].message
-    assert exit_status(report, "error") == 1
+    assert exit_code(report, "error") == 1
 
 
 def test_mig_and_missing_gpu_are_shown(facts: Facts) -> None:
@@ -161,7 +161,7 @@ def test_requirements_get_a_verdict(facts: Facts) -> None:
     assert report.verdict == Verdict.FAILS and target["verdict"] == "fails"
     pin = [f for f in target["findings"] if f["code"] == "CA301"]
     assert pin and "vllm 0.11.0 pins torch==2.8.0" in pin[0]["message"]
-    assert exit_status(report, "error") == 1 and exit_status(report, "never") == 0
+    assert exit_code(report, "error") == 1 and exit_code(report, "never") == 0
     assert "Verdict for torch==2.9.0+cu128 vllm==0.11.0: fails" in render(report, "text")
 
 

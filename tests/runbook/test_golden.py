@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from cudalign.facts import Facts, load
+from cudalign.render.runbook_md import render_markdown
+from cudalign.render.runbook_sh import render_shell
 from cudalign.runbook import build, parse_target
-from cudalign.runbook.render_md import render_markdown
-from cudalign.runbook.render_sh import render_shell
 
 from .conftest import CASES, make_host
 

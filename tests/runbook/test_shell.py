@@ -14,8 +14,8 @@ import pytest
 from cudalign.facts import Facts
 from cudalign.hosts import describe_host
 from cudalign.model import DriverInfo
+from cudalign.render.runbook_sh import render_shell
 from cudalign.runbook import Target, build
-from cudalign.runbook.render_sh import render_shell
 
 from .conftest import CASES, make_host
 

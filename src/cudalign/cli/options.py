@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cudalign.errors import InvalidHost, InvalidInput
-from cudalign.model import Finding, Report, Severity, driver_version, python_version
+from cudalign.model import Report, Severity, driver_version, python_version
 
 if TYPE_CHECKING:
     from cudalign.facts import Facts
@@ -139,11 +139,12 @@ def flag_value(flag: str, value: str, parse: Callable[[str], T]) -> T:
         raise InvalidInput(f"{flag}: {exc}", hint=exc.hint) from None
 
 
-def exit_code(findings: tuple[Finding, ...] | list[Finding], fail_on: str) -> int:
+def exit_code(report: Report, fail_on: str) -> int:
+    """The one exit code of every command: 1 when the report holds something at or above ``fail_on``."""
     if fail_on == "never":
         return 0
     threshold = Severity(fail_on).rank
-    return 1 if any(f.severity.rank >= threshold for f in findings) else 0
+    return 1 if any(s.rank >= threshold for s in report.severities()) else 0
 
 
 _UNWRAPPED = frozenset({"cudalign.runbook/1"})
@@ -164,4 +165,4 @@ def emit(report: Report, args: argparse.Namespace) -> int:
         if args.format == "text" and report.schema not in _UNWRAPPED and (not out or out == "-"):
             text = fit(text, output_width(sys.stdout))
     write_text(text, out)
-    return exit_code(report.findings, getattr(args, "fail_on", "error"))
+    return exit_code(report, getattr(args, "fail_on", "error"))

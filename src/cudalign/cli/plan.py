@@ -34,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from cudalign.cli.options import check_features, emit, host_from_args
     from cudalign.errors import InvalidInput
     from cudalign.facts import load
-    from cudalign.model import Report, to_jsonable
-    from cudalign.plan import make_plan
+    from cudalign.plan import make_plan, plan_report
 
     if args.max < 1:
         raise InvalidInput(f"--max {args.max}: must be at least 1")
@@ -55,21 +54,6 @@ def run(args: argparse.Namespace) -> int:
         index_url=args.index_url,
         features=args.feature,
     )
-    matrices = []
-    for m in plan.matrices:
-        d = to_jsonable(m)
-        d.pop("stack")
-        d["findings"] = to_jsonable(m.findings)
-        matrices.append(d)
-    data = {
-        "requirements": list(args.requirements),
-        "no_driver_change": args.no_driver_change,
-        "matrices": matrices,
-        "rejected": to_jsonable(plan.rejected),
-        "considered": plan.considered,
-    }
-    report = Report(schema="cudalign.plan/1", host=host, data=data)
     if args.emit:
         args.format = args.emit
-    emit(report, args)
-    return 0 if plan.matrices else 1
+    return emit(plan_report(plan, host), args)

@@ -1,28 +1,75 @@
-"""Report renderers: one dispatch from a format name to ``render_<fmt>``.
+"""Report renderers behind one registry: (report schema, format) -> the function that renders it.
 
-JSON and SARIF are generic over every report; text, Markdown and HTML come from the module named for
-the command (``cudalign.render.<command>``, the part of the schema between ``cudalign.`` and ``/``), which
-defines ``text(report)``, and where supported ``markdown(report)`` and ``html(report)``.
+:data:`RENDERERS` names every pair explicitly, as ``module:function``; a module is imported only when one of
+its renderings is asked for, so the CLI starts fast. JSON is canonical (:func:`render_json`, shared by the
+reports whose data is already JSON-shaped); text, Markdown, SARIF and the rest are renderings of the same
+report.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cudalign.model import Report, to_jsonable
 
-__all__ = ["FORMATS", "command_of", "render", "render_json"]
+__all__ = ["FORMATS", "RENDERERS", "formats", "render", "render_json", "renderer"]
 
-FORMATS = ("text", "json", "markdown", "sarif", "html")
+FORMATS = ("text", "json", "markdown", "sarif")
+"""The report formats of DESIGN.md that something renders (command-specific ones aside: ``sh``,
+``requirements``)."""
+
+_JSON = "cudalign.render:render_json"
+_SARIF = "cudalign.render.sarif:render_sarif"
+
+RENDERERS: dict[tuple[str, str], str] = {
+    ("cudalign.check/1", "text"): "cudalign.render.check:text",
+    ("cudalign.check/1", "json"): _JSON,
+    ("cudalign.check/1", "markdown"): "cudalign.render.check:markdown",
+    ("cudalign.check/1", "sarif"): _SARIF,
+    ("cudalign.doctor/1", "text"): "cudalign.render.doctor:text",
+    ("cudalign.doctor/1", "json"): _JSON,
+    ("cudalign.doctor/1", "markdown"): "cudalign.render.doctor:markdown",
+    ("cudalign.plan/1", "text"): "cudalign.render.plan:text",
+    ("cudalign.plan/1", "json"): "cudalign.render.plan:json",
+    ("cudalign.plan/1", "markdown"): "cudalign.render.plan:markdown",
+    ("cudalign.plan/1", "requirements"): "cudalign.render.plan:requirements",
+    ("cudalign.scan/1", "text"): "cudalign.render.scan:text",
+    ("cudalign.scan/1", "json"): _JSON,
+    ("cudalign.scan/1", "markdown"): "cudalign.render.scan:markdown",
+    ("cudalign.scan/1", "sarif"): _SARIF,
+    ("cudalign.explain/1", "text"): "cudalign.render.explain:text",
+    ("cudalign.explain/1", "json"): _JSON,
+    ("cudalign.explain/1", "markdown"): "cudalign.render.explain:markdown",
+    ("cudalign.runbook/1", "text"): "cudalign.render.runbook:text",
+    ("cudalign.runbook/1", "json"): _JSON,
+    ("cudalign.runbook/1", "markdown"): "cudalign.render.runbook:markdown",
+    ("cudalign.runbook/1", "md"): "cudalign.render.runbook:markdown",
+    ("cudalign.runbook/1", "sh"): "cudalign.render.runbook:sh",
+}
+"""Every rendering there is: (report schema, format) -> ``module:function``."""
 
 
-def command_of(report: Report) -> str:
-    return report.schema.split(".", 1)[1].split("/", 1)[0]
+def formats(schema: str) -> tuple[str, ...]:
+    """The formats a report of this schema renders to."""
+    return tuple(fmt for s, fmt in RENDERERS if s == schema)
+
+
+def renderer(schema: str, fmt: str) -> Callable[[Report], str]:
+    """The function that renders a report of ``schema`` as ``fmt``; ``ValueError`` when none does."""
+    import importlib
+
+    target = RENDERERS.get((schema, fmt))
+    if target is None:
+        raise ValueError(f"{schema} has no {fmt} output (it has: {', '.join(formats(schema)) or 'none'})")
+    module, _, name = target.partition(":")
+    fn: Callable[[Report], str] = getattr(importlib.import_module(module), name)
+    return fn
 
 
 def render_json(report: Report) -> str:
+    """The canonical JSON: the report's fields, then its data."""
     body: dict[str, Any] = {"schema": report.schema}
     if report.verdict is not None:
         body["verdict"] = report.verdict.value
@@ -36,15 +83,6 @@ def render_json(report: Report) -> str:
 
 
 def render(report: Report, fmt: str) -> str:
-    if fmt == "json":
-        return render_json(report)
-    if fmt == "sarif":
-        sarif = importlib.import_module("cudalign.render.sarif")
-        return str(sarif.render_sarif(report))
-    module = importlib.import_module(f"cudalign.render.{command_of(report)}")
-    fn = getattr(module, fmt.replace("-", "_"), None)
-    if fn is None:
-        raise ValueError(f"{command_of(report)} has no {fmt} output")
-    result = fn(report)
-    assert isinstance(result, str)
-    return result
+    """The report in the given format."""
+    result = renderer(report.schema, fmt)(report)
+    return result if isinstance(result, str) else str(result)

@@ -17,7 +17,7 @@ def _runbook(report: Report) -> Runbook:
 
 
 def markdown(report: Report) -> str:
-    from cudalign.runbook.render_md import render_markdown
+    from cudalign.render.runbook_md import render_markdown
 
     return render_markdown(_runbook(report))
 
@@ -32,6 +32,6 @@ def text(report: Report) -> str:
 
 
 def sh(report: Report) -> str:
-    from cudalign.runbook.render_sh import render_shell
+    from cudalign.render.runbook_sh import render_shell
 
     return render_shell(_runbook(report))
