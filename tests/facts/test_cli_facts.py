@@ -198,13 +198,13 @@ def test_an_interrupted_update_leaves_every_command_on_the_last_complete_snapsho
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _overlay_from_embedded()
-    _, before, _ = run(capsys, *CHECK)
+    first, before, _ = run(capsys, *CHECK)
     assert "torch 2.9.0" in before and "cuDNN" in before
     partial = _strip_vllm_metadata(open_snapshot(overlay_path(), "overlay"))
     write_snapshot(overlay_path(), partial, pending=True, unfinished=["vllm"])
     snapmod._noticed.clear()
     code, out, err = run(capsys, *CHECK)
-    assert out == before  # the torch and cuDNN lines are still there
+    assert code == first and out == before  # the torch and cuDNN lines are still there
     lines = err.splitlines()
     assert len(lines) == 1 and "update of the PyPI snapshot is pending" in lines[0]
     _, out, _ = run(capsys, "facts", "status")
