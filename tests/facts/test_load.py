@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -247,3 +248,38 @@ def test_parse_value_fails_only_with_invalid_fact(type_: str, value: object) -> 
 @given(major=st.integers(0, 15), minor=st.integers(0, 9))
 def test_cc_values_round_trip(major: int, minor: int) -> None:
     assert parse_value("cc", f"{major}.{minor}", where="w") == ComputeCapability(major, minor)
+
+
+# ---- the pickled cache of the TOML facts ----------------------------------------------------------
+
+
+def _cache_path() -> Path:
+    from cudalign.facts import DATA_DIR, _cache_file
+
+    path = _cache_file(sorted(DATA_DIR.glob("*.toml")))
+    assert path is not None
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[: len(b) // 2],  # truncated
+        lambda b: b[:-40] + bytes(40),  # corrupt payload
+        lambda b: b.replace(b"|", b"|0.0.0-other|", 1),  # written by another version
+        lambda b: b"",  # empty
+        lambda b: __import__("pickle").dumps(["not a fact"]),  # a bare pickle of something else
+    ],
+    ids=["truncated", "corrupt", "other-version", "empty", "foreign"],
+)
+def test_a_bad_facts_cache_is_ignored_and_rebuilt(damage: Any) -> None:
+    from cudalign.facts import _read_cache, load
+
+    first = load()
+    cache = _cache_path()
+    assert _read_cache(cache) is not None  # the first load wrote a cache that checks out
+    cache.write_bytes(damage(cache.read_bytes()))
+    assert _read_cache(cache) is None
+    again = load()  # no traceback: the TOML files are read again
+    assert [f.id for f in again] == [f.id for f in first]
+    assert _read_cache(cache) is not None  # and the cache was rewritten

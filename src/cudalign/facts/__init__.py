@@ -190,7 +190,7 @@ def _cache_file(paths: list[Path]) -> Path | None:
     from cudalign.facts.snapshot import user_cache_dir
 
     h = hashlib.sha256(__version__.encode())
-    for path in [*paths, Path(__file__).with_name("schema.py")]:
+    for path in [*paths, Path(__file__).with_name("schema.py"), Path(__file__)]:
         st = path.stat()
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     try:
@@ -199,34 +199,80 @@ def _cache_file(paths: list[Path]) -> Path | None:
         return None
 
 
+_PICKLE_MAGIC = b"cudalign-facts-pickle\n"
+
+
+def _pickle_header() -> bytes:
+    """What a cache must have been written by: this cudalign, this Python, this shape of :class:`Fact`."""
+    from dataclasses import fields
+
+    from cudalign import __version__
+
+    shape = ",".join(f"{f.name}:{f.type}" for f in fields(Fact))
+    return f"{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{shape}\n".encode()
+
+
+def _read_cache(cache: Path) -> list[Fact] | None:
+    """The facts in a cache file, or ``None`` when it is missing, truncated, corrupt or from elsewhere.
+
+    The file is the magic line, the header line, the SHA-256 of the pickle, then the pickle: the
+    pickle is only unpickled when all of them match, and what comes out must be a list of facts.
+    """
+    import hashlib
+    import pickle
+
+    try:
+        blob = cache.read_bytes()
+    except OSError:
+        return None
+    header = _PICKLE_MAGIC + _pickle_header()
+    if not blob.startswith(header) or len(blob) < len(header) + 32:
+        return None
+    digest, payload = blob[len(header) : len(header) + 32], blob[len(header) + 32 :]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        cached = pickle.loads(payload)  # our own file, checked above
+    except Exception:  # a cache never hides the files it was made from
+        return None
+    ok = isinstance(cached, list) and all(
+        isinstance(f, Fact) and isinstance(f.id, str) and f.kind in KINDS and isinstance(f.values, Mapping)
+        for f in cached
+    )
+    return cached if ok else None
+
+
+def _write_cache(cache: Path, facts: list[Fact]) -> None:
+    import hashlib
+    import pickle
+
+    payload = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(_PICKLE_MAGIC + _pickle_header() + hashlib.sha256(payload).digest() + payload)
+        tmp.replace(cache)
+    except OSError:
+        pass
+
+
 def _load_files(paths: list[Path]) -> list[Fact]:
     """Parse and validate the TOML files; a pickle of the result (keyed on the files) skips it next time.
 
-    Parsing ~300 facts with the pure-Python TOML reader costs ~90 ms; the pickle loads in ~7 ms, which
-    keeps ``check`` on a described host inside its 200 ms budget. A cache that cannot be read or
-    written is ignored: the files are the truth.
+    Parsing ~300 facts with the pure-Python TOML reader costs ~90 ms; the pickle loads in a few ms.
+    The cache is checked before it is trusted (see :func:`_read_cache`); one that cannot be read,
+    written or trusted is ignored and rebuilt: the files are the truth.
     """
-    import pickle
-
     cache = _cache_file(paths)
-    if cache is not None and cache.exists():
-        try:
-            cached = pickle.loads(cache.read_bytes())  # our own file, keyed on the inputs' sizes and mtimes
-            if isinstance(cached, list) and all(isinstance(f, Fact) for f in cached):
-                return cached
-        except Exception:  # a stale or truncated cache never hides the files
-            pass
+    if cache is not None:
+        cached = _read_cache(cache)
+        if cached is not None:
+            return cached
     facts: list[Fact] = []
     for path in paths:
         facts.extend(load_file(path))
     if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
-            tmp.replace(cache)
-        except OSError:
-            pass
+        _write_cache(cache, facts)
     return facts
 
 
