@@ -248,3 +248,34 @@ def test_missing_embedded_snapshot_is_a_clear_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(snapmod, "EMBEDDED_PATH", tmp_path / "missing")
     with pytest.raises(InvalidFact, match="embedded snapshot is missing"):
         load_snapshot()
+
+
+def test_a_command_decodes_only_the_releases_it_looks_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[str] = []
+    real = snapmod._Slices.__getitem__
+
+    def spy(self: snapmod._Slices, version: str) -> Any:
+        decoded.append(version)
+        return real(self, version)
+
+    monkeypatch.setattr(snapmod._Slices, "__getitem__", spy)
+    snap = load_snapshot()
+    assert snap.release("torch", "2.9.0") is not None and len(snap.releases("torch")) > 1
+    assert decoded == ["2.9.0"]
+
+
+def test_byte_spans_that_do_not_cut_the_file_where_its_json_does_are_corrupt() -> None:
+    write_snapshot(
+        overlay_path(), _snapshot("2999-01-01T00:00:00+00:00", a={"1": _release("1"), "2": _release("2")})
+    )
+    manifest = _manifest(overlay_path())
+    spans = manifest["packages"]["a"]["spans"]
+    spans["1"], spans["2"] = spans["2"], spans["1"]  # each version now reads the other's release
+    write_json_atomic(overlay_path() / MANIFEST, manifest)
+    assert overlay_state().state == "ok"  # sizes and names still agree
+    state = overlay_state(deep=True)
+    assert state.state == "corrupt" and "do not match" in (state.error or "")
+    spans["1"] = [spans["1"][0] + 1, spans["1"][1]]
+    write_json_atomic(overlay_path() / MANIFEST, manifest)
+    with pytest.raises(InvalidFact, match="release 1: corrupt"):
+        load_snapshot().release("a", "1")

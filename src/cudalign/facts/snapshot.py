@@ -18,7 +18,11 @@ packages it asks about::
      "checked": "<when the index was read>", "index": "https://pypi.org", "run": "<update run id>",
      "packages": {"torch": {"file": "torch.<hash>.json", "sha256": "...", "size": 319523,
         "releases": 52, "checked": "...", "source": "https://pypi.org/pypi/torch/json",
-        "newest_upload": "2026-10-28T17:02:11+00:00", "http": {"etag": ..., "serial": ...}}}}
+        "newest_upload": "2026-10-28T17:02:11+00:00", "http": {"etag": ..., "serial": ...},
+        "spans": {"2.9.0": [start, end], ...}}}}
+
+``spans`` gives the byte range of each release's JSON value in the package file, so a command decodes
+only the releases it looks at (written compact, one line).
 
 A package file is ``{"name": "torch", "releases": {"2.9.0": {"uploaded": "2025-10-15", "yanked": false,
 "requires_python": ">=3.10", "wheels": [{"filename": "...", "python": ["cp311"], "abi": ["cp311"],
@@ -246,6 +250,32 @@ class _Stored:
     size: int
 
 
+class _Slices(Mapping[str, Any]):
+    """A package file's releases as JSON values decoded one by one, from the byte spans in the manifest.
+
+    ``check`` looks at a few releases of six packages; decoding only those, not the megabyte of JSON
+    the six files hold, is most of what keeps it inside its time budget.
+    """
+
+    __slots__ = ("_body", "_spans", "_where")
+
+    def __init__(self, body: bytes, spans: Mapping[str, Any], where: str) -> None:
+        self._body, self._spans, self._where = body, spans, where
+
+    def __getitem__(self, version: str) -> Any:
+        start, end = self._spans[version]
+        try:
+            return json.loads(self._body[start:end])
+        except ValueError:
+            raise InvalidFact(f"{self._where}: release {version}: corrupt (not JSON at its offset)") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+
 class _LazyReleases(Mapping[str, Release]):
     """A package's releases, each built from its JSON the first time it is looked at.
 
@@ -294,13 +324,21 @@ def _read_package(directory: Path, name: str, entry: Mapping[str, Any]) -> Mappi
     digest = hashlib.sha256(body).hexdigest()
     if len(body) != entry["size"] or digest != entry["sha256"]:
         raise InvalidFact(f"{path}: corrupt (its size or checksum differs from {MANIFEST})")
+    stored = _Stored(path, digest, len(body))
+    spans = entry.get("spans")
+    if isinstance(spans, dict) and body.startswith(_head(name)):
+        return _LazyReleases(_Slices(body, spans, str(path)), str(path), stored)
     try:
         data = json.loads(body)
     except ValueError as exc:
         raise InvalidFact(f"{path}: corrupt (not JSON: {exc})") from None
     if not isinstance(data, Mapping) or data.get("name") != name:
         raise InvalidFact(f"{path}: corrupt (not the releases of {name})")
-    return parse_package(data, where=f"{path}", stored=_Stored(path, digest, len(body)))
+    return parse_package(data, where=f"{path}", stored=stored)
+
+
+def _head(name: str) -> bytes:
+    return b'{"name":' + json.dumps(name).encode() + b',"releases":{'
 
 
 class _LazyPackages(Mapping[str, PackageHistory]):
@@ -428,6 +466,15 @@ def verify_snapshot(directory: Path, *, origin: str = "overlay", manifest: str =
     """Open a snapshot and decode every package file and release: what ``status`` and ``update`` trust."""
     snap = open_snapshot(directory, origin, manifest=manifest)
     for name in snap.packages:
+        stored = getattr(snap.packages[name].releases, "stored", None)
+        if isinstance(stored, _Stored):  # the byte spans must cut the file where its JSON says
+            try:
+                whole = json.loads(stored.path.read_bytes())["releases"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise InvalidFact(f"{stored.path}: corrupt ({exc})") from None
+            releases = snap.packages[name].releases
+            if list(whole) != list(releases) or any(whole[v] != releases._raw[v] for v in whole):  # type: ignore[attr-defined]
+                raise InvalidFact(f"{stored.path}: corrupt (its releases do not match {manifest})")
         for version in snap.packages[name].releases:
             snap.packages[name].releases[version]  # builds it, raising if malformed
     return snap
@@ -580,13 +627,16 @@ def _package_file(directory: Path, history: PackageHistory) -> dict[str, Any]:
     import hashlib
 
     stored = getattr(history.releases, "stored", None)
+    body: bytes | None = None
     if isinstance(stored, _Stored):  # unchanged since it was read: copy the bytes, do not re-encode
         digest, size = stored.sha256, stored.size
-        body: bytes | None = None
+        raw = history.releases._raw  # type: ignore[attr-defined]
+        spans = dict(raw._spans) if isinstance(raw, _Slices) else None
+        if spans is None:
+            body = stored.path.read_bytes()
+            spans = _encode(history.name, json.loads(body)["releases"])[1]
     else:
-        releases = {v: release_to_json(r) for v, r in history.releases.items()}
-        body = json.dumps({"name": history.name, "releases": releases}, separators=(",", ":")).encode()
-        body += b"\n"
+        body, spans = _encode(history.name, {v: release_to_json(r) for v, r in history.releases.items()})
         digest, size = hashlib.sha256(body).hexdigest(), len(body)
     name = f"{history.name}.{digest[:16]}.json"
     target = directory / name
@@ -606,7 +656,21 @@ def _package_file(directory: Path, history: PackageHistory) -> dict[str, Any]:
     }
     if history.http:
         entry["http"] = dict(history.http)
+    entry["spans"] = spans
     return entry
+
+
+def _encode(name: str, releases: Mapping[str, Any]) -> tuple[bytes, dict[str, list[int]]]:
+    """A package file's bytes (compact JSON) and the byte span of each release's value in them."""
+    out = bytearray(_head(name))
+    spans: dict[str, list[int]] = {}
+    for n, (version, rel) in enumerate(releases.items()):
+        out += (b"," if n else b"") + json.dumps(version).encode() + b":"
+        value = json.dumps(rel, separators=(",", ":")).encode()
+        spans[version] = [len(out), len(out) + len(value)]
+        out += value
+    out += b"}}\n"
+    return bytes(out), spans
 
 
 def write_snapshot(
@@ -634,7 +698,7 @@ def write_snapshot(
     }
     if pending:
         manifest["unfinished"] = sorted(unfinished)
-    write_json_atomic(directory / (PENDING if pending else MANIFEST), manifest, indent=1)
+    write_json_atomic(directory / (PENDING if pending else MANIFEST), manifest)
     if not pending:
         with contextlib.suppress(FileNotFoundError):
             (directory / PENDING).unlink()
