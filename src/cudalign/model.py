@@ -27,6 +27,7 @@ __all__ = [
     "FactRef",
     "Finding",
     "Gpu",
+    "GpuProcess",
     "Host",
     "InstalledPackage",
     "Location",
@@ -245,6 +246,19 @@ class InstalledPackage:
     requires: tuple[str, ...] = ()
     """Its ``Requires-Dist`` lines (PEP 508)."""
     location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GpuProcess:
+    """A compute process using a GPU, as NVML lists it on this machine."""
+
+    pid: int
+    name: str
+    """Its command name (``/proc/<pid>/comm``), or why it could not be read."""
+    gpu: int
+    """The GPU's NVML index."""
+    used_mib: int | None = None
+    """GPU memory it holds, where NVML says."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,7 @@ def test_recorded_host_is_not_this_machine(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A host file recorded elsewhere must not get this machine's GPU processes."""
-    import cudalign.runbook.processes as processes
+    import cudalign.probe.processes as processes
 
     def boom() -> None:
         raise AssertionError("NVML read for a recorded host")

@@ -12,10 +12,10 @@ from cudalign.errors import InvalidInput
 from cudalign.facts import Facts
 from cudalign.hosts import describe_host
 from cudalign.model import DriverInfo, Host, OsInfo, Severity, host_from_json
+from cudalign.probe.processes import gpu_processes
 from cudalign.render.runbook_md import render_markdown
 from cudalign.runbook import GpuProcess, Runbook, Target, build, parse_target
 from cudalign.runbook.distros import detect, from_text
-from cudalign.runbook.processes import gpu_processes
 
 from .conftest import make_host
 

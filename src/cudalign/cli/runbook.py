@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     host, facts = _host(args)
     processes = None
     if host.origin == "probe":
-        from cudalign.runbook.processes import gpu_processes
+        from cudalign.probe.processes import gpu_processes
 
         processes = gpu_processes()
     rb = replace(build(host, facts, target, processes=processes), command=_script_command(args))

@@ -13,11 +13,22 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
-__all__ = ["LIBRARY", "FabricInfo", "FabricInfoV", "Memory", "NvmlCallError", "PciInfo", "load"]
+__all__ = [
+    "LIBRARY",
+    "FabricInfo",
+    "FabricInfoV",
+    "Memory",
+    "NvmlCallError",
+    "PciInfo",
+    "ProcessInfo",
+    "load",
+]
 
 LIBRARY = "libnvidia-ml.so.1"
 ERROR_LIBRARY_NOT_FOUND = 12
 ERROR_FUNCTION_NOT_FOUND = 13
+ERROR_INSUFFICIENT_SIZE = 7
+VALUE_NOT_AVAILABLE = 2**64 - 1  # NVML_VALUE_NOT_AVAILABLE as an unsigned long long
 _NAME = 96  # NVML_DEVICE_NAME_V2_BUFFER_SIZE
 _UUID = 96  # NVML_DEVICE_UUID_V2_BUFFER_SIZE
 _DRIVER = 80  # NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
@@ -87,6 +98,28 @@ class FabricInfoV(ctypes.Structure):
         self.version = ctypes.sizeof(FabricInfoV) | (2 << 24)
 
 
+class ProcessInfo(ctypes.Structure):
+    """``nvmlProcessInfo_t`` (``nvmlProcessInfo_v2_t``, which the ``_v3`` process calls fill)."""
+
+    _fields_ = (
+        ("pid", _uint),
+        ("usedGpuMemory", ctypes.c_ulonglong),
+        ("gpuInstanceId", _uint),
+        ("computeInstanceId", _uint),
+    )
+
+
+class Process:
+    """One compute process as pynvml returns it: ``pid`` and ``usedGpuMemory`` (bytes, ``None`` when NVML
+    cannot say)."""
+
+    __slots__ = ("pid", "usedGpuMemory")
+
+    def __init__(self, pid: int, used: int | None) -> None:
+        self.pid = pid
+        self.usedGpuMemory = used
+
+
 # name -> argument types (every function returns nvmlReturn_t, an unsigned int)
 _SIGNATURES: dict[str, tuple[Any, ...]] = {
     "nvmlInit_v2": (),
@@ -106,6 +139,7 @@ _SIGNATURES: dict[str, tuple[Any, ...]] = {
     "nvmlDeviceGetNvLinkRemoteDeviceType": (_handle, _uint, _p(_uint)),
     "nvmlDeviceGetGpuFabricInfoV": (_handle, _p(FabricInfoV)),
     "nvmlDeviceGetGpuFabricInfo": (_handle, _p(FabricInfo)),
+    "nvmlDeviceGetComputeRunningProcesses_v3": (_handle, _p(_uint), _p(ProcessInfo)),
 }
 
 
@@ -235,6 +269,26 @@ class Nvml:
     def nvmlDeviceGetGpuFabricInfo(self, handle: ctypes.c_void_p, ref: Any) -> int:
         self._call("nvmlDeviceGetGpuFabricInfo", handle, ref)
         return 0
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: ctypes.c_void_p) -> list[Process]:
+        """The compute processes on one GPU; asks for the count first, then for room to spare (processes
+        may start between the two calls), as pynvml does."""
+        fn = self._fn("nvmlDeviceGetComputeRunningProcesses_v3")
+        count = _uint(0)
+        code = int(fn(handle, ctypes.byref(count), None))
+        if code == 0:
+            return []
+        if code != ERROR_INSUFFICIENT_SIZE:
+            raise NvmlCallError(code, self._error_string(code))
+        count.value = count.value * 2 + 5
+        infos = (ProcessInfo * count.value)()
+        code = int(fn(handle, ctypes.byref(count), infos))
+        if code != 0:
+            raise NvmlCallError(code, self._error_string(code))
+        return [
+            Process(int(p.pid), None if p.usedGpuMemory == VALUE_NOT_AVAILABLE else int(p.usedGpuMemory))
+            for p in infos[: count.value]
+        ]
 
 
 def load(library: str = LIBRARY) -> Nvml:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cudalign.errors import InvalidInput
-from cudalign.model import FactRef, Finding, Report
+from cudalign.model import FactRef, Finding, GpuProcess, Report
 
 if TYPE_CHECKING:
     from cudalign.facts import Facts
@@ -73,16 +73,6 @@ def parse_target(text: str) -> Target:
         f"--driver {text!r}: not a driver branch or version",
         hint="use a branch (575, R575) or a full version (575.57.08)",
     )
-
-
-@dataclass(frozen=True, slots=True)
-class GpuProcess:
-    """A process using a GPU when the runbook was generated (NVML on this host)."""
-
-    pid: int
-    name: str
-    gpu: int
-    used_mib: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
