@@ -71,37 +71,56 @@ def test_odd_file_names_are_uri_references() -> None:
     assert uri == "my%20dir/%C3%A4%23.txt"
 
 
-def test_rule_help_prefers_the_docs_page(tmp_path: Path) -> None:
-    rule = next(r for r in catalogue() if r.code == "CA601")
-    (tmp_path / "CA601.md").write_text("# CA601 torch-drift\n\nPage text.\n")
-    assert rule_help(rule, tmp_path) == "# CA601 torch-drift\n\nPage text.\n"
-    fallback = rule_help(rule, tmp_path / "absent")
-    assert fallback.startswith("CA601 torch-drift:") and "Fix:" in fallback
+def test_rule_help_is_the_docs_page_made_inside_the_package() -> None:
+    """Each rule's help equals its committed ``docs/rules/<code>.md``, made from the docstring, not read."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "rules"
+    rules = catalogue()
+    assert {r.code for r in rules} == {p.stem for p in docs.glob("CA*.md")}
+    for rule in rules:
+        assert rule_help(rule) == (docs / f"{rule.code}.md").read_text(encoding="utf-8"), rule.code
 
 
-def test_levels_follow_severity() -> None:
-    findings = tuple(
-        Finding("CA604", "unpinned-cuda-package", s, "m", "f", location=Location("r.txt", 1))
-        for s in Severity
+def test_sarif_reads_no_file_of_the_checkout() -> None:
+    """Neither the SARIF renderer nor the rule pages reach for files next to the package."""
+    import ast
+
+    import cudalign.render.rule_docs
+    import cudalign.render.sarif
+
+    for module in (cudalign.render.sarif, cudalign.render.rule_docs):
+        tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        attrs = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        assert "__file__" not in names and "open" not in names, module.__name__
+        assert not attrs & {"read_text", "read_bytes", "open", "files", "glob"}, module.__name__
+
+
+def test_an_installed_copy_writes_the_same_sarif(tmp_path: Path, facts: Facts) -> None:
+    """The package copied alone (as a wheel installs it: no docs/ beside it) renders identical SARIF."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import cudalign
+
+    site = tmp_path / "site"
+    shutil.copytree(
+        Path(cudalign.__file__).parent, site / "cudalign", ignore=shutil.ignore_patterns("__pycache__")
     )
-    log = json.loads(render_sarif(Report(schema="cudalign.scan/1", findings=findings)))
-    assert [r["level"] for r in log["runs"][0]["results"]] == ["note", "warning", "error"]
-
-
-def test_a_file_two_services_share_is_reported_once() -> None:
-    findings = tuple(
-        Finding(
-            "CA604",
-            "unpinned-cuda-package",
-            Severity.WARNING,
-            "m",
-            "f",
-            location=Location("r.txt", 2),
-            service=s,
-        )
-        for s in ("llm", "worker")
+    report = scan(REPOS / "speech_llm", facts, fleet_driver="535.104.05").report()
+    here = render_sarif(report)
+    code = (
+        "import sys; from cudalign.facts import load; from cudalign.scan import scan;"
+        "from cudalign.render.sarif import render_sarif; import cudalign;"
+        f"assert cudalign.__file__.startswith({str(site)!r}), cudalign.__file__;"
+        f"sys.stdout.write(render_sarif(scan({str(REPOS / 'speech_llm')!r}, load(), "
+        "fleet_driver='535.104.05').report()))"
     )
-    results = json.loads(render_sarif(Report(schema="cudalign.scan/1", findings=findings)))["runs"][0][
-        "results"
-    ]
-    assert len(results) == 1 and results[0]["properties"]["services"] == ["llm", "worker"]
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env.update({k: v for k, v in os.environ.items() if k.startswith(("CUDALIGN_", "XDG_"))})
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout == here

@@ -1,6 +1,10 @@
 """SARIF 2.1.0 for any report with findings, as GitHub code scanning takes it: every rule of the
-catalogue with its help text (``docs/rules/<code>.md`` where present, else the rule's docstring), and
-one result per finding with its file and line relative to the repository root."""
+catalogue with its help text, and one result per finding with its file and line relative to the
+repository root.
+
+The help text is the rule's documentation page made from its docstring inside the package
+(:mod:`cudalign.render.rule_docs`, the same text as ``docs/rules/<code>.md``): nothing is read from
+files, so an installed wheel writes the same SARIF as a checkout."""
 
 from __future__ import annotations
 
@@ -9,10 +13,13 @@ import json
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cudalign.model import Finding, Report, Severity
+
+if TYPE_CHECKING:
+    from cudalign.rules import AnyRule
 
 __all__ = ["SARIF_SCHEMA", "catalogue", "render_sarif", "rule_help"]
 
@@ -20,39 +27,18 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-class _RuleLike(Protocol):
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def severity(self) -> Severity: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def doc(self) -> str: ...
-
-
-def catalogue() -> list[_RuleLike]:
+def catalogue() -> list[AnyRule]:
     """Every rule of the one catalogue (:data:`cudalign.rules.RULES`): engine and repo rules."""
     from cudalign.rules import RULES
 
     return list(RULES)
 
 
-def _docs_dir() -> Path:
-    import cudalign
+def rule_help(rule: AnyRule) -> str:
+    """The rule's help text: its documentation page, made from its docstring."""
+    from cudalign.render.rule_docs import page
 
-    return Path(cudalign.__file__).resolve().parents[2] / "docs" / "rules"
-
-
-def rule_help(rule: _RuleLike, docs_dir: Path | None = None) -> str:
-    """The rule's help text: its docs page when the checkout has one, else its docstring."""
-    page = (docs_dir or _docs_dir()) / f"{rule.code}.md"
-    try:
-        return page.read_text(encoding="utf-8")
-    except OSError:
-        return f"{rule.code} {rule.name}: {rule.title}\n\n{rule.doc}"
+    return page(rule)
 
 
 @cache
@@ -70,8 +56,8 @@ def _project_url() -> str | None:
     return None
 
 
-def _rule_json(rule: _RuleLike, docs_dir: Path | None) -> dict[str, Any]:
-    text = rule_help(rule, docs_dir)
+def _rule_json(rule: AnyRule) -> dict[str, Any]:
+    text = rule_help(rule)
     first = rule.doc.split("\n\n", 1)[0].replace("\n", " ") if rule.doc else rule.title
     out: dict[str, Any] = {
         "id": rule.code,
@@ -143,9 +129,7 @@ def _results(findings: Iterable[Finding], index: dict[str, int]) -> list[dict[st
     return out
 
 
-def render_sarif(
-    report: Report, *, rules: Iterable[_RuleLike] | None = None, docs_dir: Path | None = None
-) -> str:
+def render_sarif(report: Report, *, rules: Iterable[AnyRule] | None = None) -> str:
     """The report as a SARIF 2.1.0 log (one run)."""
     from cudalign import __version__
 
@@ -157,7 +141,7 @@ def render_sarif(
                 "name": "cudalign",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "rules": [_rule_json(r, docs_dir) for r in catalog],
+                "rules": [_rule_json(r) for r in catalog],
             }
         },
         "results": _results(report.findings, index),
