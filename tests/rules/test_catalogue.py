@@ -1,17 +1,33 @@
-"""Meta-tests of the catalogue: unique codes and names, docs, a catches and a catches-not test per rule."""
+"""Meta-tests of the catalogue: unique codes and names, docs, and each rule run on its table of cases."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cudalign.facts import Facts
+from cudalign.hosts import describe_host
 from cudalign.model import Finding, Severity, Stack, Verdict
-from cudalign.rules import ENGINE_RULES, REPO_RULES, RULES, rule, verdict
+from cudalign.rules import (
+    ENGINE_RULES,
+    REPO_RULES,
+    RULES,
+    AnyRule,
+    Context,
+    RepoRule,
+    engine_rule,
+    rule,
+    verdict,
+)
+from cudalign.scan import scan
+from cudalign.stack import from_installed, resolve
+
+from .cases import CASES, EngineCase, RepoCase
 
 ROOT = Path(__file__).resolve().parents[2]
 BRIEF_CODES = {
@@ -53,12 +69,61 @@ def test_every_rule_has_a_docstring_with_the_four_parts(r) -> None:  # type: ign
         assert part in r.doc, f"{r.code} docstring lacks {part}"
 
 
-@pytest.mark.parametrize("r", ENGINE_RULES, ids=[r.code for r in ENGINE_RULES])
-def test_every_rule_has_a_catches_and_a_catches_not_test(r) -> None:  # type: ignore[no-untyped-def]
-    text = "\n".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
-    code = r.code.lower()
-    assert re.search(rf"def test_{code}_catches_(?!not)\w+", text), f"no catches test for {r.code}"
-    assert re.search(rf"def test_{code}_catches_not_\w+", text), f"no catches-not test for {r.code}"
+def _findings(code: str, case: EngineCase | RepoCase, facts: Facts, tmp: Path) -> list[Finding]:
+    """Run one rule of the catalogue on one case's input."""
+    if isinstance(case, RepoCase):
+        root = tmp / "repo"
+        for rel, text in case.files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text, encoding="utf-8")
+        return [f for f in scan(root, facts, fleet_driver=case.fleet_driver).findings if f.code == code]
+    host = describe_host(facts, gpus=case.gpus, driver=case.driver, python=case.python)
+    host = dataclasses.replace(host, os=dataclasses.replace(host.os, **case.os), **case.host)
+    if case.driver_info:
+        assert host.driver is not None
+        host = dataclasses.replace(host, driver=dataclasses.replace(host.driver, **case.driver_info))
+    if case.installed:
+        stack = from_installed(host, facts)
+    else:
+        stack = resolve(case.requirements, facts, host, image=case.image, constraints=case.constraints)
+    return engine_rule(code).run(Context(host, stack, facts, case.features))
+
+
+def _cases() -> list[tuple[str, bool, EngineCase | RepoCase]]:
+    return [
+        (code, catches, case)
+        for code, table in CASES.items()
+        for catches, cases in ((True, table.catches), (False, table.catches_not))
+        for case in cases
+    ]
+
+
+@pytest.mark.parametrize("r", RULES, ids=[r.code for r in RULES])
+def test_every_rule_has_cases_it_catches_and_cases_it_does_not(r: AnyRule) -> None:
+    table = CASES.get(r.code)
+    assert table is not None, f"add {r.code}'s catching and non-catching inputs to tests/rules/cases.py"
+    assert table.catches and table.catches_not, f"{r.code} needs both kinds of case in tests/rules/cases.py"
+    kind = RepoCase if isinstance(r, RepoRule) else EngineCase
+    assert all(isinstance(c, kind) for c in (*table.catches, *table.catches_not)), r.code
+
+
+def test_the_case_table_names_only_rules_of_the_catalogue() -> None:
+    assert set(CASES) <= {r.code for r in RULES}
+
+
+@pytest.mark.parametrize(
+    ("code", "catches", "case"),
+    _cases(),
+    ids=[f"{code}-{'catches' if catches else 'catches-not'}-{case.what}" for code, catches, case in _cases()],
+)
+def test_each_rule_on_its_cases(
+    code: str, catches: bool, case: EngineCase | RepoCase, facts: Facts, tmp_path: Path
+) -> None:
+    found = _findings(code, case, facts, tmp_path)
+    if catches:
+        assert [f for f in found if not f.unknown], f"{code} does not catch {case.what}: {found}"
+    else:
+        assert found == [], f"{code} catches {case.what}, which it must not: {found}"
 
 
 def test_committed_docs_match_the_generator() -> None:
