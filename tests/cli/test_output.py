@@ -222,3 +222,15 @@ def test_dash_is_standard_output(cli: Cli) -> None:
     result = cli(*RUNS["check"], "--json", "-o", "-")
     assert result.rc in (0, 1)
     assert json.loads(result.out)["schema"] == "cudalign.check/1"
+
+
+def test_a_lone_surrogate_from_a_host_file_is_written_escaped(tmp_path: Path, cli: Cli) -> None:
+    host = tmp_path / "host.json"
+    host.write_text('{"origin": "file", "gpus": [{"index": 0, "name": "GPU \\ud800 x", "cc": "9.0"}]}')
+    out = tmp_path / "report.txt"
+    result = cli("check", "vllm==0.13.0", "--host", str(host), "-o", str(out))
+    assert result.rc in (0, 1), result.err
+    assert "GPU \\ud800 x" in out.read_text(encoding="utf-8")
+    result = cli("check", "vllm==0.13.0", "--host", str(host))
+    assert result.rc in (0, 1), result.err
+    assert "GPU \\ud800 x" in result.out

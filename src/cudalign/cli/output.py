@@ -91,15 +91,26 @@ def write_text(text: str, out: str | None) -> None:
     if not text.endswith("\n"):
         text += "\n"
     if not out or out == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(_encodable(text, getattr(sys.stdout, "encoding", None) or "utf-8"))
         return
     write_output(Path(out), text, shown=out)
+
+
+def _encodable(text: str, encoding: str) -> str:
+    """``text`` with what ``encoding`` cannot hold (lone surrogates from argv or JSON) as ``\\udcff``."""
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        pass
+    return text
 
 
 def write_output(path: Path, text: str, *, shown: str | None = None) -> None:
     """Replace the file at ``path`` (through links) with ``text`` atomically; one-line error otherwise."""
     shown = shown or str(path)
-    data = text.encode("utf-8")
+    data = _encodable(text, "utf-8").encode("utf-8")
     try:
         if _is_special(path):
             with open(path, "wb") as fh:
