@@ -290,3 +290,26 @@ def test_https_tunnels_through_the_proxy_with_a_custom_ca(
     assert code == 0 and _status(data) == "updated", err
     port = index.url.rsplit(":", 1)[1]
     assert f"CONNECT localhost:{port}" in log.read_text()
+
+
+@pytest.mark.parametrize("target", ["file", "unwritable"])
+def test_write_embedded_to_a_file_or_an_unwritable_place_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: str
+) -> None:
+    import os
+
+    if target == "file":
+        path = tmp_path / "snap.json"
+        path.write_text("mine")
+    else:
+        if os.geteuid() == 0:
+            path = Path("/proc/cudalign-snapshot")  # not writable even for root
+        else:
+            tmp_path.chmod(0o500)
+            path = tmp_path / "snap"
+    with serve_index() as index:
+        code, _, err = update(capsys, index, "--write-embedded", str(path))
+    assert code == 2 and "Traceback" not in err and len(err.splitlines()) == 1
+    assert err.startswith(f"cudalign: error: {path}") or err.startswith("cudalign: error: --write-embedded")
+    if target == "file":
+        assert path.read_text() == "mine"

@@ -81,14 +81,18 @@ def _update(args: argparse.Namespace) -> int:
     embedded = Path(args.write_embedded) if args.write_embedded else None
     if embedded is not None and embedded.exists() and not embedded.is_dir():
         raise InvalidInput(f"--write-embedded {embedded}: not a directory (a snapshot is a directory)")
-    result, base = refresh(
-        args.packages or None,
-        embedded=embedded,
-        full=args.full,
-        index=args.index,
-        since=since,
-        jobs=args.jobs,
-    )
+    try:
+        result, base = refresh(
+            args.packages or None,
+            embedded=embedded,
+            full=args.full,
+            index=args.index,
+            since=since,
+            jobs=args.jobs,
+        )
+    except OSError as exc:  # the network's errors are NetworkError; this is the disk
+        where = exc.filename or embedded or "the user cache directory"
+        raise InvalidInput(f"{where}: cannot write the snapshot: {exc.strerror or exc}") from None
     if result.offline:
         kept = f"the {base.origin} snapshot of {base.generated[:10]}" if base else "no snapshot"
         what = "offline" if result.unreachable else "could not read the index"
