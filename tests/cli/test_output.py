@@ -234,3 +234,28 @@ def test_a_lone_surrogate_from_a_host_file_is_written_escaped(tmp_path: Path, cl
     result = cli("check", "vllm==0.13.0", "--host", str(host))
     assert result.rc in (0, 1), result.err
     assert "GPU \\ud800 x" in result.out
+
+
+@pytest.mark.parametrize(
+    "name", ["requirements.txt", "svc/Dockerfile", "docker-compose.yml", "pyproject.toml", "k8s/app.yaml"]
+)
+def test_scan_refuses_to_write_over_a_file_it_reads(
+    name: str, tmp_path: Path, cli: Cli, usage_error: Check, digests: Callable[[Path], dict[str, str]]
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "svc").mkdir(parents=True)
+    (repo / "k8s").mkdir()
+    (repo / "requirements.txt").write_text("torch==2.5.1+cu124\n")
+    (repo / "svc" / "Dockerfile").write_text("FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\n")
+    (repo / "docker-compose.yml").write_text("services:\n  svc:\n    build: svc\n")
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
+    (repo / "k8s" / "app.yaml").write_text("kind: Pod\n")
+    (tmp_path / "link.txt").symlink_to(repo / name)
+    before = digests(repo)
+    for target in (repo / name, tmp_path / "link.txt"):
+        usage_error(cli("scan", str(repo), "-o", str(target)), f"-o {target}", "scan reads")
+    assert digests(repo) == before
+    report = repo / "scan-report.txt"
+    assert cli("scan", str(repo), "-o", str(report)).rc in (0, 1)
+    assert cli("scan", str(repo), "-o", str(report)).rc in (0, 1)  # its own report: overwritten on a rerun
+    assert report.read_text().startswith("cudalign scan")

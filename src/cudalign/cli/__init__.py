@@ -1,6 +1,7 @@
 """The command line: parse arguments, run one command, turn its report into output and an exit code.
 
-Each command lives in ``cudalign.cli.<name>`` with ``add_arguments(parser)`` and ``run(args) -> int``;
+Each command lives in ``cudalign.cli.<name>`` with ``add_arguments(parser)`` and ``run(args) -> int`` (and,
+where it reads files its options do not name, ``reads(args, path)``: why ``-o path`` would overwrite one);
 those modules import nothing heavy at module level so that ``cudalign --version`` starts fast. The
 library raises :class:`~cudalign.errors.CudalignError`; only :func:`main` turns it into one line on
 stderr and exit code 2.
@@ -47,7 +48,7 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
         if name in wanted:
             mod = importlib.import_module(f"cudalign.cli.{module}")
             mod.add_arguments(p)
-            p.set_defaults(_run=mod.run)
+            p.set_defaults(_run=mod.run, _reads=getattr(mod, "reads", None))
     return parser
 
 

@@ -70,6 +70,10 @@ def check_output(args: argparse.Namespace) -> None:
     for flag, source in input_paths(args):
         if _same_file(path, source):
             raise InvalidInput(f"-o {out}: is the {flag} input file; refusing to overwrite it")
+    reads = getattr(args, "_reads", None)
+    why = reads(args, path) if reads is not None else None
+    if why:
+        raise InvalidInput(f"-o {out}: {why}; refusing to overwrite it")
     if _is_special(path):
         return
     target = Path(os.path.realpath(path))

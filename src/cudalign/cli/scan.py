@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "reads", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +19,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="VERSION",
         help="the lowest NVIDIA driver of the target fleet (overrides [tool.cudalign] fleet-driver)",
     )
+
+
+def reads(args: argparse.Namespace, target: Path) -> str | None:
+    """Why ``-o`` must not be ``target``: an existing file under PATH of a kind scan reads, else None."""
+    import os
+
+    from cudalign.scan.walk import classify
+
+    real = os.path.realpath(target)
+    if not os.path.isfile(real):
+        return None
+    rel = os.path.relpath(real, os.path.realpath(args.path))
+    if rel == ".." or rel.startswith(".." + os.sep):
+        return None
+    kind = classify(Path(rel).as_posix())
+    return f"is a {kind} file that scan reads" if kind else None
 
 
 def run(args: argparse.Namespace) -> int:
