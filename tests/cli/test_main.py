@@ -120,3 +120,25 @@ def test_a_command_word_after_an_option_value_still_selects_that_command(
 ) -> None:
     assert main(["check", "--gpu", "plan", "--help"]) == 0
     assert "usage: cudalign check" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["plan", "vllm", "--max", "x"], "argument --max: invalid int value: 'x'"),
+        (["check", "--arch", "sparc"], "argument --arch: invalid choice: 'sparc'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["facts", "show"], "the following arguments are required"),
+        (["scan", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_a_hint(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0].startswith("cudalign: error: ")
+    assert needle in lines[0]
+    assert len(lines) == 2 and lines[1].startswith("hint: see 'cudalign") and lines[1].endswith("--help'")
+    assert captured.out == ""

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
 from cudalign import __version__
 
@@ -30,6 +31,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line and a hint, like every other input error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"cudalign: error: {message}\nhint: see '{self.prog} --help'\n")
+
+
 def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
     """The parser; full sub-parsers for ``commands`` (default: all), help-only ones for the others.
 
@@ -37,7 +45,7 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     alone; the top-level ``--help`` still lists every command from :data:`COMMANDS`.
     """
     wanted = set(COMMANDS if commands is None else commands)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cudalign",
         description="Will this GPU stack run on that host, and if not, why and what exactly to do.",
     )
