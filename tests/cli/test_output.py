@@ -259,3 +259,19 @@ def test_scan_refuses_to_write_over_a_file_it_reads(
     assert cli("scan", str(repo), "-o", str(report)).rc in (0, 1)
     assert cli("scan", str(repo), "-o", str(report)).rc in (0, 1)  # its own report: overwritten on a rerun
     assert report.read_text().startswith("cudalign scan")
+
+
+def test_output_onto_the_file_on_standard_input_is_refused(tmp_path: Path) -> None:
+    import subprocess
+
+    log = tmp_path / "in.log"
+    log.write_text("CUDA driver version is insufficient for CUDA runtime version\n")
+    code = "import sys; from cudalign.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", code, "explain", "--no-probe", "-", "-o", "/dev/stdin"]
+    with log.open("rb") as stdin:
+        res = subprocess.run(argv, stdin=stdin, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.splitlines() == [
+        "cudalign: error: -o /dev/stdin: is the file on standard input; refusing to overwrite it"
+    ]
+    assert log.read_text() == "CUDA driver version is insufficient for CUDA runtime version\n"

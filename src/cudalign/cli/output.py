@@ -55,6 +55,16 @@ def _is_special(path: Path) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
+def _is_stdin_file(path: Path) -> bool:
+    """Whether ``path`` is the regular file redirected to standard input (``explain - < log``)."""
+    try:
+        st_in = os.fstat(sys.stdin.fileno())
+        st_out = os.stat(path)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISREG(st_in.st_mode) and (st_in.st_dev, st_in.st_ino) == (st_out.st_dev, st_out.st_ino)
+
+
 def check_output(args: argparse.Namespace) -> None:
     """Refuse an ``-o`` target that cannot be written, or that is one of the command's inputs.
 
@@ -70,6 +80,8 @@ def check_output(args: argparse.Namespace) -> None:
     for flag, source in input_paths(args):
         if _same_file(path, source):
             raise InvalidInput(f"-o {out}: is the {flag} input file; refusing to overwrite it")
+    if _is_stdin_file(path):
+        raise InvalidInput(f"-o {out}: is the file on standard input; refusing to overwrite it")
     reads = getattr(args, "_reads", None)
     why = reads(args, path) if reads is not None else None
     if why:
