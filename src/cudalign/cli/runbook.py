@@ -116,12 +116,15 @@ def _from_plan(path_text: str, label: str | None) -> tuple[str, str]:
     data = read_json(path)
     if not isinstance(data, dict) or data.get("schema") != "cudalign.plan/1":
         raise InvalidInput(f"{path}: not the output of 'cudalign plan --json'")
-    matrices = [m for m in data.get("matrices", []) if isinstance(m, dict)]
+    raw = data.get("matrices")
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{path}: 'matrices' is not a list; not the output of 'cudalign plan --json'")
+    matrices = [m for m in raw if isinstance(m, dict)]
     if label is not None:
         chosen = next((m for m in matrices if m.get("label") == label), None)
         if chosen is None:
             raise InvalidInput(
-                f"{path}: no matrix {label!r} (have {', '.join(str(m.get('label')) for m in matrices)})"
+                f"{path}: no matrix {label!r} (have {', '.join(repr(m.get('label')) for m in matrices)})"
             )
     else:
         chosen = next((m for m in matrices if m.get("driver_change")), None)
