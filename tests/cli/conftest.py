@@ -11,7 +11,20 @@ import pytest
 
 from cudalign.cli import main
 
-__all__ = ["Result", "cli", "file_digests", "usage_error"]
+__all__ = ["Result", "cli", "file_digests", "isolated_cache", "usage_error"]
+
+
+@pytest.fixture(scope="session")
+def _cli_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cudalign-cli-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(_cli_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One temporary cache for all CLI tests (none of them updates the facts), so the knowledge base is
+    decoded once and read from its pickle after; still never the user's cache."""
+    monkeypatch.setenv("CUDALIGN_CACHE_DIR", str(_cli_cache))
+    return _cli_cache
 
 
 @dataclass(frozen=True)

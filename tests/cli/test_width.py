@@ -96,7 +96,7 @@ _lines = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_lines, max_size=6), st.integers(MIN_WIDTH, 120))
 def test_fit_keeps_every_word_in_order_and_overflows_only_with_one_token(
     lines: list[str], width: int
