@@ -1,11 +1,22 @@
-"""Error signatures: the knowledge base's patterns, matched line by line, each distinct cause once."""
+"""Error signatures: the knowledge base's patterns, matched line by line, each distinct cause once.
+
+Time is linear in the input: a signature's regular expression runs only on the lines that hold its
+literal text (:mod:`cudalign.explain.literals`, found with ``str.find`` over the whole input), and the
+patterns themselves are written so that one search is linear in the line (``tests/explain`` holds every
+pattern to that with adversarial lines, and flags nested or overlapping quantifiers).
+"""
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import accumulate
 from typing import TYPE_CHECKING
+
+from cudalign.explain.literals import LiteralFilter, literal_filter
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
@@ -25,8 +36,13 @@ def rule_code(name: str) -> str:
         return "CA000"
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _MAX_TEXT = 300
+
+
+@cache
+def _ansi() -> re.Pattern[str]:
+    """Terminal colour and cursor codes (compiled on first use: most inputs hold none)."""
+    return re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +99,9 @@ def signatures(facts: Facts) -> tuple[Signature, ...]:
 
 
 def _clean(line: str) -> str:
-    return _ANSI.sub("", line).rstrip("\r\n")
+    if "\x1b" in line:
+        line = _ansi().sub("", line)
+    return line.rstrip("\r\n")
 
 
 def match_line(line: str, sigs: Sequence[Signature]) -> tuple[Signature, re.Match[str]] | None:
@@ -100,9 +118,11 @@ def _groups(m: re.Match[str]) -> dict[str, str]:
 
 
 def _message_start(m: re.Match[str]) -> int:
-    """Where the message starts: the match, or for patterns anchored at the line start, the first group."""
+    """Where the message starts: the match, or the first group for patterns that match context before it
+    (anchored at the line start, or at the start of a run of words by a look-behind)."""
     starts = [m.start(k) for k, v in m.groupdict().items() if v is not None]
-    return min(starts) if m.start() == 0 and starts else m.start()
+    anchored = m.start() == 0 or m.re.pattern.startswith("(?<")
+    return min(starts) if anchored and starts else m.start()
 
 
 def _excerpt(text: str, start: int) -> tuple[str, int]:
@@ -128,33 +148,98 @@ def _continuation(line: str, nxt: str) -> str:
     return nxt[cut:].strip()
 
 
+_Hit = tuple[Signature, re.Match[str]]
+_KEY = 9
+"""Characters of a filter word looked for in the input: a shared prefix (``cudaError…``) is one search."""
+
+
+class _Matcher:
+    """The signatures with their literal filters, and which signatures each key (a filter word's first
+    characters, looked for in the whole input) selects."""
+
+    def __init__(self, sigs: Sequence[Signature]) -> None:
+        self.sigs = list(sigs)
+        self.filters: list[LiteralFilter | None] = [literal_filter(s.pattern.pattern) for s in self.sigs]
+        self.unfiltered = [i for i, f in enumerate(self.filters) if f is None]
+        # What to look for in the whole input: each word cut to its first few characters, and of two such
+        # keys where one holds the other only the shorter (a line holding a word holds its key)
+        keys = sorted({w[:_KEY] for f in self.filters if f is not None for w in f.words}, key=len)
+        kept: list[str] = []
+        for key in keys:
+            if not any(k in key for k in kept):
+                kept.append(key)
+        self.by_key: dict[str, list[int]] = {k: [] for k in kept}
+        for i, f in enumerate(self.filters):
+            for word in f.words if f is not None else ():
+                for key in kept:
+                    if key in word[:_KEY] and i not in self.by_key[key]:
+                        self.by_key[key].append(i)
+
+    def first(self, text: str, keys: Iterable[str]) -> _Hit | None:
+        """:func:`match_line` over the signatures that ``keys`` (those ``text`` holds) select."""
+        chosen = set(self.unfiltered)
+        for key in keys:
+            chosen.update(self.by_key[key])
+        for i in sorted(chosen):
+            f = self.filters[i]
+            if f is None or f.admits(text):
+                m = self.sigs[i].pattern.search(text)
+                if m is not None:
+                    return self.sigs[i], m
+        return None
+
+
+def _cleaned(lines: Iterable[str]) -> tuple[list[str], str]:
+    """The lines without colour codes and line ends, and the same joined with newlines."""
+    raw = lines if isinstance(lines, list) else list(lines)
+    body = "\n".join(raw)
+    if "\r" in body or body.count("\n") != max(len(raw) - 1, 0):  # line ends inside lines
+        cleaned = [_clean(line) for line in raw]
+    elif "\x1b" in body:
+        ansi = _ansi()
+        cleaned = [ansi.sub("", line) if "\x1b" in line else line for line in raw]
+    else:
+        return raw, body  # nothing to clean: no per-line work on a large log
+    return cleaned, "\n".join(cleaned)
+
+
+def _keys_by_line(keys: Iterable[str], cleaned: Sequence[str], body: str) -> dict[int, list[str]]:
+    """For each line of ``body`` (``cleaned`` joined with newlines) that holds some of ``keys``, which."""
+    starts = list(accumulate(map((1).__add__, map(len, cleaned)), initial=0))
+    holding: dict[int, list[str]] = {}
+    for key in keys:
+        pos = body.find(key)
+        while pos >= 0:
+            k = bisect_right(starts, pos) - 1
+            holding.setdefault(k, []).append(key)
+            pos = body.find(key, starts[k + 1])  # once per line is enough
+    return holding
+
+
 def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
     """Each distinct cause once, in order of first appearance.
 
     A cause is a signature (and, for missing libraries, the library): the same error repeated by every
     worker of a server is one cause with a count. A line no signature matches is tried joined with the next
-    one, for messages a terminal or logger wrapped; such a match must span the join.
+    one, for messages a terminal or logger wrapped; such a match must span the join. Only the lines that
+    hold a signature's literal text (or precede one that does) are tried: the others cannot match.
     """
-    cleaned = [_clean(line) for line in lines]
+    cleaned, body = _cleaned(lines)
+    matcher = _Matcher(sigs)
+    holding = _keys_by_line(matcher.by_key, cleaned, body)
+    # a line that holds no signature's key cannot match, nor can it joined with a next line holding none
+    visit = (
+        range(len(cleaned)) if matcher.unfiltered else sorted(holding.keys() | {k - 1 for k in holding if k})
+    )
     found: dict[tuple[str, str], Match] = {}
-    skip = 0
-    for i, line in enumerate(cleaned):
-        if skip:
-            skip -= 1
+    resume = 0
+    for i in visit:
+        if i < resume:
             continue
-        hit = match_line(line, sigs)
-        if hit is None and i + 1 < len(cleaned):
-            head = line.rstrip()
-            joined = f"{head} {_continuation(line, cleaned[i + 1])}"
-            wrapped = match_line(joined, sigs)
-            if wrapped is not None and wrapped[1].start() < len(head) < wrapped[1].end():
-                hit, skip = wrapped, 1
-                if i + 2 < len(cleaned):  # a third line may complete the optional groups
-                    longer = match_line(f"{joined} {_continuation(cleaned[i + 1], cleaned[i + 2])}", sigs)
-                    if longer is not None and len(_groups(longer[1])) > len(_groups(wrapped[1])):
-                        hit, skip = longer, 2
+        hit, skip = _hit(cleaned, i, matcher, holding)
         if hit is None:
             continue
+        resume = i + 1 + skip
         sig, m = hit
         groups = _groups(m)
         key = (sig.id, groups.get("library", ""))
@@ -166,3 +251,26 @@ def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
             merged = {**groups, **prev.groups}
             found[key] = Match(prev.signature, prev.line, prev.text, merged, prev.count + 1, prev.at)
     return tuple(found.values())
+
+
+def _hit(
+    cleaned: Sequence[str], i: int, matcher: _Matcher, holding: Mapping[int, list[str]]
+) -> tuple[_Hit | None, int]:
+    """The match that line ``i`` starts (alone, or joined with the next one or two), and how many of the
+    following lines it used. A key in a joined text lies wholly in one of its lines (keys hold no space)."""
+    line, keys = cleaned[i], holding.get(i, [])
+    hit = matcher.first(line, keys)
+    if hit is not None or i + 1 >= len(cleaned):
+        return hit, 0
+    head = line.rstrip()
+    joined = f"{head} {_continuation(line, cleaned[i + 1])}"
+    keys = [*keys, *holding.get(i + 1, [])]
+    wrapped = matcher.first(joined, keys)
+    if wrapped is None or not wrapped[1].start() < len(head) < wrapped[1].end():
+        return None, 0
+    if i + 2 < len(cleaned):  # a third line may complete the optional groups
+        longer_text = f"{joined} {_continuation(cleaned[i + 1], cleaned[i + 2])}"
+        longer = matcher.first(longer_text, [*keys, *holding.get(i + 2, [])])
+        if longer is not None and len(_groups(longer[1])) > len(_groups(wrapped[1])):
+            return longer, 2
+    return wrapped, 1
