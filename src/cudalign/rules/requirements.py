@@ -63,13 +63,22 @@ def _did_you_mean(name: str, known: Sequence[str]) -> str | None:
 
 
 def _versions(facts: Facts, name: str) -> list[Version]:
-    out = []
-    for text in facts.snapshot.releases(name):
-        try:
-            out.append(Version(text))
-        except InvalidVersion:
-            continue
-    return sorted(out)
+    """The snapshot's releases of a package, oldest first (computed once per knowledge base)."""
+    from cudalign.facts import query
+
+    memo = query._memo(facts)
+    key = ("release_versions", name)
+    if key not in memo:
+        out = []
+        for text in facts.snapshot.releases(name):
+            try:
+                out.append(Version(text))
+            except InvalidVersion:
+                continue
+        memo[key] = sorted(out)
+    result = memo[key]
+    assert isinstance(result, list)
+    return result
 
 
 def _nearest(version: str, versions: Sequence[Version]) -> str:
