@@ -118,6 +118,7 @@ def _values(world: World) -> dict[str, st.SearchStrategy[str]]:
             str(world.outputs),
             str(world.outputs / "missing" / "r.txt"),
             "report.txt",
+            str(world.outputs / ("a" * 4000)),
             str(world.outputs / "sub") + "/",
             world.path("host.json"),
             world.path("link.json"),

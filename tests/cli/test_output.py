@@ -68,6 +68,14 @@ def _bad_targets(tmp_path: Path) -> list[tuple[str, str]]:
         (str(tmp_path / "sub") + "/", "directory"),
         (str(a_file / "out.txt"), "not a directory"),
     ]
+    loop = tmp_path / "loop-a"
+    if not loop.is_symlink():
+        loop.symlink_to(tmp_path / "loop-b")
+        (tmp_path / "loop-b").symlink_to(loop)
+    targets += [
+        (str(tmp_path / ("a" * 5000)), "cannot write there"),
+        (str(loop), os.strerror(errno.ELOOP)),
+    ]
     if sys.platform == "linux":
         targets.append(("/proc/cudalign-out.txt", "/proc/cudalign-out.txt"))
     return targets
@@ -81,6 +89,7 @@ def test_an_unwritable_output_is_one_line_and_exit_2(
         before = digests(tmp_path)
         result = cli(*RUNS[command], "-o", target)
         usage_error(result, f"-o {target}", word)
+        assert (tmp_path / "loop-a").is_symlink() and (tmp_path / "loop-b").is_symlink()
         assert digests(tmp_path) == before
         assert result.out == ""
 
@@ -216,6 +225,10 @@ def test_a_new_output_file_follows_the_umask(tmp_path: Path, cli: Cli) -> None:
 def test_output_to_a_device_is_written_in_place(cli: Cli) -> None:
     assert cli(*RUNS["check"], "-o", os.devnull).rc in (0, 1)
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_a_nul_in_the_output_name_is_one_line(cli: Cli, usage_error: Check) -> None:
+    usage_error(cli(*RUNS["check"], "-o", "out\x00.txt"), "-o 'out\\x00.txt'", "NUL")
 
 
 def test_dash_is_standard_output(cli: Cli) -> None:

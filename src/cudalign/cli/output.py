@@ -42,8 +42,11 @@ def input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet): compare where the paths lead
-        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError):  # one of them does not exist (yet): compare where the paths lead
+        try:
+            return os.path.realpath(a) == os.path.realpath(b)
+        except ValueError:  # a NUL in the other path: it names no file at all
+            return False
 
 
 def _is_special(path: Path) -> bool:
@@ -76,7 +79,15 @@ def check_output(args: argparse.Namespace) -> None:
         return
     if out.endswith(("/", os.sep)):
         raise InvalidInput(f"-o {out}: names a directory; give a file name")
-    path = Path(out)
+    if "\x00" in out:
+        raise InvalidInput(f"-o {out!r}: a file name cannot hold a NUL character")
+    try:
+        _check_target(args, out, Path(out))
+    except OSError as exc:  # a name too long, a loop of links …
+        raise InvalidInput(f"-o {out}: cannot write there: {exc.strerror or exc}") from None
+
+
+def _check_target(args: argparse.Namespace, out: str, path: Path) -> None:
     for flag, source in input_paths(args):
         if _same_file(path, source):
             raise InvalidInput(f"-o {out}: is the {flag} input file; refusing to overwrite it")
