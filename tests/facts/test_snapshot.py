@@ -87,7 +87,7 @@ def test_embedded_stamp_is_the_newest_upload_it_holds_not_the_wall_clock() -> No
     newest = [dt.datetime.fromisoformat(h.newest_upload or "") for h in snap.packages.values()]
     assert snap.generated_at == max(newest)
     uploads = {r.uploaded for h in snap.packages.values() for r in h.releases.values() if r.uploaded}
-    assert max(uploads) == snap.generated[:10]  # some release was uploaded that day, none later
+    assert max(uploads) <= snap.generated[:10]  # no release is newer than the stamp
     assert snap.checked is not None and snap.checked >= snap.generated
 
 
