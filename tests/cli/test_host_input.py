@@ -166,3 +166,29 @@ def test_a_driver_flag_that_is_not_a_version_names_the_flag(
     argv: list[str], flag: str, cli: Cli, usage_error: Check
 ) -> None:
     usage_error(cli(*argv), flag, "not a driver version")
+
+
+@pytest.mark.parametrize("value", ["banana", "", "/no/such/python3", "a" * 5000])
+def test_doctor_python_that_is_no_interpreter_is_one_line(value: str, cli: Cli, usage_error: Check) -> None:
+    usage_error(cli("doctor", "--python", value), "--python", "no such interpreter")
+
+
+def test_doctor_python_accepts_a_real_interpreter(cli: Cli) -> None:
+    import sys
+
+    result = cli("doctor", "--python", sys.executable, "--json", "--fail-on", "never")
+    assert result.rc == 0, result.err
+    assert "python" not in json.loads(result.out)["host"]["unknown"]
+
+
+@pytest.mark.parametrize("kind", ["long", "loop"])
+def test_scan_path_that_cannot_be_looked_at_is_one_line(
+    kind: str, tmp_path: Path, cli: Cli, usage_error: Check
+) -> None:
+    if kind == "long":
+        path = tmp_path / ("a" * 5000)
+    else:
+        path = tmp_path / "loop-a"
+        path.symlink_to(tmp_path / "loop-b")
+        (tmp_path / "loop-b").symlink_to(path)
+    usage_error(cli("scan", str(path)), str(path), "cannot read")

@@ -43,10 +43,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_arguments(parser, ("text", "json", "markdown"))
 
 
+def interpreter(text: str) -> str:
+    """``--python``: a path to an interpreter or a command on PATH; anything else is a usage error."""
+    import shutil
+
+    from cudalign.errors import InvalidInput
+
+    try:
+        found = shutil.which(text) if text.strip() else None
+    except (OSError, ValueError):
+        found = None
+    if found is None:
+        raise InvalidInput(f"no such interpreter: {text!r} (give the path of a Python, or a command on PATH)")
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     import threading
 
-    from cudalign.cli.options import emit
+    from cudalign.cli.options import emit, flag_value
+
+    if args.target_python is not None:
+        flag_value("--python", args.target_python, interpreter)
     from cudalign.doctor import diagnose
     from cudalign.facts import load
     from cudalign.probe import probe

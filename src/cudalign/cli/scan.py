@@ -37,11 +37,29 @@ def reads(args: argparse.Namespace, target: Path) -> str | None:
     return f"is a {kind} file that scan reads" if kind else None
 
 
+def _check_path(path: str) -> None:
+    """PATH that cannot even be looked at (a name too long, a loop of links) is one line here; a missing
+    one or a file is left to ``scan``, which says so in its words."""
+    import errno
+    import os
+
+    from cudalign.errors import InvalidInput
+
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError:
+        raise InvalidInput(f"{path!r}: a path cannot hold a NUL character") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from cudalign.cli.options import emit, host_from_args
     from cudalign.facts import load
     from cudalign.scan import scan
 
+    _check_path(args.path)
     facts = load()
     host = host_from_args(args, facts)
     result = scan(args.path, facts, host, fleet_driver=args.fleet_driver)
