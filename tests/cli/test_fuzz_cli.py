@@ -68,6 +68,8 @@ class World:
         (inputs / "repo").mkdir()
         (inputs / "repo" / "requirements.txt").write_text("torch==2.5.1+cu124\n")
         (inputs / "link.json").symlink_to(inputs / "host.json")
+        (inputs / "loop-a").symlink_to(inputs / "loop-b")
+        (inputs / "loop-b").symlink_to(inputs / "loop-a")
         return file_digests(inputs)
 
 
@@ -103,7 +105,8 @@ _RELATIVE = _TEXT.filter(lambda t: not t.lstrip().startswith(("/", "~")))
 def _paths(world: World) -> st.SearchStrategy[str]:
     names = ["host.json", "empty.json", "deep.json", "run.log", "plan.json", "requirements.txt", "notes.txt"]
     return st.sampled_from(
-        [world.path(n) for n in (*names, "repo", "link.json", "missing.json")] + ["", "-", os.devnull]
+        [world.path(n) for n in (*names, "repo", "link.json", "loop-a", "missing.json", "a" * 4000)]
+        + ["", "-", os.devnull]
     )
 
 
@@ -143,6 +146,8 @@ def _values(world: World) -> dict[str, st.SearchStrategy[str]]:
                 world.path("repo"),
                 world.path("requirements.txt"),
                 world.path("missing"),
+                world.path("loop-a"),
+                world.path("a" * 4000),
                 "",
             ]
         ),
