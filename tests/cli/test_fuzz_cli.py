@@ -37,6 +37,21 @@ FUZZ = settings(
     derandomize=os.environ.get("CUDALIGN_FUZZ_RANDOM") is None,
 )
 
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fuzzed run that reaches for the network fails loudly instead of waiting on it."""
+    import socket
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a fuzzed run opened a network connection: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
 # ------------------------------------------------------------------ the world a run may see
 
 
@@ -527,3 +542,10 @@ def test_random_logs_never_crash_explain(tmp_path: Path, capsys: pytest.CaptureF
         assert path.read_bytes() == content
 
     run()
+
+
+def test_the_network_guard_refuses_a_connection() -> None:
+    import socket
+
+    with pytest.raises(AssertionError, match="network"):
+        socket.create_connection(("127.0.0.1", 9), timeout=1)
