@@ -158,6 +158,20 @@ def test_colour_codes_and_carriage_returns_do_not_hide_a_message(facts: Facts) -
     assert "\x1b" not in m.text
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        "ImportError: /opt/venv/lib/python3.12/site-packages/vllm/_C.abi3.so: undefined symbol: _ZN3c104cuda9SetDeviceEi",
+        "NVML library version: 550.163",
+    ],
+)
+def test_the_line_before_an_error_does_not_claim_it_through_the_join(facts: Facts, error: str) -> None:
+    """Catches not: a message that fits on its own line is reported there, not on the line above it."""
+    (m,) = scan(["torch.cuda.is_available() returns True", error], signatures(facts))
+    assert m.line == 2
+    assert m.text == error
+
+
 def test_a_long_line_is_quoted_around_the_match(facts: Facts) -> None:
     line = "x" * 500 + " nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8"
     (m,) = scan([line], signatures(facts))
