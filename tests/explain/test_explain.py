@@ -161,7 +161,7 @@ def test_colour_codes_and_carriage_returns_do_not_hide_a_message(facts: Facts) -
 @pytest.mark.parametrize(
     "error",
     [
-        "ImportError: /opt/venv/lib/python3.12/site-packages/vllm/_C.abi3.so: undefined symbol: _ZN3c104cuda9SetDeviceEi",
+        "ImportError: /opt/venv/lib/python3.12/site-packages/vllm/_C.abi3.so: undefined symbol: _ZN3c10",
         "NVML library version: 550.163",
     ],
 )
