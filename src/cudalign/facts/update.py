@@ -44,6 +44,7 @@ __all__ = [
     "update",
 ]
 
+
 def _tracked() -> tuple[str, ...]:
     from cudalign.facts import load, query
 
