@@ -71,6 +71,7 @@ __all__ = [
     "parse_package",
     "read_snapshot",
     "release_to_json",
+    "remove_legacy_overlay",
     "set_notice_handler",
     "user_cache_dir",
     "verify_snapshot",
