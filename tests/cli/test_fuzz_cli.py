@@ -418,11 +418,11 @@ _SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(
 def _json_like(keys: list[str]) -> st.SearchStrategy[object]:
     """JSON values whose keys are mostly the real ones, nested a few levels."""
     key = st.sampled_from(keys) | _TEXT
-    return st.recursive(
-        _SCALARS,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(key, inner, max_size=6),
-        max_leaves=25,
-    )
+
+    def nest(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+        return st.lists(inner, max_size=4) | st.dictionaries(key, inner, max_size=6)
+
+    return st.recursive(_SCALARS, nest, max_leaves=25)
 
 
 @cache
