@@ -12,8 +12,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 __all__ = ["isolated_cache"]
+
+# Speed lives in benchmarks/, not in unit tests: no per-example deadline, which fails on a busy machine.
+settings.register_profile("cudalign", deadline=None)
+settings.load_profile("cudalign")
 
 _SESSION_DIRS: list[tempfile.TemporaryDirectory[str]] = []
 
