@@ -167,7 +167,13 @@ class LiteralFilter:
 
     def admits(self, text: str) -> bool:
         """Whether ``text`` holds all the literal runs of at least one alternative."""
-        return any(all(run in text for run in runs) for runs in self.alternatives)
+        for runs in self.alternatives:  # loops, not any/all over generators: this runs on every candidate
+            for run in runs:
+                if run not in text:
+                    break
+            else:
+                return True
+        return False
 
 
 @lru_cache(maxsize=256)

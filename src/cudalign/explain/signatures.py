@@ -139,11 +139,14 @@ def _excerpt(text: str, start: int) -> tuple[str, int]:
 
 def _continuation(line: str, nxt: str) -> str:
     """The next line without the log prefix it shares with ``line`` (``sidecar  | ``, ``(Worker pid=3) ``)."""
-    n = 0
-    for a, b in zip(line, nxt, strict=False):
-        if a != b:
-            break
-        n += 1
+    lo, hi = 0, min(len(line), len(nxt))  # the length of the common prefix, by halving (compares in C)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if line[:mid] == nxt[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    n = lo
     cut = max(nxt.rfind(" ", 0, n), nxt.rfind("|", 0, n)) + 1 if n else 0
     return nxt[cut:].strip()
 
@@ -180,7 +183,7 @@ class _Matcher:
         chosen = set(self.unfiltered)
         for key in keys:
             chosen.update(self.by_key[key])
-        for i in sorted(chosen):
+        for i in sorted(chosen) if len(chosen) > 1 else chosen:
             f = self.filters[i]
             if f is None or f.admits(text):
                 m = self.sigs[i].pattern.search(text)
