@@ -164,19 +164,22 @@ class _Matcher:
         self.sigs = list(sigs)
         self.filters: list[LiteralFilter | None] = [literal_filter(s.pattern.pattern) for s in self.sigs]
         self.unfiltered = [i for i, f in enumerate(self.filters) if f is None]
-        # What to look for in the whole input: each word cut to its first few characters, and of two such
-        # keys where one holds the other only the shorter (a line holding a word holds its key)
-        keys = sorted({w[:_KEY] for f in self.filters if f is not None for w in f.words}, key=len)
-        kept: list[str] = []
-        for key in keys:
-            if not any(k in key for k in kept):
-                kept.append(key)
-        self.by_key: dict[str, list[int]] = {k: [] for k in kept}
-        for i, f in enumerate(self.filters):
-            for word in f.words if f is not None else ():
-                for key in kept:
-                    if key in word[:_KEY] and i not in self.by_key[key]:
-                        self.by_key[key].append(i)
+        # What to look for in the whole input: each alternative's word cut to its first few characters,
+        # then, least useful first, each key dropped whose alternatives all hold another key in their text
+        alts = [
+            (i, [w for run in runs for w in run.split()])
+            for i, f in enumerate(self.filters)
+            for runs in (f.alternatives if f is not None else ())
+        ]
+        keys = {w[:_KEY] for f in self.filters if f is not None for w in f.words}
+        covers = {k: {a for a, (_, words) in enumerate(alts) if any(k in w for w in words)} for k in keys}
+        for key in sorted(keys, key=lambda k: (len(covers[k]), -len(k), k)):
+            others = set().union(*(covers[k] for k in keys if k != key))
+            if covers[key] <= others:
+                keys.discard(key)
+        self.by_key: dict[str, list[int]] = {
+            k: sorted({alts[a][0] for a in covers[k]}) for k in sorted(keys, key=lambda k: -len(k))
+        }
 
     def first(self, text: str, keys: Iterable[str]) -> _Hit | None:
         """:func:`match_line` over the signatures that ``keys`` (those ``text`` holds) select."""
