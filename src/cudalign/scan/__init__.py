@@ -161,6 +161,7 @@ def scan(
     from cudalign.rules import RepoContext, check_repo
     from cudalign.rules.repo import driver_text
     from cudalign.scan.analysis import analyse
+    from cudalign.scan.includes import include_problems
     from cudalign.scan.services import group_services
     from cudalign.scan.walk import read_text, walk
 
@@ -192,6 +193,7 @@ def scan(
         notes.append(f"{folder}/: {what} ({{{{ … }}}}, Helm or similar) skipped, not manifests")
 
     included: dict[str, SourceFile] = {}  # files only an include names (any file name)
+    missing: list[str] = []  # files an include names that the repository lacks
 
     def load(rel: str, kind: str) -> SourceFile | None:
         if kind.startswith("dockerfile:"):
@@ -202,7 +204,7 @@ def scan(
             return None
         full = root / rel
         if not full.is_file():
-            notes.append(f"{rel}: named by an include but not in the repository")
+            missing.append(rel)
             return None
         if not full.resolve().is_relative_to(root):
             notes.append(f"{rel}: skipped, link leaves the repository")
@@ -243,7 +245,12 @@ def scan(
     host_for = _k8s_hosts(services, facts, base_host, notes) if host is None or not host.gpus else {}
     views = analyse(services, facts, base_host, host_for)
     every = {**included, **parsed}
-    problems = [p for sf in every.values() for p in sf.problems] + config_problems
+    graph = include_problems(every, lambda rel: (root / rel).is_file(), parsed)
+    problems = [p for sf in every.values() for p in sf.problems] + list(graph.problems) + config_problems
+    notes.extend(graph.notes)
+    notes.extend(
+        f"{rel}: named by an include but not in the repository" for rel in missing if rel not in graph.missing
+    )
     for sf in every.values():
         notes.extend(sf.notes)
     for v in views:

@@ -8,8 +8,9 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from cudalign.model import Location
-from cudalign.scan.model import Declared, SourceFile
+from cudalign.scan.model import Declared, Problem, SourceFile
 from cudalign.scan.pyproject import TextLines, toml_loads, toml_problem
+from cudalign.scan.requirements import shorten, version_problem
 
 __all__ = ["parse_poetry_lock", "parse_pylock", "parse_uv_lock"]
 
@@ -21,6 +22,7 @@ def _locked(path: str, kind: str, text: str, key: str, index_of: Any) -> SourceF
         return SourceFile(path, kind, problems=(toml_problem(path, exc),))
     lines = TextLines(text)
     reqs: list[Declared] = []
+    problems: list[Problem] = []
     packages = data.get(key)
     start = 0
     for pkg in packages if isinstance(packages, list) else ():
@@ -31,6 +33,10 @@ def _locked(path: str, kind: str, text: str, key: str, index_of: Any) -> SourceF
             continue
         line = lines.find(f'name = "{name}"', start, quoted=False)
         start = line
+        why = version_problem(version)
+        if why:
+            problems.append(Problem(Location(path, line), f"{shorten(name, 40)}: {why}"))
+            continue
         reqs.append(
             Declared(
                 name=canonicalize_name(name),
@@ -41,7 +47,7 @@ def _locked(path: str, kind: str, text: str, key: str, index_of: Any) -> SourceF
                 index_url=index_of(pkg),
             )
         )
-    return SourceFile(path, kind, requirements=tuple(reqs))
+    return SourceFile(path, kind, requirements=tuple(reqs), problems=tuple(problems))
 
 
 def _uv_index(pkg: Mapping[str, Any]) -> str | None:

@@ -17,9 +17,8 @@ from packaging.utils import canonicalize_name
 from cudalign.model import Location
 from cudalign.scan.model import Declared, Include, IndexRef, Problem, SourceFile
 
-__all__ = ["declared", "logical_lines", "parse_requirements"]
+__all__ = ["declared", "logical_lines", "parse_requirements", "shorten", "version_problem"]
 
-_COMMENT = re.compile(r"(^|\s+)#.*$")
 _INDEX_OPTIONS = {
     "-i": "index-url",
     "--index-url": "index-url",
@@ -46,8 +45,19 @@ _VALUE_OPTIONS = {
     "--progress-bar",
 }
 _FLAG_OPTIONS = {"--pre", "--prefer-binary", "--require-hashes", "--no-deps", "--upgrade", "-U"}
-_PER_LINE_OPTION = re.compile(r"\s+--?[A-Za-z]")
-_LOCAL_PATH = re.compile(r"^(\.{1,2}/|/|~|file:|git\+|hg\+|svn\+|bzr\+|https?://)")
+# one whitespace character, not a run: a run before a non-match makes a search quadratic
+_PER_LINE_OPTION = r"\s--?[A-Za-z]"
+_LOCAL_PATH = r"^(\.{1,2}/|/|~|file:|git\+|hg\+|svn\+|bzr\+|https?://)"
+
+
+def _strip_comment(line: str) -> str:
+    """``line`` without its comment: ``#`` at the start or after whitespace, as pip reads it."""
+    at = line.find("#")
+    while at != -1:
+        if at == 0 or line[at - 1].isspace():
+            return line[:at].rstrip()
+        at = line.find("#", at + 1)
+    return line
 
 
 def logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -55,7 +65,7 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
     buf: list[str] = []
     start = 0
     for number, raw in enumerate(text.splitlines(), 1):
-        line = _COMMENT.sub("", raw)
+        line = _strip_comment(raw)
         if not buf:
             start = number
         if line.endswith("\\"):
@@ -72,16 +82,39 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
             yield start, joined
 
 
+def shorten(text: str, width: int = 80) -> str:
+    """``text`` cut to ``width`` characters for a message (a line may be megabytes long)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def version_problem(version: str) -> str | None:
+    """Why ``version`` is no usable version (``None`` when it is one): packaging raises a plain
+    ``ValueError``, not ``InvalidVersion``, for a number too long to convert to an integer."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(version[:-2] if version.endswith(".*") else version)
+    except InvalidVersion:
+        return f"not a version: {shorten(version, 40)!r}"
+    except ValueError:
+        return f"version {shorten(version, 40)!r} has a number too long to be one"
+    return None
+
+
 def declared(text: str, location: Location) -> Declared | Problem | None:
     """A PEP 508 requirement as a :class:`Declared`; ``None`` for local paths and VCS URLs."""
     text = text.strip()
-    if not text or _LOCAL_PATH.match(text):
+    if not text or re.match(_LOCAL_PATH, text):
         return None
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid requirement"
-        return Problem(location, f"not a valid requirement {text!r}: {first}")
+        return Problem(location, f"not a valid requirement {shorten(text)!r}: {first}")
+    for spec in req.specifier:
+        why = version_problem(spec.version) if spec.operator != "===" else None
+        if why:
+            return Problem(location, f"not a valid requirement {shorten(text)!r}: {why}")
     return Declared(
         name=canonicalize_name(req.name),
         text=text,
@@ -114,7 +147,8 @@ def parse_requirements(path: str, text: str) -> SourceFile:
         loc = Location(path, number)
         if not line.startswith("-"):
             # a requirement, possibly followed by per-requirement options (--hash=…)
-            requirement = _PER_LINE_OPTION.split(line, maxsplit=1)[0]
+            option = re.search(_PER_LINE_OPTION, line)
+            requirement = line[: option.start()] if option else line
             result = declared(requirement, loc)
             if isinstance(result, Problem):
                 problems.append(result)

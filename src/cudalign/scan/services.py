@@ -152,7 +152,7 @@ def group_services(
             out.append(sf)
             base = posixpath.dirname(path)
             for inc in sf.includes:
-                if sf.kind != "dockerfile":
+                if sf.kind != "dockerfile" and "://" not in inc.path:  # a URL is not in the repository
                     sub = (
                         "constraints" if inc.kind == "constraint" or kind == "constraints" else "requirements"
                     )
@@ -197,6 +197,17 @@ def group_services(
         if not any(d.requirements or d.indexes for d in deps):
             continue
         services.append(_service(_name(context, root_name), context, deps, [], None))
+    # files that include one another in a loop (a -> b -> a) are each "included", so no service above
+    # starts from them; they still declare what their folder installs
+    covered = claimed | {f for svc in services for f in svc.files}
+    looped: dict[str, list[str]] = {}
+    for p, f in sorted(parsed.items()):
+        if f.kind in _DEPENDENCY_KINDS and p not in covered:
+            looped.setdefault(_owner(p, roots), []).append(p)
+    for context, paths in sorted(looped.items()):
+        deps = closure((p, parsed[p].kind) for p in paths)
+        if any(d.requirements or d.indexes for d in deps):
+            services.append(_service(_name(context, root_name), context, deps, [], None))
     services = [_with_workspace_lock(svc, parsed, workspace_locks) for svc in services]
     for cs in composes:
         if cs.dockerfile is None and cs.image is not None:

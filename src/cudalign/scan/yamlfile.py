@@ -7,7 +7,7 @@ from typing import Any
 from cudalign.model import Location
 from cudalign.scan.model import Problem
 
-__all__ = ["LineDict", "LineList", "line_of", "load_all"]
+__all__ = ["MAX_NODES", "LineDict", "LineList", "RecursiveAlias", "expanded_size", "line_of", "load_all"]
 
 
 class LineDict(dict[Any, Any]):
@@ -54,8 +54,8 @@ def _loader() -> type[Any]:
             key = loader.construct_object(key_node, deep=True)
             try:
                 hash(key)
-            except TypeError:
-                key = str(key)
+            except TypeError:  # a list or mapping as key; never str() it, an alias bomb expands there
+                key = f"<{type(key).__name__} at line {key_node.start_mark.line + 1}>"
             out[key] = loader.construct_object(value_node, deep=True)
             out.key_lines[key] = key_node.start_mark.line + 1
         return out
@@ -81,19 +81,79 @@ def _loader() -> type[Any]:
 
 
 _LOADER: type[Any] | None = None
+MAX_NODES = 1_000_000
+"""Nodes a document may hold with its aliases expanded: a real compose or k8s file holds thousands;
+a "billion laughs" document, a few lines long, holds billions and would hang whatever walks it."""
+
+
+class RecursiveAlias(ValueError):
+    """An alias refers to a node that holds it: the document is endless."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"line {line}: an alias refers to a node that holds it")
+        self.line = line
+
+
+def expanded_size(node: Any, limit: int = MAX_NODES) -> int:
+    """The number of nodes of ``node`` with every alias expanded, counted without expanding any (each
+    node's size is computed once), and without recursion; stops counting past ``limit``. Raises
+    :class:`RecursiveAlias`, with the line of the anchored node, when the document is endless."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted: the path from the root
+    todo: list[tuple[Any, bool]] = [(node, False)]
+    while todo:
+        current, ready = todo.pop()
+        key = id(current)
+        if ready:
+            children = _children(current)
+            sizes[key] = min(limit + 1, 1 + sum(sizes[id(c)] for c in children))
+            open_.discard(key)
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise RecursiveAlias(current.start_mark.line + 1)  # popped again before it was counted
+        if not isinstance(current, (yaml.MappingNode, yaml.SequenceNode)):
+            sizes[key] = 1
+            continue
+        open_.add(key)
+        todo.append((current, True))
+        todo.extend((c, False) for c in _children(current) if id(c) not in sizes)
+    return sizes[id(node)]
+
+
+def _children(node: Any) -> list[Any]:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
 def load_all(path: str, text: str) -> tuple[list[Any], Problem | None]:
-    """Every document of a YAML text; a syntax error is a :class:`Problem` at its line."""
+    """Every document of a YAML text; a syntax error, or a document whose aliases expand past
+    :data:`MAX_NODES`, is a :class:`Problem` at its line."""
     import yaml
 
     global _LOADER
     if _LOADER is None:
         _LOADER = _loader()
     docs: list[Any] = []
+    loader = _LOADER(text)  # a SafeLoader subclass
     try:
-        for doc in yaml.load_all(text, Loader=_LOADER):  # a SafeLoader subclass
-            docs.append(doc)
+        while loader.check_node():
+            node = loader.get_node()
+            try:
+                size = expanded_size(node) if node is not None else 0
+            except RecursiveAlias as exc:
+                why = "not valid YAML: an alias refers to a node that holds it (an endless document)"
+                return docs, Problem(Location(path, exc.line), why)
+            if size > MAX_NODES:
+                why = f"its aliases expand to more than {MAX_NODES:,} nodes (a 'billion laughs' document)"
+                return docs, Problem(Location(path, node.start_mark.line + 1), f"not read: {why}")
+            docs.append(loader.construct_document(node))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -101,4 +161,6 @@ def load_all(path: str, text: str) -> tuple[list[Any], Problem | None]:
         return docs, Problem(Location(path, line), f"not valid YAML: {problem}")
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
         return docs, Problem(Location(path, 1), f"not valid YAML: {type(exc).__name__}")
+    finally:
+        loader.dispose()
     return docs, None
