@@ -42,4 +42,6 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """Point ``CUDALIGN_CACHE_DIR`` at a fresh directory so no test reads or writes the user's overlay."""
     path = tmp_path_factory.mktemp("cudalign-cache")
     monkeypatch.setenv("CUDALIGN_CACHE_DIR", str(path))
+    # the developer's terminal width and colour choice must not change what tests compare
+    monkeypatch.delenv("COLUMNS", raising=False)
     return path
