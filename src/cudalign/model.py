@@ -60,12 +60,13 @@ class ComputeCapability:
     minor: int
     """Revision inside the generation."""
 
-    _PATTERN = re.compile(r"^\s*(?:sm_?|compute_?)?(\d+)(?:\.(\d+))?([af])?\s*$", re.IGNORECASE)
+    # a pattern string, compiled on first use by re's own cache (nothing is compiled at import)
+    _PATTERN = r"^\s*(?:sm_?|compute_?)?(\d+)(?:\.(\d+))?([af])?\s*$"
 
     @classmethod
     def parse(cls, text: str) -> ComputeCapability:
         """Parse ``9.0``, ``sm_90``, ``sm90``, ``90``, ``sm_120a`` or ``compute_100f``."""
-        m = cls._PATTERN.match(str(text))
+        m = re.match(cls._PATTERN, str(text), re.IGNORECASE)
         if not m:
             raise InvalidInput(f"not a compute capability: {text!r} (expected e.g. 9.0 or sm_90)")
         whole, minor = m.group(1), m.group(2)

@@ -44,7 +44,7 @@ __all__ = [
 DEFAULT_INDEX = "https://pypi.org"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_METADATA_NAME = re.compile(r"^[^/]+\.dist[-.]info/METADATA$")  # torch 1.7.0 on Windows: ".dist.info"
+_METADATA_NAME = r"^[^/]+\.dist[-.]info/METADATA$"  # torch 1.7.0 on Windows: ".dist.info"
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +353,7 @@ def _find_metadata_entry(directory: bytes, url: str) -> tuple[int, int, int, int
         )
         (local_at,) = struct.unpack("<L", directory[pos + 42 : pos + 46])
         name = directory[pos + 46 : pos + 46 + name_len].decode("utf-8", "replace")
-        if _METADATA_NAME.match(name):
+        if re.match(_METADATA_NAME, name):
             extra = directory[pos + 46 + name_len : pos + 46 + name_len + extra_len]
             comp_size, local_at = _zip64_fields(extra, comp_size, _usize, local_at)
             return method, comp_size, local_at, name_len, extra_len

@@ -463,7 +463,7 @@ class RequireClause:
         return ",".join(f"{k}{op}{v}" for k, op, v in self.conditions)
 
 
-_COND = re.compile(r"^\s*([a-z]+)\s*(>=|<=|==|!=|=|<|>)\s*([\w.\-]+)\s*$")
+_COND = r"^\s*([a-z]+)\s*(>=|<=|==|!=|=|<|>)\s*([\w.\-]+)\s*$"  # compiled on first use
 
 
 @lru_cache(maxsize=256)
@@ -473,7 +473,7 @@ def parse_require(text: str) -> tuple[RequireClause, ...]:
     for word in text.split():
         conds = []
         for part in word.split(","):
-            m = _COND.match(part)
+            m = re.match(_COND, part)
             if m:
                 conds.append((m.group(1).lower(), m.group(2), m.group(3)))
         if conds:

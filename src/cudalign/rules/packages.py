@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from packaging.specifiers import SpecifierSet
-from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -308,7 +307,7 @@ def _variants(ctx: Context, version: str) -> list[str]:
     return torch_variants(ctx.facts, Version(version).public)
 
 
-_MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
+_MANYLINUX = r"^manylinux_(\d+)_(\d+)_(\w+)$"
 _LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
@@ -318,7 +317,7 @@ def _platform_ok(tag_platform: str, platform: str, glibc: Version | None) -> tup
     if tag_platform == "any":
         return True, None
     if platform.startswith("linux"):
-        m = _MANYLINUX.match(tag_platform)
+        m = re.match(_MANYLINUX, tag_platform)
         need: tuple[int, int] | None = None
         if m:
             if m.group(3) != arch:
@@ -389,6 +388,8 @@ def _tags(filename: str) -> list[tuple[str, str, str]]:
     if len(parts) < 5:
         return []
     try:
+        from packaging.tags import parse_tag
+
         return [(t.interpreter, t.abi, t.platform) for t in parse_tag("-".join(parts[-3:]))]
     except ValueError:
         return []
