@@ -203,7 +203,7 @@ def scan(
             notes.append(f"{rel}: skipped, outside the repository")
             return None
         full = root / rel
-        if not full.is_file():
+        if not _is_file(full):
             missing.append(rel)
             return None
         if not full.resolve().is_relative_to(root):
@@ -221,7 +221,7 @@ def scan(
         return sf
 
     services: list[Service] = group_services(
-        parsed, load, root_name=root.name, exists=lambda rel: rel in parsed or (root / rel).is_file()
+        parsed, load, root_name=root.name, exists=lambda rel: rel in parsed or _is_file(root / rel)
     )
     fleet = _version(fleet_driver or config.fleet_driver, "--fleet-driver")
     base_host = host
@@ -245,7 +245,7 @@ def scan(
     host_for = _k8s_hosts(services, facts, base_host, notes) if host is None or not host.gpus else {}
     views = analyse(services, facts, base_host, host_for)
     every = {**included, **parsed}
-    graph = include_problems(every, lambda rel: (root / rel).is_file(), parsed)
+    graph = include_problems(every, lambda rel: _is_file(root / rel), parsed)
     problems = [p for sf in every.values() for p in sf.problems] + list(graph.problems) + config_problems
     notes.extend(graph.notes)
     notes.extend(
@@ -297,6 +297,14 @@ def scan(
         fleet_driver=driver_text(fleet) if fleet else None,
         config=config,
     )
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the system refuses (too long, a NUL byte) as well."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -187,9 +187,11 @@ def _minor(text: str | None) -> Version | None:
     return Version(f"{rel[0]}.{rel[1]}")
 
 
-def declaration_for(service: Service, name: str) -> Declared | None:
-    """The declaration that decides a package: a lock entry, else an exact pin, else the first one."""
-    decls = [d for d in service.requirements if d.name == name]
+def declaration_for(service: Service, name: str, decls: Sequence[Declared] | None = None) -> Declared | None:
+    """The declaration that decides a package: a lock entry, else an exact pin, else the first one.
+    ``decls``: the service's declarations of ``name``, when the caller has them grouped already."""
+    if decls is None:
+        decls = [d for d in service.requirements if d.name == name]
     locked = [d for d in decls if d.locked]
     pins = {d.pinned_version for d in decls if not d.locked and d.pinned_version}
     return (
@@ -205,16 +207,19 @@ def _engine_requirements(service: Service) -> tuple[str, ...]:
     requirements of it that install in the same run: those of its requirements files and pyproject
     under the same marker (a Dockerfile ``pip install`` is a run of its own and replaces, CA606)."""
     out: list[str] = []
-    for name in dict.fromkeys(d.name for d in service.requirements):
-        d = declaration_for(service, name)
+    by_name: dict[str, list[Declared]] = {}  # grouped once: per name, a scan of all is quadratic
+    for r in service.requirements:
+        by_name.setdefault(r.name, []).append(r)
+    for name, decls in by_name.items():
+        d = declaration_for(service, name, decls)
         if d is None or d.constraint:
             continue
         if d.locked:
             out.append(f"{d.name}{d.specifier}")
             continue
         out.append(_as_engine(d))
-        for e in service.requirements:
-            if e is d or e.name != name or e.locked or e.constraint or e.marker != d.marker:
+        for e in decls:
+            if e is d or e.locked or e.constraint or e.marker != d.marker:
                 continue
             if _own_run(e) and _own_run(d):
                 out.append(_as_engine(e))

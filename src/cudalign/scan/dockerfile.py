@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cudalign.model import Location
+from cudalign.scan import shellwords
 from cudalign.scan.model import Declared, EnvVar, ImageRef, Include, IndexRef, Problem, SourceFile
 from cudalign.scan.requirements import declared
 
@@ -184,21 +184,53 @@ def _instructions(text: str) -> list[_Instruction]:
 _REDIRECT = re.compile(r"^[A-Za-z0-9][\w.\-\[\],]*\s*[<>]")
 
 
-def _unquoted(word: str, instr: _Instruction) -> bool:
-    """Whether ``word`` stands in the RUN text outside quotes (so ``>`` in it is a shell redirection)."""
-    for _, raw in (*instr.physical, *instr.heredoc):
-        for m in re.finditer(re.escape(word), raw):
-            before = raw[: m.start()]
-            if before.count('"') % 2 == 0 and before.count("'") % 2 == 0:
-                return True
-    return False
+class _Finder:
+    """Finds the words of one instruction in its physical lines, in order: each search starts where the
+    last word was found, so placing every word of a megabyte-long line is linear, not quadratic."""
 
+    _FALLBACK = 65536  # a word not found ahead is looked for from the start only in a text this short
 
-def _line_of(token: str, instr: _Instruction) -> int:
-    for number, raw in (*instr.physical, *instr.heredoc):
-        if token in raw:
-            return number
-    return instr.line
+    def __init__(self, instr: _Instruction) -> None:
+        self.lines = [*instr.physical, *instr.heredoc]
+        self.default = instr.line
+        self.at = (0, 0)
+        self.small = sum(len(raw) for _, raw in self.lines) <= self._FALLBACK
+        self.quotes: dict[int, tuple[list[int], list[int]]] = {}
+
+    def find(self, word: str) -> tuple[int, int] | None:
+        """``(line index, offset)`` of ``word``: its next occurrence, else (short texts) its first."""
+        k0, offset = self.at
+        for k in range(k0, len(self.lines)):
+            at = self.lines[k][1].find(word, offset if k == k0 else 0) if word else -1
+            if at != -1:
+                self.at = (k, at + len(word))
+                return k, at
+        if self.small and word:  # substituted or out of order: the first occurrence
+            for k, (_, raw) in enumerate(self.lines):
+                at = raw.find(word)
+                if at != -1:
+                    return k, at
+        return None
+
+    def line_of(self, word: str) -> int:
+        found = self.find(word)
+        return self.lines[found[0]][0] if found else self.default
+
+    def unquoted(self, found: tuple[int, int] | None) -> bool:
+        """Whether the word found stands outside quotes (so ``>`` in it is a shell redirection)."""
+        import bisect
+
+        if found is None:
+            return False
+        k, at = found
+        if k not in self.quotes:
+            raw = self.lines[k][1]
+            self.quotes[k] = (
+                [n for n, c in enumerate(raw) if c == '"'],
+                [n for n, c in enumerate(raw) if c == "'"],
+            )
+        double, single = self.quotes[k]
+        return bisect.bisect_left(double, at) % 2 == 0 and bisect.bisect_left(single, at) % 2 == 0
 
 
 def parse_install_command(
@@ -275,7 +307,7 @@ def project_extras(tokens: list[str]) -> tuple[str, ...] | None:
 
 def _copy_sources(args: str) -> tuple[list[str], str] | None:
     try:
-        words = shlex.split(args)
+        words = shellwords.split(args)
     except ValueError:
         return None
     if any(w.startswith("--from") for w in words):
@@ -286,7 +318,7 @@ def _copy_sources(args: str) -> tuple[list[str], str] | None:
 
         try:
             words = [str(w) for w in json.loads(args)]
-        except ValueError:
+        except (ValueError, TypeError, RecursionError):
             return None
     if len(words) < 2:
         return None
@@ -358,9 +390,10 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
         elif kw == "RUN":
             shell = instr.args + "\n" + "\n".join(body for _, body in instr.heredoc)
             shell, _ = substitute(shell, {k: v for k, v in {**global_args, **stage_vars}.items() if v})
+            finder = _Finder(instr)
             for command in _SHELL_SPLIT.split(shell):
                 try:
-                    tokens = shlex.split(command, comments=True)
+                    tokens = shellwords.split(command, comments=True)
                 except ValueError:
                     tokens = command.split()
                 system.extend(_system_packages(tokens))
@@ -372,8 +405,9 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                     continue
                 words, idx, inc = found
                 for word in words:
-                    line = _line_of(word, instr)
-                    if _REDIRECT.search(word) and _unquoted(word, instr):
+                    where = finder.find(word)
+                    line = finder.lines[where[0]][0] if where else finder.default
+                    if _REDIRECT.search(word) and finder.unquoted(where):
                         name = re.split(r"[<>]", word, maxsplit=1)[0]
                         notes.append(
                             f"{path}:{line}: {word} is not quoted: the shell reads '>'/'<' as a redirection "
@@ -386,10 +420,10 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                     elif isinstance(result, Problem):
                         notes.append(f"{path}:{line}: {result.message}")
                 for kind, url in idx:
-                    indexes.append(IndexRef(url, kind, Location(path, _line_of(url, instr))))
+                    indexes.append(IndexRef(url, kind, Location(path, finder.line_of(url))))
                 for kind, file in inc:
                     source = _map_to_context(file, workdir, copies)
-                    includes.append(Include(source, kind, Location(path, _line_of(file, instr))))
+                    includes.append(Include(source, kind, Location(path, finder.line_of(file))))
     if images:
         images[-1] = ImageRef(
             images[-1].reference, images[-1].location, images[-1].stage, images[-1].unresolved, final=True
@@ -422,7 +456,7 @@ def _system_packages(tokens: list[str]) -> list[str]:
 
 def _env_pairs(args: str) -> list[tuple[str, str]]:
     try:
-        words = shlex.split(args)
+        words = shellwords.split(args)
     except ValueError:
         words = args.split()
     if not words:

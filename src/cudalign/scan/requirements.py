@@ -8,13 +8,13 @@ A line that is neither an option nor a PEP 508 requirement becomes a :class:`Pro
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from cudalign.model import Location
+from cudalign.scan import shellwords
 from cudalign.scan.model import Declared, Include, IndexRef, Problem, SourceFile
 
 __all__ = ["declared", "logical_lines", "parse_requirements", "shorten", "version_problem"]
@@ -156,7 +156,7 @@ def parse_requirements(path: str, text: str) -> SourceFile:
                 reqs.append(result)
             continue
         try:
-            tokens = shlex.split(line, posix=True)
+            tokens = shellwords.split(line)
         except ValueError:
             tokens = line.split()
         if not tokens:
