@@ -30,6 +30,6 @@ def test_markdown_has_a_services_table_and_a_section_per_service() -> None:
 
 
 def test_notes_are_listed(tmp_path: Path) -> None:
-    (tmp_path / "requirements.txt").write_text("-r missing.txt\ntorch==2.9.0\n")
+    (tmp_path / "requirements.txt").write_text("-r https://example.com/r.txt\ntorch==2.9.0\n")
     out = render(scan(tmp_path, load()).report(), "text")
-    assert "notes:\n  - missing.txt: named by an include but not in the repository" in out
+    assert "notes:\n  - requirements.txt:1: -r https://example.com/r.txt not fetched (scan reads" in out

@@ -142,11 +142,12 @@ def load_all(path: str, text: str) -> tuple[list[Any], Problem | None]:
         _LOADER = _loader()
     docs: list[Any] = []
     loader = _LOADER(text)  # a SafeLoader subclass
+    anchors = "&" in text
     try:
         while loader.check_node():
             node = loader.get_node()
-            try:
-                size = expanded_size(node) if node is not None else 0
+            try:  # without an anchor there is no alias, and nothing to expand
+                size = expanded_size(node) if node is not None and anchors else 0
             except RecursiveAlias as exc:
                 why = "not valid YAML: an alias refers to a node that holds it (an endless document)"
                 return docs, Problem(Location(path, exc.line), why)
