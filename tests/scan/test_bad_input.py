@@ -112,7 +112,10 @@ def test_a_file_that_includes_itself(tmp_path: Path) -> None:
     assert _pins(report) == {tmp_path.name: ["torch==2.9.0"]}
     assert _problems(report) == [
         "requirements.txt:2 -r requirements.txt includes the file it is in: pip stops with "
-        "'recursively references itself'; remove the include"
+        "'recursively references itself'"
+    ]
+    assert [f["fix"] for f in report["findings"] if f["code"] == "CA609"] == [
+        "remove this include to break the loop"
     ]
 
 
@@ -129,7 +132,7 @@ def test_files_that_include_each_other(tmp_path: Path) -> None:
     assert _problems(report) == [
         "svc/base.txt:2 -c requirements.txt leads back to a file that includes it "
         "(svc/requirements.txt -> svc/base.txt -> svc/requirements.txt): pip stops with "
-        "'recursively references itself'; remove the include"
+        "'recursively references itself'"
     ]
 
 
@@ -165,6 +168,9 @@ def test_an_include_of_a_missing_file(tmp_path: Path) -> None:
     report = _scan(tmp_path)
     assert _problems(report) == [
         "requirements.txt:2 -c constraints/gpu.txt: no such file (constraints/gpu.txt)"
+    ]
+    assert [f["fix"] for f in report["findings"] if f["code"] == "CA609"] == [
+        "point the include at a file in the repository, or remove it"
     ]
     assert not any("named by an include" in n for n in report["notes"])
 

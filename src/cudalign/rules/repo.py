@@ -100,10 +100,11 @@ def unparseable_file(ctx: RepoContext) -> Iterable[RepoHit]:
     The tools that read it (pip, uv, Docker, Compose, kubectl) reject the same file, and scan cannot
     check what it declares. The finding names the line the parser stopped at.
 
-    Fix: correct the syntax at that line.
+    Fix: correct the syntax at that line (an include that is missing or loops: fix or remove the
+    include).
     """
     for p in ctx.problems:
-        yield RepoHit(p.message, "correct the syntax at that line", p.location)
+        yield RepoHit(p.message, p.fix or "correct the syntax at that line", p.location)
 
 
 def driver_text(version: Version) -> str:

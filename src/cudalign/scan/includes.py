@@ -63,7 +63,13 @@ def include_problems(
             if target in files:
                 edges.setdefault(path, []).append((inc, target))
             elif not exists(target):
-                problems.append(Problem(inc.location, f"{flag} {inc.path}: no such file ({target})"))
+                problems.append(
+                    Problem(
+                        inc.location,
+                        f"{flag} {inc.path}: no such file ({target})",
+                        "point the include at a file in the repository, or remove it",
+                    )
+                )
                 missing.add(target)
     first = sorted((e for e in entries if e in edges), key=lambda p: (p.count("/"), p))  # outermost first
     problems.extend(_cycles(edges, [*first, *sorted(edges)]))
@@ -101,8 +107,8 @@ def _cycles(edges: Mapping[str, list[tuple[Include, str]]], starts: Iterable[str
                 problems.append(
                     Problem(
                         inc.location,
-                        f"{flag} {inc.path} {what}: pip stops with 'recursively references itself'; "
-                        "remove the include",
+                        f"{flag} {inc.path} {what}: pip stops with 'recursively references itself'",
+                        "remove this include to break the loop",
                     )
                 )
             elif target not in done:

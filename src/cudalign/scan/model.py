@@ -111,6 +111,8 @@ class Problem:
 
     location: Location
     message: str
+    fix: str | None = None
+    """What to do, where it is not simply to correct the syntax at that line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,7 +153,8 @@ def load_all(path: str, text: str) -> tuple[list[Any], Problem | None]:
                 return docs, Problem(Location(path, exc.line), why)
             if size > MAX_NODES:
                 why = f"its aliases expand to more than {MAX_NODES:,} nodes (a 'billion laughs' document)"
-                return docs, Problem(Location(path, node.start_mark.line + 1), f"not read: {why}")
+                fix = "write the repeated parts out, or nest fewer aliases"
+                return docs, Problem(Location(path, node.start_mark.line + 1), f"not read: {why}", fix)
             docs.append(loader.construct_document(node))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
