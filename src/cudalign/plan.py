@@ -31,6 +31,7 @@ from cudalign.stack import (
     build,
     image_info,
     parse_requirements,
+    resolve,
     torch_variants,
 )
 
@@ -316,7 +317,19 @@ def make_plan(
             and (best_kept is None or _sort_key(_probe_matrix(o))[1] < _sort_key(best_kept)[1])
         ]
     )
+    if considered == 0:  # nothing to try: say why, with the rules check runs on what was asked
+        rejected = tuple(_unresolvable(requirements, facts, host, index_url, features))
     return Plan(labelled, tuple(rejected), considered, requirements, no_driver_change)
+
+
+def _unresolvable(
+    requirements: Sequence[str], facts: Facts, host: Host, index_url: str | None, features: Sequence[str]
+) -> list[Rejection]:
+    """Why no candidate exists (pins that cannot all hold, releases the index never had)."""
+    stack = resolve(requirements, facts, host, index_url=index_url)
+    findings = check(host, stack, facts, features=features)
+    blocking = [f for f in findings if f.severity is Severity.ERROR or f.unknown]
+    return [Rejection("stack", f.code, f.name, f.message) for f in blocking[:3]]
 
 
 def plan_report(plan: Plan, host: Host) -> Report:

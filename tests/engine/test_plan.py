@@ -140,3 +140,17 @@ def test_a_geforce_card_gets_no_forward_compat_matrix(facts: Facts) -> None:
     host = describe_host(facts, gpus=["RTX 4090"], driver="535.183.01")
     plan = make_plan(["vllm==0.13.0"], facts, host, no_driver_change=True)
     assert all(m.image != "vllm/vllm-openai:v0.13.0" for m in plan.matrices)
+
+
+def test_pins_that_cannot_all_hold_are_the_reason_no_matrix_runs(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["H100"], driver="580.65.06")
+    plan = make_plan(["torch==2.9.0", "torch==2.8.0"], facts, host)
+    assert plan.matrices == () and plan.considered == 0
+    assert [(r.family, r.code) for r in plan.rejected] == [("stack", "CA309")]
+    assert "torch==2.9.0 and torch==2.8.0 cannot both hold" in plan.rejected[0].reason
+
+
+def test_a_plan_that_finds_candidates_has_no_stack_rejection(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["H100"], driver="580.65.06")
+    plan = make_plan(["torch==2.9.0"], facts, host)
+    assert plan.matrices and all(r.family != "stack" for r in plan.rejected)
