@@ -132,6 +132,35 @@ def _children(node: Any) -> list[Any]:
     return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
+MAX_DEPTH = 1000
+"""Deeper nesting than any real configuration: refused before a parser sees it."""
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where flow collections (``[``/``{``) or a one-line chain of block sequences
+    (``- - -``) nest past :data:`MAX_DEPTH`, or ``None``. One pass; brackets inside quoted strings
+    count too, which can only err towards refusing a document nested almost that deep."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH and text.count("- ") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        dashes = 0
+        while stripped.startswith("- "):
+            dashes += 1
+            stripped = stripped[2:].lstrip()
+        if dashes > MAX_DEPTH:
+            return number
+        for ch in line:
+            if ch in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return number
+            elif ch in "]}" and depth:
+                depth -= 1
+    return None
+
+
 def load_all(path: str, text: str) -> tuple[list[Any], Problem | None]:
     """Every document of a YAML text; a syntax error, or a document whose aliases expand past
     :data:`MAX_NODES`, is a :class:`Problem` at its line."""
@@ -141,6 +170,10 @@ def load_all(path: str, text: str) -> tuple[list[Any], Problem | None]:
     if _LOADER is None:
         _LOADER = _loader()
     docs: list[Any] = []
+    deep = _too_deep(text)
+    if deep is not None:  # libyaml's composer recurses in C: some builds crash on such input
+        why = f"not read: collections nested more than {MAX_DEPTH} levels deep"
+        return docs, Problem(Location(path, deep), why, "flatten the document")
     loader = _LOADER(text)  # a SafeLoader subclass
     anchors = "&" in text
     try:
