@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -185,7 +185,7 @@ def _parse(line: str) -> Requirement | None:
     """One requirement line, parsed once (a release view asks about the same lines many times)."""
     try:
         return Requirement(line)
-    except InvalidRequirement:
+    except ValueError:  # InvalidRequirement, or a bare ValueError from older packaging
         return None
 
 

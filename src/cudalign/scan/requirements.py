@@ -111,6 +111,9 @@ def declared(text: str, location: Location) -> Declared | Problem | None:
     except InvalidRequirement as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid requirement"
         return Problem(location, f"not a valid requirement {shorten(text)!r}: {first}")
+    except ValueError:  # older packaging raises it bare for a number too long to convert
+        too_long = "a version in it has a number too long to be one"
+        return Problem(location, f"not a valid requirement {shorten(text)!r}: {too_long}")
     for spec in req.specifier:
         why = version_problem(spec.version) if spec.operator != "===" else None
         if why:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -43,7 +43,7 @@ def _env(host: Host, platform: str) -> dict[str, str]:
 def _requirement(line: str) -> Requirement | None:
     try:
         return Requirement(line)
-    except InvalidRequirement:
+    except ValueError:  # InvalidRequirement, or a bare ValueError from older packaging
         return None
 
 

@@ -164,6 +164,8 @@ def _parse(text: str, shown: str) -> Requirement:
         return Requirement(text)
     except (InvalidRequirement, InvalidMarker) as exc:
         raise InvalidInput(f"requirement {shown!r}: {exc}") from None
+    except ValueError:  # older packaging: a number too long to convert, raised bare
+        raise InvalidInput(f"requirement {shown[:80]!r}: a version has a number too long to be one") from None
 
 
 def parse_requirements(
