@@ -235,11 +235,20 @@ def gpu_brands(facts: Facts, fact: Fact | None) -> Answer[frozenset[str]]:
     """The NVML brands (as ``NVIDIA_REQUIRE_CUDA`` spells them) a GPU of that segment reports."""
     if fact is None:
         return Answer(frozenset())
-    segment = str(fact["segment"]).lower()
-    for f in facts_of_kind(facts, "gpu_segment"):
-        if str(f["segment"]).lower() == segment:
-            return Answer(frozenset(str(b).lower() for b in f["brands"]), (f,))
-    return Answer(frozenset())
+    memo = _memo(facts)
+    key = ("gpu_brands", str(fact["segment"]).lower())
+    if key not in memo:
+        memo[key] = next(
+            (
+                Answer(frozenset(str(b).lower() for b in f["brands"]), (f,))
+                for f in facts_of_kind(facts, "gpu_segment")
+                if str(f["segment"]).lower() == key[1]
+            ),
+            Answer(frozenset()),
+        )
+    result = memo[key]
+    assert isinstance(result, Answer)
+    return result
 
 
 def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answer[bool | None]:
@@ -359,8 +368,12 @@ def package_fact(facts: Facts, name: str) -> Fact | None:
 
 def package_flag(facts: Facts, name: str, flag: str) -> bool:
     """Whether a package has a flag of the ``package`` facts (``tracked``, ``gpu_only`` …); absent: false."""
-    f = package_fact(facts, name)
-    return bool(f is not None and f.get(flag))
+    memo = _memo(facts)
+    key = ("package_flag", name, flag)
+    if key not in memo:
+        f = package_fact(facts, name)
+        memo[key] = bool(f is not None and f.get(flag))
+    return memo[key] is True
 
 
 def packages_with(facts: Facts, flag: str) -> tuple[str, ...]:
@@ -388,12 +401,17 @@ def torch_companions(facts: Facts) -> frozenset[str]:
 
 def cuda_library_wheel(facts: Facts, name: str) -> tuple[Fact, int] | None:
     """``nvidia-cudnn-cu12`` -> (the cuDNN ``cuda_library`` fact, CUDA major 12); ``None`` for others."""
-    for f in facts_of_kind(facts, "cuda_library"):
-        stem = f"{f['wheel']}-cu"
-        digits = name[len(stem) :] if name.startswith(stem) else ""
-        if digits.isdigit():
-            return f, int(digits)
-    return None
+    memo = _memo(facts)
+    key = ("cuda_library_wheel", name)
+    if key not in memo:
+        memo[key] = None
+        for f in facts_of_kind(facts, "cuda_library"):
+            stem = f"{f['wheel']}-cu"
+            digits = name[len(stem) :] if name.startswith(stem) else ""
+            if digits.isdigit():
+                memo[key] = (f, int(digits))
+                break
+    return memo[key]  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- images

@@ -42,10 +42,8 @@ def require_outcome(ctx: Context) -> tuple[bool | None, bool]:
     if not text:
         return None, False
     clauses = query.parse_require(text)
-    results = [
-        query.require_satisfied(c, cuda=ctx.host_cuda.value, driver=ctx.driver, brands=_brands(ctx))
-        for c in clauses
-    ]
+    cuda, brands = ctx.host_cuda.value, _brands(ctx)
+    results = [query.require_satisfied(c, cuda=cuda, driver=ctx.driver, brands=brands) for c in clauses]
     if any(r is True for r in results):
         by_cuda = any(
             r is True and all(k == "cuda" for k, _, _ in c.conditions)

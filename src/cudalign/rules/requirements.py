@@ -81,6 +81,19 @@ def _versions(facts: Facts, name: str) -> list[Version]:
     return result
 
 
+def _version_set(facts: Facts, name: str) -> frozenset[Version]:
+    """:func:`_versions` as a set, for membership tests (computed once per knowledge base)."""
+    from cudalign.facts import query
+
+    memo = query._memo(facts)
+    key = ("release_version_set", name)
+    if key not in memo:
+        memo[key] = frozenset(_versions(facts, name))
+    result = memo[key]
+    assert isinstance(result, frozenset)
+    return result
+
+
 def _nearest(version: str, versions: Sequence[Version]) -> str:
     """The releases around a missing one (difflib on the text first: ``2.5.9`` -> ``2.5.1``)."""
     import difflib
@@ -211,7 +224,7 @@ def _missing_pins(ctx: Context, stamp: str) -> Iterator[Hit]:
                 pinned = Version(exact[0])
             except InvalidVersion:
                 continue
-            if not versions or pinned in versions:
+            if not versions or pinned in _version_set(ctx.facts, dep):
                 continue
             near = _nearest(exact[0], versions)
             if pinned > versions[-1]:
