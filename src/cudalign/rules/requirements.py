@@ -13,7 +13,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from cudalign.model import FactRef, Severity, Stack
+from cudalign.model import Component, FactRef, Severity, Stack
 from cudalign.rules.common import Hit
 from cudalign.stack.releases import _env, _requirement
 from cudalign.stack.request import Request, Written, parse_requirements
@@ -209,42 +209,55 @@ def _missing_release(ctx: Context, name: str, ws: Sequence[Written], stamp: str)
 
 
 def _missing_pins(ctx: Context, stamp: str) -> Iterator[Hit]:
-    snap = ctx.facts.snapshot
+    """The findings of each component's exact pins, worked out once per release and knowledge base
+    (they depend on the release and the snapshot alone; ``plan`` asks about one release many times)."""
+    from cudalign.facts import query
+
+    memo = query._memo(ctx.facts)
     for c in ctx.stack.components:
-        for text in c.pins:
-            req = _requirement(text)
-            if req is None:
-                continue
-            dep = canonicalize_name(req.name)
-            exact = [s.version for s in req.specifier if s.operator in ("==", "===")]
-            if dep not in snap.packages or len(exact) != 1 or "*" in exact[0]:
-                continue
-            versions = _versions(ctx.facts, dep)
-            try:
-                pinned = Version(exact[0])
-            except InvalidVersion:
-                continue
-            if not versions or pinned in _version_set(ctx.facts, dep):
-                continue
-            near = _nearest(exact[0], versions)
-            if pinned > versions[-1]:
-                yield Hit(
-                    f"{c.name} {c.version} pins {text}, which is not in the snapshot of {stamp} (newest "
-                    f"{dep}: {versions[-1]}).",
-                    "Run 'cudalign facts update'; if the index still lacks it, choose another "
-                    f"{c.name} release.",
-                    (_ref(ctx, dep), *c.facts),
-                    unknown=f"whether {dep} {exact[0]} exists",
-                )
-                continue
+        key = ("missing_pins", c.name, c.version, c.pins, c.facts, stamp)
+        if key not in memo:
+            memo[key] = tuple(_component_missing_pins(ctx, c, stamp))
+        hits = memo[key]
+        assert isinstance(hits, tuple)
+        yield from hits
+
+
+def _component_missing_pins(ctx: Context, c: Component, stamp: str) -> Iterator[Hit]:
+    snap = ctx.facts.snapshot
+    for text in c.pins:
+        req = _requirement(text)
+        if req is None:
+            continue
+        dep = canonicalize_name(req.name)
+        exact = [s.version for s in req.specifier if s.operator in ("==", "===")]
+        if dep not in snap.packages or len(exact) != 1 or "*" in exact[0]:
+            continue
+        versions = _versions(ctx.facts, dep)
+        try:
+            pinned = Version(exact[0])
+        except InvalidVersion:
+            continue
+        if not versions or pinned in _version_set(ctx.facts, dep):
+            continue
+        near = _nearest(exact[0], versions)
+        if pinned > versions[-1]:
             yield Hit(
-                f"{c.name} {c.version} pins {text}, which the index never had ({dep} has {near}): "
-                f"pip cannot install {c.name} {c.version} (ResolutionImpossible).",
-                f"Choose another {c.name} release ('cudalign plan'); installing it with --no-deps and "
-                f"another {dep} is unsupported.",
+                f"{c.name} {c.version} pins {text}, which is not in the snapshot of {stamp} (newest "
+                f"{dep}: {versions[-1]}).",
+                f"Run 'cudalign facts update'; if the index still lacks it, choose another {c.name} release.",
                 (_ref(ctx, dep), *c.facts),
-                severity=Severity.ERROR,
+                unknown=f"whether {dep} {exact[0]} exists",
             )
+            continue
+        yield Hit(
+            f"{c.name} {c.version} pins {text}, which the index never had ({dep} has {near}): "
+            f"pip cannot install {c.name} {c.version} (ResolutionImpossible).",
+            f"Choose another {c.name} release ('cudalign plan'); installing it with --no-deps and "
+            f"another {dep} is unsupported.",
+            (_ref(ctx, dep), *c.facts),
+            severity=Severity.ERROR,
+        )
 
 
 def _exact(w: Written) -> Version | None:
