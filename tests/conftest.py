@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-__all__ = ["isolated_cache"]
+__all__ = ["isolated_cache", "make_repo"]
 
 # Speed lives in benchmarks/, not in unit tests: no per-example deadline, which fails on a busy machine.
 settings.register_profile("cudalign", deadline=None)
@@ -45,3 +46,19 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     # the developer's terminal width and colour choice must not change what tests compare
     monkeypatch.delenv("COLUMNS", raising=False)
     return path
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """Write ``{relative path: text}`` under a fresh directory and return it (scan and repo-rule tests)."""
+
+    def make(files: dict[str, str]) -> Path:
+        root = tmp_path / "repo"
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        root.mkdir(exist_ok=True)
+        return root
+
+    return make

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from cudalign.model import Finding, Host, Stack
 from cudalign.rules import Context, engine_rule
 from cudalign.stack import resolve
 
-__all__ = ["Judge", "facts", "judge", "make_repo"]
+__all__ = ["Judge", "facts", "judge"]
 
 
 class Judge:
@@ -57,19 +56,3 @@ def facts() -> Facts:
 @pytest.fixture(scope="session")
 def judge(facts: Facts) -> Judge:
     return Judge(facts)
-
-
-@pytest.fixture
-def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
-    """Write ``{relative path: text}`` under a fresh directory and return it (for the repo rules)."""
-
-    def make(files: dict[str, str]) -> Path:
-        root = tmp_path / "repo"
-        for rel, text in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        root.mkdir(exist_ok=True)
-        return root
-
-    return make

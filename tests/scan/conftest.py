@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from cudalign.facts import Facts, load
 
-__all__ = ["facts", "make_repo"]
+__all__ = ["facts"]
 
 REPOS = Path(__file__).resolve().parents[1] / "repos"
 
@@ -20,19 +19,3 @@ def facts() -> Facts:
     kb = load()
     _ = kb.snapshot
     return kb
-
-
-@pytest.fixture
-def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
-    """Write ``{relative path: text}`` under a fresh directory and return it."""
-
-    def make(files: dict[str, str]) -> Path:
-        root = tmp_path / "repo"
-        for rel, text in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        root.mkdir(exist_ok=True)
-        return root
-
-    return make
