@@ -140,18 +140,20 @@ def _too_deep(text: str) -> int | None:
     """The line where flow collections (``[``/``{``) or a one-line chain of block sequences
     (``- - -``) nest past :data:`MAX_DEPTH`, or ``None``. One pass; brackets inside quoted strings
     count too, which can only err towards refusing a document nested almost that deep."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH and text.count("- ") <= MAX_DEPTH:
+    brackets = text.count("[") + text.count("{") > MAX_DEPTH
+    if not brackets and text.count("- ") <= MAX_DEPTH:
         return None
     depth = 0
     for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.lstrip()
-        dashes = 0
-        while stripped.startswith("- "):
+        pos, dashes = len(line) - len(line.lstrip()), 0
+        while line.startswith("- ", pos):  # an index, not slices: linear in the line's length
             dashes += 1
-            stripped = stripped[2:].lstrip()
-        if dashes > MAX_DEPTH:
-            return number
-        for ch in line:
+            if dashes > MAX_DEPTH:
+                return number
+            pos += 2
+            while pos < len(line) and line[pos] in " \t":
+                pos += 1
+        for ch in line if brackets else ():
             if ch in "[{":
                 depth += 1
                 if depth > MAX_DEPTH:
