@@ -404,14 +404,15 @@ def cuda_library_wheel(facts: Facts, name: str) -> tuple[Fact, int] | None:
     memo = _memo(facts)
     key = ("cuda_library_wheel", name)
     if key not in memo:
-        memo[key] = None
-        for f in facts_of_kind(facts, "cuda_library"):
-            stem = f"{f['wheel']}-cu"
-            digits = name[len(stem) :] if name.startswith(stem) else ""
-            if digits.isdigit():
-                memo[key] = (f, int(digits))
-                break
-    return memo[key]  # type: ignore[return-value]
+        memo[key] = next(
+            (
+                (f, int(digits))
+                for f in facts_of_kind(facts, "cuda_library")
+                if (digits := name.removeprefix(f"{f['wheel']}-cu")) != name and digits.isdigit()
+            ),
+            None,
+        )
+    return cast("tuple[Fact, int] | None", memo[key])
 
 
 # --------------------------------------------------------------------------- images
