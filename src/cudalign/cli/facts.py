@@ -81,6 +81,8 @@ def _update(args: argparse.Namespace) -> int:
     embedded = Path(args.write_embedded) if args.write_embedded else None
     if embedded is not None and embedded.exists() and not embedded.is_dir():
         raise InvalidInput(f"--write-embedded {embedded}: not a directory (a snapshot is a directory)")
+    from cudalign.render.progress import enabled
+
     try:
         result, base = refresh(
             args.packages or None,
@@ -89,6 +91,7 @@ def _update(args: argparse.Namespace) -> int:
             index=args.index,
             since=since,
             jobs=args.jobs,
+            progress=enabled(json=args.json),
         )
     except OSError as exc:  # the network's errors are NetworkError; this is the disk
         where = exc.filename or embedded or "the user cache directory"

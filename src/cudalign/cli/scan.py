@@ -57,12 +57,14 @@ def _check_path(path: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from cudalign.cli.options import emit, host_from_args
     from cudalign.facts import load
+    from cudalign.render.progress import progress
     from cudalign.scan import scan
 
     _check_path(args.path)
     facts = load()
     host = host_from_args(args, facts)
-    result = scan(args.path, facts, host, fleet_driver=args.fleet_driver)
+    with progress(f"scanning {args.path}", json=args.format != "text"):
+        result = scan(args.path, facts, host, fleet_driver=args.fleet_driver)
     if args.fail_on == "error" and result.config.fail_on:
         args.fail_on = result.config.fail_on
     return emit(result.report(), args)

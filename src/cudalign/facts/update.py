@@ -269,12 +269,14 @@ def refresh(
     index: str | None = None,
     since: dt.date | None = None,
     jobs: int = 16,
+    progress: bool | None = None,
 ) -> tuple[UpdateResult, Snapshot | None]:
     """``cudalign facts update``: update the user overlay (or, with ``embedded``, that directory).
 
     The base is the snapshot commands use now (a corrupt or older overlay is not: the embedded
     snapshot is, whose releases carry no validators, so every page is read again and the overlay
-    rebuilt). ``full`` forgets what is known of the packages asked for. Returns the result and the base.
+    rebuilt). ``full`` forgets what is known of the packages asked for; ``progress`` whether to draw a bar
+    (default: when standard error is a terminal). Returns the result and the base.
     """
     from cudalign.errors import InvalidFact
     from cudalign.facts.pypi import DEFAULT_INDEX
@@ -314,6 +316,7 @@ def refresh(
         jobs=jobs,
         conditional=embedded is None,
         resume=not full,
+        progress=progress,
     )
     if embedded is None and not result.offline:
         remove_legacy_overlay()
