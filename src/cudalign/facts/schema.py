@@ -239,6 +239,10 @@ KINDS: dict[str, dict[str, Field]] = {
         "fix": _req("str"),
         "examples": _req("list[str]", "real log lines it must match"),
         "counter_examples": _opt("list[str]", "lines that look alike and must not match"),
+        "family": _opt("str", "the group of messages it belongs to (library, device, capability …)"),
+        "severity": _opt("str", "error, warning or info where it differs from the rule's"),
+        "when_path": _opt("list[str]", "the match counts only where its path names one of these"),
+        "consequence_of": _opt("list[str]", "families whose cause, found in the same log, explains it"),
     },
 }
 
