@@ -187,6 +187,18 @@ KINDS: dict[str, dict[str, Field]] = {
         "cuda": _req("specifier", "the image CUDA versions this NVIDIA_REQUIRE_CUDA applies to"),
         "require": _req("str", "the NVIDIA_REQUIRE_CUDA value"),
     },
+    "image_release": {
+        "repository": _req("str", "the repository path without registry (nvidia/pytorch for nvcr.io's)"),
+        "tag_pattern": _req("regex", "the tags of this release (re.fullmatch), e.g. 25\\.12-py3(-igpu)?"),
+        "cuda": _opt("version", "the CUDA toolkit the release is based on"),
+        "torch": _opt("str", "the torch build inside, as the vendor states it"),
+        "compat_libs": _opt("bool", "whether it ships forward-compatibility libraries"),
+        "based_on": _opt("str", "the image whose NVIDIA_REQUIRE_CUDA it carries"),
+    },
+    "image_vendor": {
+        "repository": _req("str", "a repository path, or a prefix ending in '/' (rocm/)"),
+        "accelerator": _req("str", "nvidia, rocm, npu, xpu or cpu"),
+    },
     "image_torch": {
         "repository": _req("str"),
         "versions": _req("specifier", "versions of the framework in the tag (vLLM's for vllm/vllm-openai)"),

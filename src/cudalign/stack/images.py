@@ -1,8 +1,15 @@
-"""An image reference -> its CUDA, NVIDIA_REQUIRE_CUDA, compat libraries and the frameworks inside."""
+"""An image reference -> its CUDA, NVIDIA_REQUIRE_CUDA, compat libraries and the frameworks inside.
+
+References are normalised before they are matched (:func:`parse_reference`): the registry
+(``docker.io``, ``nvcr.io``, a private mirror), Docker Hub's ``library/`` namespace, a digest pin
+(``@sha256:…``) and a mirror's own path prefix (``harbor.example/mirror/vllm/vllm-openai``) do not
+change which image family a reference belongs to. :func:`image_facts` is the one function that says
+what is known about a reference; an online registry reader plugs in through its ``reader`` argument.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -12,10 +19,72 @@ from cudalign.facts import query
 from cudalign.model import FactRef
 
 if TYPE_CHECKING:
-    from cudalign.facts import Facts
+    from cudalign.facts import Fact, Facts
 
 
-__all__ = ["ImageInfo", "image_info"]
+__all__ = [
+    "ImageInfo",
+    "ImageName",
+    "ImageReader",
+    "image_facts",
+    "image_info",
+    "image_vendor",
+    "parse_reference",
+]
+
+DOCKER_HUB = "docker.io"
+_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+
+
+@dataclass(frozen=True, slots=True)
+class ImageName:
+    """A parsed image reference: ``registry/path:tag@digest``."""
+
+    registry: str
+    """``docker.io`` when none is written; lower-case."""
+    path: str
+    """The repository path without registry and without Docker Hub's ``library/`` (``vllm/vllm-openai``,
+    ``ubuntu``, ``nvidia/cuda``); lower-case."""
+    tag: str | None
+    """The tag, or None (a digest-only reference, or ``latest`` implied)."""
+    digest: str | None = None
+    """``sha256:…`` when the reference pins a digest."""
+
+    @property
+    def reference(self) -> str:
+        """``path:tag`` as the knowledge base's image families name it (``latest`` when no tag)."""
+        return f"{self.path}:{self.tag or 'latest'}"
+
+    def candidates(self) -> tuple[str, ...]:
+        """Repository paths to look up, longest first: the path, then each shorter suffix of at least two
+        parts (a mirror keeps the original path under its own prefix: ``mirror/vllm/vllm-openai``)."""
+        parts = self.path.split("/")
+        out = [self.path]
+        for i in range(1, len(parts) - 1):
+            out.append("/".join(parts[i:]))
+        return tuple(out)
+
+
+def parse_reference(reference: str) -> ImageName:
+    """Normalise ``[registry/]path[:tag][@digest]``. The first part is a registry when it has a dot or
+    a port or is ``localhost`` (Docker's rule); Docker Hub's ``library/`` prefix is dropped."""
+    ref = reference.strip()
+    digest = None
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+    tag = None
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        ref, tag = ref.rsplit(":", 1)
+    parts = [p for p in ref.split("/") if p]
+    registry = DOCKER_HUB
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        registry = parts.pop(0).lower()
+        if registry in _HUB_ALIASES:
+            registry = DOCKER_HUB
+    if len(parts) > 1 and parts[0] == "library":
+        parts = parts[1:]
+    return ImageName(registry, "/".join(parts).lower(), tag or None, digest or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +97,107 @@ class ImageInfo:
     compat: bool | None = None
     vllm: str | None = None
     torch: str | None = None
+    """A torch release the resolver can look up (a PyPI version), when the tag names one."""
     torch_variant: str | None = None
     facts: tuple[FactRef, ...] = ()
     unknown: Mapping[str, str] = field(default_factory=dict)
+    name: ImageName | None = None
+    """The normalised reference."""
+    torch_build: str | None = None
+    """The torch build inside as its vendor states it, when it is no PyPI release (NGC's
+    ``2.10.0a0+b4e4ee81d3``)."""
+    accelerator: str | None = None
+    """``nvidia``, ``rocm``, ``npu``, ``xpu`` or ``cpu`` when the family or release says so."""
+
+
+ImageReader = Callable[[ImageName], "ImageInfo | None"]
+"""Reads an image's facts from elsewhere (a registry's config blob); None when it cannot."""
 
 
 def image_info(facts: Facts, reference: str) -> ImageInfo:
-    """Read an image reference: ``nvidia/cuda:12.4.1-runtime-ubuntu22.04``, ``vllm/vllm-openai:v0.13.0`` …"""
-    match = query.image_match(facts, reference)
-    if match is None:
-        return ImageInfo(reference, unknown={"image": f"no image_family fact matches {reference!r}"})
+    """Read an image reference: ``nvidia/cuda:12.4.1-runtime-ubuntu22.04``, ``vllm/vllm-openai:v0.13.0``,
+    ``nvcr.io/nvidia/pytorch:25.12-py3``, a mirror's copy of any of them …"""
+    return image_facts(facts, reference)
+
+
+def image_facts(facts: Facts, reference: str, reader: ImageReader | None = None) -> ImageInfo:
+    """The facts of an image reference: the ``reader``'s (an online registry) when it has them, else the
+    knowledge base's, matched on the normalised reference."""
+    name = parse_reference(reference)
+    if reader is not None:
+        found = reader(name)
+        if found is not None:
+            return found
+    if image_vendor(facts, name) is not None:
+        return _vendor_only(facts, reference, name)
+    for repo in name.candidates():
+        release = _release(facts, repo, name.tag or "latest")
+        if release is not None:
+            return _from_release(facts, reference, name, release)
+        match = query.image_match(facts, f"{repo}:{name.tag or 'latest'}")
+        if match is not None:
+            return _from_family(facts, reference, name, match)
+    vendor = image_vendor(facts, name)
+    return ImageInfo(
+        reference,
+        name=name,
+        unknown={"image": f"no image_family fact matches {name.reference!r}"},
+        facts=(vendor.ref,) if vendor is not None else (),
+        accelerator=str(vendor["accelerator"]) if vendor is not None else None,
+    )
+
+
+def _vendor_only(facts: Facts, reference: str, name: ImageName) -> ImageInfo:
+    vendor = image_vendor(facts, name)
+    assert vendor is not None
+    return ImageInfo(reference, name=name, facts=(vendor.ref,), accelerator=str(vendor["accelerator"]))
+
+
+def image_vendor(facts: Facts, name: ImageName) -> Fact | None:
+    """The ``image_vendor`` fact that says which accelerator an image is built for (``rocm/…``)."""
+    for repo in name.candidates():
+        for f in facts.of_kind("image_vendor"):
+            prefix = str(f["repository"]).lower()
+            if repo == prefix or (prefix.endswith("/") and repo.startswith(prefix)):
+                return f
+    return None
+
+
+def _release(facts: Facts, repository: str, tag: str) -> Fact | None:
+    for f in facts.of_kind("image_release"):
+        if str(f["repository"]).lower() == repository and f["tag_pattern"].fullmatch(tag):
+            return f
+    return None
+
+
+def _from_release(facts: Facts, reference: str, name: ImageName, release: Fact) -> ImageInfo:
+    """An image whose tag names a release, not its CUDA (NGC's ``YY.MM-py3``): the release's fact says."""
+    refs: list[FactRef] = [release.ref]
+    cuda = str(release["cuda"]) if "cuda" in release.values else None
+    unknown: dict[str, str] = {}
+    require = None
+    if cuda:
+        ans = query.image_require(facts, str(release.get("based_on") or "nvidia/cuda"), cuda)
+        require = ans.value
+        refs.extend(ans.refs)
+        if require is None:
+            unknown["image_require"] = f"no image_require fact for CUDA {cuda}"
+    else:
+        unknown["image_cuda"] = f"the CUDA of {name.reference} is not in {release.id}"
+    return ImageInfo(
+        reference,
+        cuda=cuda,
+        require=require,
+        compat=bool(release.get("compat_libs")),
+        facts=tuple(refs),
+        unknown=unknown,
+        name=name,
+        torch_build=str(release["torch"]) if "torch" in release.values else None,
+        accelerator="nvidia",
+    )
+
+
+def _from_family(facts: Facts, reference: str, name: ImageName, match: query.ImageMatch) -> ImageInfo:
     refs: list[FactRef] = [match.family.ref]
     g = match.groups
     cuda = g.get("cuda")
@@ -84,4 +244,6 @@ def image_info(facts: Facts, reference: str) -> ImageInfo:
         torch_variant=variant,
         facts=tuple(refs),
         unknown=unknown,
+        name=name,
+        accelerator="nvidia" if cuda else None,
     )
