@@ -256,6 +256,24 @@ KINDS: dict[str, dict[str, Field]] = {
         "when_path": _opt("list[str]", "the match counts only where its path names one of these"),
         "consequence_of": _opt("list[str]", "families whose cause, found in the same log, explains it"),
     },
+    # ---- clouds (gpus) ---------------------------------------------------------------------------
+    "cloud_price": {
+        "provider": _req("str", "aws, azure, gcp, lambda, runpod …"),
+        "gpu": _req("str", "the GPU as the knowledge base names it (a gpu fact's name or alias)"),
+        "count": _req("int", "GPUs in the offer"),
+        "price": _req("float", "on-demand USD per hour for the whole offer"),
+        "offer": _opt("str", "instance type or tier as the provider names it"),
+        "memory_gb": _opt("float", "memory per GPU of this offer, where the GPU ships in several sizes"),
+        "published": _opt("date", "the date the source gives for its prices"),
+    },
+    "cloud_driver": {
+        "provider": _req("str"),
+        "image": _req("str", "the provider's GPU machine image (or host pool) the driver comes with"),
+        "driver": _opt("version", "the NVIDIA driver the image ships"),
+        "cuda_levels": _opt("list[version]", "host CUDA versions a pool's hosts may report (driver not fixed)"),
+        "gpus": _opt("list[str]", "the GPUs it applies to (absent: every GPU of the provider)"),
+        "published": _opt("date", "the release date the source gives"),
+    },
 }
 
 
