@@ -14,6 +14,7 @@ from cudalign.model import (
     Gpu,
     Host,
     OsInfo,
+    driver_branch,
     driver_version,
     python_version,
 )
@@ -61,10 +62,17 @@ def describe_host(
     unknown: dict[str, str] = {}
     drv = None
     if driver is not None:
-        from cudalign.facts.query import max_cuda_for_driver
+        from cudalign.facts.query import branch_first_release, driver_text, max_cuda_for_driver
 
+        given = None
+        branch = driver_branch(driver)
+        if branch is not None:  # '580', 'R580', '580.x': that branch, judged on its first release
+            first = branch_first_release(facts, branch).value
+            given, driver = driver, driver_text(first) if first is not None else str(branch)
         top = max_cuda_for_driver(facts, driver_version(driver)).value
-        drv = DriverInfo(version=driver, cuda=str(top) if top is not None else None, source="described")
+        drv = DriverInfo(
+            version=driver, cuda=str(top) if top is not None else None, source="described", given=given
+        )
         if top is None:
             unknown["driver.cuda"] = f"no driver_branch or toolkit fact covers driver {driver}"
     else:

@@ -22,6 +22,7 @@ __all__ = [
     "HOST_SCHEMA",
     "Component",
     "ComputeCapability",
+    "Condition",
     "ContainerInfo",
     "DriverInfo",
     "FactRef",
@@ -39,6 +40,7 @@ __all__ = [
     "Severity",
     "Stack",
     "Verdict",
+    "driver_branch",
     "driver_version",
     "host_from_json",
     "python_version",
@@ -90,12 +92,31 @@ class ComputeCapability:
         return Version(str(self))
 
 
+_BRANCH = r"^\s*[rR]?(\d{3})(?:\.[xX*])?\s*$"  # 580, R580, r580, 580.x, 580.*; compiled on first use
+
+
+def driver_branch(text: str) -> int | None:
+    """The branch a driver given as a branch names (``580``, ``R580``, ``580.x``, ``580.*`` -> 580);
+    ``None`` for a full version such as ``580.65.06``."""
+    m = re.match(_BRANCH, str(text))
+    return int(m.group(1)) if m else None
+
+
 def driver_version(text: str) -> Version:
-    """Parse an NVIDIA driver version (``550.107.02``, ``576.02``, ``580``) into a comparable version."""
+    """Parse an NVIDIA driver version (``550.107.02``, ``576.02``) into a comparable version.
+
+    A branch as people write it (``580``, ``R580``, ``580.x``) parses as the branch number (``580``);
+    :func:`driver_branch` tells such a text apart, and a described host judges it on the branch's first
+    release."""
+    branch = driver_branch(text)
+    if branch is not None:
+        return Version(str(branch))
     try:
         return Version(str(text).strip())
     except InvalidVersion:
-        raise InvalidInput(f"not a driver version: {text!r} (expected e.g. 550.107.02)") from None
+        raise InvalidInput(
+            f"not a driver version: {text!r} (expected e.g. 550.107.02, or a branch such as 580 or R580)"
+        ) from None
 
 
 class Severity(str, enum.Enum):
@@ -154,7 +175,9 @@ class Finding:
     service: str | None = None
     """For scan findings: the service (build context) the finding belongs to."""
     unknown: str | None = None
-    """When the rule could not decide: the fact (or host value) that is missing."""
+    """When the rule could not decide: the fact of the knowledge base that is missing."""
+    condition: Condition | None = None
+    """When the verdict rests on a host value the user did not state: what must hold."""
 
 
 # --------------------------------------------------------------------------- the host snapshot
@@ -180,6 +203,27 @@ class Gpu:
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """What must hold on a host value the user did not state for the verdict to stand.
+
+    ``check torch==2.6.0+cu124 --gpu T4`` (no driver) is judged on what was stated; the driver becomes a
+    condition: ``driver >= 525.60.13``, ``>= 550.54.14`` without caveats."""
+
+    subject: str
+    """The host value it is about: ``driver`` or ``gpu``."""
+    text: str
+    """What must hold, in words (``driver >= 525.60.13 (R525); >= 550.54.14 (R550) without caveats``)."""
+    minimum: str | None = None
+    """``driver``: the lowest driver that runs it."""
+    full: str | None = None
+    """``driver``: the lowest driver that runs it without caveats."""
+    branches: tuple[str, ...] = ()
+    """``driver``: the still-supported branches that run it (``R580``)."""
+    archs: tuple[ComputeCapability, ...] = ()
+    """``gpu``: the compute capabilities (of known GPUs) that run it."""
+
+
+@dataclass(frozen=True, slots=True)
 class DriverInfo:
     """The NVIDIA driver: its version and the highest CUDA it supports."""
 
@@ -196,6 +240,9 @@ class DriverInfo:
     library_version: str | None = None
     """User-space driver library version when it differs from the kernel module's (mismatch state)."""
     unknown: Mapping[str, str] = field(default_factory=dict)
+    given: str | None = None
+    """How a described driver was given when that was a branch (``580``, ``R580``, ``580.x``): ``version``
+    is then the branch's first release, which the host is judged on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +484,8 @@ class Matrix:
     findings: tuple[Finding, ...]
     images_rejected: tuple[Rejection, ...] = ()
     """Base images tried first that do not run on this driver, each with its strongest reason."""
+    driver_assumed: bool = False
+    """The host's driver was not given: the matrix is for any driver of ``driver_branch`` from ``driver``."""
 
 
 @dataclass(frozen=True, slots=True)

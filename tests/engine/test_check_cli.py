@@ -51,11 +51,48 @@ def test_check_fail_on_warning_turns_caveats_into_exit_1(capsys: pytest.CaptureF
     assert run(capsys, "check", "torch==2.9.0", *ADA, "--fail-on", "never")[0] == 0
 
 
-def test_check_unknown_names_the_missing_fact(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_without_gpu_gives_the_gpu_condition(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", "torch==2.9.0", "--driver", "570.133.07", "--json")
     data = json.loads(out)
-    assert code == 0 and data["verdict"] == "unknown"
-    assert any(f["unknown"] == "host GPUs (--gpu)" for f in data["findings"])
+    assert code == 0 and data["verdict"] == "caveats"
+    (gpu,) = [c for c in data["conditions"] if c["subject"] == "gpu"]
+    assert "sm_75" in gpu["text"] and "7.5" in gpu["archs"] and "3.5" not in gpu["archs"]
+    assert not any(f["unknown"] for f in data["findings"])
+
+
+def test_check_without_driver_gives_the_driver_condition(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "torch==2.6.0+cu124", "--gpu", "T4", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["verdict"] == "caveats"
+    (drv,) = data["conditions"]
+    assert drv["subject"] == "driver" and drv["minimum"] == "525.60.13" and drv["full"] == "550.54.14"
+    assert drv["branches"] and all(b not in drv["branches"] for b in ("R525", "R550", "R575"))
+
+
+def test_check_fails_without_driver_when_the_gpu_never_runs_it(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "torch==2.6.0+cu124", "--gpu", "RTX 5090", "--json")
+    data = json.loads(out)
+    assert code == 1 and data["verdict"] == "fails"
+
+
+def test_check_driver_given_as_a_branch_is_its_first_release(capsys: pytest.CaptureFixture[str]) -> None:
+    for spelling in ("580", "R580", "580.x", "r580"):
+        code, out, _ = run(
+            capsys, "check", "torch==2.12.0+cu130", "--gpu", "H100", "--driver", spelling, "--json"
+        )
+        data = json.loads(out)
+        assert code == 0 and data["verdict"] == "ok", spelling
+        assert (
+            data["host"]["driver"]["version"] == "580.65.06" and data["host"]["driver"]["given"] == spelling
+        )
+        assert "first release 580.65.06" in data["conditions"][0]["text"]
+    code, out, _ = run(capsys, "check", "torch==2.12.0+cu130", "--gpu", "H100", "--driver", "575")
+    assert code == 1 and "R575" in out
+
+
+def test_check_bad_driver_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "check", "torch==2.9.0", "--gpu", "H100", "--driver", "R58x")
+    assert code == 2 and "--driver" in err and len(err.strip().splitlines()) <= 2
 
 
 def test_check_markdown_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:

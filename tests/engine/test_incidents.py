@@ -24,10 +24,6 @@ CASES_FILE = Path(__file__).with_name("incidents.toml")
 CASES: list[dict[str, Any]] = tomllib.loads(CASES_FILE.read_text(encoding="utf-8"))["case"]
 RULE_NAMES = {r.name for r in RULES}
 
-# What a case leaves out, the thread did not state: findings that are undecided only for want of
-# that host value do not count against the case (incidents.toml's header says so for the driver).
-_NOT_STATED = {"driver": "host driver version (--driver)", "gpus": "host GPUs (--gpu)"}
-
 
 def _params() -> list[Any]:
     return [pytest.param(c, id=c["id"]) for c in CASES]
@@ -70,16 +66,11 @@ def host_of(case: dict[str, Any], facts: Facts) -> Host:
     return host
 
 
-def relevant(case: dict[str, Any], findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
-    dropped = {why for key, why in _NOT_STATED.items() if not case.get(key)}
-    return tuple(f for f in findings if f.unknown not in dropped)
-
-
 def run_case(case: dict[str, Any], facts: Facts) -> tuple[Verdict, tuple[Finding, ...]]:
     host = host_of(case, facts)
     stack = resolve(case.get("requirements", ()), facts, host, image=case.get("image"))
-    findings = relevant(case, check(host, stack, facts, features=case.get("features", ())))
-    return verdict(findings), findings
+    findings = check(host, stack, facts, features=case.get("features", ()))
+    return verdict(findings, stack), findings
 
 
 def test_there_are_at_least_30_cited_cases() -> None:
@@ -98,6 +89,20 @@ def test_case_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
+def unstated(case: dict[str, Any]) -> set[str]:
+    """The host values the thread does not state: each may only become a condition, never an excuse."""
+    return {subject for subject, key in (("driver", "driver"), ("gpu", "gpus")) if not case.get(key)}
+
+
+def expected_conditions(case: dict[str, Any]) -> set[str]:
+    """What the verdict must be conditional on: the case's ``conditions`` where it names them, else, for
+    a stack that runs, every host value the thread leaves out (a stack that fails may fail for a reason
+    that no unstated value changes, so its conditions are only bounded by them)."""
+    if "conditions" in case:
+        return set(case["conditions"])
+    return unstated(case) if case["verdict"] in ("ok", "caveats") else set()
+
+
 @pytest.mark.parametrize("case", _params())
 def test_incident(case: dict[str, Any], facts: Facts) -> None:
     got, findings = run_case(case, facts)
@@ -106,3 +111,7 @@ def test_incident(case: dict[str, Any], facts: Facts) -> None:
     names = {f.name for f in findings}
     for name in case.get("rules", ()):
         assert name in names, f"{case['url']}: expected {name}; got {summary}"
+    subjects = {f.condition.subject for f in findings if f.condition is not None}
+    assert subjects <= unstated(case), f"{case['url']}: a condition on a stated value: {summary}"
+    assert expected_conditions(case) <= subjects, f"{case['url']}: conditions missing: {summary}"
+    assert not any(f.unknown and f.unknown.startswith("host ") for f in findings), summary

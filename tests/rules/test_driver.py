@@ -50,9 +50,30 @@ def test_ca104_catches_probed_host_without_driver(judge: Judge) -> None:
     assert [f.severity for f in found] == [Severity.ERROR] and "libcuda" in found[0].message
 
 
-def test_ca104_says_unknown_for_described_host_without_driver(judge: Judge) -> None:
+def test_ca104_described_host_without_driver_is_a_condition(judge: Judge) -> None:
     found = judge("CA104", ["torch==2.9.0"], judge.host("H100"))
-    assert found and found[0].unknown == "host driver version (--driver)"
+    assert len(found) == 1 and found[0].severity is Severity.WARNING and not found[0].unknown
+    cond = found[0].condition
+    assert cond is not None and cond.minimum == "525.60.13" and cond.full == "570.26"
+    assert "R580" in cond.branches and "R570" not in cond.branches  # R570 is end-of-life
+
+
+def test_ca104_condition_includes_ptx_jit_of_the_gpu(judge: Judge) -> None:
+    found = judge("CA104", ["vllm==0.13.0"], judge.host("RTX 5090"))
+    cond = found[0].condition
+    assert cond is not None and cond.minimum == "575.51.03"  # the FA2 kernel's CUDA 12.9 PTX on sm_120
+
+
+def test_ca104_without_driver_fails_when_no_branch_runs_it(judge: Judge) -> None:
+    """An image whose NVIDIA_REQUIRE_CUDA no known branch meets on a GPU: no driver makes it run."""
+    import dataclasses
+
+    host = judge.host("RTX 4090")
+    stack = judge.stack("torch==2.9.0", host=host)
+    stack = dataclasses.replace(stack, image="example/never:1", image_cuda="99.0", image_require="cuda>=99.0")
+    found = judge.run("CA104", host, stack)
+    assert [f.severity for f in found] == [Severity.ERROR] and "No driver branch runs" in found[0].message
+    assert judge("CA104", ["torch==2.9.0"], judge.host("RTX 5090"))[0].condition is not None
 
 
 def test_ca104_catches_not_with_driver(judge: Judge) -> None:

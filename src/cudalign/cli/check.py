@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cudalign.cli.options import check_features, emit, host_from_args
     from cudalign.facts import load
-    from cudalign.model import Report
-    from cudalign.rules import check, verdict
+    from cudalign.model import Report, to_jsonable
+    from cudalign.rules import check, host_conditions, verdict
     from cudalign.stack import from_installed, resolve
 
     facts = load()
@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
         stack = from_installed(host, facts)
     findings = check(host, stack, facts, features=features)
     report = Report(
-        schema="cudalign.check/1", verdict=verdict(findings, stack), host=host, stack=stack, findings=findings
+        schema="cudalign.check/1",
+        verdict=verdict(findings, stack),
+        host=host,
+        stack=stack,
+        findings=findings,
+        data={"conditions": to_jsonable(host_conditions(findings, host))},
     )
     return emit(report, args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import weakref
 from collections.abc import Callable, Iterable
@@ -20,6 +21,10 @@ __all__ = [
     "Answer",
     "ImageMatch",
     "RequireClause",
+    "branch_fact",
+    "branch_first_release",
+    "branch_supported",
+    "branch_text",
     "cuda_library_wheel",
     "cuda_minor",
     "driver_text",
@@ -41,7 +46,9 @@ __all__ = [
     "packages_with",
     "parse_require",
     "platform_key",
+    "recommended_driver",
     "require_satisfied",
+    "supported_branches",
     "targetable",
     "toolkits",
     "torch_build",
@@ -204,6 +211,75 @@ def max_cuda_for_driver(facts: Facts, driver: Version | str) -> Answer[Version |
     if best is None:
         return Answer(None)
     return Answer(cuda_minor(best["version"]), (best,))
+
+
+def branch_fact(facts: Facts, branch: int) -> Fact | None:
+    """The ``driver_branch`` fact of a branch (580 -> R580), if the knowledge base has it."""
+    return next((f for f in facts_of_kind(facts, "driver_branch") if f["branch"] == branch), None)
+
+
+def branch_first_release(facts: Facts, branch: int) -> Answer[Version | None]:
+    """The first release of a branch: its ``first_version``, else the oldest toolkit driver on it."""
+    f = branch_fact(facts, branch)
+    if f is not None and f.get("first_version") is not None:
+        return Answer(f["first_version"], (f,))
+    for t in toolkits(facts):
+        drv = _toolkit_driver(t, "linux")
+        if drv is not None and drv.major == branch and len(drv.release) > 1:
+            return Answer(drv, (t,))
+    return Answer(None, (f,) if f is not None else ())
+
+
+def _today(on: dt.date | None) -> str:
+    return (on or dt.date.today()).isoformat()[:7]
+
+
+def branch_supported(facts: Facts, branch: int, on: dt.date | None = None) -> Answer[bool | None]:
+    """Whether NVIDIA still supports a driver branch on a date (default today): not designated EOL and
+    its EOL month not passed. ``None`` where no fact gives its designation or EOL."""
+    f = branch_fact(facts, branch)
+    if f is None:
+        return Answer(None)
+    eol = f.get("eol")
+    designation = str(f["designation"])
+    if designation == "EOL" or (eol is not None and str(eol) < _today(on)):
+        return Answer(False, (f,))
+    if eol is None and designation.lower() in ("not stated", "unknown"):
+        return Answer(None, (f,))
+    return Answer(True, (f,))
+
+
+def supported_branches(facts: Facts, on: dt.date | None = None) -> Answer[tuple[int, ...]]:
+    """The driver branches NVIDIA still supports on a date (default today), oldest first.
+
+    This is the fact to recommend branches from: an upgrade target, a plan's branch, an explanation's fix
+    never names an end-of-life branch when a supported one would do."""
+    found = [(f, branch_supported(facts, f["branch"], on)) for f in facts_of_kind(facts, "driver_branch")]
+    ok = sorted((f for f, a in found if a.value is True), key=lambda f: f["branch"])
+    return Answer(tuple(f["branch"] for f in ok), tuple(ok))
+
+
+def recommended_driver(
+    facts: Facts, need: Version | str, on: dt.date | None = None
+) -> Answer[Version | None]:
+    """The lowest driver on a still-supported branch that is at least ``need`` (575.51.03 -> 580.65.06).
+
+    ``None`` when no supported branch reaches it (then the caller names ``need`` itself)."""
+    v = need if isinstance(need, Version) else Version(str(need))
+    for branch in supported_branches(facts, on).value:
+        if branch < v.major:
+            continue
+        first = branch_first_release(facts, branch)
+        floor = first.value if first.value is not None else Version(str(branch))
+        return Answer(v if branch == v.major else floor, first.facts)
+    return Answer(None)
+
+
+def branch_text(facts: Facts, driver: Version | str, on: dt.date | None = None) -> str:
+    """``R575`` with ``, end-of-life`` when NVIDIA no longer supports it (``R575, end-of-life``)."""
+    v = driver if isinstance(driver, Version) else Version(str(driver))
+    sup = branch_supported(facts, v.major, on).value
+    return f"R{v.major}" + (", end-of-life" if sup is False else "")
 
 
 def host_cuda(facts: Facts, host: Host) -> Answer[Version | None]:

@@ -14,7 +14,11 @@ def describe_host(host: Host) -> str:
     names = Counter(f"{g.name} ({g.cc})" if g.cc else g.name for g in host.gpus)
     none = "no GPU given" if host.origin == "described" else "no GPU found"
     gpus = ", ".join(f"{n}x {name}" if n > 1 else name for name, n in names.items()) or none
-    if host.driver is not None and host.driver.version:
+    if host.driver is not None and host.driver.version and host.driver.given:
+        branch = host.driver.version.split(".")[0]
+        drv = f"driver R{branch} (given as {host.driver.given!r}: judged on its first release "
+        drv += host.driver.version + (f", CUDA {host.driver.cuda})" if host.driver.cuda else ")")
+    elif host.driver is not None and host.driver.version:
         drv = f"driver {host.driver.version}" + (f" (CUDA {host.driver.cuda})" if host.driver.cuda else "")
     else:
         drv = "no driver" if host.origin != "described" else "driver not given"
@@ -66,10 +70,14 @@ def describe_stack(stack: Stack) -> list[str]:
 
 
 def _finding_lines(f: Finding) -> list[str]:
-    head = f"{f.code} {f.name} ({'unknown' if f.unknown else f.severity.value})"
+    head = (
+        f"{f.code} {f.name} ({'unknown' if f.unknown else 'condition' if f.condition else f.severity.value})"
+    )
     lines = [head, f"    {f.message}", f"    fix: {f.fix}"]
     if f.unknown:
         lines.append(f"    missing: {f.unknown}")
+    if f.condition:
+        lines.append(f"    must hold: {f.condition.text}")
     for ref in f.facts:
         lines.append(f"    fact: {ref.id}  {ref.source}")
     return lines
@@ -84,6 +92,11 @@ def text(report: Report) -> str:
         lines = describe_stack(report.stack)
         out.append(f"stack:   {lines[0]}")
         out.extend(f"         {line}" for line in lines[1:])
+    conditions = _conditions(report)
+    if conditions:
+        out.append("")
+        out.append("conditions (not stated, must hold):")
+        out.extend(f"  - {c}" for c in conditions)
     if report.findings:
         out.append("")
         for f in report.findings:
@@ -91,6 +104,22 @@ def text(report: Report) -> str:
     else:
         out.append("no findings")
     return "\n".join(out) + "\n"
+
+
+def _conditions(report: Report) -> list[str]:
+    """The ``conditions`` of the report's JSON, in words."""
+    out = []
+    for c in report.data.get("conditions", ()):
+        text = str(c.get("text", "")) if isinstance(c, dict) else str(c)
+        if (
+            isinstance(c, dict)
+            and c.get("branches")
+            and c.get("subject") == "driver"
+            and "first release" not in text
+        ):
+            text += f" (supported branches: {', '.join(c['branches'])})"
+        out.append(text)
+    return out
 
 
 def markdown(report: Report) -> str:
@@ -102,11 +131,16 @@ def markdown(report: Report) -> str:
     if report.stack is not None:
         out.append("**Stack:** " + "; ".join(describe_stack(report.stack)))
     out.append("")
+    conditions = _conditions(report)
+    if conditions:
+        out.append("**Conditions** (not stated, must hold):")
+        out.extend(f"- {c}" for c in conditions)
+        out.append("")
     if report.findings:
         out.append("| rule | severity | what | fix | facts |")
         out.append("|---|---|---|---|---|")
         for f in report.findings:
-            sev = "unknown" if f.unknown else f.severity.value
+            sev = "unknown" if f.unknown else "condition" if f.condition else f.severity.value
             facts = "<br>".join(f"[{r.id}]({r.source})" for r in f.facts)
             cells = [f"`{f.code}` {f.name}", sev, f.message, f.fix, facts]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

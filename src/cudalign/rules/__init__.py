@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from cudalign.facts import query
-from cudalign.model import ComputeCapability, Finding, Gpu, Host, Severity, Stack, Verdict
+from cudalign.model import ComputeCapability, Condition, Finding, Gpu, Host, Severity, Stack, Verdict
 from cudalign.rules.common import Hit, label
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ __all__ = [
     "check",
     "check_repo",
     "engine_rule",
+    "host_conditions",
     "rule",
     "verdict",
 ]
@@ -194,6 +195,7 @@ class Rule:
                 fix=h.fix,
                 facts=tuple(dict.fromkeys(h.facts)),
                 unknown=h.unknown,
+                condition=h.condition,
             )
             for h in self.function(ctx)
         ]
@@ -458,12 +460,33 @@ def check_repo(ctx: RepoContext) -> list[Finding]:
 
 def verdict(findings: Iterable[Finding], stack: Stack | None = None) -> Verdict:
     """``fails`` on any error; else ``unknown`` when a rule lacked a fact or the requirements did not
-    resolve to releases the knowledge base knows; ``caveats`` on warnings; ``ok``."""
+    resolve to releases the knowledge base knows; ``caveats`` on warnings and on conditions (host values
+    the user did not state, which must hold); ``ok``."""
     items = list(findings)
     if any(f.severity is Severity.ERROR for f in items):
         return Verdict.FAILS
     if any(f.unknown for f in items) or (stack is not None and "resolution" in stack.unknown):
         return Verdict.UNKNOWN
-    if any(f.severity is Severity.WARNING for f in items):
+    if any(f.severity is Severity.WARNING or f.condition is not None for f in items):
         return Verdict.CAVEATS
     return Verdict.OK
+
+
+def host_conditions(findings: Iterable[Finding], host: Host | None = None) -> tuple[Condition, ...]:
+    """What must hold for the verdict to stand: the findings' conditions on unstated host values, and a
+    driver given as a branch (judged on the branch's first release)."""
+    out = [f.condition for f in findings if f.condition is not None]
+    drv = host.driver if host is not None else None
+    if drv is not None and drv.given and drv.version:
+        branch = Version(drv.version).major
+        out.insert(
+            0,
+            Condition(
+                subject="driver",
+                text=f"an R{branch} driver (given as {drv.given!r}), judged on its first release "
+                f"{drv.version}",
+                minimum=drv.version,
+                branches=(f"R{branch}",),
+            ),
+        )
+    return tuple(out)

@@ -90,14 +90,6 @@ def _dropped(ctx: Context, cc: ComputeCapability, cuda: Version | None) -> query
     return query.Answer(False if ans.value else None, ans.facts)
 
 
-def _no_gpu_hit(ctx: Context, what: str) -> Hit:
-    return Hit(
-        f"No GPU was given, so whether {what} has code for it cannot be decided.",
-        "Describe the GPUs with --gpu NAME (repeatable), or run on the GPU host.",
-        unknown="host GPUs (--gpu)",
-    )
-
-
 def _older(ctx: Context, cc: ComputeCapability, b: _Build) -> tuple[bool, tuple[FactRef, ...], str]:
     """Whether the GPU is missing because it is too OLD for the build (support dropped), and why."""
     if b.min_cc is not None and cc < b.min_cc:
@@ -139,17 +131,24 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
     execution on the device``; torch warns "… with CUDA capability sm_120 is not compatible with the
     current PyTorch installation".
 
+    On a described host without ``--gpu`` the verdict rests on what was stated and the GPU becomes a
+    condition: every compute capability of a known GPU is tried with the GPU rules (CA101, CA103,
+    CA201-CA203, CA402) and those that run make the condition ("runs on GPUs sm_75 to sm_120"); an error
+    when none does.
+
     **How to fix.** Install a build that includes the architecture (e.g. torch ``+cu128`` or newer for
     Blackwell ``sm_120``).
 
     **Example.** torch 2.6.0+cu124 on an RTX 5090 (sm_120): fails; torch 2.7.0+cu128 runs.
     """
     builds = _builds(ctx)
-    if not builds:
-        return
     if not ctx.host.gpus:
-        if ctx.host.origin == "described":
-            yield _no_gpu_hit(ctx, builds[0].what)
+        if ctx.host.origin == "described" and (builds or ctx.features):
+            from cudalign.rules.conditions import gpu_condition
+
+            yield from gpu_condition(ctx)
+        return
+    if not builds:
         return
     for gpu, fact, cc, b in _gpu_builds(ctx):
         if cc is None:
@@ -258,13 +257,7 @@ def feature_needs_compute_capability(ctx: Context) -> Iterator[Hit]:
             )
             continue
         if not ctx.host.gpus:
-            yield Hit(
-                f"No GPU was given, so whether it has {fact['name']} cannot be decided.",
-                "Describe the GPUs with --gpu NAME.",
-                (fact.ref,),
-                unknown="host GPUs (--gpu)",
-            )
-            continue
+            continue  # a described host without GPUs: gpu-arch-not-in-build's condition names the range
         for gpu, gfact in ctx.gpus:
             cc = ctx.cc_of(gpu, gfact)
             if cc is None:

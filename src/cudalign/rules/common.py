@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
-from cudalign.model import Component, ComputeCapability, FactRef, Severity
+from cudalign.model import Component, ComputeCapability, Condition, FactRef, Severity
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
@@ -40,6 +40,8 @@ class Hit:
     """Overrides the rule's severity (an undecided check yields ``info`` with ``unknown`` set)."""
     unknown: str | None = None
     """The missing fact when the check could not decide."""
+    condition: Condition | None = None
+    """What must hold on a host value the user did not state (the verdict is then ``caveats``)."""
 
 
 def has_sass(cc: ComputeCapability, archs: Iterable[ComputeCapability]) -> bool:

@@ -24,8 +24,17 @@ __all__ = [
 ]
 
 
-def _branch(v: Version) -> str:
-    return f"R{v.major}"
+def _upgrade(ctx: Context, need: Version) -> tuple[str, Version]:
+    """``>= 580.65.06 (R580; R575 from 575.51.03 would do but is end-of-life)``: the driver to upgrade to,
+    on a branch NVIDIA still supports, and the version recommended."""
+    rec = query.recommended_driver(ctx.facts, need).value
+    if rec is None or rec.major == need.major:
+        return f">= {driver_text(need)} ({query.branch_text(ctx.facts, need)})", need
+    return (
+        f">= {driver_text(rec)} (R{rec.major}; R{need.major} from {driver_text(need)} would do but is "
+        "end-of-life)",
+        rec,
+    )
 
 
 def driver_too_old(ctx: Context) -> Iterator[Hit]:
@@ -61,26 +70,24 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
             continue
         if user < floor.value:
             need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda))
-            target = need.value or floor.value
+            upgrade, target = _upgrade(ctx, need.value or floor.value)
             yield Hit(
                 f"{what} needs CUDA {cuda}, but {ctx.user_driver_text} is older than "
                 f"{driver_text(floor.value)}, the lowest driver for any "
                 f"CUDA {cuda.major}.x (host CUDA {ctx.user_cuda or '?'}).",
-                f"Upgrade the driver to >= {driver_text(target)} ({_branch(target)}; 'cudalign runbook "
-                "--driver "
-                f"{target.major}'), or choose builds for CUDA "
-                f"{ctx.host_cuda.value or 'the driver supports'}.",
+                f"Upgrade the driver to {upgrade} ('cudalign runbook --driver {target.major}'), or choose "
+                f"builds for CUDA {ctx.host_cuda.value or 'the driver supports'}.",
                 (*floor.refs, *need.refs, *ctx.host_cuda.refs),
             )
     for gpu, fact in ctx.gpus:
         if fact is None or fact.get("min_driver") is None:
             continue
         if d < fact["min_driver"]:
+            upgrade, target = _upgrade(ctx, fact["min_driver"])
             yield Hit(
                 f"{gpu.name} needs driver >= {driver_text(fact['min_driver'])}; driver {ctx.driver_text} "
                 "does not support it.",
-                f"Upgrade the driver to >= {driver_text(fact['min_driver'])} ('cudalign runbook --driver "
-                f"{fact['min_driver'].major}').",
+                f"Upgrade the driver to {upgrade} ('cudalign runbook --driver {target.major}').",
                 (fact.ref,),
             )
 
@@ -125,8 +132,8 @@ def minor_version_compat(ctx: Context) -> Iterator[Hit]:
                 f"{ctx.user_cuda or '?'}: it runs through minor-version compatibility (limited "
                 "features, "
                 f"no PTX JIT of CUDA {query.cuda_minor(cuda)} code).",
-                f"Fine to run as is; to lift the caveat upgrade the driver to >= {driver_text(need.value)} "
-                f"({_branch(need.value)}).",
+                "Fine to run as is; to lift the caveat upgrade the driver to "
+                f"{_upgrade(ctx, need.value)[0]}.",
                 (*need.refs, *floor.refs, *topic_refs(ctx.facts, "cuda.rule.minor-version-compatibility")),
             )
 
@@ -182,41 +189,42 @@ def ptx_jit_unsupported(ctx: Context) -> Iterator[Hit]:
                 yield Hit(
                     f"{gpu.name} ({cc.sm}) has no machine code in {what}, only CUDA {cuda} PTX, which "
                     f"{ctx.user_driver_text} cannot JIT-compile (cudaErrorUnsupportedPtxVersion).",
-                    f"Upgrade the driver to >= {driver_text(need.value)} ({_branch(need.value)}), or use a "
-                    f"build with {cc.sm} "
+                    f"Upgrade the driver to {_upgrade(ctx, need.value)[0]}, or use a build with {cc.sm} "
                     "machine code.",
                     (*refs, *need.refs, *topic_refs(ctx.facts, "cuda.rule.ptx-jit-not-covered")),
                 )
 
 
 def no_driver(ctx: Context) -> Iterator[Hit]:
-    """No NVIDIA driver on a host whose stack needs one (or none was described).
+    """No NVIDIA driver on a host whose stack needs one; on a described host, the driver it needs.
 
     **What it checks.** The stack has CUDA code and the host has no driver: the probe found none
-    (error), or a described host was given without ``--driver`` (unknown: the verdict cannot be decided).
+    (error). A described host given without ``--driver`` is judged on what was stated, and the driver
+    becomes a condition: every driver branch's first release is tried in turn with the driver rules
+    (CA101-CA103, CA401, CA402), and the lowest that runs the stack, the lowest that runs it without
+    caveats and the still-supported branches that do are the condition (verdict ``caveats``). When no
+    branch runs it, that is an error.
 
     **Why.** Without the driver, ``torch.cuda.is_available()`` is False and CUDA calls fail with
     ``Found no NVIDIA driver on your system``.
 
     **How to fix.** Install the NVIDIA driver (the message names the lowest that runs the stack), or pass
-    ``--driver VERSION`` when describing a host.
+    ``--driver VERSION`` (or a branch, ``--driver 580``) when describing a host.
 
-    **Example.** ``cudalign check torch==2.9.0 --gpu H100``: unknown, driver not given.
+    **Example.** ``cudalign check torch==2.6.0+cu124 --gpu T4``: caveats, needs driver >= 525.60.13
+    (>= 550.54.14 without caveats).
     """
     if ctx.host.driver is not None and ctx.host.driver.version:
         return
-    if not ctx.cuda_needs:
+    if not ctx.cuda_needs and not (ctx.host.origin == "described" and ctx.stack.image):
+        return
+    if ctx.host.origin == "described":
+        from cudalign.rules.conditions import driver_condition
+
+        yield from driver_condition(ctx)
         return
     what, cuda = ctx.cuda_needs[0]
     need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda))
-    if ctx.host.origin == "described":
-        yield Hit(
-            f"No driver was given, so whether {what} (CUDA {cuda}) runs cannot be decided.",
-            "Describe the host's driver with --driver VERSION (nvidia-smi shows it).",
-            need.refs,
-            unknown="host driver version (--driver)",
-        )
-        return
     reason = ctx.host.unknown.get("driver", "no NVIDIA driver found")
     yield Hit(
         f"{what} needs an NVIDIA driver, and this host has none ({reason}).",
