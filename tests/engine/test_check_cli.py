@@ -56,7 +56,7 @@ def test_check_without_gpu_gives_the_gpu_condition(capsys: pytest.CaptureFixture
     data = json.loads(out)
     assert code == 0 and data["verdict"] == "caveats"
     (gpu,) = [c for c in data["conditions"] if c["subject"] == "gpu"]
-    assert "sm_75" in gpu["text"] and "7.5" in gpu["archs"] and "3.5" not in gpu["archs"]
+    assert "sm_70 to" in gpu["text"] and "7.5" in gpu["archs"] and "6.1" not in gpu["archs"]
     assert not any(f["unknown"] for f in data["findings"])
 
 
