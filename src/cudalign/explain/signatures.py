@@ -58,6 +58,14 @@ class Signature:
     fix: str
     source: str
     """The tracker issue (or vendor page) where the message was reported."""
+    family: str = ""
+    """The group of messages it belongs to (``library``, ``device``, ``capability`` …)."""
+    severity: str | None = None
+    """``error``, ``warning`` or ``info`` where it differs from the rule's severity."""
+    when_path: tuple[str, ...] = ()
+    """The match counts only where its ``path`` group names one of these packages or modules."""
+    consequence_of: tuple[str, ...] = ()
+    """Families whose cause, found in the same log, explains this message (it is folded under it)."""
 
     @classmethod
     def from_fact(cls, fact: Fact) -> Signature:
@@ -69,7 +77,20 @@ class Signature:
             meaning=fact["meaning"],
             fix=fact["fix"],
             source=fact.source,
+            family=fact.get("family") or "",
+            severity=fact.get("severity"),
+            when_path=tuple(fact.get("when_path") or ()),
+            consequence_of=tuple(fact.get("consequence_of") or ()),
         )
+
+    def admits(self, m: re.Match[str]) -> bool:
+        """Whether a match of the pattern counts: for a signature limited to some packages, its path must
+        name one of them (a directory, or a module's first part: ``flash_attn_2_cuda`` names flash_attn)."""
+        if not self.when_path:
+            return True
+        path = m.groupdict().get("path") or m.group(0)
+        parts = path.replace("\\", "/").replace(".", "/").split("/")
+        return any(part == w or part.startswith(w + "_") for part in parts for w in self.when_path)
 
     @property
     def code(self) -> str:
@@ -108,7 +129,7 @@ def match_line(line: str, sigs: Sequence[Signature]) -> tuple[Signature, re.Matc
     """The first signature whose pattern occurs in ``line``, with its match."""
     for sig in sigs:
         m = sig.pattern.search(line)
-        if m is not None:
+        if m is not None and sig.admits(m):
             return sig, m
     return None
 
@@ -190,7 +211,7 @@ class _Matcher:
             f = self.filters[i]
             if f is None or f.admits(text):
                 m = self.sigs[i].pattern.search(text)
-                if m is not None:
+                if m is not None and self.sigs[i].admits(m):
                     return self.sigs[i], m
         return None
 
