@@ -26,6 +26,7 @@ RUNS: dict[str, list[str]] = {
     "check": ["check", "vllm==0.13.0", "--gpu", "H100", "--driver", "550.54.15"],
     "plan": ["plan", "vllm==0.13.0", "--gpu", "H100", "--driver", "550.54.15"],
     "scan": ["scan", str(REPO)],
+    "matrix": ["matrix", "--gpu", "H100", "--driver", "550.54.15", "--max", "3"],
     "explain": ["explain", "--no-probe", "CUDA driver version is insufficient for CUDA runtime version"],
     "doctor": ["doctor", "--fail-on", "never"],
     "runbook": [

@@ -45,10 +45,11 @@ def test_every_entry_names_a_function(schema: str, fmt: str) -> None:
     assert callable(renderer(schema, fmt))
 
 
-def test_html_is_not_offered_until_something_renders_it() -> None:
-    assert "html" not in FORMATS
-    assert not any(fmt == "html" for _, fmt in RENDERERS)
-    assert all("html" not in offered(c) for c in COMMANDS)
+def test_html_is_offered_by_the_commands_that_render_it() -> None:
+    assert "html" in FORMATS
+    html = {schema.split(".", 1)[1].split("/", 1)[0] for schema, fmt in RENDERERS if fmt == "html"}
+    assert {"doctor", "check", "plan", "scan", "matrix"} <= html
+    assert {c for c in COMMANDS if "html" in offered(c)} == html
 
 
 def test_an_unknown_pair_is_a_clear_error() -> None:
@@ -56,7 +57,7 @@ def test_an_unknown_pair_is_a_clear_error() -> None:
         render(Report(schema="cudalign.plan/1"), "sarif")
     with pytest.raises(ValueError, match=r"cudalign\.nothing/1 has no text output"):
         renderer("cudalign.nothing/1", "text")
-    assert formats("cudalign.check/1") == ("text", "json", "markdown", "sarif")
+    assert formats("cudalign.check/1") == ("text", "json", "markdown", "sarif", "html")
 
 
 def test_json_is_generic_and_sarif_is_shared() -> None:

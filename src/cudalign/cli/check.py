@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16"
     )
     add_host_arguments(parser)
-    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif"))
+    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif", "html"))
 
 
 def run(args: argparse.Namespace) -> int:

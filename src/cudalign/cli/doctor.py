@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds each driver call may take (default 3)",
     )
-    add_output_arguments(parser, ("text", "json", "markdown"))
+    add_output_arguments(parser, ("text", "json", "markdown", "html"))
 
 
 def interpreter(text: str) -> str:

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--emit", choices=["requirements"], help="print matrix A as a file of this kind")
     add_host_arguments(parser)
-    add_output_arguments(parser, formats=("text", "json", "markdown"))
+    add_output_arguments(parser, formats=("text", "json", "markdown", "html"))
 
 
 def run(args: argparse.Namespace) -> int:

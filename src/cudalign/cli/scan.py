@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from cudalign.cli.options import add_host_arguments, add_output_arguments
 
     parser.add_argument("path", nargs="?", default=".", metavar="PATH", help="repository root (default: .)")
-    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif"))
+    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif", "html"))
     add_host_arguments(parser)
     parser.add_argument(
         "--fleet-driver",
