@@ -46,20 +46,26 @@ def test_accepts_what_plan_prints(driver: str, capsys: pytest.CaptureFixture[str
     assert main(argv) == 0
 
 
-def test_blocked_upgrade_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = [
-        "runbook",
-        "--driver",
-        "590",
-        "--gpu",
-        "GTX 1080",
-        "--current-driver",
-        "550.107.02",
-        "--os",
-        "debian12",
-    ]
-    assert main(argv) == 1
-    assert "Blocked:" in capsys.readouterr().out
+def test_a_branch_that_cannot_drive_the_gpu_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["runbook", "--driver", "390", "--gpu", "H100", "--os", "ubuntu22.04", "--no-probe"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    first, *rest = captured.err.splitlines()
+    assert first.startswith("cudalign: error: R390 cannot drive this host's GPUs: ")
+    assert "H100" in first and "the lowest branch that can is R" in first
+    assert "branches still supported that can: R580 (LTSB" in first
+    assert all(line.startswith("hint: ") for line in rest)
+    assert "nvidia-open-390" not in captured.err
+
+
+def test_a_branch_past_the_gpus_last_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["runbook", "--driver", "590", "--gpu", "GTX 1080", "--current-driver", "550.107.02"]
+    assert main([*argv, "--os", "debian12", "--no-probe"]) == 2
+    err = capsys.readouterr().err
+    assert "R580 is the last branch for Pascal GPUs" in err
 
 
 @pytest.mark.parametrize(

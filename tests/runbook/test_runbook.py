@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from cudalign.probe.processes import gpu_processes
 from cudalign.render.runbook_md import render_markdown
 from cudalign.runbook import GpuProcess, Runbook, Target, build, parse_target
 from cudalign.runbook.distros import detect, from_text
+from cudalign.runbook.packages import shown_driver, supported_branches
 
 from .conftest import make_host
 
@@ -106,28 +108,68 @@ def test_exact_version_older_than_the_installed_one_needs_no_change(facts: Facts
     assert build(host, facts, parse_target("580.65.06")).change_needed
 
 
-def test_pascal_past_its_last_branch_is_blocked(facts: Facts) -> None:
+def test_pascal_past_its_last_branch_is_refused(facts: Facts) -> None:
     host = describe_host(facts, gpus=["GTX 1080"], driver="550.107.02", os="debian12")
     last = next(f for f in facts.of_kind("driver_branch") if "Pascal" in f.get("last_for", ()))
-    rb = build(host, facts, Target(last["branch"] + 10))
-    errors = [f for f in rb.findings if f.severity is Severity.ERROR]
-    assert [e.name for e in errors] == ["gpu-arch-dropped"]
-    assert rb.summary.startswith("Blocked:")
+    with pytest.raises(InvalidInput, match=f"R{last['branch']} is the last branch for Pascal GPUs"):
+        build(host, facts, Target(last["branch"] + 10), today=dt.date(2026, 12, 3))
+    rb = build(host, facts, Target(last["branch"]), today=dt.date(2026, 12, 3))
     assert rb.flavour == "proprietary"  # Pascal has no open module
-    assert not [
-        f for f in build(host, facts, Target(last["branch"])).findings if f.severity is Severity.ERROR
-    ]
+    assert not [f for f in rb.findings if f.severity is Severity.ERROR]
 
 
-def test_gpu_newer_than_the_branch_is_blocked(facts: Facts) -> None:
+def test_gpu_newer_than_the_branch_is_refused_naming_the_branches_that_can(facts: Facts) -> None:
     gpu = next(
         f for f in facts.of_kind("gpu") if f.get("min_driver") is not None and f["arch"] == "Blackwell"
     )
     host = describe_host(facts, gpus=[gpu["name"]], driver="535.104.05", os="ubuntu24.04")
     old = gpu["min_driver"].major - 10
-    rb = build(host, facts, Target(old))
-    assert any(f.severity is Severity.ERROR and str(gpu["min_driver"]) in f.message for f in rb.findings)
-    assert rb.flavour == "open"  # Blackwell works only with the open modules
+    with pytest.raises(InvalidInput) as err:
+        build(host, facts, Target(old), today=dt.date(2026, 12, 3))
+    text = str(err.value)
+    assert f"needs driver >= {gpu['min_driver']}" in text
+    assert f"the lowest branch that can is R{gpu['min_driver'].major}" in text
+    supported = [f["branch"] for f in supported_branches(facts, dt.date(2026, 12, 3))]
+    assert supported and all(f"R{b} (" in text for b in supported if b >= gpu["min_driver"].major)
+    assert build(host, facts, Target(gpu["min_driver"].major + 10)).flavour == "open"
+
+
+def test_supported_branches_follow_the_date(facts: Facts) -> None:
+    early = {f["branch"] for f in supported_branches(facts, dt.date(2025, 1, 1))}
+    late = {f["branch"] for f in supported_branches(facts, dt.date(2026, 12, 3))}
+    assert 535 in early and 535 not in late  # R535's EOL (2026-06) has passed by then
+    assert 580 in late and all(
+        str(f["designation"]).upper() in ("LTSB", "PB", "NFB")
+        for f in facts.of_kind("driver_branch")
+        if f["branch"] in late
+    )
+
+
+def test_the_runbook_names_the_newest_known_release_and_what_apt_will_pick(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["H100"], driver="550.90.07", os="ubuntu22.04")
+    rb = build(host, facts, Target(580))
+    newest = max(f["version"] for f in facts.of_kind("driver_release") if f["branch"] == 580)
+    assert f"newest R580 release the knowledge base knows is {shown_driver(newest)}" in rb.summary
+    assert "installs the newest 580.* in NVIDIA's repository" in rb.summary
+    assert any(r.id.startswith("driver.release.") for r in rb.facts)
+    unknown = build(host, facts, Target(595))
+    assert "records no release of R595" in unknown.summary
+    exact = build(host, facts, parse_target("580.65.06"))
+    assert "newest R580 release" not in exact.summary
+
+
+def test_inferred_package_names_are_said_to_be_inferences(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["L40S"], driver="550.90.07", os="ubuntu22.04")
+    rb = build(host, facts, Target(575))
+    inferred = {
+        str(f["name"]).format(branch=575)
+        for f in facts.of_kind("driver_package")
+        if f.get("inference") and f["family"] == "ubuntu"
+    }
+    named = [s for sec in rb.sections for s in sec.steps if any(n in " ".join(s.commands) for n in inferred)]
+    assert named, "the runbook should install an inferred name here"
+    installing = [s for s in named if "apt-get install" in " ".join(s.commands)]
+    assert installing and all("Inference:" in s.why for s in installing)
 
 
 def test_running_proprietary_module_is_kept(facts: Facts) -> None:

@@ -35,8 +35,8 @@ def _scripts(facts: Facts) -> dict[str, str]:
         out[name] = render_shell(
             build(make_host(facts, name), facts, Target(int(CASES[name][3].lstrip("R")[:3])))
         )
-    blocked = describe_host(facts, gpus=["GTX 1080"], driver="550.107.02", os="debian12")
-    out["blocked"] = render_shell(build(blocked, facts, Target(590)))
+    fresh = describe_host(facts, gpus=["RTX 5090"], os="debian13")
+    out["fresh-install-debian13"] = render_shell(build(fresh, facts, Target(580)))
     same = describe_host(facts, gpus=["H100"], driver="575.57.08", os="rocky9")
     out["no-change"] = render_shell(build(same, facts, Target(575)))
     return out
@@ -82,6 +82,7 @@ def _stub_bin(tmp: Path) -> Path:
     log = tmp / "calls.log"
     outputs = {
         "id": "0",
+        "nvidia-smi": "550.107.02",  # the driver the runbook was written for: same_host lets it go on
         "dpkg-query": "nvidia-open-575 575.57.08-1ubuntu1",
         "modinfo": "575.57.08",
         "dkms": "nvidia/575.57.08, 6.8.0-45-generic, x86_64: installed",
@@ -138,14 +139,52 @@ def test_window_confirmed_installs_then_reboots_last(facts: Facts, tmp_path: Pat
     )
 
 
-def test_blocked_script_refuses_to_stage(facts: Facts, tmp_path: Path) -> None:
-    host = describe_host(facts, gpus=["GTX 1080"], driver="550.107.02", os="debian12")
-    script = tmp_path / "blocked.sh"
-    script.write_text(render_shell(build(host, facts, Target(590))), encoding="utf-8")
-    res = subprocess.run(["bash", str(script), "stage"], capture_output=True, text=True, timeout=30,
-                         env={"PATH": "/usr/bin:/bin", "CUDALIGN_YES": "1"})  # fmt: skip
+def _fake_nvidia_smi(bin_dir: Path, version: str) -> None:
+    """A stand-in for nvidia-smi on a machine with no GPU: it answers the one query same_host asks."""
+    bin_dir.mkdir(exist_ok=True)
+    tool = bin_dir / "nvidia-smi"
+    tool.write_text(f"#!/bin/sh\necho {version}\n", encoding="utf-8")
+    tool.chmod(0o755)
+
+
+def _run_phase(script: Path, phase: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+        "STATE": str(tmp_path / "state"),
+        "CUDALIGN_YES": "1",
+    }
+    return subprocess.run(["bash", str(script), phase], capture_output=True, text=True, timeout=30,
+                          env={**base, **env})  # fmt: skip
+
+
+def test_stage_refuses_a_host_whose_driver_changed_since_the_runbook_was_written(
+    facts: Facts, tmp_path: Path
+) -> None:
+    host = describe_host(facts, gpus=["L40S"], driver="550.107.02", os="debian12")
+    script = tmp_path / "r.sh"
+    script.write_text(render_shell(build(host, facts, Target(580))), encoding="utf-8")
+    _fake_nvidia_smi(tmp_path / "bin", "535.183.01")
+    for phase in ("stage", "window"):
+        res = _run_phase(script, phase, tmp_path)
+        assert res.returncode == 1, res.stdout
+        assert "refused: written for driver 550.107.02, the host runs 535.183.01" in res.stdout + res.stderr
+    log = (tmp_path / "state" / "runbook.log").read_text(encoding="utf-8")
+    assert " stage" in log and " window" in log and "refused: written for driver 550.107.02" in log
+
+
+def test_stage_refuses_another_kernel(facts: Facts, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    host = describe_host(facts, gpus=["L40S"], driver="550.107.02", os="debian12")
+    host = replace(host, os=replace(host.os, kernel="0.0.0-not-this-one"))
+    script = tmp_path / "r.sh"
+    script.write_text(render_shell(build(host, facts, Target(580))), encoding="utf-8")
+    _fake_nvidia_smi(tmp_path / "bin", "550.107.02")
+    res = _run_phase(script, "stage", tmp_path)
     assert res.returncode == 1
-    assert res.stderr.startswith("blocked: ")
+    assert "refused: written for kernel 0.0.0-not-this-one" in res.stdout + res.stderr
+    forced = _run_phase(script, "stage", tmp_path, CUDALIGN_FORCE="1")
+    assert "refused:" not in forced.stdout + forced.stderr
 
 
 def test_no_phase_prints_usage(facts: Facts, tmp_path: Path) -> None:

@@ -120,6 +120,19 @@ KINDS: dict[str, dict[str, Field]] = {
         "max_cuda": _opt("version", "highest CUDA the branch's own libcuda reports"),
         "last_for": _opt("list[str]", "architectures whose last supported branch this is"),
     },
+    "driver_release": {
+        "branch": _req("int"),
+        "version": _req("version", "a release of the branch, e.g. 580.105.08"),
+        "released": _opt("date", "release date as the source gives it"),
+    },
+    "driver_package": {
+        "family": _req("str", "ubuntu, debian or rhel: the distribution family whose repository has it"),
+        "role": _req("str", "driver, pinning, fabricmanager or stream (an RHEL module stream)"),
+        "flavour": _req("str", "open, proprietary or any: the kernel module flavour it installs"),
+        "branches": _req("specifier", "the driver branches it exists for, as a specifier on the branch"),
+        "name": _req("str", "the package or stream name; {branch} stands for the branch number"),
+        "inference": _opt("bool", "true when the source shows the pattern but not this exact name"),
+    },
     "topic": {
         "title": _req("str"),
         "text": _req("str", "the rule in words, as the source states it"),

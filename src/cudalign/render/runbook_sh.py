@@ -2,7 +2,9 @@
 
 The script does nothing without a phase argument, asks before each destructive step (reading the answer
 from /dev/tty; ``CUDALIGN_YES=1`` confirms non-interactively), and stops at the first failure
-(``set -euo pipefail``). cudalign writes it; the operator runs it.
+(``set -euo pipefail``). Staging and the window refuse to run when the host's driver or kernel is not the
+one the runbook was written for; every phase appends what it prints to ``$STATE/runbook.log``;
+``CUDALIGN_SIMULATE=1`` runs the package steps as simulations. cudalign writes it; the operator runs it.
 """
 
 from __future__ import annotations
@@ -41,14 +43,95 @@ confirm() {{
   fi
 }}
 
-BLOCKED={blocked}
+EXPECT_DRIVER={driver}
+EXPECT_KERNEL={kernel}
 
-not_blocked() {{
-  if [ -n "$BLOCKED" ] && [ "${{CUDALIGN_FORCE:-}}" != "1" ]; then
-    printf 'blocked: %s (CUDALIGN_FORCE=1 overrides)\\n' "$BLOCKED" >&2
+same_host() {{
+  # The host may have changed since this runbook was written: refuse another driver or kernel.
+  local driver="" kernel
+  if [ "${{CUDALIGN_FORCE:-}}" = "1" ]; then return 0; fi
+  kernel=$(uname -r)
+  if [ -r /sys/module/nvidia/version ]; then
+    driver=$(cat /sys/module/nvidia/version)
+  elif command -v nvidia-smi >/dev/null 2>&1; then
+    driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1) || driver=""
+  fi
+  if [ -n "$EXPECT_DRIVER" ] && [ "$driver" != "$EXPECT_DRIVER" ]; then
+    printf 'refused: written for driver %s, the host runs %s (CUDALIGN_FORCE=1 overrides)\n' \
+      "$EXPECT_DRIVER" "${{driver:-none}}" >&2
+    exit 1
+  fi
+  if [ -n "$EXPECT_KERNEL" ] && [ "$kernel" != "$EXPECT_KERNEL" ]; then
+    printf 'refused: written for kernel %s, the host runs %s (CUDALIGN_FORCE=1 overrides)\n' \
+      "$EXPECT_KERNEL" "$kernel" >&2
     exit 1
   fi
 }}
+
+log_phase() {{
+  # Everything a phase prints also goes to $STATE/runbook.log, kept for the rollback.
+  mkdir -p "$STATE"
+  exec > >(tee -a "$STATE/runbook.log") 2>&1
+  printf '\n[%s] %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$0" "$1"
+}}
+
+# CUDALIGN_SIMULATE=1: package steps are apt-get --simulate / dnf --assumeno, holds, services, reboots and
+# key enrollment are printed, not done; confirmations are answered. Packages NVIDIA's repository would
+# provide are reported, not resolved, when the repository cannot be reached.
+NVIDIA_PACKAGES={packages}
+NVIDIA_REPO_REACHABLE=1
+if [ "${{CUDALIGN_SIMULATE:-}}" = "1" ]; then
+  CUDALIGN_YES=1
+  _not_nvidia() {{
+    local arg out=()
+    for arg in "$@"; do
+      if [ "$NVIDIA_REPO_REACHABLE" = "0" ] && [[ " $NVIDIA_PACKAGES " == *" $arg "* ]]; then
+        printf 'simulate: not resolved here (NVIDIA repository unreachable): %s\n' "$arg"
+      else
+        out+=("$arg")
+      fi
+    done
+    SIM_ARGS=("${{out[@]}}")
+  }}
+  _has_packages() {{  # any argument left besides the sub-command and options?
+    local arg n=0
+    for arg in "${{SIM_ARGS[@]}}"; do case "$arg" in -*) ;; *) n=$((n + 1)) ;; esac; done
+    [ "$n" -gt 1 ]
+  }}
+  apt-get() {{
+    case " $* " in
+      *" install "*|*" remove "*|*" purge "*)
+        _not_nvidia "$@"
+        if _has_packages; then command apt-get --simulate "${{SIM_ARGS[@]}}"; fi ;;
+      *" download "*) command apt-get --print-uris "$@" ;;
+      *) command apt-get "$@" ;;
+    esac
+  }}
+  apt-cache() {{ _not_nvidia "$@"; command apt-cache "${{SIM_ARGS[@]}}"; }}
+  curl() {{
+    if ! command curl "$@"; then
+      printf 'simulate: NVIDIA repository unreachable from here\n'
+      NVIDIA_REPO_REACHABLE=0
+    fi
+  }}
+  dpkg() {{
+    case " $* " in *" -i "*) printf 'simulate: dpkg %s\n' "$*" ;; *) command dpkg "$@" ;; esac
+  }}
+  dnf() {{ command dnf --assumeno "$@" || true; }}
+  apt-mark() {{
+    case "$1" in hold|unhold) printf 'simulate: apt-mark %s\n' "$*" ;; *) command apt-mark "$@" ;; esac
+  }}
+  systemctl() {{
+    case "$1" in
+      is-active|list-units|status) command systemctl "$@" ;;
+      *) printf 'simulate: systemctl %s\n' "$*" ;;
+    esac
+  }}
+  mokutil() {{
+    case "$1" in --sb-state) command mokutil "$@" ;; *) printf 'simulate: mokutil %s\n' "$*" ;; esac
+  }}
+  dkms() {{ case "$1" in status) command dkms "$@" ;; *) printf 'simulate: dkms %s\n' "$*" ;; esac; }}
+fi
 
 need_root() {{
   if [ "$(id -u)" -ne 0 ]; then
@@ -94,13 +177,20 @@ def render_shell(rb: Runbook) -> str:
     ]
     for f in rb.findings:
         head.append(f"# {f.severity.value.upper()} {f.code} {f.name}: {f.message}")
-    blocked = " ".join(f.message for f in rb.findings if f.severity.value == "error")
-    body = [_PRELUDE.format(state=STATE, blocked=_q(blocked))]
+    body = [
+        _PRELUDE.format(
+            state=STATE,
+            driver=_q(rb.current or ""),
+            kernel=_q(rb.kernel or ""),
+            packages=_q(" ".join(rb.repo_packages)),
+        )
+    ]
     for section in rb.sections:
         body.append(f"{section.key}() {{")
         body.append(f"  # {section.title}: {section.when}")
+        body.append(f"  log_phase {section.key}")
         if section.key in ("stage", "window"):
-            body.append("  not_blocked")
+            body.append("  same_host")
         if any(s.root for s in section.steps):
             body.append(f"  need_root {section.key}")
         if section.key != "preflight":

@@ -17,6 +17,8 @@ from cudalign.errors import InvalidInput
 from cudalign.model import FactRef, Finding, GpuProcess, Report
 
 if TYPE_CHECKING:
+    import datetime
+
     from cudalign.facts import Facts
     from cudalign.model import Host
     from cudalign.runbook.distros import Distro
@@ -128,6 +130,10 @@ class Runbook:
     """Values verification expects (``driver_branch``, ``gpu_count``, ``kernel_module``, ``max_cuda``)."""
     command: str | None = None
     """The cudalign command line that writes this runbook as a script, when the CLI made it."""
+    kernel: str | None = None
+    """The running kernel the runbook was written for, when known: the script refuses another one."""
+    repo_packages: tuple[str, ...] = ()
+    """What the runbook installs from NVIDIA's repository (the script's simulation names them)."""
 
 
 def build(
@@ -136,11 +142,16 @@ def build(
     target: Target,
     *,
     processes: tuple[GpuProcess, ...] | None = None,
+    today: datetime.date | None = None,
 ) -> Runbook:
-    """The runbook that takes ``host`` to ``target``."""
+    """The runbook that takes ``host`` to ``target``.
+
+    Raises :class:`~cudalign.errors.InvalidInput` when the target branch cannot drive one of the host's
+    GPUs (the message names the branches that can); ``today`` decides which branches are still supported.
+    """
     from cudalign.runbook.steps import build_runbook
 
-    return build_runbook(host, facts, target, processes=processes)
+    return build_runbook(host, facts, target, processes=processes, today=today)
 
 
 def report(runbook: Runbook, host: Host | None = None) -> Report:

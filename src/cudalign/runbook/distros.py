@@ -1,12 +1,10 @@
 """The distribution families a runbook supports, and the package commands of each.
 
-Ubuntu 20.04/22.04/24.04, Debian 12, and RHEL 8/9 with its rebuilds (Rocky, Alma, Oracle). Install
+Ubuntu 20.04/22.04/24.04, Debian 12/13, and RHEL 8/9 with its rebuilds (Rocky, Alma, Oracle). Install
 commands follow NVIDIA's driver installation guide
-(https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/): NVIDIA's CUDA network repository,
-``cuda-drivers-<branch>`` / ``nvidia-open-<branch>`` on Ubuntu before R590 and the
-``nvidia-driver-pinning-<branch>`` packages from R590, a version pin plus ``nvidia-open`` /
-``cuda-drivers`` on Debian, and the ``nvidia-driver:<branch>-open`` / ``<branch>-dkms`` module streams
-on RHEL 8/9.
+(https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/): NVIDIA's CUDA network repository
+and the distribution's own archive for headers and DKMS. Which driver packages a branch installs is data
+(``[[driver_package]]`` facts, :mod:`cudalign.runbook.packages`), not a pattern here.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ __all__ = ["GUIDE", "SUPPORTED", "Distro", "detect", "from_text"]
 
 GUIDE = "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/"
 REPO = "https://developer.download.nvidia.com/compute/cuda/repos"
-SUPPORTED = "ubuntu20.04, ubuntu22.04, ubuntu24.04, debian12, rhel8, rhel9 (rocky, alma, ol)"
+SUPPORTED = "ubuntu20.04, ubuntu22.04, ubuntu24.04, debian12, debian13, rhel8, rhel9 (rocky, alma, ol)"
 
 _RHEL_LIKE = {"rhel", "rocky", "almalinux", "alma", "ol", "oracle", "centos"}
 
@@ -123,42 +121,11 @@ class Distro:
             "apt-get update",
         )
 
-    def stream(self, branch: int, flavour: str, fabric_manager: bool) -> str:
-        """RHEL module stream: ``nvidia-driver:575-open`` (``/fm`` adds the fabric manager profile)."""
-        kind = "open" if flavour == "open" else "dkms"
-        return f"nvidia-driver:{branch}-{kind}" + ("/fm" if fabric_manager else "")
-
-    def driver_packages(self, branch: int, flavour: str) -> tuple[str, ...]:
-        """The packages that install the branch (Debian family), pinning package first from R590."""
-        if self.id == "debian" or branch >= 590:
-            meta = "nvidia-open" if flavour == "open" else "cuda-drivers"
-            return (f"nvidia-driver-pinning-{branch}", meta) if branch >= 580 else (meta,)
-        return (f"nvidia-open-{branch}",) if flavour == "open" else (f"cuda-drivers-{branch}",)
-
-    def pin_file(self, branch: int) -> str | None:
-        """Debian before R580 has no pinning package: an apt preference keeps the branch."""
-        if self.id == "debian" and branch < 580:
-            return f"/etc/apt/preferences.d/nvidia-driver-{branch}"
-        return None
-
-    def fabric_manager_package(self, branch: int) -> str:
-        """Ubuntu names it per branch before R590; Debian and R590+ use one name and the pin."""
-        if self.id == "ubuntu" and branch < 590:
-            return f"nvidia-fabricmanager-{branch}"
-        return "nvidia-fabricmanager"
-
     def download_only(self, packages: tuple[str, ...]) -> str:
         joined = " ".join(packages)
         if self.family == "rhel":
             return f"dnf -y install --downloadonly {joined}"
         return f"apt-get install -y --download-only {joined}"
-
-    def check_available(self, branch: int, flavour: str) -> str:
-        if self.family == "rhel":
-            listing = f"dnf module list nvidia-driver | grep -E '^nvidia-driver +{branch}-'"
-            return f"{listing} || echo 'stream {branch} not offered'"
-        pkgs = " ".join(self.driver_packages(branch, flavour))
-        return f"apt-cache policy {pkgs}"
 
 
 def _normalise(distro_id: str) -> str:
@@ -179,7 +146,8 @@ def detect(os: OsInfo) -> Distro:
         ver = ver.split(".", 1)[0]
     if family == "debian":
         ver = ver.split(".", 1)[0]
-    supported = {("ubuntu", "20.04"), ("ubuntu", "22.04"), ("ubuntu", "24.04"), ("debian", "12")}
+    supported = {("ubuntu", "20.04"), ("ubuntu", "22.04"), ("ubuntu", "24.04")}
+    supported |= {("debian", "12"), ("debian", "13")}
     supported |= {("rhel", "8"), ("rhel", "9")}
     if (family, ver) not in supported:
         shown = f"{did} {os.distro_version}".strip() if did else "unknown"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from cudalign.runbook import GpuProcess, Step, Target
 from cudalign.runbook.distros import GUIDE, Distro
+from cudalign.runbook.packages import PackageChoice
 
 if TYPE_CHECKING:
     from cudalign.model import Host
@@ -44,6 +45,9 @@ class Plan:
     processes: tuple[GpuProcess, ...] | None
     gpu_count: int
     secure_boot: bool | None
+    packages: PackageChoice
+    newest: str | None = None
+    """The newest release of the target branch the knowledge base knows."""
 
     @property
     def b(self) -> int:
@@ -71,11 +75,13 @@ def preflight(p: Plan, flavour_why: str) -> tuple[Step, ...]:
             "What runs now, saved where the reboot does not erase it: the rollback returns to exactly this.",
             (
                 f'STATE="${{STATE:-{STATE}}}"; mkdir -p "$STATE"',
-                'nvidia-smi -q > "$STATE/nvidia-smi-q.before.txt"',
+                'nvidia-smi -q > "$STATE/nvidia-smi-q.before.txt" || echo "nvidia-smi: no driver answers"',
                 "nvidia-smi --query-gpu=index,name,pci.bus_id,driver_version --format=csv "
-                '| tee "$STATE/gpus.before.csv"',
-                'tee "$STATE/proc-version.before.txt" < /proc/driver/nvidia/version',
-                'modinfo -F license nvidia | tee "$STATE/module-license.before.txt"',
+                '| tee "$STATE/gpus.before.csv" || echo "no GPUs listed"',
+                'tee "$STATE/proc-version.before.txt" 2>/dev/null < /proc/driver/nvidia/version '
+                '|| echo "no NVIDIA kernel module loaded"',
+                'modinfo -F license nvidia 2>/dev/null | tee "$STATE/module-license.before.txt" '
+                '|| echo "no nvidia kernel module installed"',
                 d.record_packages('"$STATE/packages.before.txt"'),
                 'uname -r > "$STATE/kernel.before.txt"; wc -l "$STATE/packages.before.txt"',
             ),
@@ -120,7 +126,7 @@ def preflight(p: Plan, flavour_why: str) -> tuple[Step, ...]:
         Step(
             "Disk space",
             "Driver packages and DKMS builds need space in /usr, /var and /boot (initramfs).",
-            ("df -h / /usr /var /boot 2>/dev/null",),
+            ("df -h / /usr /var /boot 2>/dev/null || true",),
             expect="at least 2 GB free on /usr and /var, 300 MB on /boot",
         ),
         Step(
@@ -131,7 +137,7 @@ def preflight(p: Plan, flavour_why: str) -> tuple[Step, ...]:
         Step(
             "Kernel module flavour",
             f"Target flavour: {p.flavour}. {flavour_why}",
-            ("modinfo -F license nvidia",),
+            ("modinfo -F license nvidia 2>/dev/null || echo 'no nvidia kernel module installed'",),
             expect=f"'{OPEN_LICENSE}' is the open module, '{PROPRIETARY_LICENSE}' the proprietary one",
         ),
     ]
@@ -166,16 +172,35 @@ def _processes_step(p: Plan) -> Step:
         "GPU processes running now",
         "Stop only workloads you own and know how to restart; write down each one's restart command." + seen,
         (
-            "nvidia-smi --query-compute-apps=pid,process_name,gpu_bus_id,used_memory --format=csv",
-            "pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader | paste -sd, -)",
+            "nvidia-smi --query-compute-apps=pid,process_name,gpu_bus_id,used_memory --format=csv "
+            "|| echo 'nvidia-smi: no driver answers'",
+            "pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | paste -sd, -)",
             'if [ -n "$pids" ]; then ps -o pid,user,etime,args -p "$pids"; '
             'else echo "no GPU compute processes"; fi',
         ),
     )
 
 
+def _pin_path(p: Plan) -> str | None:
+    """Debian with no pinning package for the branch: an apt preference keeps the branch instead."""
+    if p.distro.id == "debian" and p.packages.pinning is None:
+        return f"/etc/apt/preferences.d/nvidia-driver-{p.b}"
+    return None
+
+
+def _inferred(p: Plan, names: tuple[str, ...]) -> str:
+    """The sentence a step carries when it names a package the guide shows only as a pattern."""
+    guessed = [n for n in names if n in p.packages.inferred]
+    if not guessed:
+        return ""
+    return (
+        f" Inference: {', '.join(guessed)} follow{'s' if len(guessed) == 1 else ''} NVIDIA's naming pattern; "
+        "the guide does not show the exact name, so staging checks it is offered."
+    )
+
+
 def _pin_lines(p: Plan) -> tuple[str, ...]:
-    path = p.distro.pin_file(p.b)
+    path = _pin_path(p)
     if path is None:
         return ()
     return (
@@ -187,10 +212,14 @@ def _pin_lines(p: Plan) -> tuple[str, ...]:
 
 
 def _packages(p: Plan) -> tuple[str, ...]:
-    pkgs = p.distro.driver_packages(p.b, p.flavour)
-    if p.fabric_manager:
-        pkgs = (*pkgs, p.distro.fabric_manager_package(p.b))
+    pkgs = p.packages.driver
+    if p.fabric_manager and p.packages.fabric_manager:
+        pkgs = (*pkgs, p.packages.fabric_manager)
     return pkgs
+
+
+def _stream(p: Plan, fabric_manager: bool) -> str:
+    return (p.packages.stream or f"nvidia-driver:{p.b}") + ("/fm" if fabric_manager else "")
 
 
 def stage(p: Plan) -> tuple[Step, ...]:
@@ -222,8 +251,14 @@ def stage(p: Plan) -> tuple[Step, ...]:
                 root=True,
             )
         )
-    offered: tuple[str, ...] = (d.check_available(p.b, p.flavour),)
-    why = "Find out now, not in the window, if the branch is missing."
+    if d.family == "rhel":
+        offered: tuple[str, ...] = (
+            f"dnf module list nvidia-driver | grep -E '^nvidia-driver +{p.b}-' "
+            f"|| echo 'stream {p.b} not offered'",
+        )
+    else:
+        offered = (f"apt-cache policy {' '.join(_packages(p))}",)
+    why = "Find out now, not in the window, if the branch is missing." + _inferred(p, _packages(p))
     if d.id == "ubuntu":
         offered = (
             *offered,
@@ -239,17 +274,15 @@ def stage(p: Plan) -> tuple[Step, ...]:
     if d.family == "rhel":
         download: tuple[str, ...] = (
             "dnf -y module reset nvidia-driver",
-            f"dnf -y module enable {d.stream(p.b, p.flavour, False)}",
-            "dnf -y install --downloadonly --allowerasing "
-            + ("nvidia-open" if p.flavour == "open" else "cuda-drivers")
-            + (" nvidia-fabric-manager" if p.fabric_manager else ""),
+            f"dnf -y module enable {_stream(p, False)}",
+            f"dnf -y install --downloadonly --allowerasing {' '.join(_packages(p))}",
         )
     else:
         download = (d.download_only(_packages(p)),)
     steps.append(
         Step(
             "Download the new driver packages",
-            "The window then does not depend on the mirror.",
+            "The window then does not depend on the mirror." + _inferred(p, _packages(p)),
             download,
             root=True,
         )
@@ -258,13 +291,13 @@ def stage(p: Plan) -> tuple[Step, ...]:
         keep = (
             'mkdir -p "$STATE/rollback"',
             'awk \'{sub(/^[(]none[)]:|^[0-9]+:/, "", $2); print $1 "-" $2}\' "$STATE/packages.before.txt" '
-            '| xargs -r dnf download --destdir "$STATE/rollback"',
+            '| while read -r pkg; do dnf download --destdir "$STATE/rollback" "$pkg"; done',
         )
     else:
         keep = (
             'mkdir -p "$STATE/rollback"',
             '(cd "$STATE/rollback" && awk \'{print $1 "=" $2}\' "$STATE/packages.before.txt" '
-            "| xargs -r apt-get download)",
+            '| while read -r pkg; do apt-get download "$pkg"; done)',
         )
     steps.append(
         Step(
@@ -296,7 +329,10 @@ def stage(p: Plan) -> tuple[Step, ...]:
             )
         )
     if p.debian:
-        hold: tuple[str, ...] = ("awk '{print $1}' \"$STATE/packages.before.txt\" | xargs -r apt-mark hold",)
+        hold: tuple[str, ...] = (
+            "awk '{print $1}' \"$STATE/packages.before.txt\" "
+            '| while read -r pkg; do apt-mark hold "$pkg"; done',
+        )
     else:
         hold = ("dnf -y install python3-dnf-plugin-versionlock", "dnf versionlock add '*nvidia*'")
     steps.append(
@@ -311,14 +347,14 @@ def stage(p: Plan) -> tuple[Step, ...]:
 
 
 def window(p: Plan) -> tuple[Step, ...]:
-    d = p.distro
     stop = "systemctl stop nvidia-persistenced nvidia-dcgm 2>/dev/null || true"
     services = (
         (stop, "systemctl stop nvidia-fabricmanager 2>/dev/null || true") if p.fabric_manager else (stop,)
     )
     if p.debian:
         unhold: tuple[str, ...] = (
-            "awk '{print $1}' \"$STATE/packages.before.txt\" | xargs -r apt-mark unhold",
+            "awk '{print $1}' \"$STATE/packages.before.txt\" "
+            '| while read -r pkg; do apt-mark unhold "$pkg"; done',
         )
         install: tuple[str, ...] = (f"apt-get install -y {' '.join(_packages(p))}",)
         check: tuple[str, ...] = (
@@ -329,7 +365,7 @@ def window(p: Plan) -> tuple[Step, ...]:
         unhold = ("dnf versionlock delete '*nvidia*' || true",)
         install = (
             "dnf -y module reset nvidia-driver",
-            f"dnf -y module install --allowerasing {d.stream(p.b, p.flavour, bool(p.fabric_manager))}",
+            f"dnf -y module install --allowerasing {_stream(p, bool(p.fabric_manager))}",
         )
         check = ("rpm -qa | grep -E 'nvidia|cuda-drivers' | sort",)
     check = (*check, "dkms status", "modinfo -F version nvidia")
@@ -361,7 +397,11 @@ def window(p: Plan) -> tuple[Step, ...]:
             root=True,
         ),
         Step(
-            f"Install {p.target}", "The packages downloaded in staging.", install, destructive=True, root=True
+            f"Install {p.target}",
+            "The packages downloaded in staging." + _inferred(p, _packages(p)),
+            install,
+            destructive=True,
+            root=True,
         ),
         Step(
             "Check before rebooting",
@@ -411,11 +451,21 @@ def verify(p: Plan, max_cuda: str | None, expected: dict[str, str]) -> tuple[Ste
         ),
         Step(
             "GPU stack smoke test",
-            "Runs real kernels (cuDNN, NCCL, vLLM where installed) on the GPUs.",
+            "Runs real kernels (a matmul checked against the CPU, cuDNN, NCCL, vLLM where installed) on "
+            "every GPU with cudalign verify; where cudalign is not installed on the host, nvidia-smi and a "
+            "torch one-liner show the same basics.",
             (
-                "if cudalign verify --help >/dev/null 2>&1; then cudalign verify; "
-                "else echo 'cudalign verify is not in this cudalign; run your own smoke test'; fi",
+                "if command -v cudalign >/dev/null && cudalign verify --help >/dev/null 2>&1; then",
+                "  cudalign verify",
+                "else",
+                "  nvidia-smi -L",
+                '  python3 -c \'import torch; assert torch.cuda.is_available(), "CUDA not available"; '
+                'x = torch.ones(1024, 1024, device="cuda"); '
+                "print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0), "
+                "float((x @ x).sum()) == 1024.0 ** 3)'",
+                "fi",
             ),
+            expect="every check passes (without cudalign: the GPUs listed and 'True' last)",
         ),
         Step(
             "Containers see the GPUs",
@@ -452,16 +502,17 @@ def rollback(p: Plan) -> tuple[Step, ...]:
     d = p.distro
     back = p.current or "the recorded driver"
     if p.debian:
-        pin = p.distro.pin_file(p.b)
+        pin = _pin_path(p)
         clean = [f"rm -f {pin}"] if pin else []
-        if p.b >= 580:
-            clean.append(f"apt-get purge -y nvidia-driver-pinning-{p.b} || true")
+        if p.packages.pinning:
+            clean.append(f"apt-get purge -y {p.packages.pinning} || true")
         restore: tuple[str, ...] = (
-            f"apt-get remove -y {' '.join(p.distro.driver_packages(p.b, p.flavour))} || true",
+            f"apt-get remove -y {' '.join(p.packages.driver)} || true",
             *clean,
             "apt-get update",
             'apt-get install -y --allow-downgrades "$STATE"/rollback/*.deb',
-            "awk '{print $1}' \"$STATE/packages.before.txt\" | xargs -r apt-mark hold",
+            "awk '{print $1}' \"$STATE/packages.before.txt\" "
+            '| while read -r pkg; do apt-mark hold "$pkg"; done',
         )
         check = ("dpkg-query -W -f='${binary:Package} ${Version}\\n' | grep -E '^(nvidia|libnvidia)' | sort",)
     else:
@@ -484,7 +535,13 @@ def rollback(p: Plan) -> tuple[Step, ...]:
             destructive=True,
             root=True,
         ),
-        Step(f"Reinstall {back}", "From the packages kept in staging.", restore, destructive=True, root=True),
+        Step(
+            f"Reinstall {back}",
+            "From the packages kept in staging." + _inferred(p, p.packages.driver),
+            restore,
+            destructive=True,
+            root=True,
+        ),
         Step(
             "Check before rebooting",
             "The recorded versions must be back, and DKMS built for this kernel.",

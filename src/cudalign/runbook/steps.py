@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
+from cudalign.errors import InvalidInput
 from cudalign.model import FactRef, Finding, Severity, driver_version
 from cudalign.runbook import PHASES, GpuProcess, Runbook, Section, Target
 from cudalign.runbook.distros import GUIDE, Distro, detect
+from cudalign.runbook.packages import (
+    PackageChoice,
+    branch_can_drive,
+    choose,
+    lowest_branch,
+    newest_release,
+    shown_driver,
+    supported_branches,
+)
 from cudalign.runbook.phases import (
     OPEN_LICENSE,
     PROPRIETARY_LICENSE,
@@ -44,8 +55,14 @@ def _finding(
     return Finding(code=code, name=name, severity=sev, message=msg, fix=fix, facts=refs)
 
 
-def _assess(host: Host, facts: Facts, target: Target, gpus: list[tuple[str, Fact | None]]) -> list[Finding]:
-    """Blockers and things to weigh: unknown or end-of-life branch, GPUs the branch does not support."""
+def _assess(
+    host: Host,
+    facts: Facts,
+    target: Target,
+    gpus: list[tuple[str, Fact | None]],
+    today: dt.date | None = None,
+) -> list[Finding]:
+    """Things to weigh: an unknown or end-of-life branch, GPUs the knowledge base does not know."""
     out: list[Finding] = []
     bf = _branch_fact(facts, target.branch)
     if bf is None:
@@ -59,14 +76,13 @@ def _assess(host: Host, facts: Facts, target: Target, gpus: list[tuple[str, Fact
             )
         )
     elif str(bf["designation"]).upper() == "EOL":
-        better = sorted(
-            (
-                f
-                for f in facts.of_kind("driver_branch")
-                if f["branch"] > target.branch and str(f["designation"]).upper() in ("LTSB", "PB")
-            ),
-            key=lambda f: f["branch"],
-        )
+        gpu_facts = [f for _, f in gpus if f is not None]
+        better = [
+            f
+            for f in supported_branches(facts, today)
+            if f["branch"] > target.branch
+            and all(branch_can_drive(facts, f["branch"], g) is None for g in gpu_facts)
+        ]
         alt = (
             f"; R{better[0]['branch']} ({better[0]['designation']}) is the nearest supported branch"
             if better
@@ -82,34 +98,6 @@ def _assess(host: Host, facts: Facts, target: Target, gpus: list[tuple[str, Fact
                 (bf.ref, *(f.ref for f in better[:1])),
             )
         )
-    for name, fact in gpus:
-        if fact is None:
-            continue
-        low = fact.get("min_driver")
-        if low is not None and low.major > target.branch:
-            out.append(
-                _finding(
-                    "CA101",
-                    "driver-too-old",
-                    Severity.ERROR,
-                    f"{name} needs driver >= {low}; R{target.branch} does not support it.",
-                    f"choose R{low.major} or newer.",
-                    (fact.ref,),
-                )
-            )
-        for f in facts.of_kind("driver_branch"):
-            if fact["arch"] in f.get("last_for", ()) and f["branch"] < target.branch:
-                out.append(
-                    _finding(
-                        "CA202",
-                        "gpu-arch-dropped",
-                        Severity.ERROR,
-                        f"R{f['branch']} is the last branch for {fact['arch']} ({name}); "
-                        f"R{target.branch} drops it.",
-                        f"stay on R{f['branch']}.",
-                        (f.ref, fact.ref),
-                    )
-                )
     if not gpus:
         out.append(
             _finding(
@@ -147,23 +135,97 @@ def _flavour(host: Host, gpus: list[tuple[str, Fact | None]]) -> tuple[str, str]
     return "open", "NVIDIA recommends the open kernel modules for Turing and newer GPUs from R560."
 
 
+def _refuse_if_it_cannot_drive(
+    facts: Facts, target: Target, gpus: list[tuple[str, Fact | None]], today: dt.date | None
+) -> None:
+    """A branch that cannot drive a GPU of the host gets no runbook: one line with the branches that can."""
+    known = [f for _, f in gpus if f is not None]
+    reasons = list(dict.fromkeys(r for g in known if (r := branch_can_drive(facts, target.branch, g))))
+    if not reasons:
+        return
+    low = lowest_branch(facts, known)
+    able = [
+        f
+        for f in supported_branches(facts, today)
+        if all(branch_can_drive(facts, f["branch"], g) is None for g in known)
+    ]
+    parts = [f"R{target.branch} cannot drive this host's GPUs: {'; '.join(reasons)}"]
+    if low is not None:
+        parts.append(f"the lowest branch that can is R{low['branch']}")
+    if able:
+        shown = ", ".join(
+            f"R{f['branch']} ({f['designation']}, EOL {f.get('eol', 'not stated')})" for f in able
+        )
+        parts.append(f"branches still supported that can: {shown}")
+    else:
+        parts.append("no branch still supported can drive them all")
+    raise InvalidInput(
+        "; ".join(parts),
+        hint=f"cudalign runbook --driver {able[0]['branch']} …" if able else None,
+    )
+
+
+def _packages_for(
+    facts: Facts, distro: Distro, target: Target, flavour: str, flavour_why: str, required_open: bool
+) -> tuple[str, str, PackageChoice]:
+    """The packages; a branch without open-module packages falls back to proprietary where the GPUs allow."""
+    try:
+        return flavour, flavour_why, choose(facts, distro, target.branch, flavour)
+    except InvalidInput:
+        if flavour != "open" or required_open:
+            raise
+    why = (
+        f"R{target.branch} has no open kernel module packages in NVIDIA's repository, so the proprietary "
+        "module it does have."
+    )
+    return "proprietary", why, choose(facts, distro, target.branch, "proprietary")
+
+
 def build_runbook(
-    host: Host, facts: Facts, target: Target, *, processes: tuple[GpuProcess, ...] | None = None
+    host: Host,
+    facts: Facts,
+    target: Target,
+    *,
+    processes: tuple[GpuProcess, ...] | None = None,
+    today: dt.date | None = None,
 ) -> Runbook:
-    """Assess the upgrade and lay out every phase."""
+    """Assess the upgrade and lay out every phase.
+
+    Refuses (:class:`InvalidInput`) a target branch that cannot drive one of the host's GPUs, naming the
+    lowest branch that can and the supported ones; ``today`` decides which branches are still supported.
+    """
     distro = detect(host.os)
     gpus = _gpu_facts(host, facts)
-    findings = _assess(host, facts, target, gpus)
+    _refuse_if_it_cannot_drive(facts, target, gpus, today)
+    findings = _assess(host, facts, target, gpus, today)
     flavour, flavour_why = _flavour(host, gpus)
+    required_open = any(f is not None and f.get("open_module_required") for _, f in gpus) or any(
+        f is not None and f["arch"] in ("Blackwell", "Rubin") for _, f in gpus
+    )
+    flavour, flavour_why, pkgs = _packages_for(facts, distro, target, flavour, flavour_why, required_open)
+    newest = newest_release(facts, target.branch)
     current = host.driver.version if host.driver is not None else None
     fm: bool | None = host.nvswitch
     if fm is None and not any(f is not None and f["segment"] == "datacenter" for _, f in gpus) and gpus:
         fm = False  # PCIe workstation and consumer boards never sit on NVSwitch
-    plan = Plan(host, distro, target, flavour, fm, current, processes, len(host.gpus), host.os.secure_boot)
+    plan = Plan(
+        host,
+        distro,
+        target,
+        flavour,
+        fm,
+        current,
+        processes,
+        len(host.gpus),
+        host.os.secure_boot,
+        pkgs,
+        shown_driver(newest["version"]) if newest is not None else None,
+    )
 
     bf = _branch_fact(facts, target.branch)
     refs = [bf.ref] if bf is not None else []
     refs.extend(f.ref for _, f in gpus if f is not None and f.ref not in refs)
+    refs.extend(r for r in (*pkgs.refs, *([newest.ref] if newest is not None else [])) if r not in refs)
     max_cuda = str(bf["max_cuda"]) if bf is not None and bf.get("max_cuda") is not None else None
     gpu_names = tuple(name for name, _ in gpus)
     expected = {
@@ -202,6 +264,18 @@ def build_runbook(
     blockers = [f for f in findings if f.severity is Severity.ERROR]
     cur = f"from {current} " if current else ""
     cuda = f" (CUDA up to {max_cuda})" if max_cuda else ""
+    if target.version is None:
+        release = (
+            f" The newest R{target.branch} release the knowledge base knows is "
+            f"{shown_driver(newest['version'])}; the package manager installs the newest "
+            f"{target.branch}.* in NVIDIA's repository when the window "
+            "runs, which may be newer."
+            if newest is not None
+            else f" The knowledge base records no release of R{target.branch}; the package manager installs "
+            f"the newest {target.branch}.* in NVIDIA's repository."
+        )
+    else:
+        release = ""
     summary = (
         f"Upgrade the NVIDIA driver on {host_label} {cur}to {_target_text(target)}{cuda}, "
         f"{flavour} kernel module, "
@@ -210,7 +284,7 @@ def build_runbook(
         "Nothing is installed earlier: new user-space libraries next to the old loaded kernel module break "
         "every "
         "GPU program until the reboot ('Failed to initialize NVML: Driver/library version mismatch', CA105). "
-        f"Kernel module: {flavour_why}"
+        f"Kernel module: {flavour_why}{release}"
     )
     if blockers:
         summary = (
@@ -243,7 +317,14 @@ def build_runbook(
         tuple(refs),
         processes,
         expected,
+        kernel=host.os.kernel,
+        repo_packages=_packages_named(plan),
     )
+
+
+def _packages_named(plan: Plan) -> tuple[str, ...]:
+    fm = plan.packages.fabric_manager if plan.fabric_manager else None
+    return (*plan.packages.driver, *((fm,) if fm else ()))
 
 
 def _target_text(target: Target) -> str:

@@ -7,7 +7,9 @@
 # reboot happen together inside it. Nothing is installed earlier: new user-space libraries next to the
 # old loaded kernel module break every GPU program until the reboot ('Failed to initialize NVML:
 # Driver/library version mismatch', CA105). Kernel module: NVIDIA recommends the open kernel modules
-# for Turing and newer GPUs from R560.
+# for Turing and newer GPUs from R560. The newest R570 release the knowledge base knows is 570.172.08;
+# the package manager installs the newest 570.* in NVIDIA's repository when the window runs, which may
+# be newer.
 #
 # Read it before running it. Run one phase at a time, in order:
 #   preflight | stage | window | verify | rollback
@@ -39,14 +41,104 @@ confirm() {
   fi
 }
 
-BLOCKED=''
+EXPECT_DRIVER=535.183.01
+EXPECT_KERNEL=''
 
-not_blocked() {
-  if [ -n "$BLOCKED" ] && [ "${CUDALIGN_FORCE:-}" != "1" ]; then
-    printf 'blocked: %s (CUDALIGN_FORCE=1 overrides)\n' "$BLOCKED" >&2
+same_host() {
+  # The host may have changed since this runbook was written: refuse another driver or kernel.
+  local driver="" kernel
+  if [ "${CUDALIGN_FORCE:-}" = "1" ]; then return 0; fi
+  kernel=$(uname -r)
+  if [ -r /sys/module/nvidia/version ]; then
+    driver=$(cat /sys/module/nvidia/version)
+  elif command -v nvidia-smi >/dev/null 2>&1; then
+    driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1) || driver=""
+  fi
+  if [ -n "$EXPECT_DRIVER" ] && [ "$driver" != "$EXPECT_DRIVER" ]; then
+    printf 'refused: written for driver %s, the host runs %s (CUDALIGN_FORCE=1 overrides)
+'       "$EXPECT_DRIVER" "${driver:-none}" >&2
+    exit 1
+  fi
+  if [ -n "$EXPECT_KERNEL" ] && [ "$kernel" != "$EXPECT_KERNEL" ]; then
+    printf 'refused: written for kernel %s, the host runs %s (CUDALIGN_FORCE=1 overrides)
+'       "$EXPECT_KERNEL" "$kernel" >&2
     exit 1
   fi
 }
+
+log_phase() {
+  # Everything a phase prints also goes to $STATE/runbook.log, kept for the rollback.
+  mkdir -p "$STATE"
+  exec > >(tee -a "$STATE/runbook.log") 2>&1
+  printf '
+[%s] %s %s
+' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$0" "$1"
+}
+
+# CUDALIGN_SIMULATE=1: package steps are apt-get --simulate / dnf --assumeno, holds, services, reboots and
+# key enrollment are printed, not done; confirmations are answered. Packages NVIDIA's repository would
+# provide are reported, not resolved, when the repository cannot be reached.
+NVIDIA_PACKAGES=nvidia-open-570
+NVIDIA_REPO_REACHABLE=1
+if [ "${CUDALIGN_SIMULATE:-}" = "1" ]; then
+  CUDALIGN_YES=1
+  _not_nvidia() {
+    local arg out=()
+    for arg in "$@"; do
+      if [ "$NVIDIA_REPO_REACHABLE" = "0" ] && [[ " $NVIDIA_PACKAGES " == *" $arg "* ]]; then
+        printf 'simulate: not resolved here (NVIDIA repository unreachable): %s
+' "$arg"
+      else
+        out+=("$arg")
+      fi
+    done
+    SIM_ARGS=("${out[@]}")
+  }
+  _has_packages() {  # any argument left besides the sub-command and options?
+    local arg n=0
+    for arg in "${SIM_ARGS[@]}"; do case "$arg" in -*) ;; *) n=$((n + 1)) ;; esac; done
+    [ "$n" -gt 1 ]
+  }
+  apt-get() {
+    case " $* " in
+      *" install "*|*" remove "*|*" purge "*)
+        _not_nvidia "$@"
+        if _has_packages; then command apt-get --simulate "${SIM_ARGS[@]}"; fi ;;
+      *" download "*) command apt-get --print-uris "$@" ;;
+      *) command apt-get "$@" ;;
+    esac
+  }
+  apt-cache() { _not_nvidia "$@"; command apt-cache "${SIM_ARGS[@]}"; }
+  curl() {
+    if ! command curl "$@"; then
+      printf 'simulate: NVIDIA repository unreachable from here
+'
+      NVIDIA_REPO_REACHABLE=0
+    fi
+  }
+  dpkg() {
+    case " $* " in *" -i "*) printf 'simulate: dpkg %s
+' "$*" ;; *) command dpkg "$@" ;; esac
+  }
+  dnf() { command dnf --assumeno "$@" || true; }
+  apt-mark() {
+    case "$1" in hold|unhold) printf 'simulate: apt-mark %s
+' "$*" ;; *) command apt-mark "$@" ;; esac
+  }
+  systemctl() {
+    case "$1" in
+      is-active|list-units|status) command systemctl "$@" ;;
+      *) printf 'simulate: systemctl %s
+' "$*" ;;
+    esac
+  }
+  mokutil() {
+    case "$1" in --sb-state) command mokutil "$@" ;; *) printf 'simulate: mokutil %s
+' "$*" ;; esac
+  }
+  dkms() { case "$1" in status) command dkms "$@" ;; *) printf 'simulate: dkms %s
+' "$*" ;; esac; }
+fi
 
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then
@@ -57,6 +149,7 @@ need_root() {
 
 preflight() {
   # Preflight: now, read-only: nothing changes on the host
+  log_phase preflight
   say 'Console access'
   # A driver that fails to build or load, or a Secure Boot key waiting for enrollment, needs the
   # console; SSH alone is not enough.
@@ -64,17 +157,17 @@ preflight() {
   say 'Record the current driver'
   # What runs now, saved where the reboot does not erase it: the rollback returns to exactly this.
   STATE="${STATE:-/var/tmp/cudalign-driver-upgrade}"; mkdir -p "$STATE"
-  nvidia-smi -q > "$STATE/nvidia-smi-q.before.txt"
-  nvidia-smi --query-gpu=index,name,pci.bus_id,driver_version --format=csv | tee "$STATE/gpus.before.csv"
-  tee "$STATE/proc-version.before.txt" < /proc/driver/nvidia/version
-  modinfo -F license nvidia | tee "$STATE/module-license.before.txt"
+  nvidia-smi -q > "$STATE/nvidia-smi-q.before.txt" || echo "nvidia-smi: no driver answers"
+  nvidia-smi --query-gpu=index,name,pci.bus_id,driver_version --format=csv | tee "$STATE/gpus.before.csv" || echo "no GPUs listed"
+  tee "$STATE/proc-version.before.txt" 2>/dev/null < /proc/driver/nvidia/version || echo "no NVIDIA kernel module loaded"
+  modinfo -F license nvidia 2>/dev/null | tee "$STATE/module-license.before.txt" || echo "no nvidia kernel module installed"
   dpkg-query -W -f='${db:Status-Abbrev} ${binary:Package} ${Version}\n' | awk '$1 == "ii" && $2 ~ /nvidia|cuda-drivers|libcuda|libxnvctrl/ {print $2, $3}' > "$STATE/packages.before.txt"
   uname -r > "$STATE/kernel.before.txt"; wc -l "$STATE/packages.before.txt"
   # expect: driver 535.183.01 on 1 GPU(s)
   say 'GPU processes running now'
   # Stop only workloads you own and know how to restart; write down each one's restart command.
-  nvidia-smi --query-compute-apps=pid,process_name,gpu_bus_id,used_memory --format=csv
-  pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader | paste -sd, -)
+  nvidia-smi --query-compute-apps=pid,process_name,gpu_bus_id,used_memory --format=csv || echo 'nvidia-smi: no driver answers'
+  pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | paste -sd, -)
   if [ -n "$pids" ]; then ps -o pid,user,etime,args -p "$pids"; else echo "no GPU compute processes"; fi
   say 'Containers and services using the GPUs'
   # Containers, DCGM and persistence daemons hold the driver open; list them so the window stops them on
@@ -98,14 +191,14 @@ preflight() {
   # expect: the same kernel twice; otherwise install the headers for the newer one in staging
   say 'Disk space'
   # Driver packages and DKMS builds need space in /usr, /var and /boot (initramfs).
-  df -h / /usr /var /boot 2>/dev/null
+  df -h / /usr /var /boot 2>/dev/null || true
   # expect: at least 2 GB free on /usr and /var, 300 MB on /boot
   say 'Held or version-locked packages'
   # A hold on a driver package stops the upgrade halfway; note every hold to restore it afterwards.
   apt-mark showhold
   say 'Kernel module flavour'
   # Target flavour: open. NVIDIA recommends the open kernel modules for Turing and newer GPUs from R560.
-  modinfo -F license nvidia
+  modinfo -F license nvidia 2>/dev/null || echo 'no nvidia kernel module installed'
   # expect: 'Dual MIT/GPL' is the open module, 'NVIDIA' the proprietary one
   say 'NVSwitch and Fabric Manager'
   # On NVSwitch systems (HGX/DGX) the fabric manager package must be the same version as the driver, or
@@ -117,7 +210,8 @@ preflight() {
 
 stage() {
   # Stage: before the maintenance window: repositories and downloads, the running driver untouched
-  not_blocked
+  log_phase stage
+  same_host
   need_root stage
   mkdir -p "$STATE"
   say 'Add NVIDIA'"'"'s CUDA repository'
@@ -133,19 +227,21 @@ stage() {
   apt-get update
   apt-get install -y dkms "linux-headers-$(uname -r)"
   say 'Check R570 is offered'
-  # Find out now, not in the window, if the branch is missing. Ubuntu's own archive may carry the branch
-  # too (ubuntu-drivers install --gpgpu nvidia:570-server); it is the alternative to NVIDIA's
-  # repository, never a mix of both.
+  # Find out now, not in the window, if the branch is missing. Inference: nvidia-open-570 follows
+  # NVIDIA's naming pattern; the guide does not show the exact name, so staging checks it is offered.
+  # Ubuntu's own archive may carry the branch too (ubuntu-drivers install --gpgpu nvidia:570-server); it
+  # is the alternative to NVIDIA's repository, never a mix of both.
   apt-cache policy nvidia-open-570
   ubuntu-drivers list --gpgpu 2>/dev/null | grep -E 'nvidia:570(-server)?' || echo 'not in the Ubuntu archive'
   # expect: a 570.* candidate
   say 'Download the new driver packages'
-  # The window then does not depend on the mirror.
+  # The window then does not depend on the mirror. Inference: nvidia-open-570 follows NVIDIA's naming
+  # pattern; the guide does not show the exact name, so staging checks it is offered.
   apt-get install -y --download-only nvidia-open-570
   say 'Keep the current driver'"'"'s packages for rollback'
   # Mirrors drop old versions; with the files at hand the rollback works offline.
   mkdir -p "$STATE/rollback"
-  (cd "$STATE/rollback" && awk '{print $1 "=" $2}' "$STATE/packages.before.txt" | xargs -r apt-get download)
+  (cd "$STATE/rollback" && awk '{print $1 "=" $2}' "$STATE/packages.before.txt" | while read -r pkg; do apt-get download "$pkg"; done)
   say 'Secure Boot: enroll the module signing key'
   # Only when Secure Boot is enabled. DKMS signs the module with this key; the firmware accepts it after
   # enrollment at the next boot on the console (MOK Manager: Enroll MOK, then the password chosen here).
@@ -156,13 +252,14 @@ stage() {
   else echo 'Secure Boot is off: no key to enroll'; fi
   say 'Hold the current driver until the window'
   # So an unattended upgrade cannot swap the libraries under the running module before the window.
-  awk '{print $1}' "$STATE/packages.before.txt" | xargs -r apt-mark hold
+  awk '{print $1}' "$STATE/packages.before.txt" | while read -r pkg; do apt-mark hold "$pkg"; done
   say 'Stage: done'
 }
 
 window() {
   # Maintenance window: workloads stopped: install, then reboot
-  not_blocked
+  log_phase window
+  same_host
   need_root window
   mkdir -p "$STATE"
   say 'Workloads stopped'
@@ -178,9 +275,10 @@ window() {
   say 'Release the holds'
   # Set in staging; the install needs them lifted.
   confirm 'Run: Release the holds?'
-  awk '{print $1}' "$STATE/packages.before.txt" | xargs -r apt-mark unhold
+  awk '{print $1}' "$STATE/packages.before.txt" | while read -r pkg; do apt-mark unhold "$pkg"; done
   say 'Install R570'
-  # The packages downloaded in staging.
+  # The packages downloaded in staging. Inference: nvidia-open-570 follows NVIDIA's naming pattern; the
+  # guide does not show the exact name, so staging checks it is offered.
   confirm 'Run: Install R570?'
   apt-get install -y nvidia-open-570
   say 'Check before rebooting'
@@ -199,6 +297,7 @@ window() {
 
 verify() {
   # Verify: after the reboot
+  log_phase verify
   mkdir -p "$STATE"
   say 'The new driver is loaded on every GPU'
   # Expect 1 GPU(s) on driver 570.*.
@@ -217,8 +316,16 @@ verify() {
   cudalign doctor --fail-on error
   # expect: driver 570.*, CUDA up to 12.8, no errors
   say 'GPU stack smoke test'
-  # Runs real kernels (cuDNN, NCCL, vLLM where installed) on the GPUs.
-  if cudalign verify --help >/dev/null 2>&1; then cudalign verify; else echo 'cudalign verify is not in this cudalign; run your own smoke test'; fi
+  # Runs real kernels (a matmul checked against the CPU, cuDNN, NCCL, vLLM where installed) on every GPU
+  # with cudalign verify; where cudalign is not installed on the host, nvidia-smi and a torch one-liner
+  # show the same basics.
+  if command -v cudalign >/dev/null && cudalign verify --help >/dev/null 2>&1; then
+    cudalign verify
+  else
+    nvidia-smi -L
+    python3 -c 'import torch; assert torch.cuda.is_available(), "CUDA not available"; x = torch.ones(1024, 1024, device="cuda"); print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0), float((x @ x).sum()) == 1024.0 ** 3)'
+  fi
+  # expect: every check passes (without cudalign: the GPUs listed and 'True' last)
   say 'Containers see the GPUs'
   # The NVIDIA container runtime mounts the new driver into containers.
   if command -v docker >/dev/null; then docker run --rm --gpus all ubuntu:22.04 nvidia-smi -L; fi
@@ -231,6 +338,7 @@ verify() {
 
 rollback() {
   # Rollback: only if verification fails: back to the recorded driver
+  log_phase rollback
   need_root rollback
   mkdir -p "$STATE"
   say Decide
@@ -241,12 +349,13 @@ rollback() {
   confirm 'Run: Stop workloads and services?'
   systemctl stop nvidia-persistenced nvidia-dcgm nvidia-fabricmanager 2>/dev/null || true
   say 'Reinstall 535.183.01'
-  # From the packages kept in staging.
+  # From the packages kept in staging. Inference: nvidia-open-570 follows NVIDIA's naming pattern; the
+  # guide does not show the exact name, so staging checks it is offered.
   confirm 'Run: Reinstall 535.183.01?'
   apt-get remove -y nvidia-open-570 || true
   apt-get update
   apt-get install -y --allow-downgrades "$STATE"/rollback/*.deb
-  awk '{print $1}' "$STATE/packages.before.txt" | xargs -r apt-mark hold
+  awk '{print $1}' "$STATE/packages.before.txt" | while read -r pkg; do apt-mark hold "$pkg"; done
   say 'Check before rebooting'
   # The recorded versions must be back, and DKMS built for this kernel.
   dpkg-query -W -f='${binary:Package} ${Version}\n' | grep -E '^(nvidia|libnvidia)' | sort
