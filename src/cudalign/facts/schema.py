@@ -212,6 +212,10 @@ KINDS: dict[str, dict[str, Field]] = {
         "repository": _req("str", "a repository path, or a prefix ending in '/' (rocm/)"),
         "accelerator": _req("str", "nvidia, rocm, npu, xpu or cpu"),
     },
+    "accelerator_package": {
+        "name": _req("str", "a distribution name whose presence says which accelerator a service targets"),
+        "accelerator": _req("str", "rocm, npu, xpu or cpu"),
+    },
     "image_torch": {
         "repository": _req("str"),
         "versions": _req("specifier", "versions of the framework in the tag (vLLM's for vllm/vllm-openai)"),

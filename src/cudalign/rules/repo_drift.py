@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
 from cudalign.model import Location, Severity
 from cudalign.rules.repo import RepoContext, RepoHit
+
+if TYPE_CHECKING:
+    from cudalign.scan.analysis import ServiceView
 
 __all__ = ["cuda_drift", "torch_drift"]
 
@@ -28,6 +32,30 @@ def _drift(
         yield name, value, loc, f"{', '.join(others)} use{'s' if len(others) == 1 else ''} {what} {common}"
 
 
+_VARIANT = r"(?:^|[-_./ (])(?:cu(?:da)?\d{2,3}|pt\d{2,3}|torch\d|rocm\d*|xpu|npu|cpu|gpu|cuda)(?:$|[-_./ )])"
+
+
+def _groups(ctx: RepoContext) -> dict[tuple[str, str], list[ServiceView]]:
+    """Services that run together, by accelerator: those of one compose file, and the standalone
+    services (no compose file) that are not builds of one image for several variants (folders or
+    Dockerfiles named for a CUDA, torch or accelerator variant are alternatives, not neighbours)."""
+    import re
+
+    out: dict[tuple[str, str], list[ServiceView]] = {}
+    for v in ctx.views:
+        kind = v.accelerator or "none"
+        files = {cs.location.file for cs in v.service.compose}
+        if files:
+            for f in sorted(files):
+                out.setdefault((kind, f), []).append(v)
+            continue
+        where = f"{v.service.context}/{v.service.dockerfile or ''}".lower()
+        if re.search(_VARIANT, where):
+            continue
+        out.setdefault((kind, ""), []).append(v)
+    return out
+
+
 def torch_drift(ctx: RepoContext) -> Iterable[RepoHit]:
     """Services of one repository run different torch versions.
 
@@ -40,20 +68,25 @@ def torch_drift(ctx: RepoContext) -> Iterable[RepoHit]:
     Fix: pin one torch version for all services (a shared constraints file helps), or suppress the
     finding on the line with ``# cudalign: ignore=CA601`` where the difference is intended.
     """
-    values: dict[str, tuple[Version, Location | None]] = {}
-    for v in ctx.views:
-        if v.torch_version is not None and v.torch_pinned:
-            source = v.torch_source
-            where = source.location if source else (v.service.image.location if v.service.image else None)
-            values[v.service.name] = (v.torch_version, where)
-    for name, value, loc, others in _drift(values, "torch"):
-        yield RepoHit(
-            f"{name} runs torch {value} while {others}",
-            "pin the same torch version in every service (one shared constraints file), or mark the "
-            "difference as intended with '# cudalign: ignore=CA601'",
-            loc,
-            name,
-        )
+    seen: set[str] = set()
+    for group in _groups(ctx).values():
+        values: dict[str, tuple[Version, Location | None]] = {}
+        for v in group:
+            if v.torch_version is not None and v.torch_pinned:
+                source = v.torch_source
+                where = source.location if source else (v.service.image.location if v.service.image else None)
+                values[v.service.name] = (v.torch_version, where)
+        for name, value, loc, others in _drift(values, "torch"):
+            if name in seen:
+                continue
+            seen.add(name)
+            yield RepoHit(
+                f"{name} runs torch {value} while {others}",
+                "pin the same torch version in every service (one shared constraints file), or mark the "
+                "difference as intended with '# cudalign: ignore=CA601'",
+                loc,
+                name,
+            )
 
 
 def cuda_drift(ctx: RepoContext) -> Iterable[RepoHit]:
@@ -67,8 +100,14 @@ def cuda_drift(ctx: RepoContext) -> Iterable[RepoHit]:
 
     Fix: move the services to one CUDA minor (the same torch variant and base image CUDA).
     """
+    for (kind, _), group in _groups(ctx).items():
+        if kind == "nvidia":
+            yield from _cuda_drift(group)
+
+
+def _cuda_drift(group: list[ServiceView]) -> Iterable[RepoHit]:
     values: dict[str, tuple[Version, Location | None]] = {}
-    for v in ctx.views:
+    for v in group:
         cuda = v.cuda
         if cuda is None or (v.torch_cuda is not None and not v.torch_pinned):
             continue

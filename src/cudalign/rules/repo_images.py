@@ -104,8 +104,11 @@ def gpu_service_without_reservation(ctx: RepoContext) -> Iterable[RepoHit]:
     from cudalign.scan.analysis import image_cuda
 
     for v in ctx.views:
+        reserved = {cs.location.file for cs in v.service.compose if cs.gpu}
         for cs in v.service.compose:
-            if cs.gpu or cs.extended:
+            # a helper of the same build (a chown or migration job) beside the service that reserves
+            # the GPU in the same compose file does not run the GPU stack
+            if cs.gpu or cs.extended or cs.location.file in reserved:
                 continue
             image = cs.base_image or v.service.image
             if not v.declares_gpu and (image is None or image_cuda(ctx.facts, image.reference) is None):
@@ -142,7 +145,8 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[RepoHit]:
         if (
             svc.image is None
             or v.image_cuda is None
-            or "CA401" in ctx.engine_codes.get(svc.name, frozenset())
+            # the engine judged the image on a described GPU: its CA401/CA402 say more than this rule
+            or ctx.engine_codes.get(svc.name, frozenset()) & {"CA401", "CA402"}
         ):
             continue
         # the container toolkit checks cuda>=major.minor: the minor's first (GA) driver is what it needs

@@ -28,10 +28,16 @@ def unpinned_cuda_package(ctx: RepoContext) -> Iterable[RepoHit]:
 
     Fix: pin the exact version (``vllm==0.13.0``) or install from a lock file.
     """
+    from cudalign.facts import query
     from cudalign.scan.analysis import cuda_sensitive
 
     for v in ctx.views:
-        locked = {d.name for d in v.service.requirements if d.locked}
+        if v.accelerator not in (None, "nvidia"):
+            continue  # no CUDA runtime to drift: a CPU, ROCm, NPU or XPU build
+        # an exact pin or lock anywhere in the service decides the version: `pip install torch` after
+        # `torch==2.6.0` is already satisfied
+        locked = {d.name for d in v.service.requirements if d.locked or (d.pinned_version and not d.url)}
+        torch_fixed = "torch" in locked
         seen: set[tuple[str, int | None]] = set()
         for d in v.service.requirements:
             if (
@@ -40,6 +46,8 @@ def unpinned_cuda_package(ctx: RepoContext) -> Iterable[RepoHit]:
                 or d.name in locked
                 or d.pinned_version
                 or not cuda_sensitive(d.name, ctx.facts)
+                # torchvision, xformers … pin torch exactly: with torch pinned, the resolver picks theirs
+                or (torch_fixed and query.package_flag(ctx.facts, d.name, "pins_torch"))
             ):
                 continue
             key = (d.location.file, d.location.line)

@@ -177,7 +177,25 @@ def scan(
     parsed: dict[str, SourceFile] = {}
     texts: dict[str, str] = {}
     templates: dict[str, int] = {}
+    charts = {posixpath.dirname(f.path) for f in found.files if posixpath.basename(f.path) == "Chart.yaml"}
+    by_path = {f.path: f for f in found.files}
     for f in found.files:
+        folder = posixpath.dirname(f.path)
+        if f.kind == "yaml" and folder in charts and posixpath.basename(f.path) == "values.yaml":
+            from cudalign.scan.helm import parse_values
+
+            chart_file = by_path.get(posixpath.join(folder, "Chart.yaml") if folder else "Chart.yaml")
+            parsed[f.path] = parse_values(f.path, f.text, chart_file.text if chart_file else None)
+            texts[f.path] = f.text
+            continue
+        if f.kind == "compose":
+            from cudalign.scan.compose import parse_compose
+
+            env_path = root / folder / ".env"
+            env_text = read_text(env_path, posixpath.join(folder, ".env"))[0] if _is_file(env_path) else None
+            parsed[f.path] = parse_compose(f.path, f.text, _dotenv(env_text) if env_text else None)
+            texts[f.path] = f.text
+            continue
         if f.kind == "yaml" and "{{" in f.text:
             if "\napiVersion:" in "\n" + f.text:
                 folder = posixpath.dirname(f.path) or "."
@@ -190,7 +208,14 @@ def scan(
 
     for folder, count in templates.items():
         what = "a template" if count == 1 else f"{count} templates"
-        notes.append(f"{folder}/: {what} ({{{{ … }}}}, Helm or similar) skipped, not manifests")
+        chart = posixpath.dirname(folder) if posixpath.basename(folder) == "templates" else folder
+        if chart in charts:
+            notes.append(
+                f"{folder}/: {what} not rendered (no Helm run); images and GPU requests read from "
+                f"{posixpath.join(chart, 'values.yaml')}"
+            )
+        else:
+            notes.append(f"{folder}/: {what} ({{{{ … }}}}, Helm or similar) skipped, not manifests")
 
     included: dict[str, SourceFile] = {}  # files only an include names (any file name)
     missing: list[str] = []  # files an include names that the repository lacks
@@ -278,6 +303,9 @@ def scan(
     ]
     inline = {p: suppressions(t) for p, t in texts.items() if "cudalign:" in t}
     kept, dropped = apply_config(findings, config, inline)
+    from cudalign.scan.fold import fold
+
+    kept = fold(kept)
     kept.sort(
         key=lambda f: (
             f.service or "",
@@ -297,6 +325,21 @@ def scan(
         fleet_driver=driver_text(fleet) if fleet else None,
         config=config,
     )
+
+
+def _dotenv(text: str) -> dict[str, str]:
+    """``KEY=value`` lines of a compose ``.env`` file (quotes stripped, comments skipped)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
 
 
 def _is_file(path: Path) -> bool:

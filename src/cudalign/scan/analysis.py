@@ -134,9 +134,19 @@ class ServiceView:
         return self.image_cuda
 
     @property
+    def accelerator(self) -> str | None:
+        """What the service runs on: ``nvidia``, ``rocm``, ``npu``, ``xpu``, ``cpu``, or None when
+        nothing in its files says (a router, an API client). A sign of another accelerator (its image's
+        vendor, a ``+rocm``/``+cpu``/``+xpu`` torch or index, an accelerator package, ``/dev/kfd``
+        devices, a ``cpu`` profile or file name) wins over the weaker signs of an NVIDIA stack."""
+        return service_accelerator(self.service, self.image, self.facts)
+
+    @property
     def gpu_stack(self) -> bool:
-        """Strong signs the service runs on a GPU: a CUDA image, a GPU-only package, an explicit CUDA
-        build or index of torch, ``nvidia-*`` packages."""
+        """Strong signs the service runs on an NVIDIA GPU: a CUDA image, a GPU-only package, an explicit
+        CUDA build or index of torch, ``nvidia-*`` packages; never for another accelerator's service."""
+        if self.accelerator not in (None, "nvidia"):
+            return False
         if self.image_cuda is not None:
             return True
         return self.declares_gpu
@@ -145,6 +155,8 @@ class ServiceView:
     def gpu_intended(self) -> bool:
         """A GPU stack, or a GPU asked for in compose (reservation) or Kubernetes (limit, product)."""
         svc = self.service
+        if self.accelerator not in (None, "nvidia"):
+            return False
         return (
             self.gpu_stack
             or any(cs.gpu for cs in svc.compose)
@@ -162,6 +174,79 @@ class ServiceView:
             if d.name == "torch" and re.search(r"\+cu\d+", d.specifier):
                 return True
         return any(re.search(r"/whl/cu\d+", i.url) for i in self.service.indexes)
+
+
+_CPU_WORD = r"(?:^|[-_./\s(])cpu(?:$|[-_./\s)])"
+_LABEL = r"\+(cu\d+|rocm[\d.]*|cpu|xpu)\b"
+_INDEX_KIND = r"/whl/(?:nightly/)?(cu\d+|rocm[\d.]*|cpu|xpu)\b"
+
+
+def _kind_of(word: str) -> str:
+    return "nvidia" if word.startswith("cu") else ("rocm" if word.startswith("rocm") else word)
+
+
+def service_accelerator(service: Service, image: ImageInfo | None, facts: Facts | None) -> str | None:
+    """The accelerator a service targets (see :attr:`ServiceView.accelerator`)."""
+    from cudalign.facts import query
+
+    kb = facts if facts is not None else _shipped()
+    other: list[str] = []
+    nvidia = False
+    if image is not None and image.accelerator:
+        if image.accelerator != "nvidia":
+            return image.accelerator
+        nvidia = True
+    packages = {str(f["name"]): str(f["accelerator"]) for f in query.facts_of_kind(kb, "accelerator_package")}
+    for d in service.requirements:
+        if d.locked:
+            continue
+        if d.name in packages:
+            other.append(packages[d.name])
+        m = re.search(_LABEL, d.specifier)
+        if m:
+            kind = _kind_of(m.group(1))
+            nvidia = nvidia or kind == "nvidia"
+            if kind != "nvidia":
+                other.append(kind)
+    for idx in service.indexes:
+        m = (
+            re.search(_INDEX_KIND, idx.url)
+            if idx.kind != "torch-backend"
+            else re.match(r"(cu\d+|cpu|xpu|rocm)", idx.url)
+        )
+        if m:
+            kind = _kind_of(m.group(1))
+            nvidia = nvidia or kind == "nvidia"
+            if kind != "nvidia":
+                other.append(kind)
+    for cs in service.compose:
+        if cs.gpu:
+            nvidia = True
+        if any(d.startswith("/dev/kfd") for d in cs.devices):
+            other.append("rocm")  # AMD's compute device (with /dev/dri)
+        elif any(d.startswith("/dev/davinci") for d in cs.devices):
+            other.append("npu")
+        elif any(d.startswith("/dev/dri") for d in cs.devices) and not cs.gpu:
+            other.append("xpu")  # /dev/dri alone: an Intel GPU (render nodes), no NVIDIA device
+        if "cpu" in cs.profiles or re.search(r"--device[= ]cpu\b|--cpu\b", cs.command):
+            other.append("cpu")
+    for c in service.containers:
+        if c.gpus or c.gpu_products:
+            nvidia = True
+        for res in c.accelerators:
+            other.append(
+                "rocm" if res.startswith("amd.com") else "npu" if "ascend" in res.lower() else "other"
+            )
+    if not other and not nvidia:
+        names = [service.name, service.dockerfile or "", *(cs.name for cs in service.compose)]
+        if any(re.search(_CPU_WORD, n.lower()) for n in names):
+            return "cpu"
+    if other:
+        # an explicit NVIDIA build (+cu label, CUDA index, CUDA image) next to a CPU sign is still NVIDIA
+        if nvidia and all(k == "cpu" for k in other):
+            return "nvidia"
+        return other[0]
+    return "nvidia" if nvidia else None
 
 
 def image_cuda(facts: Facts, reference: str) -> Version | None:
@@ -253,21 +338,38 @@ def _index_url(service: Service) -> str | None:
 
 
 def _locate(finding: Finding, view: ServiceView) -> Finding:
+    """The line where the cause is written: the image for image rules; else the declaration of a
+    package the finding names (or of the package that pins it in: vLLM for its torch); else the image;
+    else the declaration that decides torch. Never a line that names neither."""
     service = view.service
     loc: Location | None = None
+    text = f"{finding.message} {finding.fix}".lower()
     if finding.code.startswith("CA4") and service.image is not None:
         loc = service.image.location
     else:
-        text = f"{finding.message} {finding.fix}".lower()
         for name in dict.fromkeys(d.name for d in service.requirements):
             if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
                 d = declaration_for(service, name)
                 if d is not None:
                     loc = d.location
                     break
+        if loc is None and view.stack is not None:  # a package the stack pulls in: who pins it
+            for comp in view.stack.components:
+                if not re.search(rf"(?<![\w-]){re.escape(comp.name)}(?![\w-])", text):
+                    continue
+                for other in view.stack.components:
+                    if any(p.replace(" ", "").startswith(f"{comp.name}==") for p in other.pins):
+                        d = declaration_for(service, other.name)
+                        if d is not None:
+                            loc = d.location
+                            break
+                if loc is not None:
+                    break
+        if loc is None and service.image is not None:
+            loc = service.image.location
         if loc is None:
-            first = next((d for d in service.requirements if not d.locked), None)
-            loc = first.location if first else (service.image.location if service.image else None)
+            source = view.torch_source
+            loc = source.location if source is not None else None
     if loc is None and service.files:
         loc = Location(service.files[0], 1)
     return replace(finding, location=loc, service=service.name)
@@ -276,7 +378,7 @@ def _locate(finding: Finding, view: ServiceView) -> Finding:
 def engine_findings(view: ServiceView, facts: Facts, host_given: bool) -> tuple[Finding, ...]:
     """Run the engine's rules on the service's stack; without a host, only the host-free ones."""
     if view.stack is None or view.host is None or not view.gpu_intended:
-        return ()  # the engine's rules are about GPUs: a CPU service (CPU torch, no CUDA image) has none
+        return ()  # the engine's rules are about NVIDIA GPUs: a CPU, ROCm, NPU or XPU service has none
     from cudalign.rules import check
 
     found = check(view.host, view.stack, facts)

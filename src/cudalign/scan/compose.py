@@ -49,8 +49,43 @@ def gpu_reservation(service: Mapping[str, Any]) -> str | None:
     return None
 
 
-def parse_compose(path: str, text: str) -> SourceFile:
-    """Parse a compose file; never raises on malformed content."""
+def _command(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return ""
+
+
+def _devices(value: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    for d in value if isinstance(value, list) else ():
+        if isinstance(d, str):
+            out.append(d.split(":", 1)[0])
+        elif isinstance(d, Mapping) and isinstance(d.get("source"), str):
+            out.append(d["source"])
+    return tuple(out)
+
+
+def parse_compose(path: str, text: str, variables: Mapping[str, str] | None = None) -> SourceFile:
+    """Parse a compose file; never raises on malformed content. ``variables`` (the ``.env`` file beside
+    it) fill ``${VAR}`` in ``image:``, ``build:`` and build arguments; ``${VAR:-default}`` uses its
+    default when the variable is not set."""
+    from cudalign.scan.dockerfile import substitute
+
+    values: dict[str, str | None] = dict(variables or {})
+    notes: list[str] = []
+
+    def sub(text: str, where: Location) -> str:
+        if "$" not in text:
+            return text
+        out, missing = substitute(text.replace("$$", "\0"), values)
+        if missing:
+            notes.append(
+                f"{where.file}:{where.line}: {text} needs {', '.join(missing)} (no default, not in .env)"
+            )
+        return out.replace("\0", "$")
+
     docs, problem = load_all(path, text)
     problems = [problem] if problem else []
     services: list[ComposeService] = []
@@ -68,17 +103,19 @@ def parse_compose(path: str, text: str) -> SourceFile:
             args: dict[str, str] = {}
             build = svc.get("build")
             if isinstance(build, str):
-                context = build
+                context = sub(build, loc)
             elif isinstance(build, Mapping):
-                context = str(build.get("context", "."))
+                context = sub(str(build.get("context", ".")), loc)
                 if isinstance(build.get("dockerfile"), str):
-                    dockerfile = build["dockerfile"]
+                    dockerfile = sub(build["dockerfile"], loc)
                 raw_args = build.get("args")
                 if isinstance(raw_args, Mapping):
-                    args = {str(k): str(v) for k, v in raw_args.items() if v is not None}
+                    args = {str(k): sub(str(v), loc) for k, v in raw_args.items() if v is not None}
                 elif isinstance(raw_args, list):
                     args = {
-                        str(a).partition("=")[0]: str(a).partition("=")[2] for a in raw_args if "=" in str(a)
+                        str(a).partition("=")[0]: sub(str(a).partition("=")[2], loc)
+                        for a in raw_args
+                        if "=" in str(a)
                     }
             ctx = None
             if context is not None:
@@ -93,7 +130,8 @@ def parse_compose(path: str, text: str) -> SourceFile:
             )
             image = None
             if isinstance(svc.get("image"), str):
-                image = ImageRef(svc["image"], Location(path, line_of(svc, "image")))
+                where = Location(path, line_of(svc, "image"))
+                image = ImageRef(sub(svc["image"], where), where)
             how = gpu_reservation(svc)
             extends = None
             ext = svc.get("extends")
@@ -117,6 +155,17 @@ def parse_compose(path: str, text: str) -> SourceFile:
                     gpu_how=how,
                     env=_environment(svc.get("environment"), path),
                     extends=extends,
+                    devices=_devices(svc.get("devices")),
+                    profiles=tuple(str(p) for p in svc.get("profiles") or () if isinstance(p, str))
+                    if isinstance(svc.get("profiles"), list)
+                    else (),
+                    command=_command(svc.get("command")),
                 )
             )
-    return SourceFile(path, "compose", compose_services=tuple(services), problems=tuple(problems))
+    return SourceFile(
+        path,
+        "compose",
+        compose_services=tuple(services),
+        problems=tuple(problems),
+        notes=tuple(dict.fromkeys(notes)),
+    )

@@ -251,7 +251,7 @@ def parse_install_command(
         rest = t[4:]
     elif exe == "uv" and t[1:3] == ["pip", "install"]:
         rest = t[3:]
-    if rest is None:
+    if rest is None or "--dry-run" in rest:  # a dry run installs nothing
         return None
     reqs: list[str] = []
     indexes: list[tuple[str, str]] = []
@@ -388,7 +388,7 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                 for src in sources:
                     copies.append((dest_abs, src))
         elif kw == "RUN":
-            shell = instr.args + "\n" + "\n".join(body for _, body in instr.heredoc)
+            shell = _run_command(instr.args) + "\n" + "\n".join(body for _, body in instr.heredoc)
             shell, _ = substitute(shell, {k: v for k, v in {**global_args, **stage_vars}.items() if v})
             finder = _Finder(instr)
             for command in _SHELL_SPLIT.split(shell):
@@ -402,7 +402,10 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                     extras = (*(extras or ()), *selected)
                 found = parse_install_command(tokens)
                 if found is None:
-                    continue
+                    conda = _conda_packages(tokens)
+                    if not conda:
+                        continue
+                    found = (conda, [], [])
                 words, idx, inc = found
                 for word in words:
                     where = finder.find(word)
@@ -441,6 +444,65 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
         extras=tuple(dict.fromkeys(extras)) if extras is not None else None,
         system_packages=tuple(dict.fromkeys(system)),
     )
+
+
+_RUN_FLAG = re.compile(r"^--(?:mount|network|security|device)=\S*\s*")
+
+
+def _run_command(args: str) -> str:
+    """A RUN's shell command: BuildKit flags (``--mount=type=cache,…``) dropped, the exec form
+    (``["pip", "install", "torch"]``) joined into one command line."""
+    text = args.lstrip()
+    while text.startswith("--"):
+        m = _RUN_FLAG.match(text)
+        if m is None:
+            break
+        text = text[m.end() :]
+    if text.startswith("["):
+        import json
+        import shlex
+
+        try:
+            words = json.loads(text)
+        except (ValueError, RecursionError):
+            return text
+        if isinstance(words, list) and all(isinstance(w, str) for w in words):
+            if len(words) >= 3 and words[0].endswith("sh") and words[1] == "-c":
+                return str(words[2])
+            return " ".join(shlex.quote(w) for w in words)
+    return text
+
+
+def _conda_packages(tokens: list[str]) -> list[str]:
+    """Packages of a ``conda``/``mamba``/``micromamba install`` (``pytorch=2.1``, ``pytorch-cuda=12.1``),
+    as PEP 508 text (``torch==2.1``): scan judges the torch a conda install brings like a pip one."""
+    t = [w for w in tokens if w not in ("sudo",)]
+    if len(t) < 2 or posixpath.basename(t[0]) not in ("conda", "mamba", "micromamba") or t[1] != "install":
+        return []
+    out: list[str] = []
+    skip = False
+    for w in t[2:]:
+        if skip:
+            skip = False
+            continue
+        if w in ("-c", "--channel", "-n", "--name", "-p", "--prefix"):
+            skip = True
+            continue
+        if w.startswith("-") or ("::" in w and not re.match(r"^[\w.-]+::[\w.-]+", w)):
+            continue
+        w = w.split("::", 1)[-1]
+        m = re.match(r"^([A-Za-z0-9][\w.\-]*)(?:(==|=|>=|<=)([\w.*]+))?", w)
+        if not m:
+            continue
+        name, op, version = m.groups()
+        if name == "pytorch":
+            name = "torch"
+        if op and version:
+            op = "==" if op in ("=", "==") else op
+            out.append(f"{name}{op}{version}")
+        else:
+            out.append(name)
+    return out
 
 
 def _system_packages(tokens: list[str]) -> list[str]:

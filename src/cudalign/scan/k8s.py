@@ -91,45 +91,106 @@ def _gpu_count(container: Mapping[str, Any]) -> int | None:
     return None
 
 
+_ACCELERATOR_RESOURCES = (
+    "amd.com/gpu",
+    "huawei.com/ascend",
+    "gpu.intel.com/",
+    "google.com/tpu",
+    "habana.ai/",
+)
+
+
+def _other_accelerators(container: Mapping[str, Any]) -> tuple[str, ...]:
+    found: list[str] = []
+    for part in ("limits", "requests"):
+        table = _get(container, "resources", part)
+        for key in table if isinstance(table, Mapping) else ():
+            k = str(key).lower()
+            if any(k.startswith(r) for r in _ACCELERATOR_RESOURCES):
+                found.append(str(key))
+    return tuple(dict.fromkeys(found))
+
+
+def _pod_specs(doc: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every pod spec of a document: a workload's, and in any custom resource each mapping under
+    ``spec`` that holds a ``containers`` list (KServe's predictor, KubeRay's head and worker groups,
+    LeaderWorkerSet's leader and worker templates …), with its path for the report."""
+    kind = doc.get("kind")
+    if kind in _WORKLOADS:
+        spec = _pod_spec(doc)
+        if isinstance(spec, Mapping):
+            yield "", spec
+        return
+    todo: list[tuple[str, Any, int]] = [("", doc.get("spec"), 0)]
+    while todo:
+        where, node, depth = todo.pop()
+        if depth > 12:
+            continue
+        if isinstance(node, Mapping):
+            if isinstance(node.get("containers"), list):
+                yield where, node
+                continue
+            for key, value in node.items():
+                if isinstance(value, (Mapping, list)):
+                    todo.append((f"{where}.{key}" if where else str(key), value, depth + 1))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, (Mapping, list)):
+                    todo.append((f"{where}[{i}]", value, depth + 1))
+
+
 def parse_k8s(path: str, text: str) -> SourceFile:
-    """Parse a (multi-document) Kubernetes manifest; never raises on malformed content."""
+    """Parse a (multi-document) Kubernetes manifest, custom resources with pod templates included;
+    never raises on malformed content."""
     docs, problem = load_all(path, text)
     containers: list[K8sContainer] = []
     for doc in _documents(docs):
         kind = doc.get("kind")
-        if kind not in _WORKLOADS:
+        if not isinstance(kind, str):
             continue
         name = _get(doc, "metadata", "name")
-        workload = f"{kind}/{name if isinstance(name, str) else '?'}"
-        spec = _pod_spec(doc)
-        if not isinstance(spec, Mapping):
-            continue
-        products = _gpu_products(spec)
-        for group in ("initContainers", "containers"):
-            items = spec.get(group)
-            for i, c in enumerate(items if isinstance(items, list) else ()):
-                if not isinstance(c, Mapping):
-                    continue
-                loc = Location(path, line_of(items, i))
-                image = None
-                if isinstance(c.get("image"), str):
-                    image = ImageRef(c["image"], Location(path, line_of(c, "image")))
-                raw_env = c.get("env")
-                env_items: list[Any] = raw_env if isinstance(raw_env, list) else []
-                env = tuple(
-                    EnvVar(str(e["name"]), str(e.get("value", "")), Location(path, line_of(raw_env, j)))
-                    for j, e in enumerate(env_items)
-                    if isinstance(e, Mapping) and "name" in e
-                )
-                containers.append(
-                    K8sContainer(
-                        workload=workload,
-                        name=str(c.get("name", "?")),
-                        image=image,
-                        location=loc,
-                        gpus=_gpu_count(c),
-                        gpu_products=products,
-                        env=env,
-                    )
-                )
+        base = f"{kind}/{name if isinstance(name, str) else '?'}"
+        for where, spec in sorted(_pod_specs(doc), key=lambda p: p[0]):
+            workload = base if not where else f"{base}:{_short(where)}"
+            containers.extend(_containers(path, workload, spec))
     return SourceFile(path, "k8s", containers=tuple(containers), problems=(problem,) if problem else ())
+
+
+def _short(where: str) -> str:
+    """``spec.workerGroupSpecs[0].template.spec`` -> ``workerGroupSpecs[0]``."""
+    parts = [p for p in where.split(".") if p not in ("spec", "template")]
+    return ".".join(parts) or where
+
+
+def _containers(path: str, workload: str, spec: Mapping[str, Any]) -> list[K8sContainer]:
+    products = _gpu_products(spec)
+    out: list[K8sContainer] = []
+    for group in ("initContainers", "containers"):
+        items = spec.get(group)
+        for i, c in enumerate(items if isinstance(items, list) else ()):
+            if not isinstance(c, Mapping):
+                continue
+            loc = Location(path, line_of(items, i))
+            image = None
+            if isinstance(c.get("image"), str):
+                image = ImageRef(c["image"], Location(path, line_of(c, "image")))
+            raw_env = c.get("env")
+            env_items: list[Any] = raw_env if isinstance(raw_env, list) else []
+            env = tuple(
+                EnvVar(str(e["name"]), str(e.get("value", "")), Location(path, line_of(raw_env, j)))
+                for j, e in enumerate(env_items)
+                if isinstance(e, Mapping) and "name" in e
+            )
+            out.append(
+                K8sContainer(
+                    workload=workload,
+                    name=str(c.get("name", "?")),
+                    image=image,
+                    location=loc,
+                    gpus=_gpu_count(c),
+                    gpu_products=products,
+                    env=env,
+                    accelerators=_other_accelerators(c),
+                )
+            )
+    return out

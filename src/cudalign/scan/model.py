@@ -139,6 +139,15 @@ class ComposeService:
     """The base image its build resolves to with its build arguments (set when grouping services)."""
     extended: bool = False
     """True when another compose service ``extends`` it: a template, not deployed on its own."""
+    devices: tuple[str, ...] = ()
+    """``devices:`` host paths it maps (``/dev/kfd``, ``/dev/dri``, ``/dev/davinci0``)."""
+    profiles: tuple[str, ...] = ()
+    """``profiles:`` it belongs to (``cpu``, ``gpu`` …)."""
+    command: str = ""
+    """Its ``command:`` as one line (``--device cpu`` tells a CPU profile)."""
+    label: str | None = None
+    """How reports name it when several compose files define a service of that name
+    (``comfyui (cu126-slim/docker-compose.yml)``); None when the name alone is unique."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +164,9 @@ class K8sContainer:
     gpu_products: tuple[str, ...] = ()
     """``nvidia.com/gpu.product`` values from nodeSelector or node affinity."""
     env: tuple[EnvVar, ...] = ()
+    accelerators: tuple[str, ...] = ()
+    """Other accelerator resources it asks for (``amd.com/gpu``, ``huawei.com/Ascend910``,
+    ``gpu.intel.com/i915``), as their vendor's resource name."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,13 @@ def group_services(
     composes = [s for f in parsed.values() if f.kind == "compose" for s in f.compose_services]
     templates = {cs.extends for cs in composes if cs.extends}
     composes = [replace(cs, extended=(cs.location.file, cs.name) in templates) for cs in composes]
+    files_of: dict[str, set[str]] = {}
+    for cs in composes:
+        files_of.setdefault(cs.name, set()).add(cs.location.file)
+    composes = [  # one name in several compose files: say which file each comes from
+        replace(cs, name=f"{cs.name} ({cs.location.file})") if len(files_of[cs.name]) > 1 else cs
+        for cs in composes
+    ]
     containers = [c for f in parsed.values() if f.kind == "k8s" for c in f.containers]
     by_dockerfile: dict[str, list[ComposeService]] = {}
     for cs in composes:
@@ -270,6 +277,12 @@ def _service(
             )
             for f in files
         ]
+    files = [  # a requirement whose marker excludes the image's platform (Linux) is not installed there
+        replace(f, requirements=tuple(r for r in f.requirements if _on_linux(r.marker)))
+        if any(r.marker for r in f.requirements)
+        else f
+        for f in files
+    ]
     installed = {r.name for f in files for r in f.requirements if not r.constraint}
     files = [  # a constraint on a package the service does not install says nothing about it
         replace(f, requirements=tuple(r for r in f.requirements if not r.constraint or r.name in installed))
@@ -294,6 +307,43 @@ def _service(
         compose=tuple(compose),
         system_packages=tuple(dict.fromkeys(p for f in files for p in f.system_packages)),
     )
+
+
+_PLATFORM_VARS = ("sys_platform", "platform_system", "os_name", "platform_machine", "implementation_name")
+
+
+def _on_linux(marker: str | None) -> bool:
+    """Whether a marker can hold in a Linux container (x86_64 or aarch64, any CPython 3.9-3.14, any
+    extra): markers that name no platform are kept; one that does not parse is kept too."""
+    if not marker or not any(v in marker for v in _PLATFORM_VARS):
+        return True
+    from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+
+    try:
+        parsed = Marker(marker)
+    except InvalidMarker:
+        return True
+    for machine in ("x86_64", "aarch64"):
+        for minor in range(9, 15):
+            env = {
+                "sys_platform": "linux",
+                "platform_system": "Linux",
+                "os_name": "posix",
+                "platform_machine": machine,
+                "implementation_name": "cpython",
+                "platform_python_implementation": "CPython",
+                "python_version": f"3.{minor}",
+                "python_full_version": f"3.{minor}.0",
+                "extra": "",
+            }
+            try:
+                if parsed.evaluate(env):
+                    return True
+            except (UndefinedComparison, UndefinedEnvironmentName):
+                return True
+            if "extra" in marker:
+                return True  # an extra's marker: which extra is selected is decided elsewhere
+    return False
 
 
 def _unique(services: list[Service]) -> list[Service]:

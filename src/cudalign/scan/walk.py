@@ -83,6 +83,8 @@ def classify(rel: str) -> str | None:
         return "poetry-lock"
     if name == "pylock.toml" or re.fullmatch(r"pylock\.[\w\-]+\.toml", name):
         return "pylock"
+    if name.endswith(".dockerignore"):  # Dockerfile.dockerignore: an ignore file, not a Dockerfile
+        return None
     if _DOCKERFILE.search(name):
         return "dockerfile"
     if _COMPOSE.match(name):
