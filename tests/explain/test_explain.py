@@ -10,7 +10,12 @@ import pytest
 
 from cudalign.explain import SCHEMA, driver_text, explain, scan, signatures
 from cudalign.facts import Facts, load
-from cudalign.facts.query import max_cuda_for_driver, min_driver_for_cuda
+from cudalign.facts.query import (
+    max_cuda_for_driver,
+    min_driver_for_cuda,
+    recommended_driver,
+    supported_branches,
+)
 from cudalign.hosts import describe_host
 from cudalign.model import Host, InstalledPackage, Severity, host_from_json
 
@@ -43,9 +48,13 @@ def test_container_message_on_a_workstation_says_driver_and_branch(facts: Facts)
     need = min_driver_for_cuda(facts, "12.9").value
     assert have is not None and need is not None
     assert f"Your driver 550.107.02 supports CUDA up to {have}." in f.message
-    assert f">= {driver_text(need)}" in f.fix
-    assert f"cudalign runbook --driver {need.major}" in f.fix
+    rec = recommended_driver(facts, need).value  # the lowest still-supported branch that reaches it
+    assert rec is not None and supported_branches(facts).value
+    assert rec.major in supported_branches(facts).value
+    assert f">= {driver_text(rec)}" in f.fix
+    assert f"cudalign runbook --driver {rec.major}" in f.fix
     assert "NVIDIA_DISABLE_REQUIRE=1" not in f.fix  # no forward compatibility on workstation GPUs
+    assert "nvidia/cuda:12.4" in f.fix  # the newest base image this driver runs as it is
     assert f.facts[0].id == "sig.container-require-cuda"
     assert f.location is not None and f.location.line == 1
 

@@ -9,6 +9,7 @@ through :mod:`cudalign.facts.query`. Pure functions: the host is passed in, noth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cudalign.explain.context import _SPECIALISERS, _dedupe, _Detail, _fmt, _severity, _View, driver_text
@@ -25,6 +26,7 @@ __all__ = [
     "Signature",
     "driver_text",
     "explain",
+    "fold",
     "match_line",
     "rule_code",
     "scan",
@@ -43,6 +45,38 @@ def __getattr__(name: str) -> dict[str, str]:
     raise AttributeError(name)
 
 
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def fold(matches: Sequence[Match]) -> tuple[list[Match], dict[str, list[Match]]]:
+    """The causes in the order they matter, and the consequences folded under them.
+
+    A message whose signature names families it is a consequence of (onnxruntime's 'Failed to create
+    CUDAExecutionProvider' after the provider library failed to load) is folded under the first cause of
+    such a family in the same input. The causes are then ordered errors first, each group by first line.
+    """
+    folded: dict[str, list[Match]] = {}
+    roots: list[Match] = []
+    for m in matches:
+        parents = m.signature.consequence_of
+        root = next(
+            (r for r in matches if r is not m and r.signature.family in parents and not _explained(r, matches)),
+            None,
+        )
+        if root is None:
+            roots.append(m)
+        else:
+            folded.setdefault(root.signature.id + "\0" + root.groups.get("library", ""), []).append(m)
+    roots.sort(key=lambda m: (_RANK.get(m.signature.severity or "error", 0), m.line))
+    return roots, folded
+
+
+def _explained(m: Match, matches: Sequence[Match]) -> bool:
+    """Whether ``m`` is itself folded under another cause (a consequence is never a root for another)."""
+    parents = m.signature.consequence_of
+    return any(r is not m and r.signature.family in parents for r in matches)
+
+
 def explain(
     text: str,
     facts: Facts,
@@ -53,16 +87,16 @@ def explain(
 ) -> Report:
     """Find the causes in ``text`` (one message or a whole log) and explain each for ``host``."""
     lines = text.splitlines() or [text]
-    matches = scan(lines, signatures(facts))
+    roots, folded = fold(scan(lines, signatures(facts)))
     view = _View(host, facts)
     findings: list[Finding] = []
     entries: list[dict[str, object]] = []
-    for m in matches:
+    for m in roots:
         sig = m.signature
         d = _Detail()
         special = _SPECIALISERS.get(sig.rule)
         if special is not None:
-            special(view, m.groups, d)
+            special(view, {**m.groups, "_family": sig.family}, d)
         d.context = [c[:1].upper() + c[1:] for c in d.context]
         meaning = _fmt(sig.meaning, m.groups)
         fix = d.fix or _fmt(sig.fix, m.groups)
@@ -71,11 +105,12 @@ def explain(
         if d.context:
             label = "On this host:" if host is not None else "From the message:"
             message += f" {label} " + " ".join(d.context)
+        severity = _severity(sig.rule, sig.severity)
         findings.append(
             Finding(
                 code=sig.code,
                 name=sig.rule,
-                severity=_severity(sig.rule),
+                severity=severity,
                 message=message,
                 fix=fix,
                 facts=refs,
@@ -85,6 +120,8 @@ def explain(
         entries.append(
             {
                 "signature": sig.id,
+                "family": sig.family,
+                "severity": severity.value,
                 "code": sig.code,
                 "rule": sig.rule,
                 "title": sig.title,
@@ -98,11 +135,16 @@ def explain(
                 "fix": fix,
                 "related_rules": [{"code": rule_code(r), "name": r} for r in d.related],
                 "source": sig.source,
+                "consequences": [
+                    {"signature": c.signature.id, "title": c.signature.title, "line": c.line, "count": c.count,
+                     "text": c.text}
+                    for c in folded.get(sig.id + "\0" + m.groups.get("library", ""), ())
+                ],
             }
         )
     data: dict[str, object] = {
         "input": {"origin": origin, "lines": len(lines)},
-        "recognised": bool(matches),
+        "recognised": bool(roots),
         "matches": entries,
     }
     if host_note:

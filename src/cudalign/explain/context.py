@@ -121,21 +121,74 @@ def driver_text(version: Version) -> str:
 
 
 def _upgrade_hint(view: _View, need: str, d: _Detail) -> str | None:
-    """'upgrade the driver to >= X (cudalign runbook --driver B)' for a CUDA version, when the facts know."""
+    """'upgrade the driver to >= X (cudalign runbook --driver B)' for a CUDA version, when the facts know:
+    X on the lowest branch NVIDIA still supports that reaches the CUDA version (never an end-of-life one)."""
     drv, refs = view.min_driver(need)
     d.facts.extend(refs)
     if drv is None:
         return None
+    rec = view.query.recommended_driver(view.facts, drv)
+    d.facts.extend(rec.refs)
+    if rec.value is not None:
+        drv = driver_text(rec.value)
     branch = drv.split(".", 1)[0]
     return f"upgrade the driver to >= {drv} (`cudalign runbook --driver {branch}` writes the steps)"
+
+
+def _digits_cc(text: str | None) -> str | None:
+    """``sm_120a``, ``compute_86``, ``120``, ``(12, 0)``-style capability text as ``12.0``."""
+    if not text:
+        return None
+    digits = "".join(c for c in text.split("_")[-1] if c.isdigit())
+    if "." in text and not text.startswith(("sm_", "compute_")):
+        return text
+    if len(digits) < 2:
+        return None
+    return f"{int(digits[:-1])}.{digits[-1]}"
+
+
+def torch_index_for(view: _View, cc: str | None, d: _Detail) -> str | None:
+    """'pip install torch --index-url …/cuXYZ' for the newest torch variant whose builds for this host's
+    platform have machine code for ``cc`` and whose CUDA the driver supports (when the driver is known)."""
+    from cudalign.errors import InvalidInput
+    from cudalign.model import ComputeCapability
+
+    if cc is None:
+        return None
+    try:
+        want = ComputeCapability.parse(cc)
+    except InvalidInput:
+        return None
+    platform = view.query.platform_key(view.host) if view.host is not None else "linux_x86_64"
+    max_cuda, _ = view.max_cuda()
+    have = _version(max_cuda)
+    best: tuple[Version, Fact] | None = None
+    for f in view.facts.of_kind("torch_build"):
+        cuda = view.query.variant_cuda(f["variant"])
+        if f["platform"] != platform or want not in f["archs"] or cuda is None:
+            continue
+        if have is not None and view.query.cuda_minor(cuda) > have:
+            continue
+        if best is None or cuda > best[0]:
+            best = (cuda, f)
+    if best is None:
+        return None
+    f = best[1]
+    d.facts.append(f.ref)
+    return (
+        f"pip install 'torch{f['versions']}' --index-url https://download.pytorch.org/whl/{f['variant']} "
+        f"(its {platform} builds carry machine code for compute capability {cc})"
+    )
 
 
 def _driver_context(view: _View, d: _Detail) -> str | None:
     max_cuda, refs = view.max_cuda()
     d.facts.extend(refs)
     if view.driver is None:
-        if view.host is not None:
+        if view.host is not None and view.host.origin == "probe":
             d.context.append("this host has no NVIDIA driver loaded.")
+        elif view.host is not None:
+            d.context.append("driver not given: what follows holds for any driver.")
         return None
     if max_cuda:
         d.context.append(f"your driver {view.driver} supports CUDA up to {max_cuda}.")
@@ -176,6 +229,9 @@ def _driver_too_old(view: _View, g: Mapping[str, str], d: _Detail) -> None:
 def _image(view: _View, g: Mapping[str, str], d: _Detail) -> None:
     need = g.get("cuda")
     _need_more_cuda(view, need, "the image", d, alt="an image tag")
+    tag = _image_that_runs(view, d)
+    if tag and d.fix:
+        d.fix += f" The newest CUDA base image this driver runs as it is: {tag}."
     datacenter = [f for _, _, f in view.gpu_facts() if f is not None and f["segment"] == "datacenter"]
     others = [n for n, _, f in view.gpu_facts() if f is None or f["segment"] != "datacenter"]
     if d.fix and datacenter and not others:
@@ -186,6 +242,28 @@ def _image(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         d.facts.extend(f.ref for f in datacenter)
     elif others:
         d.context.append(f"forward compatibility (NVIDIA_DISABLE_REQUIRE) is not an option on {others[0]}.")
+
+
+def _image_that_runs(view: _View, d: _Detail) -> str | None:
+    """The newest ``nvidia/cuda`` runtime tag whose CUDA the host driver supports, as plan chooses base images
+    (the knowledge base's toolkit patch releases; the image grammar knows the tag)."""
+    max_cuda, _ = view.max_cuda()
+    have = _version(max_cuda)
+    if have is None:
+        return None
+    tks = [f for f in view.query.toolkits(view.facts) if len(f["version"].release) >= 3]
+    runs = [f for f in tks if view.query.cuda_minor(f["version"]) <= have]
+    if not runs:
+        return None
+    from cudalign.stack.images import image_info
+
+    best = max(runs, key=lambda f: f["version"])
+    ref = f"nvidia/cuda:{best['version']}-runtime-ubuntu22.04"
+    info = image_info(view.facts, ref)
+    if info.unknown:
+        return None
+    d.facts.append(best.ref)
+    return ref
 
 
 def _ptx(view: _View, g: Mapping[str, str], d: _Detail) -> None:
@@ -208,7 +286,7 @@ def _nvml(view: _View, g: Mapping[str, str], d: _Detail) -> None:
 
 
 def _arch(view: _View, g: Mapping[str, str], d: _Detail) -> None:
-    sm = g.get("sm")
+    sm = _digits_cc(g.get("sm") or g.get("sm_value"))
     cc = None
     if sm is None:
         ccs = [(n, c) for n, c, _ in view.gpu_facts() if c]
@@ -228,11 +306,36 @@ def _arch(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         d.context.append(f"compute capability {cc} is first targeted by CUDA {first}.")
         drv, drefs = view.min_driver(first)
         d.facts.extend(drefs)
-        d.fix = f"install a torch (or extension) build for CUDA {first} or newer whose arch list includes it"
+        last = _last_cuda_for(view, cc, d)
+        if last:
+            d.context.append(f"CUDA {last} is the last toolkit that targets it.")
+        if g.get("_family") == "toolchain":
+            d.fix = f"compile with a CUDA toolkit from {first} on" + (f" up to {last}" if last else "") + (
+                " (for Triton: TRITON_PTXAS_PATH to that toolkit's ptxas)."
+            )
+            return
+        index = torch_index_for(view, cc, d)
+        d.fix = index or f"install a torch (or extension) build for CUDA {first} or newer whose arch list includes it"
         have, want = _version(view.driver), _version(drv)
         if have is not None and want is not None and have < want:
-            d.fix += f"; that needs driver >= {drv} (yours is {view.driver})"
+            hint = _upgrade_hint(view, first, d)
+            d.fix += f"; that needs driver >= {drv} (yours is {view.driver})" + (f": {hint}" if hint else "")
         d.fix += "."
+
+
+def _last_cuda_for(view: _View, cc: str, d: _Detail) -> str | None:
+    from cudalign.errors import InvalidInput
+    from cudalign.model import ComputeCapability
+
+    try:
+        want = ComputeCapability.parse(cc)
+    except InvalidInput:
+        return None
+    for f in view.facts.of_kind("arch_support"):
+        if f["cc"] == want and f.get("last_cuda") is not None:
+            d.facts.append(f.ref)
+            return str(f["last_cuda"])
+    return None
 
 
 def _feature_spec(view: _View, g: Mapping[str, str], d: _Detail) -> SpecifierSet | None:
@@ -245,8 +348,11 @@ def _feature_spec(view: _View, g: Mapping[str, str], d: _Detail) -> SpecifierSet
                 d.facts.append(fact.ref)
                 spec: SpecifierSet = fact["cc"]
                 return spec
-    if g.get("need_cc"):
-        return SpecifierSet(f">={g['need_cc']}")
+    needs = [c for c in (g.get("need_cc"), g.get("alt_cc"), _digits_cc(g.get("need_cap"))) if c]
+    if g.get("need_major") and g.get("need_minor") and g.get("op", "").startswith(">"):
+        needs.append(f"{g['need_major']}.{g['need_minor']}")
+    if needs:
+        return SpecifierSet(f">={min(needs, key=lambda c: _version(c) or Version('0'))}")
     arch = g.get("arch")
     ccs = [f["cc"] for f in view.facts.of_kind("gpu") if f["arch"] == arch] if arch else []
     return SpecifierSet(f">={min(ccs)}") if ccs else None
@@ -387,7 +493,10 @@ _SPECIALISERS = {
 }
 
 
-def _severity(rule_name: str) -> Severity:
+def _severity(rule_name: str, own: str | None = None) -> Severity:
+    """The signature's own severity where it states one, else its rule's."""
+    if own:
+        return Severity(own)
     from cudalign.rules import rule
 
     try:

@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
@@ -177,13 +177,48 @@ _KEY = 9
 """Characters of a filter word looked for in the input: a shared prefix (``cudaError…``) is one search."""
 
 
+def _filters(patterns: tuple[str, ...]) -> list[LiteralFilter | None]:
+    """Each pattern's literal filter, read from a small cache keyed on the patterns themselves (reading
+    ~60 patterns costs ~30 ms, a fifth of a one-line explain); written atomically, never trusted blindly:
+    a cache that does not unpickle into one filter per pattern is ignored."""
+    import hashlib
+    import os
+    import pickle
+
+    from cudalign.facts.snapshot import user_cache_dir
+
+    digest = hashlib.sha256("\0".join(patterns).encode()).hexdigest()[:24]
+    path = user_cache_dir() / f"explain-filters-{digest}.pickle"
+    try:
+        cached = pickle.loads(path.read_bytes())  # our own file, keyed on the exact patterns
+        if isinstance(cached, list) and len(cached) == len(patterns):
+            if all(f is None or isinstance(f, LiteralFilter) for f in cached):
+                return cached
+    except Exception:  # a missing or damaged cache is rebuilt
+        pass
+    filters = [literal_filter(p) for p in patterns]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(filters, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return filters
+
+
+@lru_cache(maxsize=4)
+def _matcher(sigs: tuple[Signature, ...]) -> _Matcher:
+    return _Matcher(sigs)
+
+
 class _Matcher:
     """The signatures with their literal filters, and which signatures each key (a filter word's first
     characters, looked for in the whole input) selects."""
 
     def __init__(self, sigs: Sequence[Signature]) -> None:
         self.sigs = list(sigs)
-        self.filters: list[LiteralFilter | None] = [literal_filter(s.pattern.pattern) for s in self.sigs]
+        self.filters: list[LiteralFilter | None] = _filters(tuple(s.pattern.pattern for s in self.sigs))
         self.unfiltered = [i for i, f in enumerate(self.filters) if f is None]
         # What to look for in the whole input: each alternative's word cut to its first few characters,
         # then, least useful first, each key dropped whose alternatives all hold another key in their text
@@ -252,7 +287,7 @@ def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
     hold a signature's literal text (or precede one that does) are tried: the others cannot match.
     """
     cleaned, body = _cleaned(lines)
-    matcher = _Matcher(sigs)
+    matcher = _matcher(tuple(sigs))
     holding = _keys_by_line(matcher.by_key, cleaned, body)
     # a line that holds no signature's key cannot match, nor can it joined with a next line holding none
     visit = (
