@@ -45,6 +45,7 @@ __all__ = [
     "Rejection",
     "driver_targets",
     "make_plan",
+    "plan_per_branch",
     "plan_report",
     "with_driver",
 ]
@@ -213,8 +214,15 @@ def make_plan(
 
     The search stops once ``max_matrices`` series-distinct matrices keep the driver (nothing older can
     rank above them); a series whose newest release fails for a series-wide reason (driver, arch, CUDA
-    major, image) is not searched further."""
+    major, image) is not searched further. A described host without a driver gets the best matrix on
+    each still-supported driver branch (:func:`plan_per_branch`)."""
     requirements = tuple(requirements)
+    if host.driver is None and host.origin == "described":
+        per_branch = plan_per_branch(
+            requirements, facts, host, max_matrices=max_matrices, index_url=index_url, features=features
+        )
+        if per_branch is not None:
+            return per_branch
     request = parse_requirements(requirements, index_url=index_url)
     current = host.driver.version if host.driver is not None else None
     found: list[Matrix] = []
@@ -320,6 +328,45 @@ def make_plan(
     if considered == 0:  # nothing to try: say why, with the rules check runs on what was asked
         rejected = tuple(_unresolvable(requirements, facts, host, index_url, features))
     return Plan(labelled, tuple(rejected), considered, requirements, no_driver_change)
+
+
+def plan_per_branch(
+    requirements: Sequence[str],
+    facts: Facts,
+    host: Host,
+    *,
+    max_matrices: int = 3,
+    index_url: str | None = None,
+    features: Sequence[str] = (),
+) -> Plan | None:
+    """The best matrix on each driver branch NVIDIA still supports, for a host whose driver was not given.
+
+    Each branch is planned on its first release with the driver kept; a matrix then holds for any driver
+    of that branch from that release on (``Matrix.driver_assumed``). ``None`` when no supported branch
+    has a matrix (the caller then plans an upgrade target as for any host)."""
+    matrices: list[Matrix] = []
+    rejected: list[Rejection] = []
+    considered = 0
+    for branch in query.supported_branches(facts).value:
+        first = query.branch_first_release(facts, branch).value or Version(str(branch))
+        sub = make_plan(
+            requirements,
+            facts,
+            with_driver(host, facts, query.driver_text(first)),
+            no_driver_change=True,
+            max_matrices=1,
+            index_url=index_url,
+            features=features,
+        )
+        considered += sub.considered
+        rejected = list(sub.rejected)  # the newest branch's: what even it cannot run
+        for m in sub.matrices[:1]:
+            matrices.append(dataclasses.replace(m, driver_assumed=True))
+    if not matrices:
+        return None
+    picked = matrices[-max_matrices:]  # oldest branch first; the newest are kept when there are more
+    labelled = tuple(dataclasses.replace(m, label=chr(ord("A") + i)) for i, m in enumerate(picked))
+    return Plan(labelled, tuple(rejected), considered, tuple(requirements), False)
 
 
 def _unresolvable(

@@ -36,6 +36,7 @@ __all__ = [
     "image_match",
     "image_require",
     "image_torch_variant",
+    "last_branch_for",
     "max_cuda_for_driver",
     "min_driver_for_cuda",
     "mvc_floor",
@@ -230,6 +231,21 @@ def branch_first_release(facts: Facts, branch: int) -> Answer[Version | None]:
     return Answer(None, (f,) if f is not None else ())
 
 
+def last_branch_for(facts: Facts, gpu: Fact | None) -> Answer[int | None]:
+    """The last driver branch that supports a GPU's architecture (Volta -> 580), where a fact says."""
+    if gpu is None:
+        return Answer(None)
+    arch = str(gpu["arch"]).lower()
+    for f in facts_of_kind(facts, "driver_branch"):
+        if arch in (str(a).lower() for a in f.get("last_for", ())):
+            return Answer(f["branch"], (f,))
+    return Answer(None)
+
+
+_SUPPORTED_DESIGNATIONS = frozenset({"LTSB", "PB", "NFB"})
+"""NVIDIA's lifecycle designations of supported branches: long-term, production, new feature."""
+
+
 def _today(on: dt.date | None) -> str:
     return (on or dt.date.today()).isoformat()[:7]
 
@@ -241,12 +257,14 @@ def branch_supported(facts: Facts, branch: int, on: dt.date | None = None) -> An
     if f is None:
         return Answer(None)
     eol = f.get("eol")
-    designation = str(f["designation"])
-    if designation == "EOL" or (eol is not None and str(eol) < _today(on)):
+    designation = str(f["designation"]).upper()
+    if eol is not None and str(eol) < _today(on):
         return Answer(False, (f,))
-    if eol is None and designation.lower() in ("not stated", "unknown"):
-        return Answer(None, (f,))
-    return Answer(True, (f,))
+    if designation in _SUPPORTED_DESIGNATIONS:
+        return Answer(True, (f,))
+    if designation == "EOL" or "EVALUATION" in designation or "DEVELOPER" in designation:
+        return Answer(False, (f,))  # end of life, or never meant for production
+    return Answer(None, (f,))  # designation not stated
 
 
 def supported_branches(facts: Facts, on: dt.date | None = None) -> Answer[tuple[int, ...]]:

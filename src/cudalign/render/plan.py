@@ -50,7 +50,11 @@ def json(report: Report) -> str:
 
 def _rows(m: Matrix) -> list[tuple[str, str]]:
     drv = m.driver or "?"
-    if m.driver_change:
+    if m.driver_assumed:
+        driver = (
+            f"{m.driver_branch} from {drv} (driver not given: any {m.driver_branch} driver from this release)"
+        )
+    elif m.driver_change:
         driver = f"upgrade to {drv} ({m.driver_branch}), reboot needed; runbook: {m.runbook}"
     else:
         driver = f"keep {drv} ({m.driver_branch}), no reboot"

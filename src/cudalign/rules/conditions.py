@@ -103,9 +103,11 @@ def driver_condition(ctx: Context) -> Iterator[Hit]:
             severity=Severity.ERROR,
         )
         return
-    supported = query.supported_branches(ctx.facts).value
-    top = full or minimum
-    runs = [b for b in supported if b >= top.major]
+    runs = []
+    for b in query.supported_branches(ctx.facts).value:
+        first = query.branch_first_release(ctx.facts, b).value or Version(str(b))
+        if first >= minimum and _decided(_judge(ctx, _with_driver(ctx, first), DRIVER_RULES), Severity.ERROR):
+            runs.append(b)
     text = f"driver >= {query.driver_text(minimum)} ({query.branch_text(ctx.facts, minimum)})"
     if full is not None and full != minimum:
         text += f"; >= {query.driver_text(full)} ({query.branch_text(ctx.facts, full)}) without caveats"

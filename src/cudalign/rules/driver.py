@@ -38,12 +38,14 @@ def _upgrade(ctx: Context, need: Version) -> tuple[str, Version]:
 
 
 def driver_too_old(ctx: Context) -> Iterator[Hit]:
-    """The driver is older than any driver that can run the stack's CUDA major, or than the GPU needs.
+    """The driver is older than any driver that can run the stack's CUDA major, or than the GPU needs
+    (or is of a branch after the last one that supports the GPU's architecture).
 
     **What it checks.** For each part of the stack with compiled CUDA code (torch's runtime from its
     variant, vLLM's wheel, neighbouring packages), the host driver against the minor-version-compatibility
     floor of that CUDA major (``cuda_major`` facts: 12.x needs >= 525.60.13, 13.x >= 580.65.06). It also
-    checks each GPU's first supported driver (``gpu.min_driver``).
+    checks each GPU's first supported driver (``gpu.min_driver``) and the last branch for its
+    architecture (``driver_branch.last_for``: R580 is the last for Maxwell, Pascal and Volta).
 
     **Why.** Below the floor of a major nothing of that major runs: ``CUDA driver version is insufficient
     for CUDA runtime version`` (cudaErrorInsufficientDriver, error 35). A GPU newer than the driver is not
@@ -80,6 +82,14 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
                 (*floor.refs, *need.refs, *ctx.host_cuda.refs),
             )
     for gpu, fact in ctx.gpus:
+        last = query.last_branch_for(ctx.facts, fact)
+        if last.value is not None and d.major > last.value:
+            yield Hit(
+                f"Driver {ctx.driver_text} (R{d.major}) no longer supports {gpu.name}: R{last.value} is the "
+                f"last driver branch for {fact['arch'] if fact else 'its'} GPUs.",
+                f"Stay on (or go back to) R{last.value} ('cudalign runbook --driver {last.value}').",
+                (*last.refs, *((fact.ref,) if fact is not None else ())),
+            )
         if fact is None or fact.get("min_driver") is None:
             continue
         if d < fact["min_driver"]:
