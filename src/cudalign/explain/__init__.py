@@ -59,10 +59,8 @@ def fold(matches: Sequence[Match]) -> tuple[list[Match], dict[str, list[Match]]]
     roots: list[Match] = []
     for m in matches:
         parents = m.signature.consequence_of
-        root = next(
-            (r for r in matches if r is not m and r.signature.family in parents and not _explained(r, matches)),
-            None,
-        )
+        causes = (r for r in matches if r is not m and r.signature.family in parents)
+        root = next((r for r in causes if not _explained(r, matches)), None)
         if root is None:
             roots.append(m)
         else:
@@ -136,8 +134,13 @@ def explain(
                 "related_rules": [{"code": rule_code(r), "name": r} for r in d.related],
                 "source": sig.source,
                 "consequences": [
-                    {"signature": c.signature.id, "title": c.signature.title, "line": c.line, "count": c.count,
-                     "text": c.text}
+                    {
+                        "signature": c.signature.id,
+                        "title": c.signature.title,
+                        "line": c.line,
+                        "count": c.count,
+                        "text": c.text,
+                    }
                     for c in folded.get(sig.id + "\0" + m.groups.get("library", ""), ())
                 ],
             }

@@ -310,12 +310,15 @@ def _arch(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         if last:
             d.context.append(f"CUDA {last} is the last toolkit that targets it.")
         if g.get("_family") == "toolchain":
-            d.fix = f"compile with a CUDA toolkit from {first} on" + (f" up to {last}" if last else "") + (
-                " (for Triton: TRITON_PTXAS_PATH to that toolkit's ptxas)."
+            d.fix = (
+                f"compile with a CUDA toolkit from {first} on"
+                + (f" up to {last}" if last else "")
+                + (" (for Triton: TRITON_PTXAS_PATH to that toolkit's ptxas).")
             )
             return
         index = torch_index_for(view, cc, d)
-        d.fix = index or f"install a torch (or extension) build for CUDA {first} or newer whose arch list includes it"
+        generic = f"install a torch (or extension) build for CUDA {first} or newer whose arch list has it"
+        d.fix = index or generic
         have, want = _version(view.driver), _version(drv)
         if have is not None and want is not None and have < want:
             hint = _upgrade_hint(view, first, d)

@@ -191,9 +191,9 @@ def _filters(patterns: tuple[str, ...]) -> list[LiteralFilter | None]:
     path = user_cache_dir() / f"explain-filters-{digest}.pickle"
     try:
         cached = pickle.loads(path.read_bytes())  # our own file, keyed on the exact patterns
-        if isinstance(cached, list) and len(cached) == len(patterns):
-            if all(f is None or isinstance(f, LiteralFilter) for f in cached):
-                return cached
+        ok = isinstance(cached, list) and len(cached) == len(patterns)
+        if ok and all(f is None or isinstance(f, LiteralFilter) for f in cached):
+            return [f if isinstance(f, LiteralFilter) else None for f in cached]
     except Exception:  # a missing or damaged cache is rebuilt
         pass
     filters = [literal_filter(p) for p in patterns]
