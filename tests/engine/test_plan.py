@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cudalign.facts import Facts, load
+from cudalign.facts import Facts, load, query
 from cudalign.hosts import describe_host
 from cudalign.model import Host, Verdict, host_from_json
 from cudalign.plan import make_plan, with_driver
@@ -154,3 +154,21 @@ def test_a_plan_that_finds_candidates_has_no_stack_rejection(facts: Facts) -> No
     host = describe_host(facts, gpus=["H100"], driver="580.65.06")
     plan = make_plan(["torch==2.9.0"], facts, host)
     assert plan.matrices and all(r.family != "stack" for r in plan.rejected)
+
+
+def test_no_driver_given_plans_per_supported_branch() -> None:
+    """Without --driver, each still-supported branch gets its best matrix; none is end-of-life."""
+    host = describe_host(FACTS, gpus=["RTX 5090"])
+    plan = make_plan(["vllm"], FACTS, host)
+    branches = [m.driver_branch for m in plan.matrices]
+    assert len(branches) >= 2 and len(set(branches)) == len(branches)
+    supported = {f"R{b}" for b in query.supported_branches(FACTS).value}
+    assert set(branches) <= supported
+    for m in plan.matrices:
+        assert m.driver_assumed and not m.driver_change and m.verdict in (Verdict.OK, Verdict.CAVEATS)
+        assert verdict(check(with_driver(host, FACTS, m.driver or ""), m.stack, FACTS)) is m.verdict
+
+
+def test_no_driver_given_skips_branches_that_dropped_the_gpu() -> None:
+    plan = make_plan(["torch"], FACTS, describe_host(FACTS, gpus=["V100"]))
+    assert [m.driver_branch for m in plan.matrices] == ["R580"]

@@ -109,3 +109,43 @@ def test_image_match_groups(facts: Facts) -> None:
 def test_feature_by_alias(facts: Facts) -> None:
     f = q.feature(facts, "bfloat16")
     assert f is not None and f["name"] == "bf16"
+
+
+def test_supported_branches_are_lifecycle_facts_on_a_date(facts: Facts) -> None:
+    import datetime as dt
+
+    on = dt.date(2026, 12, 1)
+    supported = q.supported_branches(facts, on).value
+    assert 580 in supported and 595 in supported
+    for eol_branch in (455, 525, 550, 570, 575, 590, 610):  # designated EOL, evaluation, or EOL date passed
+        assert eol_branch not in supported
+    assert q.branch_supported(facts, 595, dt.date(2027, 4, 1)).value is False  # R595's EOL is 2027-03
+    assert q.branch_supported(facts, 570, dt.date(2025, 6, 1)).value is True
+    assert q.branch_supported(facts, 999).value is None
+
+
+def test_recommended_driver_moves_off_end_of_life_branches(facts: Facts) -> None:
+    import datetime as dt
+
+    on = dt.date(2026, 12, 1)
+    assert q.recommended_driver(facts, Version("575.51.03"), on).value == Version("580.65.06")
+    assert q.recommended_driver(facts, Version("580.82.07"), on).value == Version("580.82.07")
+    assert q.recommended_driver(facts, Version("525.60.13"), on).value == Version("580.65.06")
+    assert q.branch_text(facts, Version("575.51.03"), on) == "R575, end-of-life"
+    assert q.branch_text(facts, Version("580.65.06"), on) == "R580"
+
+
+def test_branch_first_release_and_last_branch_for_an_architecture(facts: Facts) -> None:
+    assert q.branch_first_release(facts, 580).value == Version("580.65.06")
+    assert q.branch_first_release(facts, 570).value == Version("570.26")
+    v100 = facts.gpu("V100")
+    assert q.last_branch_for(facts, v100).value == 580
+    assert q.last_branch_for(facts, facts.gpu("H100")).value is None
+
+
+@given(st.sampled_from(["580", "R580", "r580", "580.x", "580.*", "R580.x", " 580 "]))
+def test_a_driver_written_as_a_branch_is_that_branch(text: str) -> None:
+    from cudalign.model import driver_branch, driver_version
+
+    assert driver_branch(text) == 580 and driver_version(text) == Version("580")
+    assert driver_branch("580.65.06") is None and driver_branch("5800") is None
