@@ -235,7 +235,7 @@ CASES: dict[str, RuleCases] = {
     ),
     "CA308": RuleCases(
         (EngineCase("a release the index never had", ("torch==2.5.9",), ADA, NEW, python="3.12"),),
-        (EngineCase("releases that exist", ("torch==2.5.1", "numpy==1.26.4"), ADA, NEW, python="3.12"),),
+        (EngineCase("releases that exist", ("torch==2.5.1", "vllm==0.13.0"), ADA, NEW, python="3.12"),),
     ),
     "CA309": RuleCases(
         (

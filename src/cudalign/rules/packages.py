@@ -53,6 +53,8 @@ def _facts_of(ctx: Context, c: Component, kind: str) -> list[Fact]:
 
 
 def _public(version: str) -> Version | None:
+    if not version:
+        return None
     try:
         return Version(Version(version).public)
     except InvalidVersion:
@@ -73,17 +75,59 @@ def torch_pin_conflict(ctx: Context) -> Iterator[Hit]:
     **How to fix.** Drop the explicit torch pin and let vLLM choose it, or choose the vLLM release whose
     pin matches the torch you need (``cudalign plan``).
 
+    A package that pins a torch the user's index (``--index-url …/cu124``) has no build of is reported
+    too (a warning): the installer takes that torch from PyPI and replaces the index's build.
+
     **Example.** ``vllm==0.13.0 torch==2.8.0``: vLLM 0.13.0 pins torch==2.9.0, fails.
     """
     installed = ctx.stack.origin == "installed"
+    if not installed:
+        yield from _index_replaced(ctx)
     for text in ctx.stack.conflicts:
-        yield Hit(
-            f"{text}.",
-            "Reinstall the packages together in one resolver run so the pins hold (pip check lists them)."
-            if installed
-            else "Drop the conflicting pin and let the package choose, or pick versions that agree "
-            "('cudalign plan').",
-        )
+        if "requires Python" in text:
+            fix = "Use a Python the release supports, or a release of the package that supports this Python."
+        elif installed:
+            fix = (
+                "Reinstall the packages together in one resolver run so the pins hold (pip check lists them)."
+            )
+        else:
+            fix = (
+                "Drop the conflicting pin and let the package choose, or pick versions that agree "
+                "('cudalign plan')."
+            )
+        yield Hit(f"{text}.", fix)
+
+
+def _index_replaced(ctx: Context) -> Iterator[Hit]:
+    """A package pins a torch the user's index has no build of: the installer replaces the index's torch."""
+    torch = ctx.stack.component("torch")
+    if torch is None or not ctx.stack.requested:
+        return
+    from cudalign.stack.request import parse_requirements
+    from cudalign.stack.resolve import index_replaced
+
+    request = parse_requirements(ctx.stack.requested, constraints=ctx.stack.constraints)
+    lacking = index_replaced(request, ctx.facts, torch.version)
+    if lacking is None:
+        return
+    tv = _public(torch.version)
+    pinner = next(
+        (c for c in ctx.stack.components if c.name != "torch" and _public(_pin(c, "torch") or "") == tv), None
+    )
+    by = pinner.name if pinner is not None else ""
+    who = (
+        f"{by} {pinner.version} pins torch=={torch.version}"
+        if pinner is not None
+        else (f"torch {torch.version} is chosen")
+    )
+    yield Hit(
+        f"{who}, which {request.index_url} has no build of: the installer takes torch {label(torch)} from "
+        f"{torch.index_url or 'PyPI'} instead and replaces the {lacking} torch asked for.",
+        f"Pin a {by or 'package'} release whose torch has a {lacking} build ('cudalign plan'), or use the "
+        f"index of the variant it pins ({torch.variant}).",
+        tuple(r for r in ctx.stack.facts if r.id in ctx.facts and ctx.facts.get(r.id).kind == "torch_series"),
+        severity=Severity.WARNING,
+    )
 
 
 def extension_abi_mismatch(ctx: Context) -> Iterator[Hit]:

@@ -133,7 +133,9 @@ def unknown_release(ctx: Context) -> Iterator[Hit]:
     pin in a resolved release's metadata on another tracked package. A name close to a known one
     (``vlm``) is answered with "did you mean", a missing release with the nearest ones. A release newer
     than every one in the snapshot may be newer than the snapshot: that is ``unknown``, not an error.
-    A VCS or local-directory reference names no version: ``unknown``, saying so.
+    A VCS or local-directory reference names no version: ``unknown``, saying so. A package the snapshot
+    does not track is reported as unchecked (``info``): its Python range and pins are judged only by
+    ``--resolve``.
 
     **Why.** pip stops with ``No matching distribution found for torch==2.5.9``; a release whose
     metadata pins a version the index never had (``vllm 0.34.0`` pins ``flashinfer-python==0.7.3``)
@@ -164,14 +166,20 @@ def unknown_release(ctx: Context) -> Iterator[Hit]:
                 continue
             if name not in snap.packages:
                 known = known if known is not None else known_packages(ctx.facts)
-                if name in known:
-                    continue
-                cand = _did_you_mean(name, known)
+                cand = None if name in known else _did_you_mean(name, known)
                 if cand is not None:
                     yield Hit(
                         f"{name} is not a package cudalign knows; did you mean {cand}?",
                         f"Check the name: pip installs what the index holds under {name!r}, if anything.",
                         unknown=f"whether {name} exists on the index",
+                    )
+                else:
+                    yield Hit(
+                        f"{request.asked(name)}: {name} is not a package cudalign tracks, so its releases, "
+                        "Python range, pins and CUDA build are unchecked.",
+                        "Run 'cudalign check --resolve' (online) to judge the exact closure the installer "
+                        "picks, Python ranges included.",
+                        severity=Severity.INFO,
                     )
                 continue
             yield from _missing_release(ctx, name, ws, stamp)

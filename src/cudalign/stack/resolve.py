@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from cudalign.stack.releases import (
 )
 from cudalign.stack.request import TORCH_INDEX, Request, parse_requirements
 
-__all__ = ["assignments", "build", "resolve"]
+__all__ = ["assignments", "build", "index_replaced", "resolve"]
 
 
 def assignments(
@@ -52,7 +53,7 @@ def assignments(
             out.append({"vllm": _exact(vllm_req) or ""})
         return out
     if torch_req is not None:
-        for v in _versions(facts, "torch", torch_req, py):
+        for v in _torch_versions(facts, request, torch_req, py):
             out.append({"torch": v})
             if limit and len(out) >= limit:
                 break
@@ -60,6 +61,34 @@ def assignments(
             out.append({"torch": _exact(torch_req) or ""})
         return out
     return [{}]
+
+
+def _torch_versions(facts: Facts, request: Request, req: Requirement, python: str | None) -> list[str]:
+    """torch releases that satisfy ``req``, newest first; with an index that names a variant (``/whl/cu124``)
+    only those the index has, as the installer would pick from it (releases whose variants the knowledge
+    base does not list are kept: whether the index has them is unknown)."""
+    versions = _versions(facts, "torch", req, python)
+    variant = request.variants.get("torch")
+    if not variant or variant == "cpu" or _labelled(request, "torch"):
+        return versions
+    kept = [v for v in versions if not torch_variants(facts, v) or variant in torch_variants(facts, v)]
+    return kept or versions
+
+
+def _labelled(request: Request, name: str) -> bool:
+    """Whether the user named the package's variant with a local label (``torch==2.6.0+cu124``)."""
+    return any(w.variant for w in request.written.get(name, ()))
+
+
+def index_replaced(request: Request, facts: Facts, torch: str) -> str | None:
+    """The index variant a release pinned by another package lacks: with ``--index-url …/cu124`` and a
+    vLLM that pins a torch the index never built for cu124, the installer takes that torch from PyPI
+    (its default variant) and replaces the cu124 torch. ``None`` when the index has it or it is unknown."""
+    variant = request.variants.get("torch")
+    if not variant or variant == "cpu" or _labelled(request, "torch") or not request.index_url:
+        return None
+    published = torch_variants(facts, torch)
+    return variant if published and variant not in published else None
 
 
 def _exact(req: Requirement) -> str | None:
@@ -152,7 +181,7 @@ def build(
         ):
             conflicts.append(f"the image holds vllm {image.vllm}, but {request.raw['vllm']} was asked for")
     if "torch" not in chosen and "torch" in request.specs:
-        vs = _versions(facts, "torch", request.specs["torch"], host.python)
+        vs = _torch_versions(facts, request, request.specs["torch"], host.python)
         exact = _exact(request.specs["torch"])
         if vs or exact:
             chosen["torch"] = vs[0] if vs else exact or ""
@@ -185,6 +214,9 @@ def build(
 
     # ---- torch variant and its CUDA facts
     tvariant = variant or request.variants.get("torch")
+    replaced = None if variant or "torch" not in chosen else index_replaced(request, facts, chosen["torch"])
+    if replaced:
+        tvariant = None  # the index lacks this torch: the installer takes PyPI's build
     vvariant = request.variants.get("vllm")
     source = "requirement" if tvariant else ""
     if (
@@ -229,11 +261,12 @@ def build(
         elif tvariant != "cpu":
             unk["archs"] = f"no torch_build fact for torch {tv} {tvariant} on {platform}"
     for name in _order(facts, chosen):
-        components.append(
-            _component(
-                facts, name, chosen[name], request, tvariant, pins_of.get(name, {}), via.get(name), refs
-            )
+        comp = _component(
+            facts, name, chosen[name], request, tvariant, pins_of.get(name, {}), via.get(name), refs
         )
+        if replaced and comp.index_url == request.index_url and comp.variant != replaced:
+            comp = dataclasses.replace(comp, index_url=_pypi_or_variant_index(facts, comp))
+        components.append(comp)
     if not cuda_runtime:
         vc = next((c for c in components if c.name == "vllm" and c.cuda), None)
         cuda_runtime = vc.cuda if vc else (image.cuda if image and image.cuda and not chosen else None)
@@ -258,11 +291,28 @@ def build(
         image_require=image.require if image else None,
         image_compat=image.compat if image else None,
         conflicts=tuple(dict.fromkeys(conflicts)),
-        requested=request.items,
+        requested=_with_index(request),
         constraints=request.constraint_items,
         facts=tuple(dict.fromkeys(refs)),
         unknown=unk,
     )
+
+
+def _with_index(request: Request) -> tuple[str, ...]:
+    """The requirements as given, with an index passed beside them (``--index-url``) written in, so
+    what reads them back (the rules) sees the index the installer would use."""
+    if request.index_url and request.index_url not in " ".join(request.items):
+        return (*request.items, f"--index-url={request.index_url}")
+    return request.items
+
+
+def _pypi_or_variant_index(facts: Facts, comp: Component) -> str | None:
+    """Where a component comes from once the user's index lacks it: PyPI for its default variant."""
+    if comp.name != "torch" or not comp.variant or comp.variant == "cpu":
+        return None
+    series = query.torch_series(facts, comp.version)
+    defaults = series["pypi_default"].values() if series else ()
+    return None if comp.variant in defaults else TORCH_INDEX + comp.variant
 
 
 def _own_clash(request: Request, name: str) -> bool:
