@@ -20,8 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16"
     )
+    parser.add_argument(
+        "--resolve",
+        action="store_true",
+        help="online: resolve with uv pip compile for the host (extra: resolve), judge the exact closure",
+    )
     add_host_arguments(parser)
-    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif", "html"))
+    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
 
         host = probe()
     if args.requirements or args.image:
-        stack = resolve(args.requirements, facts, host, image=args.image, index_url=args.index_url)
+        if args.resolve and args.requirements:
+            from cudalign.stack.uvresolve import resolve_exact
+
+            stack = resolve_exact(args.requirements, facts, host, image=args.image, index_url=args.index_url)
+        else:
+            stack = resolve(args.requirements, facts, host, image=args.image, index_url=args.index_url)
     else:
         stack = from_installed(host, facts)
     findings = check(host, stack, facts, features=features)
