@@ -30,9 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the interpreter whose stack is verified (default: the one running cudalign)",
     )
-    parser.add_argument("--gpus", default="all", metavar="all|N", help="check all visible GPUs or the first N")
-    parser.add_argument("--bench", action="store_true", help="copy bandwidth and a bf16 matmul against the datasheet")
-    parser.add_argument("--nccl", action="store_true", help="an all-reduce across all GPUs, one process per GPU")
+    parser.add_argument(
+        "--gpus", default="all", metavar="all|N", help="check all visible GPUs or the first N"
+    )
+    parser.add_argument(
+        "--bench", action="store_true", help="copy bandwidth and a bf16 matmul against the datasheet"
+    )
+    parser.add_argument(
+        "--nccl", action="store_true", help="an all-reduce across all GPUs, one process per GPU"
+    )
     parser.add_argument(
         "--static",
         action="store_true",
@@ -189,7 +195,9 @@ def run(args: argparse.Namespace) -> int:
         ran = run_payload(python, config, door, args.timeout, _classifier(facts, host))
         sheets = _datasheets(facts, host)
         checks = [
-            report.bench_ratios(c, sheets.get(int(c.data.get("index", -1)))) if c.id.startswith("bench.") else c
+            report.bench_ratios(c, sheets.get(int(c.data.get("index", -1))))
+            if c.id.startswith("bench.")
+            else c
             for c in ran.checks
         ] + checks
         info.update(ran.info)
@@ -200,9 +208,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _endpoint(args: argparse.Namespace) -> int:
     from cudalign.cli.options import emit, read_json
-    from cudalign.verify import endpoint, report
+    from cudalign.verify import endpoint as endpoint
+    from cudalign.verify import report
 
-    for flag, value in (("--concurrency", args.concurrency), ("--requests", args.requests), ("--max-tokens", args.max_tokens)):
+    for flag, value in (
+        ("--concurrency", args.concurrency),
+        ("--requests", args.requests),
+        ("--max-tokens", args.max_tokens),
+    ):
         _positive(flag, value)
     _positive("--request-timeout", args.request_timeout)
     before = endpoint.load_saved(read_json(Path(args.compare)), args.compare) if args.compare else None
@@ -210,7 +223,9 @@ def _endpoint(args: argparse.Namespace) -> int:
     from cudalign.render.progress import progress
 
     with progress("load test", total=args.requests, json=args.format == "json") as task:
-        result = endpoint.verify_endpoint(args.endpoint, load, model=args.model, on_done=lambda: task.advance())
+        result = endpoint.verify_endpoint(
+            args.endpoint, load, model=args.model, on_done=lambda: task.advance()
+        )
     if args.save:
         from cudalign.cli.output import write_text
 

@@ -38,11 +38,22 @@ def _endpoint_lines(data: Mapping[str, Any], md: bool) -> list[str]:
     lines: list[str] = []
     metrics = load.get("metrics") or {}
     if metrics:
-        head = "| metric | p50 | p90 | p99 | mean |" if md else "metric                 p50       p90       p99      mean"
+        head = (
+            "| metric | p50 | p90 | p99 | mean |"
+            if md
+            else "metric                 p50       p90       p99      mean"
+        )
         lines += ["", head] + (["|---|---:|---:|---:|---:|"] if md else [])
         for name, row in metrics.items():
-            cells = [f"{row.get(k):.1f}" if isinstance(row.get(k), (int, float)) else "-" for k in ("p50", "p90", "p99", "mean")]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |" if md else f"{name:<20}" + "".join(f"{c:>10}" for c in cells))
+            cells = [
+                f"{row.get(k):.1f}" if isinstance(row.get(k), (int, float)) else "-"
+                for k in ("p50", "p90", "p99", "mean")
+            ]
+            lines.append(
+                f"| {name} | " + " | ".join(cells) + " |"
+                if md
+                else f"{name:<20}" + "".join(f"{c:>10}" for c in cells)
+            )
     summary = load.get("summary") or {}
     if summary:
         lines.append("")
@@ -50,15 +61,22 @@ def _endpoint_lines(data: Mapping[str, Any], md: bool) -> list[str]:
     errors = load.get("errors") or {}
     if errors:
         lines.append("")
-        lines.append(("**errors by kind:** " if md else "errors by kind: ") + ", ".join(f"{k} {n}" for k, n in errors.items()))
+        lines.append(
+            ("**errors by kind:** " if md else "errors by kind: ")
+            + ", ".join(f"{k} {n}" for k, n in errors.items())
+        )
     compare = data.get("compare")
     if compare:
         lines += ["", "| metric | before | after | change |" if md else "before/after:"]
         if md:
             lines.append("|---|---:|---:|---:|")
         for row in compare:
-            cells = (row["metric"], _num(row["before"]), _num(row["after"]), row["change"])
-            lines.append("| " + " | ".join(cells) + " |" if md else f"  {cells[0]:<26}{cells[1]:>10}{cells[2]:>10}{cells[3]:>10}")
+            cells = [str(row["metric"]), _num(row["before"]), _num(row["after"]), str(row["change"])]
+            lines.append(
+                "| " + " | ".join(cells) + " |"
+                if md
+                else f"  {cells[0]:<26}{cells[1]:>10}{cells[2]:>10}{cells[3]:>10}"
+            )
     return lines
 
 
@@ -80,7 +98,9 @@ def _rows(checks: Sequence[Any]) -> list[tuple[str, str, str, str, str]]:
     rows = []
     for c in checks:
         rule = f" [{c.rule}]" if c.rule else ""
-        rows.append((_MARKS.get(c.status, c.status), c.title, c.detail + rule, _seconds(c.seconds), c.fix or ""))
+        rows.append(
+            (_MARKS.get(c.status, c.status), c.title, c.detail + rule, _seconds(c.seconds), c.fix or "")
+        )
     return rows
 
 
@@ -95,7 +115,7 @@ def text(report: Report) -> str:
     if "endpoint" in report.data:
         lines += _endpoint_lines(report.data["endpoint"], md=False)
     if report.findings:
-        lines += ["", "Findings:"] + _findings(report, md=False)
+        lines += ["", "Findings:", *_findings(report, md=False)]
     verdict = report.verdict.value if report.verdict else "unknown"
     if not report.data.get("complete", True):
         verdict += " (the payload did not finish)"
@@ -111,6 +131,6 @@ def markdown(report: Report) -> str:
     if "endpoint" in report.data:
         lines += _endpoint_lines(report.data["endpoint"], md=True)
     if report.findings:
-        lines += ["", "**Findings**", ""] + _findings(report, md=True)
+        lines += ["", "**Findings**", "", *_findings(report, md=True)]
     lines += ["", f"verify: **{report.verdict.value if report.verdict else 'unknown'}**"]
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ Nothing here raises for a file it does not like: a file that is not ELF, or is c
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -32,8 +33,17 @@ FATBIN_MAGIC = 0xBA55ED50
 _ELF_MAGIC = b"\x7fELF"
 _KIND_PTX = 1
 _KIND_ELF = 2
-_FLAG_COMPRESSED = 0x2000
-"""The entry's payload is LZ4-compressed (``nvcc -Xfatbin=-compress-all``, the default for large builds)."""
+_FLAG_LZ4 = 0x2000
+"""The entry's payload is LZ4-compressed (older nvcc's ``-Xfatbin=-compress-all``)."""
+_FLAG_COMPRESSED = 0x8000
+"""The entry's payload is compressed by CUDA 13's nvcc (every entry of torch 2.11+cu130's libraries); its
+PTX ISA version is then taken from the header."""
+_FLAG_ARCH_SPECIFIC = 0x100000
+"""Code for exactly one architecture (``sm_90a``), as ``cuobjdump --list-elf`` names it: seen on
+``sm_90a`` entries built by nvcc 13.0 and on torch 2.11+cu130's ``sm_100a``/``sm_120a`` entries."""
+_FLAG_FAMILY = 0x200000
+"""Family-specific code (``compute_100f``); its machine code ``cuobjdump`` names plainly (``sm_100``), since
+it runs where plain code of that architecture runs: seen on nvcc 13.0's ``sm_100f`` build."""
 _ENTRY_HEADER = struct.Struct("<HHIQIIHHIIIQQQ")
 """kind, unknown, header size, payload size, compressed size, unknown, minor, major, arch, name offset,
 name length, flags, zero, uncompressed size: 64 bytes."""
@@ -56,11 +66,13 @@ class Entry:
     version: tuple[int, int] | None = None
     """For PTX, the PTX ISA version (``(8, 7)``); ``None`` where neither header nor text says."""
     compressed: bool = False
+    variant: str = ""
+    """``a`` for arch-specific code (``sm_90a``: runs on 9.0 only), else empty."""
 
     @property
     def name(self) -> str:
         """``sm_90`` for machine code, ``compute_90`` for PTX (``cuobjdump``'s and nvcc's spelling)."""
-        return f"{'sm' if self.kind == 'sass' else 'compute'}_{self.arch}"
+        return f"{'sm' if self.kind == 'sass' else 'compute'}_{self.arch}{self.variant}"
 
     @property
     def cc(self) -> tuple[int, int]:
@@ -78,8 +90,14 @@ class Fatbin:
 
     @property
     def sass(self) -> tuple[int, ...]:
-        """Architectures with machine code, ascending, each once."""
+        """Architectures with machine code, ascending, each once (``sm_90a`` counted as 90)."""
         return tuple(sorted({e.arch for e in self.entries if e.kind == "sass"}))
+
+    @property
+    def sass_names(self) -> tuple[str, ...]:
+        """``sm_XX`` names with machine code, each once, by architecture (``sm_90``, ``sm_90a``)."""
+        names = {e.name: (e.arch, e.variant) for e in self.entries if e.kind == "sass"}
+        return tuple(sorted(names, key=lambda n: names[n]))
 
     @property
     def ptx(self) -> tuple[int, ...]:
@@ -194,15 +212,20 @@ def _entry(f: BinaryIO, at: int, head: bytes) -> Entry | None:
     kind, _, hsize, _size, csize, _, minor, major, arch, _, _, flags, _, _ = _ENTRY_HEADER.unpack(head)
     if kind not in (_KIND_PTX, _KIND_ELF):
         return None
-    compressed = bool(flags & _FLAG_COMPRESSED)
+    lz4 = bool(flags & _FLAG_LZ4)
+    compressed = lz4 or bool(flags & _FLAG_COMPRESSED)
+    variant = "a" if flags & _FLAG_ARCH_SPECIFIC else ""
     if kind == _KIND_ELF:
-        return Entry("sass", arch, None, compressed)
-    f.seek(at + hsize)
-    text = f.read(min(_PTX_HEAD, csize or _PTX_HEAD) if compressed else _PTX_HEAD)
-    version = _ptx_version_in(_lz4_head(text, 1024) if compressed else text)
+        return Entry("sass", arch, None, compressed, variant)
+    variant = variant or ("f" if flags & _FLAG_FAMILY else "")
+    version = None
+    if lz4 or not compressed:
+        f.seek(at + hsize)
+        text = f.read(min(_PTX_HEAD, csize or _PTX_HEAD) if lz4 else _PTX_HEAD)
+        version = _ptx_version_in(_lz4_head(text, 1024) if lz4 else text)
     if version is None and major:
         version = (major, minor)
-    return Entry("ptx", arch, version, compressed)
+    return Entry("ptx", arch, version, compressed, variant)
 
 
 def parse_fatbin(f: BinaryIO, offset: int, size: int) -> tuple[Entry, ...]:
@@ -238,6 +261,32 @@ def parse_fatbin(f: BinaryIO, offset: int, size: int) -> tuple[Entry, ...]:
         pos = max(pos + hsize + fat_size, pos + 8)
         pos += -pos % 8
     return tuple(entries)
+
+
+def embedded(path: str, skip: tuple[int, int] | None = None) -> tuple[Entry, ...]:
+    """Entries of fatbin containers stored outside ``.nv_fatbin`` (``skip``): kernels a library loads itself.
+
+    cuFFT keeps thousands of containers in ``.ldata`` and only a stub in ``.nv_fatbin`` (cuobjdump lists
+    just that stub). A candidate is a container magic whose header and entries hold together; anything
+    else is skipped.
+    """
+    import mmap
+
+    magic = FATBIN_MAGIC.to_bytes(4, "little")
+    found: list[Entry] = []
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            at = mm.find(magic)
+            while at >= 0 and len(found) < _MAX_ENTRIES:
+                if skip is None or not skip[0] <= at < skip[0] + skip[1]:
+                    _, version, hsize, size = _CONTAINER_HEADER.unpack_from(mm, at)
+                    if version == 1 and hsize == 16 and at + 16 + size <= len(mm):
+                        with contextlib.suppress(ValueError, struct.error):
+                            found += parse_fatbin(f, at, 16 + size)
+                at = mm.find(magic, at + 4)
+    except (OSError, ValueError, struct.error):
+        return ()
+    return tuple(found)
 
 
 def read_library(path: str) -> Fatbin | None:

@@ -12,12 +12,14 @@ check), and sees only the GPUs ``CUDA_VISIBLE_DEVICES`` leaves it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 if __name__ == "__main__":  # run as a script: its own folder must not shadow what it imports
     _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,6 +35,13 @@ PACKAGES = ("vllm", "flash_attn", "xformers", "flashinfer", "ctranslate2", "onnx
 
 
 # --------------------------------------------------------------------------- pure helpers
+
+
+def _mod(name: str) -> Any:
+    """Import a module the payload tests (torch, vllm …), typed as ``Any``: none of them is ours."""
+    import importlib
+
+    return importlib.import_module(name)
 
 
 def parse_arch(entry: str) -> tuple[str, int, int, str] | None:
@@ -172,7 +181,7 @@ class Checks:
 
 
 def _import_torch(c: Checks) -> tuple[str, dict[str, Any]]:
-    import torch
+    torch = _mod("torch")
 
     c.torch = torch
     cuda = torch.version.cuda
@@ -182,16 +191,16 @@ def _import_torch(c: Checks) -> tuple[str, dict[str, Any]]:
         "file": torch.__file__,
         "arch_list": list(torch.cuda.get_arch_list()) if cuda else [],
     }
-    if cuda is None:
-        try:
-            torch.zeros(1, device="cuda")  # the real error message, for the rule that matches it
-        except Exception as exc:
-            raise Outcome("fail", f"{type(exc).__name__}: {exc}", data) from None
     return f"torch {torch.__version__} (CUDA {cuda})", data
 
 
 def _cuda_devices(c: Checks, want: int | None) -> tuple[str, dict[str, Any]]:
     torch = c.torch
+    if torch.version.cuda is None:
+        try:
+            torch.zeros(1, device="cuda")  # the real error message, for the rule that matches it
+        except Exception as exc:
+            raise Outcome("fail", f"{type(exc).__name__}: {exc}") from None
     try:
         torch.cuda.init()
     except Exception as exc:
@@ -290,17 +299,19 @@ def _gpu_reduction(c: Checks, i: int) -> tuple[str, dict[str, Any]]:
     return f"sum of {n} values exact", data
 
 
-def _loaded(fragment: str) -> str | None:
-    """The file of a loaded shared library whose name holds ``fragment``, from ``/proc/self/maps``."""
+def _loaded(stem: str) -> str | None:
+    """The file of the loaded library ``stem.so…`` (else the first ``stem*``), from ``/proc/self/maps``."""
+    found: list[str] = []
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
             for line in f:
                 path = line.rstrip("\n").split(maxsplit=5)[-1] if line.count(" ") >= 5 else ""
-                if fragment in os.path.basename(path):
-                    return path
+                if os.path.basename(path).startswith(stem) and path not in found:
+                    found.append(path)
     except OSError:
         pass
-    return None
+    main = [p for p in found if os.path.basename(p).startswith(stem + ".so")]
+    return (main or found)[0] if found else None
 
 
 def _cudnn(c: Checks) -> tuple[str, dict[str, Any]]:
@@ -330,7 +341,7 @@ def _cudnn(c: Checks) -> tuple[str, dict[str, Any]]:
 
 def _nccl_one_rank(c: Checks) -> tuple[str, dict[str, Any]]:
     torch = c.torch
-    import torch.distributed as dist
+    dist = _mod("torch.distributed")
 
     version = ".".join(str(v) for v in torch.cuda.nccl.version()) if hasattr(torch.cuda, "nccl") else None
     store = dist.HashStore()
@@ -431,8 +442,8 @@ def _multi_all_reduce(c: Checks, cfg: dict[str, Any], ranks: int) -> tuple[str, 
 
 def worker(spec: dict[str, Any]) -> None:
     """One rank of the multi-process all-reduce: the right sum, then the time of ``iters`` all-reduces."""
-    import torch
-    import torch.distributed as dist
+    torch = _mod("torch")
+    dist = _mod("torch.distributed")
 
     rank, world, backend = spec["rank"], spec["world"], spec["backend"]
     if backend == "nccl":
@@ -473,13 +484,13 @@ def _bench(c: Checks, i: int, copy_bytes: int, n: int) -> tuple[str, dict[str, A
     dev = torch.device("cuda", i)
     src = torch.randint(0, 255, (copy_bytes,), dtype=torch.uint8, device=dev)
     dst = torch.empty_like(src)
-    copy_ms = _timed(torch, dev, lambda: dst.copy_(src), 3, 20)
+    copy_ms = _timed(torch, dev, functools.partial(dst.copy_, src), 3, 20)
     del src, dst
     gen = torch.Generator(device=dev).manual_seed(5)
     a = torch.randn(n, n, device=dev, dtype=torch.bfloat16, generator=gen)
     b = torch.randn(n, n, device=dev, dtype=torch.bfloat16, generator=gen)
     out = torch.empty(n, n, device=dev, dtype=torch.bfloat16)
-    mm_ms = _timed(torch, dev, lambda: torch.matmul(a, b, out=out), 3, 20)
+    mm_ms = _timed(torch, dev, functools.partial(torch.matmul, a, b, out=out), 3, 20)
     del a, b, out
     bw = 2 * copy_bytes / (copy_ms / 1e3) / 1e9
     tflops = 2 * n**3 / (mm_ms / 1e3) / 1e12
@@ -523,13 +534,13 @@ def _extensions(pkg: str, limit: int = 64) -> tuple[list[str], list[str]]:
     """
     import ctypes
     import importlib
-    import importlib.util
     import importlib.machinery
+    import importlib.util
 
     spec = importlib.util.find_spec(pkg)
     if spec is None or not spec.submodule_search_locations:
         return [], []
-    root = list(spec.submodule_search_locations)[0]
+    root = next(iter(spec.submodule_search_locations))
     site = os.path.dirname(root)
     suffixes = sorted(importlib.machinery.EXTENSION_SUFFIXES, key=len, reverse=True)
     loaded: list[str] = []
@@ -543,7 +554,12 @@ def _extensions(pkg: str, limit: int = 64) -> tuple[list[str], list[str]]:
         module = rel[: -len(suffix)].replace(os.sep, ".") if suffix else None
         try:
             if module and all(p.isidentifier() for p in module.split(".")):
-                importlib.import_module(module)
+                try:
+                    importlib.import_module(module)
+                except ImportError as exc:
+                    if "module export function" not in str(exc):
+                        raise
+                    ctypes.CDLL(path)  # a plain library named like a module (libfoo_shared.so)
             else:
                 ctypes.CDLL(path)
             loaded.append(rel)
@@ -613,7 +629,7 @@ def _op_vllm(c: Checks, data: dict[str, Any]) -> str:
     if engine is None:
         raise Outcome("fail", "vLLM's engine class does not import: " + data["engine_errors"][-1], data)
     data["engine"] = engine
-    from vllm import _custom_ops as ops
+    ops = _mod("vllm._custom_ops")
 
     gen = torch.Generator(device="cuda").manual_seed(11)
     x = torch.randn(4, 256, device="cuda", dtype=torch.float16, generator=gen)
@@ -626,14 +642,14 @@ def _op_vllm(c: Checks, data: dict[str, Any]) -> str:
 
 
 def _op_flash_attn(c: Checks, data: dict[str, Any]) -> str:
-    from flash_attn import flash_attn_func
+    flash_attn_func = _mod("flash_attn").flash_attn_func
 
     q, k, v, ref = _attn_inputs(c.torch)
     return _close(c.torch, flash_attn_func(q, k, v), ref, "flash_attn_func", 1e-2, data)
 
 
 def _op_xformers(c: Checks, data: dict[str, Any]) -> str:
-    import xformers.ops as xops
+    xops = _mod("xformers.ops")
 
     q, k, v, ref = _attn_inputs(c.torch)
     return _close(
@@ -642,7 +658,7 @@ def _op_xformers(c: Checks, data: dict[str, Any]) -> str:
 
 
 def _op_flashinfer(c: Checks, data: dict[str, Any]) -> str:
-    import flashinfer
+    flashinfer = _mod("flashinfer")
 
     torch = c.torch
     gen = torch.Generator(device="cuda").manual_seed(13)
@@ -655,7 +671,7 @@ def _op_flashinfer(c: Checks, data: dict[str, Any]) -> str:
 
 
 def _op_ctranslate2(c: Checks, data: dict[str, Any]) -> str:
-    import ctranslate2
+    ctranslate2 = _mod("ctranslate2")
 
     torch = c.torch
     count = ctranslate2.get_cuda_device_count()
@@ -669,7 +685,7 @@ def _op_ctranslate2(c: Checks, data: dict[str, Any]) -> str:
 
 
 def _op_onnxruntime(c: Checks, data: dict[str, Any]) -> str:
-    import onnxruntime as ort
+    ort = _mod("onnxruntime")
 
     providers = ort.get_available_providers()
     data["providers"] = providers
@@ -678,8 +694,9 @@ def _op_onnxruntime(c: Checks, data: dict[str, Any]) -> str:
             "skip", "onnxruntime has no CUDAExecutionProvider (the CPU package, not onnxruntime-gpu)", data
         )
     try:
-        import numpy as np
-        from onnx import TensorProto, helper
+        np = _mod("numpy")
+        onnx = _mod("onnx")
+        TensorProto, helper = onnx.TensorProto, onnx.helper
     except ImportError:
         return "CUDAExecutionProvider listed (onnx not installed: no model run)"
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
@@ -699,7 +716,7 @@ def _op_onnxruntime(c: Checks, data: dict[str, Any]) -> str:
 
 
 def _op_bitsandbytes(c: Checks, data: dict[str, Any]) -> str:
-    import bitsandbytes.functional as bnbf
+    bnbf = _mod("bitsandbytes.functional")
 
     torch = c.torch
     gen = torch.Generator(device="cuda").manual_seed(17)
@@ -750,11 +767,11 @@ def main(cfg: dict[str, Any]) -> dict[str, Any]:
             count = r["data"]["count"]
             gpus = list(range(min(count, want))) if isinstance(want, int) else list(range(count))
     for i in gpus:
-        info_r = c.run(f"gpu{i}.arch", f"GPU {i}: architecture served", lambda i=i: _gpu_info(c, i))
+        info_r = c.run(f"gpu{i}.arch", f"GPU {i}: architecture served", functools.partial(_gpu_info, c, i))
         if info_r["status"] != "pass" and info_r["data"].get("served_by") == "none":
             continue  # no kernel can run on it: the kernel checks would only repeat that
-        c.run(f"gpu{i}.matmul", f"GPU {i}: matmul against the CPU", lambda i=i: _gpu_matmul(c, i))
-        c.run(f"gpu{i}.reduction", f"GPU {i}: reduction", lambda i=i: _gpu_reduction(c, i))
+        c.run(f"gpu{i}.matmul", f"GPU {i}: matmul against the CPU", functools.partial(_gpu_matmul, c, i))
+        c.run(f"gpu{i}.reduction", f"GPU {i}: reduction", functools.partial(_gpu_reduction, c, i))
     if gpus:
         c.run("cudnn", "cuDNN: version, file, a convolution", lambda: _cudnn(c))
         c.run("nccl.one-rank", "NCCL: one-rank all-reduce", lambda: _nccl_one_rank(c))
@@ -784,7 +801,7 @@ def main(cfg: dict[str, Any]) -> dict[str, Any]:
                 c.run(
                     f"package.{name}",
                     f"{name}: imports, extensions load, a tiny op",
-                    lambda n=name: _package(c, n),
+                    functools.partial(_package, c, name),
                 )
     if cfg.get("bench") and gpus:
         copy_bytes = int(cfg.get("bench_bytes", 1 << 30))
@@ -793,7 +810,7 @@ def main(cfg: dict[str, Any]) -> dict[str, Any]:
             c.run(
                 f"bench.gpu{i}",
                 f"GPU {i}: copy bandwidth and bf16 matmul",
-                lambda i=i: _bench(c, i, copy_bytes, n),
+                functools.partial(_bench, c, i, copy_bytes, n),
             )
     result = {"info": info, "checks": c.results}
     emit("done", **result)

@@ -25,7 +25,7 @@ DEGRADED = 0.7
 gives about 0.9 of its copy bandwidth and 0.8 of its dense bf16 rate through PyTorch)."""
 
 _FIXES: Mapping[str, str] = {
-    "CA201": "Install a build of that package compiled for the GPU's architecture (or with PTX at or below it).",
+    "CA201": "Install a build of that package compiled for the GPU's architecture (or with PTX below it).",
     "CA202": "Install an older build of that package that still targets the GPU, or use a newer GPU.",
     "CA103": "Upgrade the driver to one whose CUDA version is at least the PTX's, or install a build with "
     "machine code for the GPU.",
@@ -58,7 +58,9 @@ def bench_ratios(check: Check, sheet: Datasheet | None) -> Check:
         ratio = value / ref
         data[f"{figure}_datasheet"] = ref
         data[f"{figure}_ratio"] = round(ratio, 3)
-        notes.append(f"{ratio:.2f} of the datasheet's {ref:g} {'GB/s' if figure == 'copy_gbs' else 'TFLOP/s'}")
+        notes.append(
+            f"{ratio:.2f} of the datasheet's {ref:g} {'GB/s' if figure == 'copy_gbs' else 'TFLOP/s'}"
+        )
         if ratio < DEGRADED:
             low.append(label)
     if sheet.fact is not None:
@@ -71,7 +73,9 @@ def bench_ratios(check: Check, sheet: Datasheet | None) -> Check:
     return replace(check, detail=detail, data=data)
 
 
-def static_check(libs: Sequence[LibraryCode], verdicts: Sequence[LibVerdict], gpus: Sequence[GpuTarget]) -> Check:
+def static_check(
+    libs: Sequence[LibraryCode], verdicts: Sequence[LibVerdict], gpus: Sequence[GpuTarget]
+) -> Check:
     """One checklist line for the compiled code of every library."""
     unread = [lib for lib in libs if lib.error]
     bad = [v for v in verdicts if v.rule]
@@ -82,7 +86,10 @@ def static_check(libs: Sequence[LibraryCode], verdicts: Sequence[LibVerdict], gp
         n_sass = sum(v.how == "sass" for v in mine)
         n_jit = sum(v.how == "jit" for v in mine)
         n_bad = sum(v.rule is not None for v in mine)
-        parts.append(f"GPU {g.index} sm_{g.cc[0]}{g.cc[1]}: {n_sass} machine code, {n_jit} served by JIT, {n_bad} without")
+        parts.append(
+            f"GPU {g.index} sm_{g.cc[0]}{g.cc[1]}: {n_sass} machine code, {n_jit} served by JIT, "
+            f"{n_bad} without"
+        )
     status = "fail" if bad else ("warn" if unread else "pass")
     if not gpus:
         status = "skip" if not unread else "warn"
@@ -125,12 +132,16 @@ def build(
     facts: Sequence[FactRef] = (),
 ) -> Report:
     """The ``cudalign.verify/1`` report: checks in order, findings for every failure."""
-    findings = [_finding_from_check(c, facts) for c in checks if c.status == "fail" and c.rule and c.id != "static"]
+    findings = [
+        _finding_from_check(c, facts) for c in checks if c.status == "fail" and c.rule and c.id != "static"
+    ]
     findings += [_finding_from_verdict(v) for v in verdicts if v.rule]
     failed = any(c.status == "fail" for c in checks) or not complete
     # every failed or warned check counts for --fail-on, the ones no rule explains too
     exit_on = tuple(f.severity for f in findings) + tuple(
-        Severity.ERROR if c.status == "fail" else Severity.WARNING for c in checks if c.status in ("fail", "warn")
+        Severity.ERROR if c.status == "fail" else Severity.WARNING
+        for c in checks
+        if c.status in ("fail", "warn")
     )
     data: dict[str, Any] = {
         "info": dict(info or {}),

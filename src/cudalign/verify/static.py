@@ -20,10 +20,11 @@ __all__ = [
     "GpuTarget",
     "LibraryCode",
     "Verdict",
-    "judge",
     "jit_limit",
+    "judge",
     "libraries",
     "read_site",
+    "with_embedded",
 ]
 
 
@@ -51,6 +52,10 @@ class LibraryCode:
     ptx_isa: Mapping[str, str]
     """``compute_XX`` -> the PTX ISA version of its PTX (``8.7``), where read."""
     error: str | None = None
+    file: str = ""
+    """The absolute path, to read it again (kernels embedded outside ``.nv_fatbin``)."""
+    embedded: bool = False
+    """Whether ``sass``/``ptx`` include containers the library stores outside ``.nv_fatbin``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +119,33 @@ def _code(site: str, fb: Fatbin) -> LibraryCode:
     return LibraryCode(
         path=rel,
         owner=_owner(rel),
-        sass=tuple(f"sm_{a}" for a in fb.sass),
+        sass=fb.sass_names,
         ptx=tuple(f"compute_{a}" for a in fb.ptx),
         ptx_isa=isa,
         error=fb.error,
+        file=fb.path,
     )
+
+
+def with_embedded(lib: LibraryCode) -> LibraryCode:
+    """``lib`` with the code of fatbin containers it stores outside ``.nv_fatbin`` added, if it has any."""
+    from dataclasses import replace
+
+    from cudalign.verify.fatbin import embedded, fatbin_section
+
+    try:
+        with open(lib.file, "rb") as f:
+            section = fatbin_section(f)
+    except (OSError, ValueError):
+        return lib
+    extra = embedded(lib.file, section)
+    if not extra:
+        return lib
+    more = _code(os.path.dirname(lib.file), Fatbin(lib.file, extra))
+    isa = {**more.ptx_isa, **lib.ptx_isa}
+    sass = tuple(dict.fromkeys((*lib.sass, *more.sass)))
+    ptx = tuple(dict.fromkeys((*lib.ptx, *more.ptx)))
+    return replace(lib, sass=sass, ptx=ptx, ptx_isa=isa, embedded=True)
 
 
 def read_site(site_dirs: Iterable[str]) -> tuple[LibraryCode, ...]:
@@ -136,7 +163,17 @@ def _arch(name: str) -> tuple[int, int]:
     return int(digits[:-1]), int(digits[-1])
 
 
-def jit_limit(driver_cuda: str | None, table: Mapping[tuple[int, int], tuple[int, int]]) -> tuple[int, int] | None:
+def _runs_on(name: str, cc: tuple[int, int]) -> bool:
+    """Whether machine code ``name`` runs on ``cc``: same major, minor <= cc's; ``sm_90a`` on 9.0 only."""
+    arch = _arch(name)
+    if name.endswith("a"):
+        return arch == cc
+    return arch[0] == cc[0] and arch[1] <= cc[1]
+
+
+def jit_limit(
+    driver_cuda: str | None, table: Mapping[tuple[int, int], tuple[int, int]]
+) -> tuple[int, int] | None:
     """The newest PTX ISA a driver's JIT compiles: the highest ISA whose CUDA release is at most the driver's.
 
     ``table`` maps a PTX ISA version to the CUDA release that introduced it (the knowledge base's
@@ -156,7 +193,7 @@ def jit_limit(driver_cuda: str | None, table: Mapping[tuple[int, int], tuple[int
 def _verdict(lib: LibraryCode, gpu: GpuTarget, limit: tuple[int, int] | None, driver: str | None) -> Verdict:
     cc = gpu.cc
     sass = [(s, _arch(s)) for s in lib.sass]
-    exact = [s for s, a in sass if a[0] == cc[0] and a[1] <= cc[1]]
+    exact = [s for s in lib.sass if _runs_on(s, cc)]
     if exact:
         return Verdict(lib.path, gpu.index, "sass", max(exact, key=_arch))
     ptx = [(p, _arch(p)) for p in lib.ptx if _arch(p) <= cc]
@@ -178,14 +215,14 @@ def _verdict(lib: LibraryCode, gpu: GpuTarget, limit: tuple[int, int] | None, dr
         return Verdict(lib.path, gpu.index, "jit", best)
     every = [a for _, a in sass] + [_arch(p) for p in lib.ptx]
     older = bool(every) and cc < min(every)
-    have = " ".join((*lib.sass, *lib.ptx)) or "nothing"
+    carried = " ".join((*lib.sass, *lib.ptx)) or "nothing"
     return Verdict(
         lib.path,
         gpu.index,
         "none",
         None,
         "CA202 gpu-arch-dropped" if older else "CA201 gpu-arch-not-in-build",
-        f"{lib.path} has no kernel image for {gpu.name} ({_sm(cc)}): it carries {have}",
+        f"{lib.path} has no kernel image for {gpu.name} ({_sm(cc)}): it carries {carried}",
     )
 
 
@@ -202,4 +239,14 @@ def judge(
 ) -> tuple[Verdict, ...]:
     """How every GPU runs every library (libraries whose fatbin could not be read are left out)."""
     limit = jit_limit(driver_cuda, ptx_table or {})
-    return tuple(_verdict(lib, g, limit, driver_cuda) for lib in libs if lib.error is None for g in gpus)
+    out = []
+    for lib in libs:
+        if lib.error is not None:
+            continue
+        verdicts = [_verdict(lib, g, limit, driver_cuda) for g in gpus]
+        if any(v.how == "none" for v in verdicts) and lib.file:
+            fuller = with_embedded(lib)  # read the rest of the file only where .nv_fatbin falls short
+            if fuller is not lib:
+                verdicts = [_verdict(fuller, g, limit, driver_cuda) for g in gpus]
+        out += verdicts
+    return tuple(out)
