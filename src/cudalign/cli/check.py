@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="online: resolve with uv pip compile for the host (extra: resolve), judge the exact closure",
     )
     add_host_arguments(parser)
-    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif"))
+    add_output_arguments(parser, formats=("text", "json", "markdown", "sarif", "html"))
 
 
 def run(args: argparse.Namespace) -> int:
