@@ -44,7 +44,9 @@ def _groups(ctx: RepoContext) -> dict[tuple[str, str], list[ServiceView]]:
     out: dict[tuple[str, str], list[ServiceView]] = {}
     for v in ctx.views:
         kind = v.accelerator or "none"
-        files = {cs.location.file for cs in v.service.compose}
+        files = {cs.location.file for cs in v.service.compose} | {
+            c.location.file for c in v.service.containers
+        }
         if files:
             for f in sorted(files):
                 out.setdefault((kind, f), []).append(v)

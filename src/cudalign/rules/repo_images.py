@@ -177,10 +177,12 @@ def image_needs_newer_driver_than_fleet(ctx: RepoContext) -> Iterable[RepoHit]:
         elif admitted:
             floor = query.mvc_floor(ctx.facts, v.image_cuda.major)
             refs += floor.refs
+            compat = bool(v.image and v.image.compat)
             how = (
-                "minor-version compatibility (no PTX JIT)"
-                if floor.value is not None and ctx.fleet_driver >= floor.value
-                else "the image's forward-compatibility libraries, which only datacenter GPUs support"
+                "the image's forward-compatibility libraries, which only datacenter GPUs (and select "
+                "NGC-ready RTX cards) support; other GPUs fail with CUDA error 804"
+                if compat or floor.value is None or ctx.fleet_driver < floor.value
+                else "minor-version compatibility (no PTX JIT)"
             )
             yield RepoHit(
                 base + f"; its NVIDIA_REQUIRE_CUDA admits that branch ({admitted}), so the container starts, "

@@ -288,7 +288,16 @@ def scan(
                     f"{where}: FROM {image.reference} needs --build-arg {', '.join(image.unresolved)} "
                     "(no default): its CUDA is unknown"
                 )
-    engine = [f for v in views for f in v.findings]
+    engine: list[Finding] = []
+    for v in views:
+        for found_f in v.findings:
+            if found_f.unknown is not None:  # what the knowledge base cannot decide is a note, not a finding
+                where = f"{found_f.location.file}:{found_f.location.line}: " if found_f.location else ""
+                notes.append(f"{where}{found_f.message} (unknown: {found_f.unknown})")
+            elif found_f.code == "CA308" and found_f.severity.rank == 0:
+                continue  # an untracked package is unchecked: check says so, scan stays quiet about it
+            else:
+                engine.append(found_f)
     ctx = RepoContext(
         views,
         facts,

@@ -165,7 +165,10 @@ class ServiceView:
 
     @property
     def declares_gpu(self) -> bool:
-        """Whether the service's own files (not a lock's transitive packages) ask for a GPU stack."""
+        """Whether the service's own files (not a lock's transitive packages) ask for an NVIDIA GPU
+        stack (never for a service of another accelerator)."""
+        if self.accelerator not in (None, "nvidia"):
+            return False
         for d in self.service.requirements:
             if d.locked:
                 continue

@@ -166,8 +166,17 @@ def group_services(
                     todo.append((posixpath.normpath(posixpath.join(base, inc.path)), sub))
         return out
 
+    jobs: list[tuple[str, list[ComposeService]]] = []
     for df in dockerfiles:
-        users = by_dockerfile.get(df, [])
+        every = by_dockerfile.get(df, [])
+        variants: dict[tuple[tuple[str, str], ...], list[ComposeService]] = {}
+        for cs in every:  # compose services that build it with other arguments build another image
+            variants.setdefault(tuple(sorted(cs.build_args.items())), []).append(cs)
+        if len(variants) > 1:
+            jobs.extend((df, group) for group in variants.values())
+        else:
+            jobs.append((df, every))
+    for df, users in jobs:
         context = users[0].context if users and users[0].context else (posixpath.dirname(df) or ".")
         sf = parsed[df]
         users = [replace(cs, base_image=_final(_with_args(df, cs, load) or sf)) for cs in users]
