@@ -151,6 +151,15 @@ KINDS: dict[str, dict[str, Field]] = {
         "min_driver": _opt("version", "first Linux driver that supports the GPU"),
         "open_module_required": _opt("bool", "only NVIDIA's open kernel modules support it"),
     },
+    "gpu_datasheet": {
+        "gpu": _req("str", "the gpu fact's id the figures are for"),
+        "memory_bandwidth_gbs": _opt("float", "peak memory bandwidth, GB/s, as the datasheet states it"),
+        "bf16_dense_tflops": _opt("float", "peak dense (no sparsity) BF16 tensor rate, TFLOP/s"),
+    },
+    "ptx_isa": {
+        "isa": _req("version", "a PTX ISA version, the .version directive of PTX text (8.7)"),
+        "cuda": _req("version", "the CUDA release that introduced it: drivers of older CUDA cannot JIT it"),
+    },
     "feature": {
         "name": _req("str"),
         "aliases": _opt("list[str]"),
