@@ -32,11 +32,11 @@ def gpu_from_text(facts: Facts, text: str, index: int) -> Gpu:
 
     try:
         fact = facts.gpu(text)
-    except UnknownGpu:
+    except UnknownGpu as unknown:
         try:
             cc = ComputeCapability.parse(text)
         except InvalidInput:
-            raise UnknownGpu(f"unknown GPU {text!r}", hint=GPU_HINT) from None
+            raise UnknownGpu(f"unknown GPU {text!r}", hint=unknown.hint or GPU_HINT) from None
         return Gpu(index=index, name=cc.sm, cc=cc)
     mem = fact.get("memory_gb", ())
     return Gpu(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -109,9 +108,9 @@ def load_file(path: Path) -> list[Fact]:
 
 def normalise_gpu_name(text: str) -> str:
     """Fold a GPU name for matching: case, 'NVIDIA'/'GeForce'/'Tesla' prefixes, spaces and dashes."""
-    t = text.lower()
-    t = re.sub(r"\b(nvidia|geforce|tesla|quadro)\b", " ", t)
-    return re.sub(r"[\s_\-]+", "", t)
+    from cudalign.facts.gpu_names import fold
+
+    return fold(text)
 
 
 class Facts:
@@ -171,10 +170,15 @@ class Facts:
 
     def gpu(self, text: str) -> Fact:
         """Find a GPU by product name, alias, NVML name or PCI device id; raise :class:`UnknownGpu`."""
-        key = text.strip().lower()
-        hit = self._gpu_index.get(key) or self._gpu_index.get(normalise_gpu_name(text))
+        from cudalign.facts.gpu_names import candidate_keys, did_you_mean
+
+        hit = self._gpu_index.get(text.strip().lower())
+        for key in candidate_keys(text):
+            hit = hit or self._gpu_index.get(key)
         if hit is None:
-            raise UnknownGpu(f"unknown GPU {text!r}", hint=GPU_HINT)
+            close = did_you_mean(text, self.of_kind("gpu"))
+            hint = f"did you mean {' or '.join(repr(n) for n in close)}? " if close else ""
+            raise UnknownGpu(f"unknown GPU {text!r}", hint=hint + GPU_HINT)
         return hit
 
     def gpus_with_cc(self, cc: ComputeCapability) -> list[Fact]:
