@@ -33,6 +33,11 @@ def probe_here() -> dict[str, Any]:
 PROBE: Callable[[], dict[str, Any]] = probe_here
 
 
+def _call(probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What each Ray task runs: the probe it was handed."""
+    return probe()
+
+
 def _reachable(address: str, timeout: float) -> None:
     """Fail fast, in one line, when a ``host:port`` address does not accept a connection."""
     target = address.removeprefix("ray://")
@@ -95,12 +100,12 @@ def ray_nodes(
     _connect(ray, address, timeout)
     try:
         fn = probe or PROBE
-        remote = ray.remote(num_cpus=0, max_retries=0)(fn)
+        remote = ray.remote(num_cpus=0, max_retries=0)(_call)
         alive = [n for n in ray.nodes() if n.get("Alive")]
         refs = {}
         for n in alive:
             strategy = NodeAffinitySchedulingStrategy(node_id=n["NodeID"], soft=False)
-            refs[remote.options(scheduling_strategy=strategy).remote()] = n
+            refs[remote.options(scheduling_strategy=strategy).remote(fn)] = n
         left = max(0.0, timeout - (time.monotonic() - start))
         ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=left)
         nodes: list[Node] = []
