@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "what an error message means on this host, and the fix"),
     "runbook": ("runbook", "a driver upgrade runbook with preflight, verification and rollback"),
     "facts": ("facts", "the knowledge base: update from PyPI, status, show a fact and its source"),
+    "matrix": ("matrix", "releases x CUDA builds (or x GPUs) of a package on a host, as a grid of verdicts"),
+    "mcp": ("mcp", "the read-only commands as tools for coding assistants (MCP over stdio)"),
     "gpus": ("gpus", "which GPU types run a stack, on which providers' stock drivers, ranked by price"),
     "fleet": ("fleet", "the same questions across a cluster: Kubernetes labels, Ray, Slurm, collected hosts"),
     "verify": ("verify", "does the installed stack really run on this GPU: kernels, cuDNN, NCCL, vLLM, an endpoint"),

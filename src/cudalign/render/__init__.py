@@ -16,7 +16,7 @@ from cudalign.model import Report, to_jsonable
 
 __all__ = ["FORMATS", "RENDERERS", "formats", "render", "render_json", "renderer"]
 
-FORMATS = ("text", "json", "markdown", "sarif")
+FORMATS = ("text", "json", "markdown", "sarif", "html")
 """The report formats of DESIGN.md that something renders (command-specific ones aside: ``sh``,
 ``requirements``)."""
 
@@ -28,17 +28,21 @@ RENDERERS: dict[tuple[str, str], str] = {
     ("cudalign.check/1", "json"): _JSON,
     ("cudalign.check/1", "markdown"): "cudalign.render.check:markdown",
     ("cudalign.check/1", "sarif"): _SARIF,
+    ("cudalign.check/1", "html"): "cudalign.render.html_reports:check",
     ("cudalign.doctor/1", "text"): "cudalign.render.doctor:text",
     ("cudalign.doctor/1", "json"): _JSON,
     ("cudalign.doctor/1", "markdown"): "cudalign.render.doctor:markdown",
+    ("cudalign.doctor/1", "html"): "cudalign.render.html_reports:doctor",
     ("cudalign.plan/1", "text"): "cudalign.render.plan:text",
     ("cudalign.plan/1", "json"): "cudalign.render.plan:json",
     ("cudalign.plan/1", "markdown"): "cudalign.render.plan:markdown",
+    ("cudalign.plan/1", "html"): "cudalign.render.html_reports:plan",
     ("cudalign.plan/1", "requirements"): "cudalign.render.plan:requirements",
     ("cudalign.scan/1", "text"): "cudalign.render.scan:text",
     ("cudalign.scan/1", "json"): _JSON,
     ("cudalign.scan/1", "markdown"): "cudalign.render.scan:markdown",
     ("cudalign.scan/1", "sarif"): _SARIF,
+    ("cudalign.scan/1", "html"): "cudalign.render.html_reports:scan",
     ("cudalign.explain/1", "text"): "cudalign.render.explain:text",
     ("cudalign.explain/1", "json"): _JSON,
     ("cudalign.explain/1", "markdown"): "cudalign.render.explain:markdown",
@@ -47,6 +51,10 @@ RENDERERS: dict[tuple[str, str], str] = {
     ("cudalign.runbook/1", "markdown"): "cudalign.render.runbook:markdown",
     ("cudalign.runbook/1", "md"): "cudalign.render.runbook:markdown",
     ("cudalign.runbook/1", "sh"): "cudalign.render.runbook:sh",
+    ("cudalign.matrix/1", "text"): "cudalign.render.matrix:text",
+    ("cudalign.matrix/1", "json"): _JSON,
+    ("cudalign.matrix/1", "markdown"): "cudalign.render.matrix:markdown",
+    ("cudalign.matrix/1", "html"): "cudalign.render.html_matrix:html",
     ("cudalign.fleet/1", "text"): "cudalign.render.fleet:text",
     ("cudalign.fleet/1", "json"): "cudalign.render.fleet:json",
     ("cudalign.fleet/1", "markdown"): "cudalign.render.fleet:markdown",
