@@ -12,8 +12,6 @@ from cudalign.cli import main
 from cudalign.fleet.job import manifest_objects
 
 
-
-
 @pytest.mark.parametrize("kind", ["daemonset", "job"])
 @pytest.mark.parametrize("image", [None, "registry.example.com/cudalign:0.1.0"])
 def test_manifest_validates(kind: str, image: str | None) -> None:

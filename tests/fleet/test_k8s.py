@@ -55,8 +55,22 @@ def test_product_suffixes(product: str, expected: tuple[str, str | None, bool]) 
             },
             "580.95.05",
         ),
-        ({"nvidia.com/cuda.driver.major": "470", "nvidia.com/cuda.driver.minor": "256", "nvidia.com/cuda.driver.rev": "02"}, "470.256.02"),
-        ({"nvidia.com/cuda.driver.major": "550", "nvidia.com/cuda.driver.minor": "120", "nvidia.com/cuda.driver.rev": ""}, "550.120"),
+        (
+            {
+                "nvidia.com/cuda.driver.major": "470",
+                "nvidia.com/cuda.driver.minor": "256",
+                "nvidia.com/cuda.driver.rev": "02",
+            },
+            "470.256.02",
+        ),
+        (
+            {
+                "nvidia.com/cuda.driver.major": "550",
+                "nvidia.com/cuda.driver.minor": "120",
+                "nvidia.com/cuda.driver.rev": "",
+            },
+            "550.120",
+        ),
         ({"nvidia.com/cuda.driver-version.full": "garbage"}, None),
         ({}, None),
     ],
@@ -70,7 +84,10 @@ def test_mixed_fleet_nodes(facts: Facts) -> None:
     h100 = nodes["gpu-h100-a"].host
     assert h100 is not None and h100.driver is not None
     assert (h100.gpus[0].fact_id, len(h100.gpus), h100.driver.version, h100.driver.cuda) == (
-        "gpu.h100-sxm", 8, "550.127.05", "12.4"
+        "gpu.h100-sxm",
+        8,
+        "550.127.05",
+        "12.4",
     )
     rtx = nodes["gpu-4090-a"].host  # only the deprecated cuda.driver.* labels
     assert rtx is not None and rtx.driver is not None and rtx.gpus[0].fact_id == "gpu.rtx-4090"
@@ -95,8 +112,12 @@ def test_check_per_node_and_aggregate(facts: Facts) -> None:
     assert result.verdict is Verdict.CAVEATS and result.lowest_driver == "550.127.05"
     assert [n.name for n in result.other] == ["gpu-new"] and result.non_gpu == 2
     assert result.affinity is not None
-    terms = result.affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    products = {e["values"][0] for t in terms for e in t["matchExpressions"] if e["key"].endswith("gpu.product")}
+    terms = result.affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    products = {
+        e["values"][0] for t in terms for e in t["matchExpressions"] if e["key"].endswith("gpu.product")
+    }
     assert products == {"NVIDIA-GeForce-RTX-4090", "NVIDIA-L4-SHARED", "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb"}
 
 
@@ -106,7 +127,9 @@ def test_affinity_falls_back_to_hostnames_when_labels_cannot_tell(facts: Facts) 
     aff = node_affinity(one, nodes)
     assert aff is not None
     (term,) = aff["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert term["matchExpressions"] == [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["gpu-h100-a"]}]
+    assert term["matchExpressions"] == [
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["gpu-h100-a"]}
+    ]
 
 
 def test_plan_upgrades_only_the_nodes_below_the_matrix(facts: Facts) -> None:
@@ -130,10 +153,17 @@ def test_legacy_cluster_json(facts: Facts) -> None:
     assert v100 is not None and v100.driver is not None and v100.driver.version == "470.256.02"
     assert v100.os.arch == "x86_64" and v100.gpus[0].fact_id == "gpu.v100-sxm2"
     t4 = nodes["t4-0"]
-    assert t4.host is not None and t4.host.driver is None and any("driver not labelled" in c for c in t4.conditions)
+    assert (
+        t4.host is not None
+        and t4.host.driver is None
+        and any("driver not labelled" in c for c in t4.conditions)
+    )
     result = fleet_check(["torch==2.9.0"], facts, list(nodes.values()))
     t4_group = next(g for g in result.groups if "t4-0" in g.nodes)
-    assert t4_group.verdict in (Verdict.OK, Verdict.CAVEATS)  # an unstated driver is a condition, not a failure
+    assert t4_group.verdict in (
+        Verdict.OK,
+        Verdict.CAVEATS,
+    )  # an unstated driver is a condition, not a failure
 
 
 @pytest.mark.parametrize(
@@ -142,11 +172,16 @@ def test_legacy_cluster_json(facts: Facts) -> None:
         ([], "expected the JSON of 'kubectl get nodes -o json'"),
         ({"kind": "PodList"}, "no 'items' list"),
         ({"kind": "List", "items": [{"metadata": {}}]}, "items[0]: no metadata.name"),
-        ({"kind": "List", "items": [{"metadata": {"name": "a", "labels": []}}]}, "items[0].metadata.labels: expected an object"),
+        (
+            {"kind": "List", "items": [{"metadata": {"name": "a", "labels": []}}]},
+            "items[0].metadata.labels: expected an object",
+        ),
     ],
 )
 def test_bad_node_json(facts: Facts, data: Any, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
+    with pytest.raises(
+        InvalidInput, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
+    ):
         nodes_from_json(facts, data)
 
 

@@ -60,7 +60,9 @@ def cluster() -> Iterator[Cluster]:
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"model-h100": 1}})
     c.add_node(num_cpus=1, resources={"model-5090": 1})
     c.add_node(num_cpus=1, resources={"model-h200": 1})
-    _SLOW.append(c.add_node(num_cpus=1, resources={"model-slow": 1, "model-h100": 1}))  # the last test kills it
+    _SLOW.append(
+        c.add_node(num_cpus=1, resources={"model-slow": 1, "model-h100": 1})
+    )  # the last test kills it
     c.wait_for_nodes()
     yield c
     c.shutdown()
@@ -83,10 +85,13 @@ def test_every_node_answers_and_the_engine_judges_each(cluster: Cluster) -> None
     assert by_gpu["NVIDIA H200"].verdict in (Verdict.OK, Verdict.CAVEATS)
 
 
-def test_cli_plan_through_the_probe_hook(cluster: Cluster, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_plan_through_the_probe_hook(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(fleet_ray, "PROBE", _probe())
-    code = main(["fleet", "ray", "--address", cluster.address, "--timeout", "30", "plan", "vllm>=0.12", "--json"])
+    code = main(
+        ["fleet", "ray", "--address", cluster.address, "--timeout", "30", "plan", "vllm>=0.12", "--json"]
+    )
     body = json.loads(capsys.readouterr().out)
     assert code == 0 and body["kind"] == "plan" and body["matrix"] is not None
     assert sum(len(g["nodes"]) for g in body["groups"]) == 4
