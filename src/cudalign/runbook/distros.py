@@ -115,7 +115,16 @@ class Distro:
                 f"dnf config-manager --add-repo {base}/cuda-{self.repo_name}.repo",
                 "dnf clean expire-cache",
             )
+        contrib: tuple[str, ...] = ()
+        if self.id == "debian":  # NVIDIA's Debian instructions enable contrib: driver packages depend on it
+            contrib = (
+                "grep -rqsE '^(deb .* contrib|Components:.* contrib)' /etc/apt/sources.list "
+                '/etc/apt/sources.list.d/ || echo "deb http://deb.debian.org/debian '
+                "$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release) contrib\" "
+                "> /etc/apt/sources.list.d/debian-contrib.list",
+            )
         return (
+            *contrib,
             f"curl -fsSLo /tmp/cuda-keyring.deb {base}/cuda-keyring_1.1-1_all.deb",
             "dpkg -i /tmp/cuda-keyring.deb",
             "apt-get update",

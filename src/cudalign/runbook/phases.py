@@ -174,7 +174,8 @@ def _processes_step(p: Plan) -> Step:
         (
             "nvidia-smi --query-compute-apps=pid,process_name,gpu_bus_id,used_memory --format=csv "
             "|| echo 'nvidia-smi: no driver answers'",
-            "pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | paste -sd, -)",
+            "pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | paste -sd, -) "
+            '|| pids=""',
             'if [ -n "$pids" ]; then ps -o pid,user,etime,args -p "$pids"; '
             'else echo "no GPU compute processes"; fi',
         ),

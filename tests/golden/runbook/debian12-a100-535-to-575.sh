@@ -168,7 +168,7 @@ preflight() {
   say 'GPU processes running now'
   # Stop only workloads you own and know how to restart; write down each one's restart command.
   nvidia-smi --query-compute-apps=pid,process_name,gpu_bus_id,used_memory --format=csv || echo 'nvidia-smi: no driver answers'
-  pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | paste -sd, -)
+  pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | paste -sd, -) || pids=""
   if [ -n "$pids" ]; then ps -o pid,user,etime,args -p "$pids"; else echo "no GPU compute processes"; fi
   say 'Containers and services using the GPUs'
   # Containers, DCGM and persistence daemons hold the driver open; list them so the window stops them on
@@ -219,6 +219,7 @@ stage() {
   # The packaged driver branches come from here (https://docs.nvidia.com/datacenter/tesla/driver-
   # installation-guide/).
   confirm 'Run: Add NVIDIA'"'"'s CUDA repository?'
+  grep -rqsE '^(deb .* contrib|Components:.* contrib)' /etc/apt/sources.list /etc/apt/sources.list.d/ || echo "deb http://deb.debian.org/debian $(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release) contrib" > /etc/apt/sources.list.d/debian-contrib.list
   curl -fsSLo /tmp/cuda-keyring.deb https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb
   dpkg -i /tmp/cuda-keyring.deb
   apt-get update

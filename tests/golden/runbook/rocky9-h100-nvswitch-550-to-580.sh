@@ -167,7 +167,7 @@ preflight() {
   say 'GPU processes running now'
   # Stop only workloads you own and know how to restart; write down each one's restart command.
   nvidia-smi --query-compute-apps=pid,process_name,gpu_bus_id,used_memory --format=csv || echo 'nvidia-smi: no driver answers'
-  pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | paste -sd, -)
+  pids=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | paste -sd, -) || pids=""
   if [ -n "$pids" ]; then ps -o pid,user,etime,args -p "$pids"; else echo "no GPU compute processes"; fi
   say 'Containers and services using the GPUs'
   # Containers, DCGM and persistence daemons hold the driver open; list them so the window stops them on
