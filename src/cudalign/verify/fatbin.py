@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -263,12 +264,14 @@ def parse_fatbin(f: BinaryIO, offset: int, size: int) -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-def embedded(path: str, skip: tuple[int, int] | None = None) -> tuple[Entry, ...]:
+def embedded(
+    path: str, skip: tuple[int, int] | None = None, enough: Callable[[list[Entry]], bool] | None = None
+) -> tuple[Entry, ...]:
     """Entries of fatbin containers stored outside ``.nv_fatbin`` (``skip``): kernels a library loads itself.
 
     cuFFT keeps thousands of containers in ``.ldata`` and only a stub in ``.nv_fatbin`` (cuobjdump lists
     just that stub). A candidate is a container magic whose header and entries hold together; anything
-    else is skipped.
+    else is skipped. Reading stops once ``enough(entries so far)`` holds.
     """
     import mmap
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from cudalign.verify.fatbin import Fatbin, read_library
+from cudalign.verify.fatbin import Entry, Fatbin, read_library
 
 __all__ = [
     "GpuTarget",
@@ -65,7 +65,8 @@ class Verdict:
     library: str
     gpu: int
     how: str
-    """``sass``, ``jit``, ``ptx-too-new`` or ``none``."""
+    """``sass``, ``jit``, ``ptx-too-new``, ``none``, or ``unknown`` (an NVIDIA library wheel whose kernels are
+    not in ``.nv_fatbin``)."""
     code: str | None
     """The entry that serves it (``sm_90``, ``compute_80``), if any."""
     rule: str | None = None
@@ -127,7 +128,7 @@ def _code(site: str, fb: Fatbin) -> LibraryCode:
     )
 
 
-def with_embedded(lib: LibraryCode) -> LibraryCode:
+def with_embedded(lib: LibraryCode, gpus: Sequence[GpuTarget] = ()) -> LibraryCode:
     """``lib`` with the code of fatbin containers it stores outside ``.nv_fatbin`` added, if it has any."""
     from dataclasses import replace
 
@@ -138,7 +139,12 @@ def with_embedded(lib: LibraryCode) -> LibraryCode:
             section = fatbin_section(f)
     except (OSError, ValueError):
         return lib
-    extra = embedded(lib.file, section)
+
+    def enough(found: list[Entry]) -> bool:
+        names = {e.name for e in found if e.kind == "sass"}
+        return bool(gpus) and all(any(_runs_on(n, g.cc) for n in names) for g in gpus)
+
+    extra = embedded(lib.file, section, enough)
     if not extra:
         return lib
     more = _code(os.path.dirname(lib.file), Fatbin(lib.file, extra))
@@ -209,10 +215,14 @@ def _verdict(lib: LibraryCode, gpu: GpuTarget, limit: tuple[int, int] | None, dr
                     "ptx-too-new",
                     best,
                     "CA103 ptx-jit-unsupported",
-                    f"{gpu.name} ({_sm(cc)}) has no machine code in {lib.path}, only PTX ISA {isa} ({best}), newer "
-                    f"than the driver (CUDA {driver}, PTX ISA {limit[0]}.{limit[1]}) can JIT-compile",
+                    f"{gpu.name} ({_sm(cc)}) has no machine code in {lib.path}, only PTX ISA {isa} ({best}), "
+                    f"newer than the driver (CUDA {driver}, PTX ISA {limit[0]}.{limit[1]}) can JIT-compile",
                 )
         return Verdict(lib.path, gpu.index, "jit", best)
+    if lib.owner.startswith("nvidia/"):
+        # NVIDIA's CUDA library wheels load most kernels themselves (cuFFT: 24k containers in .ldata,
+        # cuFFTW: a stub that calls cuFFT); what .nv_fatbin lacks there proves nothing
+        return Verdict(lib.path, gpu.index, "unknown", None, None, f"{lib.path}: loads its kernels itself")
     every = [a for _, a in sass] + [_arch(p) for p in lib.ptx]
     older = bool(every) and cc < min(every)
     carried = " ".join((*lib.sass, *lib.ptx)) or "nothing"
@@ -244,8 +254,11 @@ def judge(
         if lib.error is not None:
             continue
         verdicts = [_verdict(lib, g, limit, driver_cuda) for g in gpus]
-        if any(v.how == "none" for v in verdicts) and lib.file:
-            fuller = with_embedded(lib)  # read the rest of the file only where .nv_fatbin falls short
+        if any(v.how in ("none", "unknown") for v in verdicts) and lib.file:
+            # read the rest of the file only where .nv_fatbin falls short
+            fuller = with_embedded(
+                lib, [g for g, v in zip(gpus, verdicts, strict=False) if v.how in ("none", "unknown")]
+            )
             if fuller is not lib:
                 verdicts = [_verdict(fuller, g, limit, driver_cuda) for g in gpus]
         out += verdicts
