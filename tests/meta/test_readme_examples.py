@@ -112,7 +112,7 @@ def run_example(example: Example, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         main(list(example.argv))
-    return out.getvalue().splitlines()
+    return out.getvalue().splitlines() + err.getvalue().splitlines()  # a console shows both
 
 
 EXAMPLES = examples()
