@@ -148,6 +148,7 @@ KINDS: dict[str, dict[str, Field]] = {
         "memory_gb": _opt("list[float]", "memory sizes it ships with, GB"),
         "segment": _req("str", "datacenter, workstation, consumer, embedded"),
         "forward_compat": _opt("bool", "whether CUDA forward compatibility (cuda-compat) supports it"),
+        "forward_compat_source": _opt("str", "the page that says so (absent forward_compat: no source says)"),
         "min_driver": _opt("version", "first Linux driver that supports the GPU"),
         "open_module_required": _opt("bool", "only NVIDIA's open kernel modules support it"),
     },

@@ -204,10 +204,20 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
         return
     for gpu, fact in ctx.gpus:
         if fact is None or fact.get("forward_compat") is None:
+            # NVIDIA names data-center GPUs, Jetson and "select NGC Server Ready SKUs of RTX cards"
+            # without listing the SKUs: no source says for this one, so it may work or fail
             yield Hit(
-                f"Whether {gpu.name} supports CUDA forward compatibility is not known.",
-                "Add forward_compat to the GPU's fact.",
-                unknown=f"gpu.forward_compat for {gpu.name!r}",
+                f"{starts + 'the' if starts else 'The'} image's CUDA {image_cuda} compat libraries then run "
+                f"over driver CUDA {hc}, and no source says whether {gpu.name} supports forward "
+                "compatibility: it may fail with CUDA error 804 (forward compatibility was attempted on "
+                "non supported HW).",
+                f"Upgrade the driver to the CUDA {image_cuda} branch to be sure, or remove "
+                "/usr/local/cuda/compat from the loader path to rely on minor-version compatibility.",
+                (
+                    *((fact.ref,) if fact is not None else ()),
+                    *topic_refs(ctx.facts, "cuda.rule.forward-compatibility"),
+                ),
+                severity=Severity.WARNING,
             )
         elif fact["forward_compat"] is False:
             yield Hit(
