@@ -154,7 +154,7 @@ def sections(report: Report, paint: Paint | None = None) -> tuple[str, str, str]
     grid = _grid(report)
     body = "\n".join(grid_lines(grid, width=_width(), paint=paint))
     key = "   ".join(f"{SYMBOL[v]} {_WORD[v]}" for v in _WORD)
-    out = [f"key: {key}   ▶ installed release   ◀ installed build"]
+    out = [f"key: {key}", "     ▶ the installed release   ◀ the installed build"]
     if grid.installed:
         out.append(f"installed: {grid.package} {grid.installed}")
     entries = legend_entries(grid)
