@@ -24,10 +24,25 @@ BASE = frozenset({"model", "errors"})
 DOORS = frozenset({"probe", "verify"})
 """This machine and the target interpreter: they may use only the bottom layer."""
 LIBRARY = frozenset(
-    {"facts", "stack", "rules", "plan", "scan", "hosts", "explain", "runbook", "align", "fleet", "doctor"}
+    {
+        "facts",
+        "stack",
+        "rules",
+        "plan",
+        "scan",
+        "hosts",
+        "explain",
+        "runbook",
+        "align",
+        "fleet",
+        "doctor",
+        "snapshot",
+        "diff",
+    }
 )
 """Pure functions between the snapshot and the renderer."""
-RENDER = frozenset({"render"})
+RENDER = frozenset({"render", "emit"})
+"""Report renderers, and the files ``--emit`` writes from a plan."""
 CLI = frozenset({"cli"})
 
 ALLOWED: dict[str, frozenset[str]] = {

@@ -13,13 +13,13 @@ from cudalign.render import FORMATS, RENDERERS, formats, render, renderer
 
 
 def offered(command: str) -> set[str]:
-    """The formats a command's parser accepts (``--format`` choices, ``plan --emit`` kinds)."""
+    """The formats a command's parser accepts (``--format`` choices; ``--emit`` kinds are cudalign.emit's)."""
     module = importlib.import_module(f"cudalign.cli.{COMMANDS[command][0]}")
     parser = argparse.ArgumentParser()
     module.add_arguments(parser)
     found: set[str] = set()
     for action in parser._actions:
-        if action.dest in ("format", "emit") and action.choices:
+        if action.dest == "format" and action.choices:
             found.update(str(c) for c in action.choices)
         if action.dest == "format" and action.const:  # --json
             found.add(str(action.const))

@@ -32,7 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mcp": ("mcp", "the read-only commands as tools for coding assistants (MCP over stdio)"),
     "gpus": ("gpus", "which GPU types run a stack, on which providers' stock drivers, ranked by price"),
     "fleet": ("fleet", "the same questions across a cluster: Kubernetes labels, Ray, Slurm, collected hosts"),
-    "verify": ("verify", "does the installed stack really run on this GPU: kernels, cuDNN, NCCL, vLLM, an endpoint"),
+    "verify": (
+        "verify",
+        "does the installed stack really run on this GPU: kernels, cuDNN, NCCL, vLLM, an endpoint",
+    ),
+    "render": ("render_plan", "files for a saved plan: requirements, uv, Dockerfile, compose, k8s"),
 }
 
 

@@ -75,7 +75,7 @@ def check_output(args: argparse.Namespace) -> None:
     failure that happens later (a full disk) in the same words.
     """
     out = getattr(args, "output", None)
-    if not out or out == "-":
+    if not out or out == "-" or getattr(args, "emit", None):  # --emit: -o is a directory, checked there
         return
     if out.endswith(("/", os.sep)):
         raise InvalidInput(f"-o {out}: names a directory; give a file name")

@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16"
     )
-    parser.add_argument("--emit", choices=["requirements"], help="print matrix A as a file of this kind")
+    from cudalign.cli.render_plan import add_emit_arguments
+
+    add_emit_arguments(parser, required=False)
     add_host_arguments(parser)
     add_output_arguments(parser, formats=("text", "json", "markdown", "html"))
 
@@ -54,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
         index_url=args.index_url,
         features=args.feature,
     )
-    if args.emit:
-        args.format = args.emit
+    if args.emit:  # -o is then a directory
+        from cudalign.cli.render_plan import emit_files
+        from cudalign.emit import source_from_plan
+
+        if not plan.matrices:
+            raise InvalidInput("--emit: no matrix runs on this host, so there is nothing to write")
+        args.emit_dir = args.output
+        return emit_files(args, source_from_plan(plan, host, facts), facts)
     return emit(plan_report(plan, host), args)

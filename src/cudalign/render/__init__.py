@@ -17,8 +17,8 @@ from cudalign.model import Report, to_jsonable
 __all__ = ["FORMATS", "RENDERERS", "formats", "render", "render_json", "renderer"]
 
 FORMATS = ("text", "json", "markdown", "sarif", "html")
-"""The report formats of DESIGN.md that something renders (command-specific ones aside: ``sh``,
-``requirements``)."""
+"""The report formats of DESIGN.md that something renders (command-specific ones aside: ``sh``; the files
+``--emit`` writes are :mod:`cudalign.emit`'s)."""
 
 _JSON = "cudalign.render:render_json"
 _SARIF = "cudalign.render.sarif:render_sarif"
@@ -37,7 +37,6 @@ RENDERERS: dict[tuple[str, str], str] = {
     ("cudalign.plan/1", "json"): "cudalign.render.plan:json",
     ("cudalign.plan/1", "markdown"): "cudalign.render.plan:markdown",
     ("cudalign.plan/1", "html"): "cudalign.render.html_reports:plan",
-    ("cudalign.plan/1", "requirements"): "cudalign.render.plan:requirements",
     ("cudalign.scan/1", "text"): "cudalign.render.scan:text",
     ("cudalign.scan/1", "json"): _JSON,
     ("cudalign.scan/1", "markdown"): "cudalign.render.scan:markdown",

@@ -13,7 +13,7 @@ from cudalign.errors import CudalignError
 from cudalign.model import Matrix, Plan, Report, to_jsonable
 from cudalign.render.check import describe_host
 
-__all__ = ["json", "markdown", "plan_json", "plan_of", "requirements", "text"]
+__all__ = ["json", "markdown", "plan_json", "plan_of", "text"]
 
 
 def plan_of(report: Report) -> Plan:
@@ -119,12 +119,3 @@ def markdown(report: Report) -> str:
         for r in plan.rejected:
             out.append(f"- **{r.family}**: `{r.code}` {r.name}: {r.reason}")
     return "\n".join(out) + "\n"
-
-
-def requirements(report: Report) -> str:
-    plan = plan_of(report)
-    if not plan.matrices:
-        return "# cudalign plan: no matrix runs on this host\n"
-    m = plan.matrices[0]
-    head = f"# cudalign plan matrix {m.label}: driver {m.driver}, CUDA {m.cuda}, verdict {m.verdict.value}"
-    return "\n".join([head, *m.requirements]) + "\n"
