@@ -9,13 +9,13 @@ below 95% recall in any family, or when a near miss or a harmless message gets a
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from cudalign.explain import explain, signatures
 from cudalign.facts import Facts, load
@@ -80,12 +80,14 @@ def table() -> str:
     rows = ["| family | lines | recall | precision |", "|---|---:|---:|---:|"]
     total = [0, 0, 0]
     for f, (n, hit, rep) in figures().items():
-        rows.append(f"| {f} | {n} | {hit / n:.0%} | {hit / rep:.0%} |" if n and rep else f"| {f} | {n} | – | – |")
+        figs = f"{hit / n:.0%} | {hit / rep:.0%}" if n and rep else "– | –"
+        rows.append(f"| {f} | {n} | {figs} |")
         total = [total[0] + n, total[1] + hit, total[2] + rep]
     rows.append(f"| **all** | {total[0]} | {total[1] / total[0]:.1%} | {total[1] / total[2]:.1%} |")
     kinds = Counter(o.kind for o in outcomes())
     rows.append("")
-    rows.append(", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + f" lines, {sum(kinds.values())} in all.")
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(kinds.items()))
+    rows.append(f"{counts} lines, {sum(kinds.values())} in all.")
     return "\n".join(rows)
 
 
@@ -104,7 +106,8 @@ def test_the_corpus_is_large_enough_and_every_line_has_a_source() -> None:
 def test_recall_per_family_is_at_least_95_percent(family: str) -> None:
     n, hit, _ = figures().get(family, (0, 0, 0))
     assert n, f"no corpus line for family {family}"
-    missed = [o.text[:100] for o in outcomes() if _family().get(o.expect) == family and _family().get(o.got) != family]
+    fam = _family()
+    missed = [o.text[:100] for o in outcomes() if fam.get(o.expect) == family and fam.get(o.got) != family]
     assert hit / n >= MIN_RECALL, f"{family}: {hit}/{n}; missed: {missed}"
 
 
