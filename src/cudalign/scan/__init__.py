@@ -296,6 +296,8 @@ def scan(
                 notes.append(f"{where}{found_f.message} (unknown: {found_f.unknown})")
             elif found_f.code == "CA308" and found_f.severity.rank == 0:
                 continue  # an untracked package is unchecked: check says so, scan stays quiet about it
+            elif found_f.code == "CA501" and _declares_library(v.service, found_f.message):
+                continue  # the service installs the library wheel the rule asks for
             else:
                 engine.append(found_f)
     ctx = RepoContext(
@@ -334,6 +336,16 @@ def scan(
         fleet_driver=driver_text(fleet) if fleet else None,
         config=config,
     )
+
+
+def _declares_library(service: Service, message: str) -> bool:
+    """Whether the service declares the CUDA library wheels a CA501 message names (``libcublas.so.12``
+    -> ``nvidia-cublas-cu12``): pip installs them in the same run."""
+    import re
+
+    names = {d.name for d in service.requirements}
+    libs = re.findall(r"lib(\w+?)\.so\.(\d+)", message)
+    return bool(libs) and all(f"nvidia-{lib}-cu{major}" in names for lib, major in libs)
 
 
 def _dotenv(text: str) -> dict[str, str]:

@@ -104,11 +104,14 @@ def _consequences_of_unpinned(findings: list[Finding]) -> list[Finding]:
         if f.code == "CA604":
             for name in _packages(f):
                 causes.setdefault((f.service, name), f)
+    by_line = {_at(f): f for f in findings if f.code == "CA604"}
     out: list[Finding] = []
     under: dict[int, list[Finding]] = {}
     for f in findings:
         subject = f.message.split(" ", 1)[0]
-        cause = causes.get((f.service, subject)) if f.code in _CONSEQUENCES else None
+        cause = None
+        if f.code in _CONSEQUENCES:  # about the unpinned package, or about what it pulls in at its line
+            cause = causes.get((f.service, subject)) or by_line.get(_at(f))
         if cause is not None:
             under.setdefault(id(cause), []).append(f)
         else:
@@ -158,25 +161,31 @@ def _drift_together(findings: list[Finding]) -> list[Finding]:
 
 
 def _shared(findings: list[Finding]) -> list[Finding]:
-    """The same finding (rule, line, words) for several services: once, naming them."""
+    """The same finding (rule, words) at several lines or for several services: once, at its first
+    line, naming the other lines and services."""
     seen: dict[tuple[object, ...], int] = {}
-    services: dict[int, list[str]] = {}
+    also: dict[int, list[Finding]] = {}
     out: list[Finding] = []
     for f in findings:
-        key = (f.code, f.location, f.message, f.fix)
+        key = (f.code, f.message, f.fix)
         if key in seen:
-            if f.service:
-                services[seen[key]].append(f.service)
+            also[seen[key]].append(f)
             continue
         seen[key] = len(out)
-        services[len(out)] = []
+        also[len(out)] = []
         out.append(f)
-    return [
-        replace(f, message=f"{f.message} (also in {', '.join(dict.fromkeys(services[i]))})")
-        if services[i]
-        else f
-        for i, f in enumerate(out)
-    ]
+    result = []
+    for i, f in enumerate(out):
+        others = also[i]
+        services = [o.service for o in others if o.service and o.service != f.service]
+        lines = [_where(o) for o in others if _where(o) != _where(f)]
+        extra = []
+        if lines:
+            extra.append(f"also at {', '.join(dict.fromkeys(lines))}")
+        if services:
+            extra.append(f"also in {', '.join(dict.fromkeys(services))}")
+        result.append(replace(f, message=f"{f.message} ({'; '.join(extra)})") if extra else f)
+    return result
 
 
 def fold(findings: Sequence[Finding]) -> list[Finding]:
