@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import kubernetes_validate
+import pytest
 import yaml
 
 from cudalign.cli import main
