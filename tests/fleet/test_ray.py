@@ -41,7 +41,7 @@ def recorded_probe(table: dict[str, Any], slow: str) -> dict[str, Any]:
     import ray as _ray
 
     node_id = _ray.get_runtime_context().get_node_id()
-    me = next(n for n in _ray.nodes() if n["NodeID"] == node_id)
+    me = next(n for n in _ray.nodes() if n["NodeID"] == node_id)  # type: ignore[no-untyped-call]
     if slow in me["Resources"]:
         _time.sleep(120)
     model = next(k for k in table if k in me["Resources"])
@@ -65,7 +65,7 @@ def cluster() -> Iterator[Cluster]:
     )  # the last test kills it
     c.wait_for_nodes()
     yield c
-    c.shutdown()
+    c.shutdown()  # type: ignore[no-untyped-call]
 
 
 def _probe(slow: str = "none") -> Any:

@@ -101,7 +101,7 @@ def ray_nodes(
     try:
         fn = probe or PROBE
         remote = ray.remote(num_cpus=0, max_retries=0)(_call)
-        alive = [n for n in ray.nodes() if n.get("Alive")]
+        alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         refs = {}
         for n in alive:
             strategy = NodeAffinitySchedulingStrategy(node_id=n["NodeID"], soft=False)
