@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.verify.elf_fixture import container, elf, entry, write_library
 
 from cudalign.verify.fatbin import read_library
+
+from .elf_fixture import container, elf, entry, write_library
 
 RECORDED = Path(__file__).resolve().parents[1] / "recordings" / "verify-fatbin"
 PTX = (

@@ -7,10 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.verify.elf_fixture import container, elf, entry, write_library
 
 from cudalign.facts import load
 from cudalign.verify.static import GpuTarget, LibraryCode, jit_limit, judge, read_site
+
+from .elf_fixture import container, elf, entry, write_library
 
 RECORDED = Path(__file__).resolve().parents[1] / "recordings" / "verify-fatbin"
 H200 = GpuTarget(0, "NVIDIA H200", (9, 0))
