@@ -49,6 +49,7 @@ __all__ = [
     "platform_key",
     "recommended_driver",
     "require_satisfied",
+    "series_assumed",
     "supported_branches",
     "targetable",
     "toolkits",
@@ -376,10 +377,39 @@ def _first_matching(candidates: Iterable[Fact], version: str) -> Fact | None:
     except InvalidVersion:
         return None
     public = Version(v.base_version)  # 2.7.0.dev20250310+cu124 belongs to the 2.7 series
-    for f in candidates:
+    items = list(candidates)
+    for f in items:
         if f["versions"].contains(public, prereleases=True):
             return f
-    return None
+    return _predecessor(items, public)
+
+
+def _lower_bound(fact: Fact) -> Version | None:
+    bounds = [Version(s.version) for s in fact["versions"] if s.operator in (">=", "==", "~=", ">")]
+    return max(bounds) if bounds else None
+
+
+def _predecessor(candidates: list[Fact], version: Version) -> Fact | None:
+    """For a release newer than every series the facts cover: the newest series, whose facts it inherits
+    as an assumption (:func:`series_assumed` tells such an answer apart). A release in a gap between
+    series, or older than all of them, inherits nothing."""
+    lows = [(low, f) for f in candidates if (low := _lower_bound(f)) is not None]
+    if not lows or any(low > version for low, _ in lows):
+        return None
+    newest = max(lows, key=lambda item: item[0])[1]
+    upper = [Version(s.version) for s in newest["versions"] if s.operator in ("<", "<=")]
+    return newest if upper and all(version >= u for u in upper) else None
+
+
+def series_assumed(fact: Fact, version: str) -> bool:
+    """Whether a series fact was inherited by a newer release rather than stated for it: the fact's own
+    range does not contain the release (:func:`vllm_series` and the like fall back to the newest series)."""
+    try:
+        public = Version(Version(version).base_version)
+    except InvalidVersion:
+        return False
+    versions = fact.get("versions")
+    return versions is not None and not versions.contains(public, prereleases=True)
 
 
 def _memo_match(facts: Facts, key: tuple[str, ...], candidates: Callable[[], Iterable[Fact]]) -> Fact | None:

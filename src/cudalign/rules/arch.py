@@ -90,6 +90,35 @@ def _dropped(ctx: Context, cc: ComputeCapability, cuda: Version | None) -> query
     return query.Answer(False if ans.value else None, ans.facts)
 
 
+_SERIES_KINDS = ("vllm_series", "torch_series", "torch_build", "package_build")
+
+
+def _assumed_series(ctx: Context) -> Iterator[Hit]:
+    """A release newer than the series facts, judged on its predecessor's facts: a caveat naming them."""
+    seen: set[tuple[str, str]] = set()
+    for c in ctx.stack.components:
+        refs = [*c.facts, *(ctx.stack.facts if c.name == "torch" else ())]
+        for ref in refs:
+            fact = ctx.facts.get(ref.id) if ref.id in ctx.facts else None
+            if fact is None or fact.kind not in _SERIES_KINDS or (c.name, fact.id) in seen:
+                continue
+            owner = (
+                fact.get("package") or fact.kind.split("_")[0]
+            )  # vllm_series -> vllm, torch_build -> torch
+            if str(owner).lower() != c.name:
+                continue
+            if query.series_assumed(fact, c.version):
+                seen.add((c.name, fact.id))
+                yield Hit(
+                    f"{c.name} {c.version} is newer than the knowledge base's {fact.kind} facts: it is "
+                    f"judged on {fact.id} ({fact['versions']}), its predecessor's, as an assumption.",
+                    "Check the release notes of the new release for a CUDA or architecture change; the "
+                    "assumption holds until a series fact covers it.",
+                    (fact.ref,),
+                    severity=Severity.WARNING,
+                )
+
+
 def _older(ctx: Context, cc: ComputeCapability, b: _Build) -> tuple[bool, tuple[FactRef, ...], str]:
     """Whether the GPU is missing because it is too OLD for the build (support dropped), and why."""
     if b.min_cc is not None and cc < b.min_cc:
@@ -141,6 +170,7 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
 
     **Example.** torch 2.6.0+cu124 on an RTX 5090 (sm_120): fails; torch 2.7.0+cu128 runs.
     """
+    yield from _assumed_series(ctx)
     builds = _builds(ctx)
     if not ctx.host.gpus:
         if ctx.host.origin == "described" and (builds or ctx.features):

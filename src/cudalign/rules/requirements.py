@@ -19,7 +19,7 @@ from cudalign.stack.releases import _env, _requirement
 from cudalign.stack.request import Request, Written, parse_requirements
 
 if TYPE_CHECKING:
-    from cudalign.facts import Facts
+    from cudalign.facts import Fact, Facts
     from cudalign.rules import Context
 
 __all__ = ["known_packages", "requirements_conflict", "unknown_release"]
@@ -199,6 +199,17 @@ def _missing_release(ctx: Context, name: str, ws: Sequence[Written], stamp: str)
         exact = [s.version for s in spec if s.operator in ("==", "===") and "*" not in s.version]
         what = f"{name} {exact[0]}" if len(exact) == 1 else f"a release of {name} in {spec}"
         near = _nearest(exact[0], versions) if len(exact) == 1 else str(versions[-1])
+        series = _prerelease_series(ctx, name, exact[0]) if len(exact) == 1 else None
+        if series is not None:  # a nightly or release candidate: the index holds releases only
+            yield Hit(
+                f"{w.text}: {what} is a nightly or pre-release build, which PyPI does not hold; it is judged "
+                f"from its series ({series.id}) and variant, as an assumption.",
+                "Install it from the project's nightly or test index; pin a release for a stack that must "
+                "not change.",
+                (series.ref, _ref(ctx, name)),
+                severity=Severity.WARNING,
+            )
+            continue
         if _future(spec, versions[-1]):
             yield Hit(
                 f"{w.text}: {what} is not in the snapshot of {stamp}, whose newest {name} is "
@@ -214,6 +225,22 @@ def _missing_release(ctx: Context, name: str, ws: Sequence[Written], stamp: str)
                 f"Use a release {name} has, e.g. {name}=={near.split(' or ')[0]}.",
                 (_ref(ctx, name),),
             )
+
+
+def _prerelease_series(ctx: Context, name: str, text: str) -> Fact | None:
+    """The series fact a nightly or pre-release version (``2.10.0.dev20251001``) belongs to, if any."""
+    from packaging.version import InvalidVersion, Version
+
+    from cudalign.facts import query
+
+    try:
+        v = Version(text)
+    except InvalidVersion:
+        return None
+    if not (v.is_prerelease or v.is_devrelease):
+        return None
+    series = {"torch": query.torch_series, "vllm": query.vllm_series}.get(name)  # the series kinds of facts
+    return series(ctx.facts, text) if series is not None else None
 
 
 def _missing_pins(ctx: Context, stamp: str) -> Iterator[Hit]:
