@@ -282,6 +282,7 @@ KINDS: dict[str, dict[str, Field]] = {
         "severity": _opt("str", "error, warning or info where it differs from the rule's"),
         "when_path": _opt("list[str]", "the match counts only where its path names one of these"),
         "consequence_of": _opt("list[str]", "families whose cause, found in the same log, explains it"),
+        "feature": _opt("str", "the feature fact (features.toml name) a capability message is about"),
     },
     # ---- clouds (gpus) ---------------------------------------------------------------------------
     "cloud_price": {
