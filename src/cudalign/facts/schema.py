@@ -248,6 +248,12 @@ KINDS: dict[str, dict[str, Field]] = {
         "ptx": _opt("list[cc]", "architectures whose PTX the binaries embed (JIT-compiled by the driver)"),
         "component": _opt("str", "a kernel library inside the package this fact is about ('_vllm_fa2_C')"),
     },
+    "torch_abi": {
+        "versions": _req("specifier", "torch releases"),
+        "platform": _req("str", "linux_x86_64 or linux_aarch64"),
+        "variants": _opt("list[str]", "the torch variants it applies to (absent: every variant)"),
+        "cxx11abi": _req("bool", "torch._C._GLIBCXX_USE_CXX11_ABI of its PyPI and PyTorch-index wheels"),
+    },
     "package": {
         "name": _req("str", "the canonical distribution name, or a name prefix when 'prefix' is true"),
         "prefix": _opt("bool", "the entry covers every package whose name starts with 'name'"),

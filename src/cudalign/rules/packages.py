@@ -145,6 +145,9 @@ def extension_abi_mismatch(ctx: Context) -> Iterator[Hit]:
 
     **Example.** xformers 0.0.28.post3 (pins torch 2.5.1) with torch 2.6.0 installed: fails.
     """
+    from cudalign.rules.neighbours import label_abi_mismatch
+
+    yield from label_abi_mismatch(ctx)
     torch = ctx.stack.component("torch")
     if torch is None:
         return
@@ -200,6 +203,9 @@ def cuda_major_mismatch(ctx: Context) -> Iterator[Hit]:
 
     **Example.** vLLM 0.13.0 (CUDA 12.9 wheel) with torch 2.9.0+cu130: fails.
     """
+    from cudalign.rules.neighbours import label_cuda_mismatch
+
+    yield from label_cuda_mismatch(ctx)
     provided = cuda_majors_provided(ctx)
     for c, f in neighbour_needs(ctx):
         need = f.get("cuda_major")
