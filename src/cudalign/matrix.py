@@ -211,11 +211,18 @@ def _package_plan(facts: Facts, package: str, releases: list[str]) -> _Plan:
 
 
 def _judge(facts: Facts, host: Host, how: tuple[str, str], features: Sequence[str]) -> Cell:
+    """One cell: the stack resolved as ``check`` resolves it, judged by the rules ``check`` runs."""
     from cudalign.rules import check, verdict
-    from cudalign.stack import resolve
+    from cudalign.stack import build, parse_requirements, resolve
 
     kind, text = how
-    stack = resolve([], facts, host, image=text) if kind == "image" else resolve([text], facts, host)
+    if kind == "image":
+        stack = resolve([], facts, host, image=text)
+    else:  # one exact pin: the one candidate resolve would build, without searching every release for it
+        request = parse_requirements([text])
+        name, _, version = text.partition("==")
+        roots = {name: version.split("+", 1)[0]} if name in ("torch", "vllm") else {}
+        stack = build(request, facts, host, roots)
     findings = check(host, stack, facts, features=features)
     v = verdict(findings, stack)
     reasons = tuple(f for f in findings if f.severity is not Severity.INFO or f.unknown)

@@ -82,6 +82,8 @@ def title(report: Report) -> str:
         else f"{grid.package} releases ({grid.build} build) x GPUs"
     )
     host = describe_host(report.host) if report.host is not None else "no host"
+    if grid.axis == "gpus":  # the GPUs are the columns: the rest of the host is what they share
+        host = host.split("; ", 1)[-1]
     return f"{what} on {host}"
 
 
