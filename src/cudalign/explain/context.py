@@ -343,7 +343,7 @@ def _last_cuda_for(view: _View, cc: str, d: _Detail) -> str | None:
 
 def _feature_spec(view: _View, g: Mapping[str, str], d: _Detail) -> SpecifierSet | None:
     """The capabilities that have the feature: its fact, else the message's number or architecture."""
-    name = g.get("feature", "").lower()
+    name = (g.get("_feature") or g.get("feature", "")).lower()
     if name and view.query is not None:
         for candidate in (name, f"{name}-2"):  # FlashAttention's message comes from FlashAttention 2
             fact = view.query.feature(view.facts, candidate)

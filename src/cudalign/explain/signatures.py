@@ -66,6 +66,8 @@ class Signature:
     """The match counts only where its ``path`` group names one of these packages or modules."""
     consequence_of: tuple[str, ...] = ()
     """Families whose cause, found in the same log, explains this message (it is folded under it)."""
+    feature: str = ""
+    """The feature fact a capability message is about (``fp8``, ``bf16``, ``flash-attention-2`` …)."""
 
     @classmethod
     def from_fact(cls, fact: Fact) -> Signature:
@@ -81,6 +83,7 @@ class Signature:
             severity=fact.get("severity"),
             when_path=tuple(fact.get("when_path") or ()),
             consequence_of=tuple(fact.get("consequence_of") or ()),
+            feature=fact.get("feature") or "",
         )
 
     def admits(self, m: re.Match[str]) -> bool:

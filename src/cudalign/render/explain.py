@@ -57,8 +57,12 @@ def text(report: Report) -> str:
     out = [_summary(report), _host_line(report.host, _note(report)), ""]
     for m in _matches(report):
         count = f", {m['count']}x" if int(m.get("count", 1)) > 1 else ""
-        out.append(f"{m['code']} {m['rule']}  (line {m['line']}{count})  {m['title']}")
+        sev = f" [{m['severity']}]" if m.get("severity") and m["severity"] != "error" else ""
+        out.append(f"{m['code']} {m['rule']}{sev}  (line {m['line']}{count})  {m['title']}")
         out.append(f"  > {_quote(str(m['text']), int(m.get('at', 0)))}")
+        for c in m.get("consequences", []):
+            times = f", {c['count']}x" if int(c.get("count", 1)) > 1 else ""
+            out.append(f"  then (line {c['line']}{times}): {c['title']}, a consequence of this cause")
         out.extend(_wrap("meaning: ", str(m["meaning"])))
         if m.get("host_context"):
             label = "on this host: " if report.host is not None else "from the message: "
@@ -92,6 +96,9 @@ def markdown(report: Report) -> str:
         out.append(str(m["text"]))
         out.append("```")
         out.append("")
+        for c in m.get("consequences", []):
+            out.append(f"Then, line {c['line']}: {c['title']} (a consequence of this cause).")
+            out.append("")
         out.append(f"**Meaning.** {m['meaning']}")
         if m.get("host_context"):
             out.append("")
