@@ -247,3 +247,28 @@ def test_onnxruntime_gpu_cuda_and_cudnn_major_per_release(
     judge: Judge, requirements: list[str], code: str, caught: bool
 ) -> None:
     assert bool(judge(code, requirements, judge.host(*A100, driver=DRIVER))) is caught
+
+
+# ---- sglang: sglang-kernel replaced sgl-kernel, and recent releases bring CUDA 13 ---------------------
+
+
+def test_recent_sglang_resolves_sglang_kernel_and_a_cuda_13_torch(judge: Judge, facts: Facts) -> None:
+    from cudalign.facts import query
+
+    stack = judge.stack("sglang==0.5.23", host=judge.host("H100", driver="580.95.05", python="3.12"))
+    names = [c.name for c in stack.components]
+    assert "sglang-kernel" in names and "sgl-kernel" not in names
+    assert stack.cuda_runtime is not None and stack.cuda_runtime.startswith("13.")
+    assert query.package_flag(facts, "sglang-kernel", "pins_torch")
+
+
+def test_ca101_catches_recent_sglang_on_an_r570_driver(judge: Judge) -> None:
+    found = judge("CA101", ["sglang==0.5.23"], judge.host("H100", driver="570.86.15", python="3.12"))
+    assert found and "CUDA 13" in found[0].message
+
+
+def test_ca101_catches_not_recent_sglang_on_r580_nor_an_older_sglang_on_r570(judge: Judge) -> None:
+    assert judge("CA101", ["sglang==0.5.23"], judge.host("H100", driver="580.95.05", python="3.12")) == []
+    older = judge.stack("sglang==0.5.3", host=judge.host("H100", driver="570.86.15", python="3.11"))
+    assert "sgl-kernel" in [c.name for c in older.components]
+    assert judge("CA101", ["sglang==0.5.3"], judge.host("H100", driver="570.86.15", python="3.11")) == []
