@@ -82,7 +82,8 @@ def test_a_consequence_is_folded_under_its_cause(facts: Facts) -> None:
     path = DATA / "onnxruntime-provider.log"
     report = explain(path.read_text(encoding="utf-8"), facts, None)
     (m,) = report.data["matches"]
-    assert (m["signature"], m["line"]) == ("sig.ort-provider-library", _line_of(path, "Failed to load library"))
+    first = _line_of(path, "Failed to load library")
+    assert (m["signature"], m["line"]) == ("sig.ort-provider-library", first)
     assert [(c["signature"], c["line"]) for c in m["consequences"]] == [
         ("sig.ort-create-provider-failed", _line_of(path, "Failed to create CUDAExecutionProvider"))
     ]
@@ -121,7 +122,9 @@ def test_the_cli_log_json_lists_each_cause_with_line_and_count(capsys: pytest.Ca
     code = main(["explain", "--no-probe", "--json", "--log", str(DATA / "gpu-node-journal.log")])
     data = json.loads(capsys.readouterr().out)
     assert code == 1
-    causes = [(m["signature"], m["count"], [c["signature"] for c in m["consequences"]]) for m in data["matches"]]
+    causes = [
+        (m["signature"], m["count"], [c["signature"] for c in m["consequences"]]) for m in data["matches"]
+    ]
     assert causes == [
         ("sig.nvml-mismatch", 3, ["sig.nvml-unknown-error"]),
         ("sig.container-require-cuda", 4, []),
