@@ -186,3 +186,21 @@ def test_arch_message_captures_any_sm(cc: str) -> None:
     sig, groups = _claim(line)
     assert sig.id == "sig.arch-not-in-torch"
     assert groups["sm"] == cc
+
+
+def test_the_explain_rule_table_agrees_with_the_catalogue() -> None:
+    """The codes and severities explain reads without importing the catalogue are the catalogue's own."""
+    from cudalign.explain.catalogue import RULES as TABLE
+    from cudalign.rules import RULES
+
+    by_name = {r.name: r for r in RULES}
+    used = {s.rule for s in SIGS}
+    assert used <= set(TABLE)
+    for name, (code, severity) in TABLE.items():
+        assert (by_name[name].code, by_name[name].severity.value) == (code, severity), name
+
+
+def test_every_signature_family_and_severity_is_known() -> None:
+    for fact in FACTS.of_kind("signature"):
+        assert fact.get("family"), fact.id
+        assert fact.get("severity") in (None, "error", "warning", "info"), fact.id

@@ -500,6 +500,10 @@ def _severity(rule_name: str, own: str | None = None) -> Severity:
     """The signature's own severity where it states one, else its rule's."""
     if own:
         return Severity(own)
+    from cudalign.explain.catalogue import RULES
+
+    if rule_name in RULES:
+        return Severity(RULES[rule_name][1])
     from cudalign.rules import rule
 
     try:

@@ -28,6 +28,10 @@ __all__ = ["Match", "Signature", "match_line", "rule_code", "scan", "signatures"
 
 def rule_code(name: str) -> str:
     """The catalogue code of a rule name (``image-requires-newer-driver`` -> ``CA401``)."""
+    from cudalign.explain.catalogue import RULES
+
+    if name in RULES:
+        return RULES[name][0]
     from cudalign.rules import rule
 
     try:
