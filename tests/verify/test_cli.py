@@ -74,3 +74,27 @@ def test_every_rule_verify_names_is_in_the_catalogue() -> None:
     assert named <= catalogue
     assert set(report._FIXES) == {n.split()[0] for n in named}
     assert static.__doc__ is not None and all(n.split()[0] in static.__doc__ for n in named)
+
+
+def test_recorded_h200_bench_as_ratios_to_its_datasheet() -> None:
+    """The H200 figures kept from the GPU machine, through the knowledge base's datasheet for NVML's name."""
+    from cudalign.cli.verify import _datasheets
+    from cudalign.facts import load
+    from cudalign.model import ComputeCapability, Gpu, Host
+    from cudalign.verify.checks import Check
+
+    recorded = json.loads((RECORDED.parent / "verify-bench-h200.json").read_text())
+    raw = next(c for c in recorded["checks"] if c["id"] == "bench.gpu0")
+    host = Host(origin="probe", gpus=(Gpu(0, "NVIDIA H200", ComputeCapability(9, 0)),))
+    sheet = _datasheets(load(), host)[0]
+    check = report.bench_ratios(
+        Check(raw["id"], raw["title"], "pass", raw["detail"], None, raw["data"]), sheet
+    )
+    assert check.status == "pass"
+    assert check.data["copy_gbs_ratio"] == pytest.approx(raw["data"]["copy_gbs"] / 4800, abs=1e-3)
+    assert check.data["bf16_tflops_ratio"] == pytest.approx(raw["data"]["bf16_tflops"] / 989.5, abs=1e-3)
+    assert check.data["datasheet_fact"] == "gpu.datasheet.h200-sxm"
+    slow = report.bench_ratios(
+        Check("b", "b", "pass", "", None, {"copy_gbs": 2000.0, "bf16_tflops": 700.0}), sheet
+    )
+    assert slow.status == "warn" and "memory bandwidth" in slow.detail and "dense bf16" not in slow.detail

@@ -115,8 +115,11 @@ def _datasheets(facts: Facts, host: Host | None) -> dict[int, Datasheet]:
 
     out: dict[int, Datasheet] = {}
     sheets = {f["gpu"]: f for f in facts.of_kind("gpu_datasheet")}
+    from cudalign.facts.query import gpu_fact
+
     for g in host.gpus if host else ():
-        f = sheets.get(g.fact_id or "")
+        known = gpu_fact(facts, g)  # the probe reports NVML's name; the knowledge base matches it
+        f = sheets.get(known.id if known is not None else "")
         if f is not None:
             out[g.index] = Datasheet(
                 f.get("memory_bandwidth_gbs"), f.get("bf16_dense_tflops"), FactRef(f.id, f.source)
