@@ -10,6 +10,7 @@ containers and 2,800 entries; vLLM's ``_C`` and its flash-attention libraries ar
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
