@@ -73,9 +73,16 @@ def _decided(findings: list[Finding], severity: Severity) -> bool:
 def driver_condition(ctx: Context) -> Iterator[Hit]:
     """The lowest driver that runs the stack (and the lowest that runs it without caveats) on the stated
     GPUs, with the still-supported branches that do; an error when no driver branch runs it."""
-    if not ctx.cuda_needs and not ctx.stack.image:
+    compat = ctx.host.container.compat_libs
+    if not ctx.cuda_needs and not ctx.stack.image and not compat:
         return
-    what = ctx.cuda_needs[0][0] if ctx.cuda_needs else f"image {ctx.stack.image}"
+    what = (
+        ctx.cuda_needs[0][0]
+        if ctx.cuda_needs
+        else f"image {ctx.stack.image}"
+        if ctx.stack.image
+        else f"the container's CUDA {ctx.host.container.compat_cuda or '?'} compat libraries"
+    )
     minimum: Version | None = None
     full: Version | None = None
     below: list[Finding] = []

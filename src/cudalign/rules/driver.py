@@ -226,7 +226,8 @@ def no_driver(ctx: Context) -> Iterator[Hit]:
     """
     if ctx.host.driver is not None and ctx.host.driver.version:
         return
-    if not ctx.cuda_needs and not (ctx.host.origin == "described" and ctx.stack.image):
+    compat = ctx.stack.image or ctx.host.container.compat_libs
+    if not ctx.cuda_needs and not (ctx.host.origin == "described" and compat):
         return
     if ctx.host.origin == "described":
         from cudalign.rules.conditions import driver_condition
