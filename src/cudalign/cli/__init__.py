@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "does the installed stack really run on this GPU: kernels, cuDNN, NCCL, vLLM, an endpoint",
     ),
     "render": ("render_plan", "files for a saved plan: requirements, uv, Dockerfile, compose, k8s"),
+    "align": ("align", "one matrix for every GPU service of a repository, as edits to its own files"),
     "snapshot": ("snapshot", "record this host and its installed distributions, for a later diff"),
     "diff": ("diff", "before/after table of two snapshots, hosts or plans, with rollback steps"),
 }
