@@ -25,7 +25,7 @@ _BASES = [
     "registry.example.com/mirror/vllm/vllm-openai:v0.13.0",
 ]
 _INSTALLS = [
-    'RUN --mount=type=cache,target=/root/.cache/pip pip install torch==2.7.1 torchvision '
+    "RUN --mount=type=cache,target=/root/.cache/pip pip install torch==2.7.1 torchvision "
     "--index-url https://download.pytorch.org/whl/cu128\n",
     'RUN ["python3", "-m", "pip", "install", "-r", "/app/requirements.txt"]\n',
     "RUN pip install --dry-run torch && uv pip install --system vllm==0.13.0\n",

@@ -43,7 +43,7 @@ def _groups(ctx: RepoContext) -> dict[tuple[str, str], list[ServiceView]]:
 
     out: dict[tuple[str, str], list[ServiceView]] = {}
     for v in ctx.views:
-        kind = v.accelerator or "none"
+        kind = v.accelerator or ("nvidia" if v.torch_cuda is not None else "none")
         files = {cs.location.file for cs in v.service.compose} | {
             c.location.file for c in v.service.containers
         }

@@ -46,8 +46,14 @@ def unpinned_cuda_package(ctx: RepoContext) -> Iterable[RepoHit]:
                 or d.name in locked
                 or d.pinned_version
                 or not cuda_sensitive(d.name, ctx.facts)
-                # torchvision, xformers … pin torch exactly: with torch pinned, the resolver picks theirs
-                or (torch_fixed and query.package_flag(ctx.facts, d.name, "pins_torch"))
+                # torchvision, torchaudio, xformers: built per torch release on its index and pinning it
+                # exactly, so with torch pinned the resolver picks the build of that torch
+                or (
+                    torch_fixed
+                    and d.name != "torch"
+                    and query.package_flag(ctx.facts, d.name, "torch_index")
+                    and query.package_flag(ctx.facts, d.name, "pins_torch")
+                )
             ):
                 continue
             key = (d.location.file, d.location.line)
