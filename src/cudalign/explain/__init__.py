@@ -85,7 +85,7 @@ def explain(
 ) -> Report:
     """Find the causes in ``text`` (one message or a whole log) and explain each for ``host``."""
     lines = text.splitlines() or [text]
-    roots, folded = fold(scan(lines, signatures(facts)))
+    roots, folded = fold(scan(lines, signatures(facts), text=text))
     view = _View(host, facts)
     findings: list[Finding] = []
     entries: list[dict[str, object]] = []

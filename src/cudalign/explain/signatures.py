@@ -182,6 +182,9 @@ def _continuation(line: str, nxt: str) -> str:
 _Hit = tuple[Signature, re.Match[str]]
 _KEY = 9
 """Characters of a filter word looked for in the input: a shared prefix (``cudaError…``) is one search."""
+_MIN_KEY = 7
+"""Shortest word used as a key where the alternative has one that long: short words (``==``, ``error``,
+``cuda``) are on many lines of a log, and every line holding a key is tried."""
 
 
 def _filters(patterns: tuple[str, ...]) -> list[LiteralFilter | None]:
@@ -227,19 +230,23 @@ class _Matcher:
         self.sigs = list(sigs)
         self.filters: list[LiteralFilter | None] = _filters(tuple(s.pattern.pattern for s in self.sigs))
         self.unfiltered = [i for i, f in enumerate(self.filters) if f is None]
-        # What to look for in the whole input: each alternative's word cut to its first few characters,
-        # then, least useful first, each key dropped whose alternatives all hold another key in their text
+        # What to look for in the whole input: few keys, since each is one pass over it. A key is the first
+        # characters of a word (4 or more characters; else the alternative's longest word) that every match
+        # of an alternative contains; greedily, the key that serves the most alternatives not yet served.
         alts = [
             (i, [w for run in runs for w in run.split()])
             for i, f in enumerate(self.filters)
             for runs in (f.alternatives if f is not None else ())
         ]
-        keys = {w[:_KEY] for f in self.filters if f is not None for w in f.words}
-        covers = {k: {a for a, (_, words) in enumerate(alts) if any(k in w for w in words)} for k in keys}
-        for key in sorted(keys, key=lambda k: (len(covers[k]), -len(k), k)):
-            others = set().union(*(covers[k] for k in keys if k != key))
-            if covers[key] <= others:
-                keys.discard(key)
+        words = {w[:_KEY] for _, ws in alts for w in ws if len(w) >= _MIN_KEY}
+        words |= {max(ws, key=len)[:_KEY] for _, ws in alts if ws and all(len(w) < _MIN_KEY for w in ws)}
+        covers = {k: {a for a, (_, ws) in enumerate(alts) if any(k in w for w in ws)} for k in words}
+        keys: list[str] = []
+        todo = set(range(len(alts)))
+        while todo:
+            key = max(words, key=lambda k: (len(covers[k] & todo), len(k), k))
+            keys.append(key)
+            todo -= covers[key]
         self.by_key: dict[str, list[int]] = {
             k: sorted({alts[a][0] for a in covers[k]}) for k in sorted(keys, key=lambda k: -len(k))
         }
@@ -258,10 +265,15 @@ class _Matcher:
         return None
 
 
-def _cleaned(lines: Iterable[str]) -> tuple[list[str], str]:
-    """The lines without colour codes and line ends, and the same joined with newlines."""
+def _cleaned(lines: Iterable[str], text: str | None = None) -> tuple[list[str], str]:
+    """The lines without colour codes and line ends, and the same joined with newlines (``text`` itself when
+    the lines were split from it at newlines only: a 50 MB log is not joined again)."""
     raw = lines if isinstance(lines, list) else list(lines)
-    body = "\n".join(raw)
+    size = sum(map(len, raw)) + max(len(raw) - 1, 0)
+    if text is not None and text[size : size + 1] in ("", "\n") and len(text) <= size + 1:
+        body = text[:size] if len(text) > size else text
+    else:
+        body = "\n".join(raw)
     if "\r" in body or body.count("\n") != max(len(raw) - 1, 0):  # line ends inside lines
         cleaned = [_clean(line) for line in raw]
     elif "\x1b" in body:
@@ -285,15 +297,16 @@ def _keys_by_line(keys: Iterable[str], cleaned: Sequence[str], body: str) -> dic
     return holding
 
 
-def scan(lines: Iterable[str], sigs: Sequence[Signature]) -> tuple[Match, ...]:
+def scan(lines: Iterable[str], sigs: Sequence[Signature], *, text: str | None = None) -> tuple[Match, ...]:
     """Each distinct cause once, in order of first appearance.
 
     A cause is a signature (and, for missing libraries, the library): the same error repeated by every
     worker of a server is one cause with a count. A line no signature matches is tried joined with the next
     one, for messages a terminal or logger wrapped; such a match must span the join. Only the lines that
     hold a signature's literal text (or precede one that does) are tried: the others cannot match.
+    ``text``, when given, is what ``lines`` were split from (saves joining them again).
     """
-    cleaned, body = _cleaned(lines)
+    cleaned, body = _cleaned(lines, text)
     matcher = _matcher(tuple(sigs))
     holding = _keys_by_line(matcher.by_key, cleaned, body)
     # a line that holds no signature's key cannot match, nor can it joined with a next line holding none
