@@ -40,6 +40,7 @@ __all__ = [
     "max_cuda_for_driver",
     "min_driver_for_cuda",
     "mvc_floor",
+    "next_branch_first_release",
     "package_builds",
     "package_fact",
     "package_flag",
@@ -245,6 +246,16 @@ def last_branch_for(facts: Facts, gpu: Fact | None) -> Answer[int | None]:
 
 _SUPPORTED_DESIGNATIONS = frozenset({"LTSB", "PB", "NFB"})
 """NVIDIA's lifecycle designations of supported branches: long-term, production, new feature."""
+
+
+def next_branch_first_release(facts: Facts, branch: int) -> Version | None:
+    """The first release of the branch after ``branch`` (580 -> R590's 590.44.01), where a fact gives it."""
+    later = sorted(f["branch"] for f in facts_of_kind(facts, "driver_branch") if f["branch"] > branch)
+    for b in later:
+        first = branch_first_release(facts, b).value
+        if first is not None:
+            return first
+    return None
 
 
 def _today(on: dt.date | None) -> str:

@@ -83,10 +83,12 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
             )
     for gpu, fact in ctx.gpus:
         last = query.last_branch_for(ctx.facts, fact)
-        if last.value is not None and d.major > last.value:
+        after = query.next_branch_first_release(ctx.facts, last.value) if last.value is not None else None
+        # compared with the next branch's first release, not the major number: Windows numbers R580 58x.xx
+        if last.value is not None and after is not None and d >= after:
             yield Hit(
-                f"Driver {ctx.driver_text} (R{d.major}) no longer supports {gpu.name}: R{last.value} is the "
-                f"last driver branch for {fact['arch'] if fact else 'its'} GPUs.",
+                f"Driver {ctx.driver_text} (after R{last.value}) no longer supports {gpu.name}: "
+                f"R{last.value} is the last driver branch for {fact['arch'] if fact else 'its'} GPUs.",
                 f"Stay on (or go back to) R{last.value} ('cudalign runbook --driver {last.value}').",
                 (*last.refs, *((fact.ref,) if fact is not None else ())),
             )
