@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from cudalign.explain import SCHEMA, driver_text, explain, scan, signatures
 from cudalign.facts import Facts, load
@@ -116,7 +117,12 @@ def test_arch_message_names_the_first_toolkit_for_the_capability(facts: Facts) -
     (f,) = explain(text, facts, host).findings
     first = next(x for x in facts.of_kind("arch_support") if str(x["cc"]) == "12.0")["first_cuda"]
     assert f"first targeted by CUDA {first}" in f.message
-    assert "yours is 550.107.02" in f.fix
+    assert "newer driver than yours (550.107.02)" in f.fix
+    # the torch index whose builds carry sm_120, the oldest such variant (the least driver change)
+    variant = f.fix.split("download.pytorch.org/whl/", 1)[1].split()[0]
+    builds = [b for b in facts.of_kind("torch_build") if b["variant"] == variant]
+    assert builds and any(str(cc) == "12.0" for b in builds for cc in b["archs"])
+    assert f"cu{str(first).replace('.', '')}" == variant
 
 
 def test_bf16_message_judges_each_gpu_of_the_host(facts: Facts) -> None:
@@ -235,3 +241,56 @@ def test_no_cuda_gpus_shows_the_visible_devices(facts: Facts) -> None:
     (f,) = explain("RuntimeError: No CUDA GPUs are available", facts, host).findings
     assert (f.code, f.name) == ("CA403", "container-no-gpu")
     assert "CUDA_VISIBLE_DEVICES='1' with 1 GPU(s) visible" in f.message
+
+
+# --------------------------------------------------------------------------- computed fixes
+
+
+def test_a_described_host_without_driver_says_driver_not_given(facts: Facts) -> None:
+    """A described host whose driver was not stated has one nobody named: never 'no driver loaded'."""
+    host = describe_host(facts, gpus=["L40S"])
+    report = explain(CONTAINER, facts, host)
+    (f,) = report.findings
+    assert "driver not given" in f.message.lower()
+    assert "no nvidia driver loaded" not in f.message.lower()
+    from cudalign.render.explain import text
+
+    assert "driver not given" in text(report)
+
+
+def test_the_recommended_driver_is_on_a_supported_branch_never_an_eol_one(facts: Facts) -> None:
+    """Catches: CUDA 12.9's own driver is on R575 (end of life); the fix names the lowest supported branch."""
+    need = min_driver_for_cuda(facts, "12.9").value
+    assert need is not None and need.major not in supported_branches(facts).value  # R575 is EOL
+    host = describe_host(facts, gpus=["L40S"], driver="550.107.02")
+    (f,) = explain(CONTAINER, facts, host).findings
+    branch = int(f.fix.split("cudalign runbook --driver ", 1)[1].split("`", 1)[0])
+    assert branch in supported_branches(facts).value
+
+
+def test_the_torch_index_within_the_driver_is_the_newest_variant_with_the_arch(facts: Facts) -> None:
+    host = describe_host(facts, gpus=["L40S"], driver="580.65.06")
+    text = "NVIDIA L40S with CUDA capability sm_89 is not compatible with the current PyTorch installation."
+    (f,) = explain(text, facts, host).findings
+    variant = f.fix.split("download.pytorch.org/whl/", 1)[1].split()[0]
+    from cudalign.facts.query import max_cuda_for_driver, variant_cuda
+
+    have = max_cuda_for_driver(facts, "580.65.06").value
+    assert have is not None
+    fitting: dict[str, Version] = {}
+    for b in facts.of_kind("torch_build"):
+        cuda = variant_cuda(b["variant"])
+        sass = any(cc.major == 8 and cc.minor <= 9 for cc in b["archs"])  # sm_86 code runs on sm_89
+        if b["platform"] == "linux_x86_64" and sass and cuda is not None and cuda <= have:
+            fitting[b["variant"]] = cuda
+    assert variant in fitting
+    assert fitting[variant] == max(fitting.values())
+    assert "newer driver" not in f.fix
+
+
+def test_a_toolchain_arch_message_names_the_toolkits_that_target_it(facts: Facts) -> None:
+    text = "nvcc fatal   : Unsupported gpu architecture 'compute_120'"
+    (f,) = explain(text, facts, None).findings
+    first = next(x for x in facts.of_kind("arch_support") if str(x["cc"]) == "12.0")["first_cuda"]
+    assert f"first targeted by CUDA {first}" in f.message
+    assert f"compile with a CUDA toolkit from {first} on" in f.fix

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from cudalign.model import FactRef, Host, Severity
+from cudalign.model import ComputeCapability, FactRef, Host, Severity
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
@@ -147,9 +147,17 @@ def _digits_cc(text: str | None) -> str | None:
     return f"{int(digits[:-1])}.{digits[-1]}"
 
 
-def torch_index_for(view: _View, cc: str | None, d: _Detail) -> str | None:
+def _runs(
+    cc: ComputeCapability, archs: Iterable[ComputeCapability], ptx: Iterable[ComputeCapability]
+) -> bool:
+    """Machine code for X.y runs on X.z (z >= y, never across majors); PTX for an older one JITs forward."""
+    return any(a.major == cc.major and a.minor <= cc.minor for a in archs) or any(p <= cc for p in ptx)
+
+
+def torch_index_for(view: _View, cc: str | None, d: _Detail, *, within_driver: bool = True) -> str | None:
     """'pip install torch --index-url …/cuXYZ' for the newest torch variant whose builds for this host's
-    platform have machine code for ``cc`` and whose CUDA the driver supports (when the driver is known)."""
+    platform have machine code for ``cc`` and (``within_driver``, when the driver is known) whose CUDA the
+    driver supports; otherwise the oldest such variant, the one that asks least of a driver upgrade."""
     from cudalign.errors import InvalidInput
     from cudalign.model import ComputeCapability
 
@@ -160,16 +168,16 @@ def torch_index_for(view: _View, cc: str | None, d: _Detail) -> str | None:
     except InvalidInput:
         return None
     platform = view.query.platform_key(view.host) if view.host is not None else "linux_x86_64"
-    max_cuda, _ = view.max_cuda()
+    max_cuda, _ = view.max_cuda() if within_driver else (None, ())
     have = _version(max_cuda)
     best: tuple[Version, Fact] | None = None
     for f in view.facts.of_kind("torch_build"):
         cuda = view.query.variant_cuda(f["variant"])
-        if f["platform"] != platform or want not in f["archs"] or cuda is None:
+        if f["platform"] != platform or cuda is None or not _runs(want, f["archs"], f.get("ptx") or ()):
             continue
         if have is not None and view.query.cuda_minor(cuda) > have:
             continue
-        if best is None or cuda > best[0]:
+        if best is None or (cuda > best[0] if within_driver else cuda < best[0]):  # else least change
             best = (cuda, f)
     if best is None:
         return None
@@ -316,13 +324,16 @@ def _arch(view: _View, g: Mapping[str, str], d: _Detail) -> None:
                 + (" (for Triton: TRITON_PTXAS_PATH to that toolkit's ptxas).")
             )
             return
-        index = torch_index_for(view, cc, d)
+        have, want = _version(view.driver), _version(drv)
+        too_old = have is not None and want is not None and have < want
+        index = torch_index_for(view, cc, d, within_driver=not too_old)
         generic = f"install a torch (or extension) build for CUDA {first} or newer whose arch list has it"
         d.fix = index or generic
-        have, want = _version(view.driver), _version(drv)
-        if have is not None and want is not None and have < want:
+        if too_old:
             hint = _upgrade_hint(view, first, d)
-            d.fix += f"; that needs driver >= {drv} (yours is {view.driver})" + (f": {hint}" if hint else "")
+            d.fix += f"; CUDA {first} needs a newer driver than yours ({view.driver})" + (
+                f": {hint}" if hint else ""
+            )
         d.fix += "."
 
 

@@ -18,7 +18,10 @@ def _host_line(host: Host | None, note: str | None) -> str:
         return note or "host: unknown"
     gpus = ", ".join(g.name for g in host.gpus) or "no GPU"
     has_driver = host.driver is not None and host.driver.version
-    driver = f"driver {host.driver.version}" if host.driver is not None and has_driver else "no NVIDIA driver"
+    if host.driver is not None and has_driver:
+        driver = f"driver {host.driver.version}"
+    else:  # a described or recorded host without a driver has one nobody stated
+        driver = "no NVIDIA driver" if host.origin == "probe" else "driver not given"
     where = {"probe": "this machine", "file": "recorded host", "described": "described host"}.get(
         host.origin, host.origin
     )
