@@ -508,18 +508,36 @@ def _with_image(
     failures: dict[tuple[str, ...], dict[str, Rejection]],
     series: tuple[str, ...],
 ) -> Matrix:
-    """The matrix with the first base image that passes on this driver (the vLLM image, else nvidia/cuda)."""
+    """The matrix with the first base image that passes on this driver (the vLLM image, else nvidia/cuda).
+
+    An image that adds a warning of its own (compat libraries that may fail with error 804 on a GPU no
+    source covers) is passed over for the next one that adds none, and kept only when none does."""
     hc = query.host_cuda(facts, h).value
     tried: list[Rejection] = []
+    fallback: Matrix | None = None
+    bare = {(f.code, f.message) for f in findings}
     for img in _images(facts, stack, hc):
         with_img = _attach(stack, img)
         f2 = check(h, with_img, facts, features=features)
         v2 = verdict(f2)
         if v2 in (Verdict.OK, Verdict.CAVEATS):
-            return dataclasses.replace(_matrix(with_img, f2, h, change, names), images_rejected=tuple(tried))
+            own = [f for f in f2 if f.severity is Severity.WARNING and (f.code, f.message) not in bare]
+            if own and fallback is None:
+                fallback = _matrix(with_img, f2, h, change, names)
+                tried.append(Rejection(img.reference, own[0].code, own[0].name, own[0].message))
+                continue
+            if not own:
+                return dataclasses.replace(
+                    _matrix(with_img, f2, h, change, names), images_rejected=tuple(tried)
+                )
+            continue
         rej = _rejection(img.reference, f2, v2, change)
         if rej is not None:
             tried.append(rej)
+    if fallback is not None:
+        return dataclasses.replace(
+            fallback, images_rejected=tuple(r for r in tried if r.family != fallback.image)
+        )
     return dataclasses.replace(_matrix(stack, findings, h, change, names), images_rejected=tuple(tried))
 
 
@@ -579,7 +597,11 @@ def _matrix(
         install_pip=pip,
         requirements=reqs,
         verdict=verdict(findings),
-        caveats=tuple(f"{f.code} {f.name}: {f.message}" for f in findings if f.severity is Severity.WARNING),
+        caveats=tuple(
+            dict.fromkeys(
+                f"{f.code} {f.name}: {f.message}" for f in findings if f.severity is Severity.WARNING
+            )
+        ),
         runbook=f"cudalign runbook --driver {Version(drv).major}" if change and drv else None,
         stack=stack,
         findings=findings,

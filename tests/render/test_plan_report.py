@@ -46,7 +46,8 @@ def test_json_lists_the_plan_after_the_report_with_matrices_without_their_stack(
     ]  # fmt: skip
     assert data["findings"] == [] and data["considered"] == plan.considered
     first = data["matrices"][0]
-    assert "stack" not in first and list(first)[-2:] == ["findings", "images_rejected"]
+    assert "stack" not in first and list(first)[-3:] == ["findings", "images_rejected", "driver_assumed"]
+    assert first["driver_assumed"] is False
     assert first["label"] == "A" and first["verdict"] == plan.matrices[0].verdict.value
     assert [f["code"] for f in first["findings"]] == [f.code for f in plan.matrices[0].findings]
 

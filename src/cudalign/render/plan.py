@@ -51,9 +51,9 @@ def json(report: Report) -> str:
 def _rows(m: Matrix) -> list[tuple[str, str]]:
     drv = m.driver or "?"
     if m.driver_assumed:
-        driver = (
-            f"{m.driver_branch} from {drv} (driver not given: any {m.driver_branch} driver from this release)"
-        )
+        since = f"from {drv} " if "." in drv else ""
+        driver = f"{m.driver_branch} {since}(driver not given: any {m.driver_branch} driver "
+        driver += "from this release)" if since else "will do)"
     elif m.driver_change:
         driver = f"upgrade to {drv} ({m.driver_branch}), reboot needed; runbook: {m.runbook}"
     else:

@@ -188,14 +188,14 @@ def gpu_condition(ctx: Context) -> Iterator[Hit]:
         )
         return
     ranges = cc_ranges(good, known)
-    # the build facts first: they say what the build has; arch facts say why old GPUs are out
-    refs.sort(key=lambda f: all(r.id.startswith(("arch.", "gpu.")) for r in f.facts))
+
     on = f" on driver {ctx.driver_text}" if ctx.driver is not None else ""
     yield Hit(
         f"No GPU was given: it runs on GPUs {ranges}{on}.",
         "Check the host's GPUs against this (nvidia-smi --query-gpu=name,compute_cap --format=csv), or give "
         "--gpu NAME to judge them.",
-        _refs(refs)[:4],
+        # the build facts first: they say what the build has; arch facts say why old GPUs are out
+        tuple(sorted(_refs(refs), key=lambda r: r.id.startswith(("arch.", "gpu."))))[:4],
         severity=Severity.WARNING,
         condition=Condition(subject="gpu", text=f"a GPU of {ranges}", archs=tuple(good)),
     )
