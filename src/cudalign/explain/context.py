@@ -7,12 +7,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from cudalign.model import ComputeCapability, FactRef, Host, Severity
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
+    from packaging.specifiers import SpecifierSet
+
     from cudalign.facts import Fact, Facts
 
 
@@ -53,9 +56,13 @@ class _View:
     def __init__(self, host: Host | None, facts: Facts) -> None:
         self.host = host
         self.facts = facts
+
+    @property
+    def query(self) -> ModuleType:
+        """The knowledge base's queries, imported when a specialiser first asks (not for a bare line)."""
         from cudalign.facts import query
 
-        self.query = query
+        return query
 
     @property
     def driver(self) -> str | None:
@@ -354,8 +361,10 @@ def _last_cuda_for(view: _View, cc: str, d: _Detail) -> str | None:
 
 def _feature_spec(view: _View, g: Mapping[str, str], d: _Detail) -> SpecifierSet | None:
     """The capabilities that have the feature: its fact, else the message's number or architecture."""
+    from packaging.specifiers import SpecifierSet
+
     name = (g.get("_feature") or g.get("feature", "")).lower()
-    if name and view.query is not None:
+    if name:
         for candidate in (name, f"{name}-2"):  # FlashAttention's message comes from FlashAttention 2
             fact = view.query.feature(view.facts, candidate)
             if fact is not None:
