@@ -1,8 +1,8 @@
 """`cudalign explain TEXT | --log FILE | -`: what an error message means on this host, and the fix.
 
 Exit codes follow the rest of cudalign (and ruff, pip-audit): 1 when a recognised cause is at or above
-``--fail-on`` (default ``error``; every known signature is an error, so a recognised message exits 1),
-0 when nothing was recognised or ``--fail-on never``, 2 for usage or input errors.
+``--fail-on`` (default ``error``: a recognised error exits 1, a warning or a harmless note does not),
+0 when nothing at that level was recognised or ``--fail-on never``, 2 for usage or input errors.
 """
 
 from __future__ import annotations
