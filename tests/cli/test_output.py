@@ -29,6 +29,7 @@ RUNS: dict[str, list[str]] = {
     "matrix": ["matrix", "--gpu", "H100", "--driver", "550.54.15", "--max", "3"],
     "explain": ["explain", "--no-probe", "CUDA driver version is insufficient for CUDA runtime version"],
     "doctor": ["doctor", "--fail-on", "never"],
+    "verify": ["verify", "--static", "--gpu", "H100", "--driver", "550.54.15"],
     "runbook": [
         "runbook",
         "--driver",

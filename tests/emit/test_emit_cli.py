@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cudalign.cli import main
-from cudalign.cli.render_plan import EMIT_KINDS
+from cudalign.cli.emit_output import EMIT_KINDS
 from cudalign.emit import KINDS
 from emit.scenarios import SCENARIOS, host_flags, scenario_source
 

@@ -20,7 +20,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "emit"
 def normal(text: str) -> str:
     """The plan digest hashes every word of the plan (each rejection's reason too); the golden files hold
     it as ``sha256:…`` so that rewording a rule does not change them (test_cli checks the digest)."""
-    return re.sub(r"sha256:[0-9a-f]{12}", "sha256:…", text)
+    return re.sub(r"plan-[0-9a-f]{12}-", "plan-…-", re.sub(r"sha256:[0-9a-f]{12}", "sha256:…", text))
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

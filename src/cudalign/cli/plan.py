@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16"
     )
-    from cudalign.cli.render_plan import add_emit_arguments
+    from cudalign.cli.emit_output import add_emit_arguments
 
     add_emit_arguments(parser, required=False)
     add_host_arguments(parser)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         features=args.feature,
     )
     if args.emit:  # -o is then a directory
-        from cudalign.cli.render_plan import emit_files
+        from cudalign.cli.emit_output import emit_files
         from cudalign.emit import source_from_plan
 
         if not plan.matrices:
