@@ -30,8 +30,6 @@ MARK = "@@cudalign-verify "
 
 SIGNALS = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
 
-PACKAGES = ("vllm", "flash_attn", "xformers", "flashinfer", "ctranslate2", "onnxruntime", "bitsandbytes")
-"""Import names of the neighbouring packages checked when present, each with a tiny op below."""
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -735,6 +733,8 @@ _OPS: dict[str, Callable[[Checks, dict[str, Any]], str]] = {
     "onnxruntime": _op_onnxruntime,
     "bitsandbytes": _op_bitsandbytes,
 }
+"""Import name of each neighbouring package checked when present -> its tiny op (the op is code, so the
+names live with it rather than in the knowledge base)."""
 
 
 # --------------------------------------------------------------------------- main
@@ -796,7 +796,7 @@ def main(cfg: dict[str, Any]) -> dict[str, Any]:
             )
             emit("check", **c.results[-1])
     if cfg.get("packages", True) and gpus:
-        for name in PACKAGES:
+        for name in _OPS:
             if _present(name):
                 c.run(
                     f"package.{name}",
