@@ -62,8 +62,9 @@ def explain(result: AlignResult) -> str:
     for f in result.changed:
         for why in f.reasons:
             out.append(f"  {f.path}: {why}")
-    for f in result.remaining:
-        out.append(f"still: {f.code} {f.name} {f.location.file if f.location else ''}: {f.message}")
+    for left in result.remaining:
+        where = left.location.file if left.location else ""
+        out.append(f"still: {left.code} {left.name} {where}: {left.message}")
     return "\n".join(out) + "\n"
 
 
