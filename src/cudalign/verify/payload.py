@@ -31,7 +31,6 @@ MARK = "@@cudalign-verify "
 SIGNALS = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
 
 
-
 # --------------------------------------------------------------------------- pure helpers
 
 
