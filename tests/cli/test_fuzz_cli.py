@@ -307,11 +307,13 @@ def _runnable(command: str) -> tuple[tuple[str, ...], ...]:
 
 
 OFFLINE_FACTS = ("status", "show")
+SERVERS = (("mcp",),)
+"""Commands that serve a client until it goes: parsed, never run."""
 RUN = [
     words
     for c in sorted(COMMANDS)
     for words in _runnable(c)
-    if words[:1] != ("facts",) or words[1] in OFFLINE_FACTS
+    if (words[:1] != ("facts",) or words[1] in OFFLINE_FACTS) and words not in SERVERS
 ]
 PARSE_ONLY = [words for c in sorted(COMMANDS) for words in _runnable(c) if words not in RUN]
 

@@ -38,6 +38,8 @@ LIBRARY = frozenset(
         "doctor",
         "snapshot",
         "diff",
+        "matrix",
+        "mcp_server",
     }
 )
 """Pure functions between the snapshot and the renderer."""
