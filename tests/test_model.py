@@ -166,6 +166,7 @@ def _every_field_host() -> Host:
             nvml_mismatch=True,
             library_version="575.51.03",
             unknown={"cuda": "libcuda not loadable"},
+            given="R570",
         ),
         gpus=(
             Gpu(
