@@ -94,8 +94,14 @@ CASES: dict[str, RuleCases] = {
                 ("H100",),
                 host={"origin": "probe", "unknown": {"driver": "libcuda.so.1 not found"}},
             ),
+            EngineCase(
+                "a described host without a driver: the driver it needs", ("torch==2.9.0",), ("H100",)
+            ),
         ),
-        (EngineCase("a driver", ("torch==2.9.0",), ("H100",), NEW),),
+        (
+            EngineCase("a driver", ("torch==2.9.0",), ("H100",), NEW),
+            EngineCase("a driver given as a branch", ("torch==2.9.0",), ("H100",), "R580"),
+        ),
     ),
     "CA105": RuleCases(
         (
@@ -111,7 +117,10 @@ CASES: dict[str, RuleCases] = {
     ),
     # ---------------------------------------------------------------- architectures
     "CA201": RuleCases(
-        (EngineCase("Blackwell on cu124 torch", ("torch==2.6.0+cu124",), ("RTX 5090",), "570.133.07"),),
+        (
+            EngineCase("Blackwell on cu124 torch", ("torch==2.6.0+cu124",), ("RTX 5090",), "570.133.07"),
+            EngineCase("a described host without a GPU: the GPUs that run it", ("torch==2.9.0",), (), NEW),
+        ),
         (EngineCase("Blackwell on cu128 torch", ("torch==2.7.0+cu128",), ("RTX 5090",), "570.133.07"),),
     ),
     "CA202": RuleCases(
