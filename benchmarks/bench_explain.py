@@ -41,7 +41,7 @@ _ERRORS = [
     "ImportError: /opt/venv/lib/python3.12/site-packages/vllm/_C.abi3.so: undefined symbol: "
     "_ZN3c104cuda29c10_cuda_check_implementationEiPKcS2_ib",
     "RuntimeError: CUDA error: no kernel image is available for execution on the device",
-    "(Worker_PP0_TP1_EP1 pid=34510) ERROR 04-12 01:50:23 [multiproc_executor.py:971] ValueError(\"type fp8e4nv "
+    '(Worker_PP0_TP1_EP1 pid=34510) ERROR 04-12 01:50:23 [multiproc_executor.py:971] ValueError("type fp8e4nv '
     "not supported in this architecture. The supported fp8 dtypes are ('fp8e4b15', 'fp8e5')\")",
     "FAIL : Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.11: cannot open "
     "shared object file: No such file or directory",

@@ -294,3 +294,18 @@ def test_a_toolchain_arch_message_names_the_toolkits_that_target_it(facts: Facts
     first = next(x for x in facts.of_kind("arch_support") if str(x["cc"]) == "12.0")["first_cuda"]
     assert f"first targeted by CUDA {first}" in f.message
     assert f"compile with a CUDA toolkit from {first} on" in f.fix
+
+
+def test_a_missing_cuda_library_names_the_wheel_of_its_major(facts: Facts) -> None:
+    """The fix is a command: the cuda_library fact's wheel with the CUDA major the message asks for."""
+    line = "RuntimeError: Library libcublas.so.12 is not found or cannot be loaded"
+    (f,) = explain(line, facts, None).findings
+    assert f.fix.startswith("pip install nvidia-cublas-cu12 ")
+    assert "cuda_library.cublas" in [r.id for r in f.facts]
+
+
+def test_a_cudnn_major_is_not_read_as_a_cuda_major(facts: Facts) -> None:
+    """Catches not: libcudnn.so.9 is cuDNN 9, not CUDA 9; no nvidia-cudnn-cu9 is suggested."""
+    line = "OSError: libcudnn.so.9: cannot open shared object file: No such file"
+    (f,) = explain(line, facts, None).findings
+    assert "-cu9" not in f.fix

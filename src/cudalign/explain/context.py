@@ -420,9 +420,29 @@ def _torchvision(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         )
 
 
+def _wheel_for(view: _View, lib: str, major: str | None, d: _Detail) -> str | None:
+    """``pip install nvidia-cublas-cu12`` for a CUDA library of a CUDA major its wheels are suffixed with
+    (``cuda_library`` facts whose wheels provide the CUDA major; cuDNN's and NCCL's majors are their own)."""
+    name = lib.removeprefix("lib").lower()
+    if not major or not major.isdigit() or int(major) > 12:  # CUDA 13 wheels are not suffixed the same way
+        return None
+    for f in view.facts.of_kind("cuda_library"):
+        if f.get("provides_cuda") and name in (f["library"], f["library"] + "lt"):
+            d.facts.append(f.ref)
+            return f"pip install {f['wheel']}-cu{major}"
+    return None
+
+
 def _library(view: _View, g: Mapping[str, str], d: _Detail) -> None:
     major, lib = g.get("major"), g.get("library", "")
     version, cuda = view.torch()
+    wheel = _wheel_for(view, lib, major, d)
+    if wheel and not (cuda and version and cuda.split(".", 1)[0] != major):
+        d.fix = (
+            f"{wheel} (the {lib} of CUDA {major}) and make it visible to the loader (its lib folder under "
+            "site-packages/nvidia on LD_LIBRARY_PATH, or import torch first, which loads its own copies); "
+            f"or move the program to a build for the CUDA major the rest of the environment uses."
+        )
     if not (major and cuda and version) or lib.startswith(("libcudnn", "libnccl")):
         return
     if cuda.split(".", 1)[0] != major:
