@@ -41,18 +41,19 @@ _ERRORS = [
     "ImportError: /opt/venv/lib/python3.12/site-packages/vllm/_C.abi3.so: undefined symbol: "
     "_ZN3c104cuda29c10_cuda_check_implementationEiPKcS2_ib",
     "RuntimeError: CUDA error: no kernel image is available for execution on the device",
-    '(Worker_PP0_TP1_EP1 pid=34510) ERROR 04-12 01:50:23 [multiproc_executor.py:971] ValueError("type fp8e4nv '
-    "not supported in this architecture. The supported fp8 dtypes are ('fp8e4b15', 'fp8e5')\")",
-    "FAIL : Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.11: cannot open "
-    "shared object file: No such file or directory",
+    "(Worker_PP0_TP1_EP1 pid=34510) ERROR 04-12 01:50:23 [multiproc_executor.py:971] "
+    'ValueError("type fp8e4nv not supported in this architecture. The supported fp8 dtypes are '
+    "('fp8e4b15', 'fp8e5')\")",
+    "FAIL : Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.11: "
+    "cannot open shared object file: No such file or directory",
 ]
 _NEAR_MISSES = [
     "INFO 11-22 09:15:02 [cuda.py:244] Using Flash Attention backend on V1 engine.",
     "(EngineCore_DP0 pid=212) NCCL version 2.27.3+cuda12.9",
     "NCCL INFO ncclCommInitRank comm 0x55d5 rank 0 nranks 2 cudaDev 0 busId 1000 - Init COMPLETE",
     "if not torch.cuda.is_available():",
-    "E0000 00:00:1730948968.005845   14809 cuda_blas.cc:1418] Unable to register cuBLAS factory: Attempting to "
-    "register factory for plugin cuBLAS when one has already been registered",
+    "E0000 00:00:1730948968.005845   14809 cuda_blas.cc:1418] Unable to register cuBLAS factory: "
+    "Attempting to register factory for plugin cuBLAS when one has already been registered",
     "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 22.78 GiB. GPU 0 has a total capacity of "
     "31.47 GiB of which 12.73 GiB is free.",
     "INFO 03-19 11:53:56 [cuda.py:282] Using XFormers backend.  ",
