@@ -309,3 +309,14 @@ def test_a_cudnn_major_is_not_read_as_a_cuda_major(facts: Facts) -> None:
     line = "OSError: libcudnn.so.9: cannot open shared object file: No such file"
     (f,) = explain(line, facts, None).findings
     assert "-cu9" not in f.fix
+
+
+def test_a_missing_library_of_a_cuda_the_driver_lacks_adds_the_driver_to_move_to(facts: Facts) -> None:
+    line = "ImportError: libcudart.so.13: cannot open shared object file: No such file or directory"
+    old = describe_host(facts, gpus=["H100"], driver="550.107.02")
+    (f,) = explain(line, facts, old).findings
+    assert f.fix.startswith("pip install 'nvidia-cuda-runtime==13.*'")
+    assert "CUDA 13 also needs a newer driver" in f.fix
+    new = describe_host(facts, gpus=["H100"], driver="580.65.06")
+    (g,) = explain(line, facts, new).findings
+    assert "newer driver" not in g.fix

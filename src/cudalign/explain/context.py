@@ -422,13 +422,17 @@ def _torchvision(view: _View, g: Mapping[str, str], d: _Detail) -> None:
 
 def _wheel_for(view: _View, lib: str, major: str | None, d: _Detail) -> str | None:
     """``pip install nvidia-cublas-cu12`` for a CUDA library of a CUDA major its wheels are suffixed with
-    (``cuda_library`` facts whose wheels provide the CUDA major; cuDNN's and NCCL's majors are their own)."""
+    (``cuda_library`` facts whose wheels provide the CUDA major; cuDNN's and NCCL's majors are their own).
+    From CUDA 13 the wheels are unsuffixed and versioned as the toolkit (``nvidia-cublas>=13.0.0.19`` in
+    the requirements the PyPI snapshot holds), so the major becomes a version pin."""
     name = lib.removeprefix("lib").lower()
-    if not major or not major.isdigit() or int(major) > 12:  # CUDA 13 wheels are not suffixed the same way
+    if not major or not major.isdigit():
         return None
     for f in view.facts.of_kind("cuda_library"):
         if f.get("provides_cuda") and name in (f["library"], f["library"] + "lt"):
             d.facts.append(f.ref)
+            if int(major) >= 13:
+                return f"pip install '{f['wheel']}=={major}.*'"
             return f"pip install {f['wheel']}-cu{major}"
     return None
 
@@ -443,6 +447,11 @@ def _library(view: _View, g: Mapping[str, str], d: _Detail) -> None:
             "site-packages/nvidia on LD_LIBRARY_PATH, or import torch first, which loads its own copies); "
             f"or move the program to a build for the CUDA major the rest of the environment uses."
         )
+        max_cuda = _version(view.max_cuda()[0]) if view.host is not None else None
+        if max_cuda is not None and major is not None and max_cuda.major < int(major):
+            hint = _upgrade_hint(view, f"{major}.0", d)
+            if hint:
+                d.fix += f" CUDA {major} also needs a newer driver than this host's: {hint}."
     if not (major and cuda and version) or lib.startswith(("libcudnn", "libnccl")):
         return
     if cuda.split(".", 1)[0] != major:
