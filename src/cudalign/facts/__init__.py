@@ -168,13 +168,20 @@ class Facts:
                 index.setdefault(pci.lower(), f)
         return index
 
-    def gpu(self, text: str) -> Fact:
-        """Find a GPU by product name, alias, NVML name or PCI device id; raise :class:`UnknownGpu`."""
-        from cudalign.facts.gpu_names import candidate_keys, did_you_mean
+    def find_gpu(self, text: str) -> Fact | None:
+        """The GPU a name, alias, NVML name or PCI id stands for, or ``None`` (no hint is worked out)."""
+        from cudalign.facts.gpu_names import candidate_keys
 
         hit = self._gpu_index.get(text.strip().lower())
         for key in candidate_keys(text):
             hit = hit or self._gpu_index.get(key)
+        return hit
+
+    def gpu(self, text: str) -> Fact:
+        """Find a GPU by product name, alias, NVML name or PCI device id; raise :class:`UnknownGpu`."""
+        from cudalign.facts.gpu_names import did_you_mean
+
+        hit = self.find_gpu(text)
         if hit is None:
             close = did_you_mean(text, self.of_kind("gpu"))
             hint = f"did you mean {' or '.join(repr(n) for n in close)}? " if close else ""

@@ -331,10 +331,7 @@ def gpu_fact(facts: Facts, gpu: Gpu) -> Fact | None:
     """The knowledge-base entry of a GPU, by its recorded fact id or its name."""
     if gpu.fact_id and gpu.fact_id in facts:
         return facts.get(gpu.fact_id)
-    try:
-        return facts.gpu(gpu.name)
-    except Exception:  # UnknownGpu: a name the knowledge base does not hold
-        return None
+    return facts.find_gpu(gpu.name)
 
 
 def gpu_brands(facts: Facts, fact: Fact | None) -> Answer[frozenset[str]]:
