@@ -94,7 +94,8 @@ def explain(
         d = _Detail()
         special = _SPECIALISERS.get(sig.rule)
         if special is not None:
-            special(view, {**m.groups, "_family": sig.family, "_feature": sig.feature}, d)
+            context = {"_family": sig.family, "_feature": sig.feature, "_fix": _fmt(sig.fix, m.groups)}
+            special(view, {**m.groups, **context}, d)
         d.context = [c[:1].upper() + c[1:] for c in d.context]
         meaning = _fmt(sig.meaning, m.groups)
         fix = d.fix or _fmt(sig.fix, m.groups)

@@ -442,10 +442,10 @@ def _library(view: _View, g: Mapping[str, str], d: _Detail) -> None:
     version, cuda = view.torch()
     wheel = _wheel_for(view, lib, major, d)
     if wheel and not (cuda and version and cuda.split(".", 1)[0] != major):
+        own = g.get("_fix", "").rstrip(".")
         d.fix = (
-            f"{wheel} (the {lib} of CUDA {major}) and make it visible to the loader (its lib folder under "
-            "site-packages/nvidia on LD_LIBRARY_PATH, or import torch first, which loads its own copies); "
-            f"or move the program to a build for the CUDA major the rest of the environment uses."
+            f"{own}. The {lib} of CUDA {major}: {wheel}, with its lib folder under site-packages/nvidia on "
+            "LD_LIBRARY_PATH (or import torch first, which loads its own copies)."
         )
         max_cuda = _version(view.max_cuda()[0]) if view.host is not None else None
         if max_cuda is not None and major is not None and max_cuda.major < int(major):
