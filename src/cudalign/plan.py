@@ -62,8 +62,8 @@ def with_driver(host: Host, facts: Facts, version: str) -> Host:
 
 def driver_targets(facts: Facts, host: Host, stack: Stack) -> list[str]:
     """The driver to plan an upgrade to: the lowest branch that runs every CUDA in the stack without caveats
-    (and supports every GPU) and is still supported (not EOL as of the snapshot's date); the lowest branch
-    that suffices when none is."""
+    (and supports every GPU) and is still supported (:func:`~cudalign.facts.query.branch_supported`); the
+    lowest branch that suffices when none is."""
     needs: list[Version] = []
     cudas = [stack.cuda_runtime] + [c.cuda for c in stack.components if c.cuda]
     for cuda in cudas:
@@ -79,7 +79,6 @@ def driver_targets(facts: Facts, host: Host, stack: Stack) -> list[str]:
     if not needs:
         return []
     need = max(needs)
-    asof = facts.snapshot.generated[:7]
     branches = sorted(
         (f for f in query.facts_of_kind(facts, "driver_branch") if f["branch"] >= need.major),
         key=lambda f: f["branch"],
@@ -91,8 +90,7 @@ def driver_targets(facts: Facts, host: Host, stack: Stack) -> list[str]:
         return query.driver_text(max(need, floor))
 
     def supported(f: Fact) -> bool:
-        eol = f.get("eol")
-        return f["designation"] != "EOL" and (eol is None or str(eol) >= asof)
+        return query.branch_supported(facts, f["branch"]).value is True
 
     for f in branches:
         if supported(f):
