@@ -81,7 +81,15 @@ def reads(args: argparse.Namespace, path: Any) -> str | None:
     from cudalign.cli.output import _same_file
 
     for p in [getattr(args, "nodes", None), *(getattr(args, "paths", None) or [])]:
-        if p and (_same_file(Path(p), Path(path)) or Path(path).resolve().is_relative_to(Path(p).resolve())):
+        if not p:
+            continue
+        if _same_file(Path(p), Path(path)):
+            return f"is the input {p}"
+        try:
+            inside = Path(path).resolve().is_relative_to(Path(p).resolve())
+        except (OSError, RuntimeError):  # a symlink loop: the output check names it
+            inside = False
+        if inside:
             return f"is the input {p}"
     return None
 
@@ -109,7 +117,9 @@ def _nodes(args: argparse.Namespace, facts: Any) -> tuple[list[Any], str]:
     from cudalign.render.progress import progress
 
     with progress("probing Ray nodes", json=args.format == "json") as task:
-        nodes = ray.ray_nodes(args.address, timeout=args.timeout, on_answer=lambda _n: task.advance())
+        nodes = ray.ray_nodes(
+            args.address, timeout=args.timeout, probe=probe_here, on_answer=lambda _n: task.advance()
+        )
     return nodes, f"ray {args.address or 'auto'}"
 
 
@@ -147,3 +157,10 @@ def run(args: argparse.Namespace) -> int:
         worst = [f.severity for g in value.groups for f in g.findings]
     report = Report(schema="cudalign.fleet/1", data={"fleet": value, "source": source}, exit_on=tuple(worst))
     return emit(report, args)
+
+
+def probe_here() -> dict[str, Any]:
+    """This machine's host, as ``doctor --json`` writes it: what each Ray node runs."""
+    from cudalign.probe import probe
+
+    return probe().to_json()

@@ -4,8 +4,8 @@ Ray is optional (``pip install 'cudalign[ray]'``) and imported only here. A node
 within the timeout, or dies while probing, is reported as unreachable, never waited for. An address that
 does not answer is one error within the timeout.
 
-:data:`PROBE` is the function each node runs: the real probe, returning ``Host.to_json()``. Tests replace
-it with one that reads a recorded host, so a cluster without GPUs answers as a GPU cluster would.
+The function each node runs is passed in (the CLI passes the real probe, returning ``Host.to_json()``;
+tests pass one that reads a recorded host, so a cluster without GPUs answers as a GPU cluster would).
 """
 
 from __future__ import annotations
@@ -20,17 +20,11 @@ from typing import Any
 from cudalign.errors import InvalidInput
 from cudalign.fleet import UNREACHABLE, Node
 
-__all__ = ["PROBE", "probe_here", "ray_nodes"]
+__all__ = ["PROBE", "ray_nodes"]
 
 
-def probe_here() -> dict[str, Any]:
-    """This machine's host, as ``doctor --json`` writes it (what each Ray node runs)."""
-    from cudalign.probe import probe
-
-    return probe().to_json()
-
-
-PROBE: Callable[[], dict[str, Any]] = probe_here
+PROBE: Callable[[], dict[str, Any]] | None = None
+"""The function each node runs when ``ray_nodes`` is given none (the CLI passes the real probe)."""
 
 
 def _call(probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -100,6 +94,8 @@ def ray_nodes(
     _connect(ray, address, timeout)
     try:
         fn = probe or PROBE
+        if fn is None:
+            raise InvalidInput("fleet ray: no probe function to run on the nodes")
         remote = ray.remote(num_cpus=0, max_retries=0)(_call)
         alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         refs = {}
