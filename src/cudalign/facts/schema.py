@@ -304,7 +304,9 @@ KINDS: dict[str, dict[str, Field]] = {
         "provider": _req("str"),
         "image": _req("str", "the provider's GPU machine image (or host pool) the driver comes with"),
         "driver": _opt("version", "the NVIDIA driver the image ships"),
-        "cuda_levels": _opt("list[version]", "host CUDA versions a pool's hosts may report (driver not fixed)"),
+        "cuda_levels": _opt(
+            "list[version]", "host CUDA versions a pool's hosts may report (driver not fixed)"
+        ),
         "gpus": _opt("list[str]", "the GPUs it applies to (absent: every GPU of the provider)"),
         "published": _opt("date", "the release date the source gives"),
     },
