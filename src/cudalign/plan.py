@@ -215,7 +215,9 @@ def make_plan(
     major, image) is not searched further. A described host without a driver gets the best matrix on
     each still-supported driver branch (:func:`plan_per_branch`)."""
     requirements = tuple(requirements)
-    if host.driver is None and host.origin == "described":
+    if host.driver is None and host.origin == "described" and "driver" in host.unknown:
+        # the user described the host and left the driver out (a host built by code without one, such
+        # as a fleet's combined host, plans an upgrade target instead)
         per_branch = plan_per_branch(
             requirements, facts, host, max_matrices=max_matrices, index_url=index_url, features=features
         )
