@@ -18,6 +18,8 @@ from cudalign.cli import main
 
 HOSTS = Path(__file__).resolve().parents[1] / "hosts"
 REPO = Path(__file__).resolve().parents[1] / "repos" / "vllm_cuda_upgrade"
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "recordings" / "snapshots"
+DIFF = [str(SNAPSHOTS / "build-machine-2026-12-03.json"), str(SNAPSHOTS / "h200-2026-12-03.json")]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # CI installs Debian's chromium (.ci/run): there a missing browser fails the tests instead of skipping them
@@ -33,6 +35,7 @@ REPORTS: dict[str, list[str]] = {
     "plan": ["plan", "vllm==0.13.0", "--gpu", "H100", "--driver", "550.54.15"],
     "scan": ["scan", str(REPO)],
     "doctor": ["doctor", "torch==2.9.0", "--fail-on", "never"],
+    "diff": ["diff", *DIFF],
 }
 
 
@@ -218,3 +221,36 @@ def test_scan_and_plan_show_their_own_sections(pages: dict[str, tuple[Path, _Dom
     assert plan.find("tr", class_="matrix")
     _, doctor, _ = pages["doctor"]
     assert "target" in doctor.ids()
+
+
+def test_diff_rows_flags_and_rollback_match_the_json(
+    pages: dict[str, tuple[Path, _Dom, list[str]]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The diff of the build machine and the H200 snapshots: one row per change, each need as a word, the
+    driver row flagged for a reboot, and the rollback steps in the JSON's order."""
+    _, dom, _ = pages["diff"]
+    assert main(["diff", *DIFF, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    rows = {a["data-what"]: (a, text) for a, text in dom.find("tr") if "change" in a.get("class", "").split()}
+    assert len(rows) == len(data["changes"]) and set(rows) == {c["what"] for c in data["changes"]}
+    for c in data["changes"]:
+        a, text = rows[c["what"]]
+        assert a["data-needs"].split(",") == c["needs"]
+        assert all(need in text for need in c["needs"])  # the word, not only a colour
+    a, text = rows["driver"]
+    assert "reboot" in a["data-needs"].split(",") and "580.159.04" in text and "added" in text
+    a, text = rows["python"]
+    assert {"rebuild", "new image"} <= set(a["data-needs"].split(",")) and "3.11.7" in text
+    assert "upgraded" in text
+    assert "stack" in a["class"].split() and "package" in rows["package:numpy"][0]["class"].split()
+    assert "removed" in rows["package:mypy"][1] and "downgraded" in rows["package:pip"][1]
+    # what applying it takes: the three flags, each a symbol and a word
+    needs = [(a["data-need"], text) for a, text in dom.find("li", class_="need")]
+    assert [n for n, _ in needs] == data["needs"] == ["reboot", "rebuild", "new image"]
+    assert all(n in text for n, text in needs)
+    assert "NVIDIA driver" in dict(needs)["reboot"]
+    # rollback: an ordered list, the JSON's steps in its order
+    steps = [text for _, text in dom.find("li", class_="rollback")]
+    assert steps == [c["rollback"] for c in data["changes"] if c["rollback"]]
+    assert "Python 3.11.7" in steps and "mypy==2.4.1" in steps and "pip uninstall numpy" in steps
+    assert dom.find("ol") and "rollback" in dom.ids()

@@ -48,7 +48,7 @@ def test_every_entry_names_a_function(schema: str, fmt: str) -> None:
 def test_html_is_offered_by_the_commands_that_render_it() -> None:
     assert "html" in FORMATS
     html = {schema.split(".", 1)[1].split("/", 1)[0] for schema, fmt in RENDERERS if fmt == "html"}
-    assert {"doctor", "check", "plan", "scan", "matrix"} <= html
+    assert {"doctor", "check", "plan", "scan", "matrix", "diff"} <= html
     assert {c for c in COMMANDS if "html" in offered(c)} == html
 
 

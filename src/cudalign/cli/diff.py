@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("before", metavar="A", help="a snapshot, host (doctor --json) or plan (plan --json)")
     parser.add_argument("after", metavar="B", help="the same kinds")
     parser.add_argument("--matrix", metavar="LABEL", help="which matrix of a plan (default: the first)")
-    add_output_arguments(parser, formats=("text", "json", "markdown"))
+    add_output_arguments(parser, formats=("text", "json", "markdown", "html"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ RENDERERS: dict[tuple[str, str], str] = {
     ("cudalign.diff/1", "text"): "cudalign.render.diff:text",
     ("cudalign.diff/1", "json"): "cudalign.render.diff:json",
     ("cudalign.diff/1", "markdown"): "cudalign.render.diff:markdown",
+    ("cudalign.diff/1", "html"): "cudalign.render.html_diff:html",
     ("cudalign.runbook/1", "text"): "cudalign.render.runbook:text",
     ("cudalign.runbook/1", "json"): _JSON,
     ("cudalign.runbook/1", "markdown"): "cudalign.render.runbook:markdown",
