@@ -59,6 +59,8 @@ class Outcome:
     """For ``count`` GPUs."""
     verdict: Verdict | None = None
     findings: tuple[Finding, ...] = ()
+    runs_from: str | None = None
+    """For a pool of hosts: the lowest host CUDA level at which it runs (the filter to set)."""
 
 
 def _gpu(facts: Facts, name: str, where: str) -> Fact:
@@ -237,14 +239,19 @@ def _judge(
     findings = check(host, stack, facts)
     v = verdict(findings, stack)
     if v in (Verdict.OK, Verdict.CAVEATS):
-        fc = any(f.code == _FORWARD and f.severity is Severity.INFO for f in findings)
-        return (COMPAT if fc else NATIVE), v, findings
+        forward = [f for f in findings if f.code == _FORWARD]
+        if any(f.severity is not Severity.INFO for f in forward):
+            # the container starts, then needs forward compatibility no source confirms for this GPU
+            return UNKNOWN, v, findings
+        return (COMPAT if forward else NATIVE), v, findings
     return (FAILS if v is Verdict.FAILS else UNKNOWN), v, findings
 
 
 def _reason(findings: Sequence[Finding]) -> str:
-    worst = next((f for f in findings if f.severity is Severity.ERROR), None) or next(
-        (f for f in findings if f.unknown), None
+    worst = (
+        next((f for f in findings if f.severity is Severity.ERROR), None)
+        or next((f for f in findings if f.unknown), None)
+        or next((f for f in findings if f.code == _FORWARD and f.severity is not Severity.INFO), None)
     )
     return f"{worst.code} {worst.name}: {worst.message}" if worst else "no finding"
 
@@ -300,7 +307,7 @@ def _outcome(reqs: Sequence[str], image: str | None, facts: Facts, offer: Offer,
     if filtered:
         parts.append(f"set allowedCudaVersions to {low} or newer")
     assert last is not None
-    return Outcome(offer, result, "; ".join(parts) + below, price, last[1], last[2])
+    return Outcome(offer, result, "; ".join(parts) + below, price, last[1], last[2], runs_from=low)
 
 
 _ORDER = {NATIVE: 0, COMPAT: 1, FILTER: 2, UNKNOWN: 3, FAILS: 4}
@@ -334,6 +341,7 @@ def gpus_answer(
             x.price is None,
             x.price if x.price is not None else 0.0,
             _ORDER[x.result],
+            tuple(int(p) for p in x.runs_from.split(".")) if x.runs_from else (),
             x.offer.provider,
             x.offer.gpu,
         ),

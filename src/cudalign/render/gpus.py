@@ -39,7 +39,9 @@ def text(report: Report) -> str:
     if runs:
         best = next((o for o in runs if o.price is not None), None)
         if best is not None:
-            lines.append(f"cheapest that runs: {best.offer.gpu} on {best.offer.provider} at {_price(best)}")
+            tied = [o for o in runs if o.price == best.price]
+            names = ", ".join(f"{o.offer.gpu} on {o.offer.provider}" for o in tied)
+            lines.append(f"cheapest that runs: {_price(best)}: {names}")
             lines.append("")
     for o in rows:
         mem = f"{o.offer.memory_gb:g} GB" if o.offer.memory_gb else "? GB"
@@ -79,6 +81,7 @@ def json(report: Report) -> str:
                 "offer": o.offer.offer,
                 "driver": o.offer.driver,
                 "host_cuda_levels": list(o.offer.cuda_levels),
+                "runs_from_host_cuda": o.runs_from,
                 "image": o.offer.image,
                 "detail": o.detail,
                 "verdict": o.verdict.value if o.verdict else None,
