@@ -118,7 +118,10 @@ def _nodes(args: argparse.Namespace, facts: Any) -> tuple[list[Any], str]:
 
     with progress("probing Ray nodes", json=args.format == "json") as task:
         nodes = ray.ray_nodes(
-            args.address, timeout=args.timeout, probe=probe_here, on_answer=lambda _n: task.advance()
+            args.address,
+            timeout=args.timeout,
+            probe=ray.PROBE or probe_here,
+            on_answer=lambda _n: task.advance(),
         )
     return nodes, f"ray {args.address or 'auto'}"
 
@@ -154,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
         from cudalign.fleet.answer import fleet_check
 
         value = fleet_check(reqs, facts, nodes, image=getattr(args, "image", None), features=features)
+        if args.source != "k8s":  # a pod's node affinity means nothing to Slurm, Ray or loose hosts
+            import dataclasses
+
+            value = dataclasses.replace(value, affinity=None)
         worst = [f.severity for g in value.groups for f in g.findings]
     report = Report(schema="cudalign.fleet/1", data={"fleet": value, "source": source}, exit_on=tuple(worst))
     return emit(report, args)
