@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cudalign.errors import InvalidHost, InvalidInput
-from cudalign.fleet import Node
+from cudalign.fleet import NO_GPU, Node
 
 __all__ = ["collect"]
 
@@ -45,23 +45,31 @@ def _read(path: Path) -> Any:
         raise InvalidInput(f"{path}: not valid JSON: {exc.__class__.__name__}") from None
 
 
+_MASK = "<hidden>"
+"""What ``doctor --json`` writes for the hostname unless asked to show it: no name to tell nodes apart."""
+
+
 def collect(paths: Sequence[Path]) -> list[Node]:
-    """One node per file, named by the host's hostname or else the file's name."""
+    """One node per file, named by the host's hostname, else (hidden or repeated) by the file's name.
+
+    A host whose probe found no GPU is a node without GPUs: counted, not judged.
+    """
     from cudalign.model import host_from_json
 
     nodes = []
+    seen: set[str] = set()
     for path in _files(paths):
         data = _read(path)
         try:
             host = host_from_json(data, where="")
         except InvalidHost as exc:
             raise InvalidHost(f"{path}: {exc}") from None
-        nodes.append(
-            Node(
-                host.hostname or path.stem,
-                host,
-                "gpu" if host.gpus else "no-gpu",
-                None if host.gpus else "the probe found no GPU",
-            )
-        )
+        name = host.hostname if host.hostname and host.hostname != _MASK else path.stem
+        if name in seen:
+            name = f"{name} ({path})"
+        seen.add(name)
+        if host.gpus:
+            nodes.append(Node(name, host))
+        else:
+            nodes.append(Node(name, None, NO_GPU, "the probe found no GPU"))
     return nodes

@@ -96,7 +96,7 @@ def _plan_text(fp: FleetPlan) -> list[str]:
             total = sum(len(u.nodes) for u in fp.upgrades)
             lines.append(f"driver upgrades: {total} node(s)")
             for u in fp.upgrades:
-                was = u.current or "unlabelled"
+                was = u.current or "driver not given"
                 lines.append(f"  {len(u.nodes)} node(s) ({u.gpus}): {was} -> {u.target}: {_names(u.nodes)}")
                 lines.append(f"    runbook: {u.runbook}")
         lines.append("")
