@@ -10,7 +10,7 @@ import pytest
 from packaging.version import Version
 
 from cudalign.explain import SCHEMA, driver_text, explain, scan, signatures
-from cudalign.facts import Facts, load
+from cudalign.facts import Fact, Facts, load
 from cudalign.facts.query import (
     max_cuda_for_driver,
     min_driver_for_cuda,
@@ -64,6 +64,26 @@ def test_container_message_on_a_datacenter_gpu_offers_forward_compatibility(fact
     host = describe_host(facts, gpus=["H100"], driver="550.107.02")
     (f,) = explain(CONTAINER, facts, host).findings
     assert "NVIDIA_DISABLE_REQUIRE=1" in f.fix
+
+
+def test_container_message_says_what_the_forward_compat_fact_says(facts: Facts) -> None:
+    """Forward compatibility per card from its fact: stated yes, stated no, or not stated (error 804)."""
+    by_value: dict[bool | None, Fact] = {}
+    for gpu in facts.of_kind("gpu"):
+        by_value.setdefault(gpu.get("forward_compat"), gpu)
+    for value, gpu in by_value.items():
+        host = describe_host(facts, gpus=[str(gpu["name"])], driver="550.107.02")
+        (finding,) = explain(CONTAINER, facts, host).findings
+        said = f"{finding.message} {finding.fix}"
+        if value is True:
+            assert "NVIDIA_DISABLE_REQUIRE=1" in finding.fix, gpu["name"]
+        elif value is False:
+            assert "NVIDIA_DISABLE_REQUIRE=1 and" not in finding.fix and "is not an option" in said, gpu[
+                "name"
+            ]
+        else:
+            assert "NVIDIA_DISABLE_REQUIRE=1 and" not in finding.fix and "error 804" in said, gpu["name"]
+    assert set(by_value) == {True, False, None}
 
 
 def test_container_message_when_the_driver_is_new_enough_points_elsewhere(facts: Facts) -> None:

@@ -247,16 +247,23 @@ def _image(view: _View, g: Mapping[str, str], d: _Detail) -> None:
     tag = _image_that_runs(view, d)
     if tag and d.fix:
         d.fix += f" The newest CUDA base image this driver runs as it is: {tag}."
-    datacenter = [f for _, _, f in view.gpu_facts() if f is not None and f["segment"] == "datacenter"]
-    others = [n for n, _, f in view.gpu_facts() if f is None or f["segment"] != "datacenter"]
-    if d.fix and datacenter and not others:
+    supported = [f for _, _, f in view.gpu_facts() if f is not None and f.get("forward_compat") is True]
+    refused = [n for n, _, f in view.gpu_facts() if f is not None and f.get("forward_compat") is False]
+    unknown = [n for n, _, f in view.gpu_facts() if f is None or f.get("forward_compat") is None]
+    if d.fix and supported and not refused and not unknown:
         d.fix += (
-            " On this datacenter GPU, forward compatibility also works: run the container with "
+            f" On this {supported[0]['segment']} GPU, forward compatibility also works: run the "
+            "container with "
             "NVIDIA_DISABLE_REQUIRE=1 and let it load the image's compat libraries (/usr/local/cuda/compat)."
         )
-        d.facts.extend(f.ref for f in datacenter)
-    elif others:
-        d.context.append(f"forward compatibility (NVIDIA_DISABLE_REQUIRE) is not an option on {others[0]}.")
+        d.facts.extend(f.ref for f in supported)
+    elif refused:
+        d.context.append(f"forward compatibility (NVIDIA_DISABLE_REQUIRE) is not an option on {refused[0]}.")
+    elif unknown:
+        d.context.append(
+            f"whether forward compatibility works on {unknown[0]} is not stated by NVIDIA for this card: it "
+            "may fail with error 804 (forward compatibility was attempted on non supported HW)."
+        )
 
 
 def _image_that_runs(view: _View, d: _Detail) -> str | None:
@@ -400,10 +407,15 @@ def _forward_compat(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         if fact is None:
             continue
         d.facts.append(fact.ref)
-        if fact.get("forward_compat") is True or fact["segment"] == "datacenter":
+        if fact.get("forward_compat") is True:
             d.context.append(f"{name} is a {fact['segment']} GPU that forward compatibility supports.")
-        else:
+        elif fact.get("forward_compat") is False:
             d.context.append(f"{name} is a {fact['segment']} GPU: forward compatibility does not support it.")
+        else:
+            d.context.append(
+                f"{name} is a {fact['segment']} GPU for which NVIDIA does not state forward compatibility "
+                "(only select NGC Server Ready SKUs of RTX cards have it): it may fail with error 804."
+            )
     _driver_context(view, d)
 
 
