@@ -378,13 +378,26 @@ def _locate(finding: Finding, view: ServiceView) -> Finding:
     return replace(finding, location=loc, service=service.name)
 
 
-def engine_findings(view: ServiceView, facts: Facts, host_given: bool) -> tuple[Finding, ...]:
-    """Run the engine's rules on the service's stack; without a host, only the host-free ones."""
+def engine_findings(
+    view: ServiceView,
+    facts: Facts,
+    host_given: bool,
+    memo: dict[tuple[str, str], tuple[Finding, ...]] | None = None,
+) -> tuple[Finding, ...]:
+    """Run the engine's rules on the service's stack; without a host, only the host-free ones.
+
+    ``memo`` keeps the engine's findings per (host, stack) value across the services of one repository,
+    which share a few stacks: the rules are a function of the host, the stack and the facts alone."""
     if view.stack is None or view.host is None or not view.gpu_intended:
         return ()  # the engine's rules are about NVIDIA GPUs: a CPU, ROCm, NPU or XPU service has none
     from cudalign.rules import check
 
-    found = check(view.host, view.stack, facts)
+    key = (repr(view.host), repr(view.stack))
+    found = memo.get(key) if memo is not None else None
+    if found is None:
+        found = check(view.host, view.stack, facts)
+        if memo is not None:
+            memo[key] = found
     if not host_given:
         found = tuple(f for f in found if f.code.startswith(_HOST_FREE))
     else:  # what the user did not describe is not a finding: no driver, no driver rules; no GPU, no arch
@@ -406,6 +419,7 @@ def analyse(
 
     views: list[ServiceView] = []
     resolved: dict[tuple[object, ...], Stack] = {}
+    memo: dict[tuple[str, str], tuple[Finding, ...]] = {}
     for svc in services:
         svc, stale = _current_lock(svc, facts)
         reqs = _engine_requirements(svc)
@@ -451,7 +465,7 @@ def analyse(
         view = ServiceView(
             svc, reqs, stack=stack, image=image_info, host=judged_on, stale_lock=stale, facts=facts
         )
-        views.append(replace(view, findings=engine_findings(view, facts, host_given)))
+        views.append(replace(view, findings=engine_findings(view, facts, host_given, memo)))
     return views
 
 
