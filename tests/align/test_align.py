@@ -126,3 +126,57 @@ def test_no_common_matrix_names_the_conflict_and_offers_each_service_its_own(
 def test_align_needs_a_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["align", str(copy(tmp_path, "voice_assistant"))]) == 2
     assert "align needs the host" in capsys.readouterr().err
+
+
+def test_vllm_image_tags_move_with_the_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A batch worker pins vLLM 0.13.0 while its Dockerfile, the compose server and the Kubernetes server run
+    the v0.10.1.1 image: align moves every ``vllm/vllm-openai`` tag to the matrix's vLLM, on its own line,
+    quotes, comment, registry prefix and CRLF endings kept, and adds no torch index (the image brings it)."""
+    root = copy(tmp_path, "vllm_images")
+    facts = load()
+    h = describe_host(facts, gpus=("L40S",), driver="580.65.06")
+    before = {p: (root / p).read_bytes() for p in ("docker-compose.yml", "k8s/llm.yaml", "batch/Dockerfile")}
+    untouched = {p: (root / p).read_bytes() for p in ("batch/requirements.txt", "batch/batch.py")}
+    assert "CA301" in {f.code for f in scan(root, facts, h).findings}  # vllm==0.13.0 in a v0.10.1.1 image
+    assert main(["align", str(root), "--gpu", "L40S", "--driver", "580.65.06", "--write", "--force"]) == 0
+    err = capsys.readouterr().err
+    assert "vLLM 0.13.0" in err and "still:" not in err
+    for rel, data in untouched.items():
+        assert (root / rel).read_bytes() == data, rel
+    expected = {
+        "docker-compose.yml": (
+            b'    image: "vllm/vllm-openai:v0.10.1.1"   # the server',
+            b'    image: "vllm/vllm-openai:v0.13.0"   # the server',
+        ),
+        "k8s/llm.yaml": (
+            b"          image: docker.io/vllm/vllm-openai:v0.10.1.1\r\n",
+            b"          image: docker.io/vllm/vllm-openai:v0.13.0\r\n",
+        ),
+        "batch/Dockerfile": (b"FROM vllm/vllm-openai:v0.10.1.1\n", b"FROM vllm/vllm-openai:v0.13.0\n"),
+    }
+    for rel, (old, new) in expected.items():
+        after = (root / rel).read_bytes()
+        assert after == before[rel].replace(old, new, 1) and after != before[rel], rel
+    assert (root / "k8s/llm.yaml").read_bytes().count(b"\r\n") == before["k8s/llm.yaml"].count(b"\r\n")
+    result = scan(root, facts, h)
+    assert result.findings == ()
+    images = {v.service.name: v.service.image.reference for v in result.views if v.service.image}
+    assert images == {"batch": "vllm/vllm-openai:v0.13.0", "llm": "vllm/vllm-openai:v0.13.0"}
+
+
+def test_vllm_image_references_keep_their_registry_and_lose_a_stale_digest(tmp_path: Path) -> None:
+    from cudalign.align import _vllm_image
+
+    facts = load()
+    h = describe_host(facts, gpus=("L40S",), driver="580.65.06")
+    result = align(copy(tmp_path, "vllm_images"), facts, h)
+    assert result.matrix is not None and result.matrix.vllm == "0.13.0"
+    digest = "sha256:" + "0123456789abcdef" * 4
+    assert (
+        _vllm_image(f"my-registry.example/mirror/vllm/vllm-openai:v0.10.1.1@{digest}", result.matrix, facts)
+        == "my-registry.example/mirror/vllm/vllm-openai:v0.13.0"
+    )
+    assert _vllm_image("vllm/vllm-openai:v0.13.0", result.matrix, facts) is None  # already there
+    assert _vllm_image("vllm/vllm-openai:latest", result.matrix, facts) is None  # names no release
+    assert _vllm_image("nvidia/cuda:12.8.1-runtime-ubuntu22.04", result.matrix, facts) is None
+    assert _vllm_image("ghcr.io/acme/vllm-openai:v0.10.1.1", result.matrix, facts) is None

@@ -211,6 +211,8 @@ def _edit(out: AlignResult, gpu: Sequence[ServiceView], matrix: Matrix, facts: F
     for v in gpu:
         svc = v.service
         has_index = {i.url.rstrip("/") for i in svc.indexes}
+        if matrix.vllm and _in_vllm_image(v):  # the image brings vLLM's own torch build: no index to add
+            has_index.add(str(index).rstrip("/"))
         for d in svc.requirements:
             version = _version_of(matrix, d.name)
             if version is None or d.locked or d.url:
@@ -225,6 +227,8 @@ def _edit(out: AlignResult, gpu: Sequence[ServiceView], matrix: Matrix, facts: F
                 has_index.add(index.rstrip("/"))
         if matrix.cuda:
             _edit_images(out, v, matrix.cuda, facts)
+        if matrix.vllm:
+            _edit_vllm_images(out, v, matrix, facts)
     for f in needs_index:  # last: an inserted line moves the lines the declarations point at
         if all(str(index) not in ln for ln in f.lines):
             f.insert_after_header(f"--extra-index-url {index}", f"torch {matrix.torch} comes from its index")
@@ -242,6 +246,69 @@ def _edit_images(out: AlignResult, v: ServiceView, cuda: str, facts: Facts) -> N
         why = f"{v.service.name}: base image {image.reference} -> {new}"
         if not f.replace(image.location.line or 0, image.reference, new, why):
             _edit_arg(out, v, f, image.reference, new, why)
+
+
+_VLLM_REPOSITORY = "vllm/vllm-openai"
+
+
+def _vllm_tag(matrix: Matrix) -> str:
+    """The ``vllm/vllm-openai`` tag of the matrix's vLLM: the plan's image when it is that repository's
+    (``v0.13.0``), else the release's own tag (``v`` and the version, as the project tags its images)."""
+    from cudalign.stack.images import parse_reference
+
+    if matrix.image:
+        name = parse_reference(matrix.image)
+        if name.path == _VLLM_REPOSITORY and name.tag:
+            return name.tag
+    return f"v{matrix.vllm}"
+
+
+def _vllm_image(reference: str, matrix: Matrix, facts: Facts) -> str | None:
+    """``reference`` (a ``vllm/vllm-openai`` image, a mirror's copy included) moved to the matrix's vLLM:
+    the registry and path as written, the new tag; a digest goes (it pins the old image). None when it is
+    no such image, its tag names no vLLM release (``latest``, ``nightly``) or it already holds that vLLM."""
+    from cudalign.stack.images import image_info, parse_reference
+
+    name = parse_reference(reference)
+    if _VLLM_REPOSITORY not in name.candidates() or not name.tag:
+        return None
+    held = image_info(facts, reference).vllm
+    if held is None or _public(held) == _public(str(matrix.vllm)):
+        return None
+    written = reference.strip().split("@", 1)[0]
+    return f"{written.rsplit(':', 1)[0]}:{_vllm_tag(matrix)}"
+
+
+def _in_vllm_image(v: ServiceView) -> bool:
+    """The service builds on a ``vllm/vllm-openai`` image (its final stage), which align moves to the
+    matrix's vLLM: torch comes with it, built for the image's CUDA."""
+    from cudalign.stack.images import parse_reference
+
+    return any(
+        i.final and _VLLM_REPOSITORY in parse_reference(i.reference).candidates() for i in v.service.images
+    )
+
+
+def _edit_vllm_images(out: AlignResult, v: ServiceView, matrix: Matrix, facts: Facts) -> None:
+    """The service's ``vllm/vllm-openai`` images (its Dockerfile's final ``FROM``, its compose ``image:``,
+    its Kubernetes containers) moved to the matrix's vLLM, each on the line that names it."""
+    root = Path(out.root)
+    refs = [i for i in v.service.images if i.final]
+    refs += [cs.image for cs in v.service.compose if cs.image is not None]
+    refs += [c.image for c in v.service.containers if c.image is not None]
+    seen: set[tuple[str, int | None, str]] = set()
+    for image in refs:
+        key = (image.location.file, image.location.line, image.reference)
+        if key in seen or not image.location.line:
+            continue
+        seen.add(key)
+        new = _vllm_image(image.reference, matrix, facts)
+        if new is None:
+            continue
+        f = _file(out, root, image.location.file)
+        f.replace(
+            image.location.line, image.reference, new, f"{v.service.name}: image {image.reference} -> {new}"
+        )
 
 
 def _edit_arg(out: AlignResult, v: ServiceView, f: EditedFile, old: str, new: str, why: str) -> None:
