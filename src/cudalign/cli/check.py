@@ -25,6 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="online: resolve with uv pip compile for the host (extra: resolve), judge the exact closure",
     )
+    parser.add_argument(
+        "--registry",
+        "--online",
+        dest="registry",
+        action="store_true",
+        help="online: read --image's config from its registry (Env: CUDA_VERSION, NVIDIA_REQUIRE_CUDA …)",
+    )
     add_host_arguments(parser)
     add_output_arguments(parser, formats=("text", "json", "markdown", "sarif", "html"))
 
@@ -43,13 +50,37 @@ def run(args: argparse.Namespace) -> int:
         from cudalign.probe import probe
 
         host = probe()
+    reader = None
+    if args.registry and args.image:
+        from cudalign.stack.registry import RegistryReader
+
+        reader = RegistryReader(facts, platform=host.os.arch)
     if args.requirements or args.image:
         if args.resolve and args.requirements:
             from cudalign.stack.uvresolve import resolve_exact
 
-            stack = resolve_exact(args.requirements, facts, host, image=args.image, index_url=args.index_url)
+            stack = resolve_exact(
+                args.requirements,
+                facts,
+                host,
+                image=args.image,
+                index_url=args.index_url,
+                image_reader=reader,
+            )
         else:
-            stack = resolve(args.requirements, facts, host, image=args.image, index_url=args.index_url)
+            stack = resolve(
+                args.requirements,
+                facts,
+                host,
+                image=args.image,
+                index_url=args.index_url,
+                image_reader=reader,
+            )
+        if reader is not None:
+            import sys
+
+            for note in reader.notes:
+                print(f"cudalign: note: {note}", file=sys.stderr)
     else:
         stack = from_installed(host, facts)
     findings = check(host, stack, facts, features=features)

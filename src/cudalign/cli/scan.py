@@ -19,6 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="VERSION",
         help="the lowest NVIDIA driver of the target fleet (overrides [tool.cudalign] fleet-driver)",
     )
+    parser.add_argument(
+        "--registry",
+        "--online",
+        dest="registry",
+        action="store_true",
+        help="online: read each image's config from its registry (Env: CUDA_VERSION, NVIDIA_REQUIRE_CUDA …)",
+    )
 
 
 def reads(args: argparse.Namespace, target: Path) -> str | None:
@@ -63,8 +70,18 @@ def run(args: argparse.Namespace) -> int:
     _check_path(args.path)
     facts = load()
     host = host_from_args(args, facts)
+    reader = None
+    if args.registry:
+        from cudalign.stack.registry import RegistryReader
+
+        reader = RegistryReader(facts, strict=False, platform=host.os.arch if host else None)
     with progress(f"scanning {args.path}", json=args.format != "text"):
-        result = scan(args.path, facts, host, fleet_driver=args.fleet_driver)
+        result = scan(args.path, facts, host, fleet_driver=args.fleet_driver, image_reader=reader)
+    if reader is not None:
+        import sys
+
+        for note in reader.notes:
+            print(f"cudalign: note: {note}", file=sys.stderr)
     if args.fail_on == "error" and result.config.fail_on:
         args.fail_on = result.config.fail_on
     return emit(result.report(), args)

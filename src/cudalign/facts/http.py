@@ -153,7 +153,11 @@ class HttpDoor:
                     raise ConnectFailed(f"{url}: cannot connect{via}: {_why(exc, timeout)}") from None
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
             if resp.status in (301, 302, 303, 307, 308) and "location" in hdrs:
-                url = urllib.parse.urljoin(url, hdrs["location"])
+                target_url = urllib.parse.urljoin(url, hdrs["location"])
+                if urllib.parse.urlsplit(target_url).netloc != parts.netloc and "Authorization" in headers:
+                    # credentials stay with their host (a registry's blob redirects to a signed CDN URL)
+                    headers = {k: v for k, v in headers.items() if k != "Authorization"}
+                url = target_url
                 continue
             if hdrs.get("content-encoding") == "gzip":
                 import gzip

@@ -76,6 +76,8 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
         return
     if ctx.host.container.nvidia_disable_require:
         return
+    if "image_tag" in ctx.stack.unknown:
+        return  # the registry has no such image: the unknown-release rule says so
     if not ctx.stack.image_require:
         reason = (
             ctx.stack.unknown.get("image_require") or ctx.stack.unknown.get("image") or "image_require fact"

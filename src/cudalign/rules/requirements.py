@@ -146,9 +146,20 @@ def unknown_release(ctx: Context) -> Iterator[Hit]:
     release of the package whose pin exists (``cudalign plan``); run ``cudalign facts update`` when
     the release is newer than the snapshot.
 
+    An image read from its registry (``--registry``) whose tag or digest the registry does not have
+    (``404``, ``MANIFEST_UNKNOWN``) is reported the same way: ``docker pull`` fails with ``manifest
+    unknown``.
+
     **Example.** ``torch==2.5.9``: no such release (2.5.1 exists), fails; ``vlm==0.13.0``: did you mean
     vllm, unknown.
     """
+    missing_image = ctx.stack.unknown.get("image_tag")
+    if missing_image:  # read from the registry (check --registry): the tag or digest does not exist
+        yield Hit(
+            f"{missing_image}: the image cannot be pulled.",
+            "Use a tag the registry lists (the registry's tag list, or 'cudalign plan' for a base image).",
+            tuple(r for r in ctx.stack.facts if r.id.startswith("registry.")),
+        )
     request = _request(ctx.stack)
     snap = ctx.facts.snapshot
     stamp = snap.generated[:10]

@@ -25,6 +25,7 @@ from cudalign.scan.services import Service
 if TYPE_CHECKING:
     from cudalign.facts import Facts
     from cudalign.scan.analysis import ServiceView
+    from cudalign.stack.images import ImageReader
 
 __all__ = [
     "SCAN_SCHEMA",
@@ -155,9 +156,11 @@ def scan(
     *,
     fleet_driver: str | None = None,
     gpus: Sequence[str] = (),
+    image_reader: ImageReader | None = None,
 ) -> ScanResult:
     """Scan a repository. ``host`` judges every service (``--host``/``--gpu``/``--driver``);
-    ``fleet_driver`` is the fleet's lowest driver; ``config`` defaults to the repo's ``[tool.cudalign]``."""
+    ``fleet_driver`` is the fleet's lowest driver; ``config`` defaults to the repo's ``[tool.cudalign]``;
+    ``image_reader`` reads images from their registries (``--registry``)."""
     from cudalign.rules import RepoContext, check_repo
     from cudalign.rules.repo import driver_text
     from cudalign.scan.analysis import analyse
@@ -268,7 +271,7 @@ def scan(
             base_host, driver=DriverInfo(version=driver_text(fleet), source="described"), unknown=unknown
         )
     host_for = _k8s_hosts(services, facts, base_host, notes) if host is None or not host.gpus else {}
-    views = analyse(services, facts, base_host, host_for)
+    views = analyse(services, facts, base_host, host_for, image_reader)
     every = {**included, **parsed}
     graph = include_problems(every, lambda rel: _is_file(root / rel), parsed)
     problems = [p for sf in every.values() for p in sf.problems] + list(graph.problems) + config_problems

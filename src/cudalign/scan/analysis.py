@@ -19,6 +19,7 @@ from cudalign.scan.services import Service
 if TYPE_CHECKING:
     from cudalign.facts import Facts
     from cudalign.stack import ImageInfo
+    from cudalign.stack.images import ImageReader
 
 __all__ = [
     "ServiceView",
@@ -409,13 +410,18 @@ def engine_findings(
 
 
 def analyse(
-    services: Sequence[Service], facts: Facts, host: Host | None, host_for: dict[str, Host] | None = None
+    services: Sequence[Service],
+    facts: Facts,
+    host: Host | None,
+    host_for: dict[str, Host] | None = None,
+    image_reader: ImageReader | None = None,
 ) -> list[ServiceView]:
-    """Resolve every service that has CUDA-sensitive packages or an image, and run the engine on it."""
+    """Resolve every service that has CUDA-sensitive packages or an image, and run the engine on it
+    (``image_reader``: read images from their registries)."""
     from cudalign.errors import CudalignError
     from cudalign.model import OsInfo
-    from cudalign.stack import image_info as read_image
     from cudalign.stack import resolve
+    from cudalign.stack.images import image_facts as read_image
 
     views: list[ServiceView] = []
     resolved: dict[tuple[object, ...], Stack] = {}
@@ -427,10 +433,11 @@ def analyse(
         image_info = None
         if svc.image is not None and not svc.image.unresolved:
             try:
-                image_info = read_image(facts, svc.image.reference)
+                image_info = read_image(facts, svc.image.reference, image_reader)
             except (CudalignError, KeyError, ValueError):
                 image_info = None
-        if not relevant and (image_info is None or image_info.cuda is None):
+        judged_image = image_info is not None and (image_info.cuda or "image_tag" in image_info.unknown)
+        if not relevant and not judged_image:
             views.append(ServiceView(svc, reqs, image=image_info, stale_lock=stale, facts=facts))
             continue
         judged_on = (host_for or {}).get(svc.name) or host
@@ -445,14 +452,18 @@ def analyse(
             c for c in _engine_constraints(svc) if _name(c) in names or cuda_sensitive(_name(c), facts)
         )
         try:
-            image_ref = (
-                svc.image.reference if svc.image and image_info is not None and image_info.cuda else None
-            )
+            image_ref = svc.image.reference if svc.image and judged_image else None
             idx = _index_url(svc)
             key = (engine_reqs, engine_cons, image_ref, idx, id(judged_on), tuple(judged_on.cudnn.items()))
             if key not in resolved:  # services often share a stack: resolve each one once
                 resolved[key] = resolve(
-                    engine_reqs, facts, judged_on, image=image_ref, index_url=idx, constraints=engine_cons
+                    engine_reqs,
+                    facts,
+                    judged_on,
+                    image=image_ref,
+                    index_url=idx,
+                    constraints=engine_cons,
+                    image_reader=image_reader,
                 )
             stack = resolved[key]
         except (CudalignError, ValueError, KeyError, TypeError) as exc:

@@ -17,7 +17,7 @@ from cudalign.model import Component, FactRef, Host, Stack
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
 
-from cudalign.stack.images import ImageInfo, image_info
+from cudalign.stack.images import ImageInfo, ImageReader, image_facts
 from cudalign.stack.releases import (
     _env,
     _metadata,
@@ -104,13 +104,14 @@ def resolve(
     image: str | None = None,
     index_url: str | None = None,
     constraints: Iterable[str] = (),
+    image_reader: ImageReader | None = None,
 ) -> Stack:
     """The newest stack that satisfies the requirements (and the image) on this host's platform.
 
     ``constraints`` are the lines of ``-c`` files: they limit versions (of what is asked for and of
-    what it pins) and install nothing."""
+    what it pins) and install nothing. ``image_reader`` reads the image's facts online (its registry)."""
     request = parse_requirements(requirements, index_url=index_url, constraints=constraints)
-    info = image_info(facts, image) if image else None
+    info = image_facts(facts, image, image_reader) if image else None
     cands = assignments(request, facts, host, image=info)
     first: Stack | None = None
     for versions in cands:

@@ -31,6 +31,7 @@ from cudalign.model import Host, Stack
 if TYPE_CHECKING:
     from cudalign.facts import Facts
     from cudalign.facts.pypi import PyPIClient
+    from cudalign.stack.images import ImageReader
 
 __all__ = ["Closure", "UvRunner", "closure", "python_platform", "resolve_exact", "uv_command"]
 
@@ -247,6 +248,7 @@ def resolve_exact(
     run: UvRunner | None = None,
     client: PyPIClient | None = None,
     index: str | None = None,
+    image_reader: ImageReader | None = None,
 ) -> Stack:
     """The stack the installer would really install on the host, judged exactly (see the module)."""
     from cudalign.stack.resolve import resolve
@@ -256,11 +258,27 @@ def resolve_exact(
         items, host, index_url=index_url, constraints=constraints, run=run, client=client, index=index
     )
     if not got.pins:  # no solution: judge what was asked, with the resolver's conflict
-        stack = resolve(items, facts, host, image=image, index_url=index_url, constraints=constraints)
+        stack = resolve(
+            items,
+            facts,
+            host,
+            image=image,
+            index_url=index_url,
+            constraints=constraints,
+            image_reader=image_reader,
+        )
         return dataclasses.replace(stack, conflicts=(*stack.conflicts, *got.conflicts))
     tracked = set(facts.snapshot.packages)
     exact = [f"{n}=={v}" for n, v in got.pins if n in tracked]
-    stack = resolve(exact, facts, host, image=image, index_url=index_url, constraints=constraints)
+    stack = resolve(
+        exact,
+        facts,
+        host,
+        image=image,
+        index_url=index_url,
+        constraints=constraints,
+        image_reader=image_reader,
+    )
     return dataclasses.replace(
         stack,
         conflicts=(*stack.conflicts, *got.conflicts),
