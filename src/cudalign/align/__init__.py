@@ -110,21 +110,27 @@ def request_for(views: Sequence[ServiceView], facts: Facts, *, relax: bool = Fal
 _CUDA_TAG = re.compile(r"^(?P<repo>(?:[\w.-]+/)?nvidia/cuda):(?P<cuda>\d+\.\d+(?:\.\d+)?)-(?P<rest>[\w.-]+)$")
 
 
-def _cuda_image(reference: str, cuda: str, facts: Facts) -> str | None:
-    """``reference`` (an ``nvidia/cuda`` tag) moved to the newest toolkit release of CUDA ``cuda``'s minor,
-    its flavour (runtime/devel/base) and OS kept; a cuDNN 8 flavour dropped (torch's wheels bring cuDNN)."""
+def _newest_toolkit(cuda: str, facts: Facts) -> Version | None:
+    """The newest toolkit release (``12.6.3``) of CUDA ``cuda``'s minor, which base images are tagged with."""
     from cudalign.facts import query
 
-    m = _CUDA_TAG.match(reference)
-    if m is None:
-        return None
     minor = query.cuda_minor(cuda)
-    releases = [f["version"] for f in query.toolkits(facts) if len(f["version"].release) >= 3]
-    same = [v for v in releases if query.cuda_minor(v) == minor]
-    if not same:
+    same = [
+        v
+        for v in (f["version"] for f in query.toolkits(facts))
+        if len(v.release) >= 3 and query.cuda_minor(v) == minor
+    ]
+    return max(same) if same else None
+
+
+def _cuda_image(reference: str, toolkit: Version | None) -> str | None:
+    """``reference`` (an ``nvidia/cuda`` tag) moved to ``toolkit`` (:func:`_newest_toolkit`), its flavour
+    (runtime/devel/base) and OS kept; a cuDNN 8 flavour dropped (torch's wheels bring cuDNN)."""
+    m = _CUDA_TAG.match(reference)
+    if m is None or toolkit is None:
         return None
     rest = re.sub(r"^cudnn\d*-", "", m.group("rest"))
-    return f"{m.group('repo')}:{max(same)}-{rest}"
+    return f"{m.group('repo')}:{toolkit}-{rest}"
 
 
 def align(
@@ -208,6 +214,7 @@ def _edit(out: AlignResult, gpu: Sequence[ServiceView], matrix: Matrix, facts: F
     root = Path(out.root)
     index = matrix.torch_index
     needs_index: list[EditedFile] = []
+    toolkit = _newest_toolkit(matrix.cuda, facts) if matrix.cuda else None  # once, not per image
     for v in gpu:
         svc = v.service
         has_index = {i.url.rstrip("/") for i in svc.indexes}
@@ -225,8 +232,8 @@ def _edit(out: AlignResult, gpu: Sequence[ServiceView], matrix: Matrix, facts: F
                 if f.path.endswith(".txt") and f not in needs_index:
                     needs_index.append(f)
                 has_index.add(index.rstrip("/"))
-        if matrix.cuda:
-            _edit_images(out, v, matrix.cuda, facts)
+        if toolkit is not None:
+            _edit_images(out, v, toolkit)
         if matrix.vllm:
             _edit_vllm_images(out, v, matrix, facts)
     for f in needs_index:  # last: an inserted line moves the lines the declarations point at
@@ -234,12 +241,12 @@ def _edit(out: AlignResult, gpu: Sequence[ServiceView], matrix: Matrix, facts: F
             f.insert_after_header(f"--extra-index-url {index}", f"torch {matrix.torch} comes from its index")
 
 
-def _edit_images(out: AlignResult, v: ServiceView, cuda: str, facts: Facts) -> None:
+def _edit_images(out: AlignResult, v: ServiceView, toolkit: Version) -> None:
     root = Path(out.root)
     for image in v.service.images:
         if not image.final:
             continue
-        new = _cuda_image(image.reference, cuda, facts)
+        new = _cuda_image(image.reference, toolkit)
         if new is None or new == image.reference:
             continue
         f = _file(out, root, image.location.file)
@@ -332,6 +339,17 @@ def _edit_arg(out: AlignResult, v: ServiceView, f: EditedFile, old: str, new: st
                         cf.replace(i, old_cuda, new_cuda, f"{v.service.name}: build arg {name} -> {new_cuda}")
 
 
+def _memory_tmp() -> str | None:
+    """A memory-backed folder for the re-scan's copy (``/dev/shm``), unless the user chose one (``TMPDIR``):
+    the copy is written, scanned once and removed, so a disk folder only adds its writes and unlinks."""
+    import os
+
+    shm = "/dev/shm"
+    if os.environ.get("TMPDIR") or not os.path.isdir(shm) or not os.access(shm, os.W_OK | os.X_OK):
+        return None
+    return shm
+
+
 def _rescan(
     root: Path, files: Sequence[str], edited: Sequence[EditedFile], facts: Facts, host: Host
 ) -> tuple[Finding, ...]:
@@ -342,7 +360,7 @@ def _rescan(
     from cudalign.scan import scan
 
     texts = {f.path: f.text for f in edited}
-    with tempfile.TemporaryDirectory(prefix="cudalign-align-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="cudalign-align-", dir=_memory_tmp()) as tmp:
         for rel in files:
             target = Path(tmp) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
