@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,7 +108,11 @@ def request_for(views: Sequence[ServiceView], facts: Facts, *, relax: bool = Fal
     return tuple(out)
 
 
-_CUDA_TAG = re.compile(r"^(?P<repo>(?:[\w.-]+/)?nvidia/cuda):(?P<cuda>\d+\.\d+(?:\.\d+)?)-(?P<rest>[\w.-]+)$")
+@cache
+def _cuda_tag() -> re.Pattern[str]:
+    """An ``nvidia/cuda`` tag: repository (a registry prefix allowed), CUDA version, the rest (compiled on
+    first use, not at import)."""
+    return re.compile(r"^(?P<repo>(?:[\w.-]+/)?nvidia/cuda):(?P<cuda>\d+\.\d+(?:\.\d+)?)-(?P<rest>[\w.-]+)$")
 
 
 def _newest_toolkit(cuda: str, facts: Facts) -> Version | None:
@@ -126,7 +131,7 @@ def _newest_toolkit(cuda: str, facts: Facts) -> Version | None:
 def _cuda_image(reference: str, toolkit: Version | None) -> str | None:
     """``reference`` (an ``nvidia/cuda`` tag) moved to ``toolkit`` (:func:`_newest_toolkit`), its flavour
     (runtime/devel/base) and OS kept; a cuDNN 8 flavour dropped (torch's wheels bring cuDNN)."""
-    m = _CUDA_TAG.match(reference)
+    m = _cuda_tag().match(reference)
     if m is None or toolkit is None:
         return None
     rest = re.sub(r"^cudnn\d*-", "", m.group("rest"))
