@@ -25,8 +25,8 @@ _NEEDS: dict[str, tuple[str, str, str]] = {
 
 _WHY = {
     "reboot": "the NVIDIA driver changes: the kernel module is reloaded, so the host reboots",
-    "new image": "the base image or Python changes: the container image is built anew",
-    "rebuild": "packages change: the environment is reinstalled from its pins",
+    "new image": "what the container image holds changes (its base, CUDA or Python): it is built anew",
+    "rebuild": "what the environment installs changes: it is reinstalled from its pins",
 }
 
 
