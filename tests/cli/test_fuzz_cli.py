@@ -250,6 +250,10 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
     return {}
 
 
+ONLINE_FLAGS = frozenset({"--registry", "--online", "--resolve"})
+"""Flags that ask for the network (a registry, the real resolver): never drawn, the run stays offline."""
+
+
 def _options(parser: argparse.ArgumentParser) -> tuple[list[Option], list[Option]]:
     """(optional, positional) arguments of a parser; help and subcommand actions left out."""
     optional, positional = [], []
@@ -258,6 +262,8 @@ def _options(parser: argparse.ArgumentParser) -> tuple[list[Option], list[Option
             continue
         choices = tuple(str(c) for c in a.choices) if a.choices else None
         if a.option_strings:
+            if set(a.option_strings) & ONLINE_FLAGS:
+                continue
             for flag in a.option_strings:
                 optional.append(Option(flag, a.dest, a.nargs != 0, choices))
         else:
