@@ -37,6 +37,7 @@ from cudalign.stack import (
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
+    from cudalign.stack import Request
 
 __all__ = [
     "SCHEMA",
@@ -104,7 +105,14 @@ def _images(facts: Facts, stack: Stack, host_cuda: Version | None) -> list[Image
     out: list[ImageInfo] = []
     vllm = stack.component("vllm")
     if vllm is not None:
-        out.append(image_info(facts, f"vllm/vllm-openai:v{vllm.version}"))
+        suffix: str | None = ""
+        if vllm.index_url and vllm.variant:  # a CUDA variant wheel: the image tag of that CUDA, if any
+            series = query.vllm_series(facts, vllm.version)
+            table = series.get("image_cuda", {}) if series is not None else {}
+            cuda = query.variant_cuda(vllm.variant)
+            suffix = next((k for k, c in table.items() if cuda is not None and Version(str(c)) == cuda), None)
+        if suffix is not None:
+            out.append(image_info(facts, f"vllm/vllm-openai:v{vllm.version}{suffix}"))
     if stack.cuda_runtime:
         major = Version(stack.cuda_runtime).major
         runtime = Version(stack.cuda_runtime)
@@ -143,12 +151,21 @@ def _install(stack: Stack, request_names: Sequence[str]) -> tuple[str, str, tupl
                 and "torch" not in request_names
             ):
                 continue
-            pins.append(f"{c.name}=={c.version}")
+            local = f"+{c.variant}" if c.name == "vllm" and c.index_url and c.variant else ""
+            pins.append(f"{c.name}=={c.version}{local}")
     backend = torch.variant if torch is not None and torch.variant else None
-    uv = "uv pip install " + " ".join(pins) + (f" --torch-backend={backend}" if backend else "")
+    vllm = stack.component("vllm")
+    extra = vllm.index_url if vllm is not None and vllm.index_url else None  # a CUDA variant wheel's index
+    uv = (
+        "uv pip install "
+        + " ".join(pins)
+        + (f" --extra-index-url {extra}" if extra else "")
+        + (f" --torch-backend={backend}" if backend else "")
+    )
     index = TORCH_INDEX + backend if backend else None
-    pip = "pip install " + " ".join(pins) + (f" --extra-index-url {index}" if index else "")
-    reqs = ((f"--extra-index-url {index}",) if index else ()) + tuple(pins)
+    indexes = [i for i in (extra, index) if i]
+    pip = "pip install " + " ".join(pins) + "".join(f" --extra-index-url {i}" for i in indexes)
+    reqs = tuple(f"--extra-index-url {i}" for i in indexes) + tuple(pins)
     return uv, pip, reqs
 
 
@@ -159,7 +176,8 @@ def _family(stack: Stack) -> str:
         if c is not None:
             v = Version(c.version)
             series = f"{v.major}.{v.minor}"
-            parts.append(f"{name} {series}" + (f" {c.variant}" if name == "torch" and c.variant else ""))
+            shown = c.variant if name == "torch" or (name == "vllm" and c.index_url) else None
+            parts.append(f"{name} {series}" + (f" {shown}" if shown else ""))
     return " + ".join(parts or ["stack"])
 
 
@@ -195,6 +213,8 @@ def _series(stack: Stack) -> tuple[str, ...]:
         if c is not None:
             v = Version(c.version)
             out.append(f"{name} {v.major}.{v.minor}")
+            if name == "vllm" and c.index_url and c.variant:
+                out.append(f"vllm {c.variant}")  # a CUDA variant wheel is its own candidate, beside PyPI's
     return tuple(out)
 
 
@@ -243,12 +263,19 @@ def make_plan(
         variants: list[str | None] = [None]
         if torch is not None and "torch" not in request.variants:
             variants += [v for v in torch_variants(facts, torch.version) if _viable(facts, host, base, v)]
+        variants += _vllm_variants(facts, request, base)
         fresh = series not in outcome
         for variant in variants:
             wanted = [c for c in (False, True) if (series, variant, c) not in settled]
             if not wanted or (wanted == [True] and no_driver_change):
                 continue
-            stack = base if variant is None else build(request, facts, host, versions, variant=variant)
+            if variant is None:
+                stack = base
+            elif variant.startswith("vllm+"):  # vLLM's CUDA variant wheel, with torch of that variant
+                vreq = dataclasses.replace(request, variants={**request.variants, "vllm": variant[5:]})
+                stack = build(vreq, facts, host, versions)
+            else:
+                stack = build(request, facts, host, versions, variant=variant)
             key = tuple((c.name, c.version, c.variant) for c in stack.components)
             if key in seen:
                 continue
@@ -492,6 +519,22 @@ def _viable(facts: Facts, host: Host, base: Stack, variant: str) -> bool:
     return True
 
 
+def _vllm_variants(facts: Facts, request: Request, base: Stack) -> list[str | None]:
+    """vLLM's CUDA variant wheels of the base's release (``vllm+cu129``) that an index serves, where the user
+    named neither a vLLM nor a torch variant."""
+    vllm = base.component("vllm")
+    if vllm is None or "vllm" in request.variants or "torch" in request.variants:
+        return []
+    series = query.vllm_series(facts, vllm.version)
+    if series is None or query.series_assumed(series, vllm.version):
+        return []
+    return [
+        f"vllm+{v}"
+        for v in series.get("variants", ())
+        if query.variant_cuda(v) is not None and query.vllm_variant_index(facts, vllm.version, v) is not None
+    ]
+
+
 def _newer(a: Matrix, b: Matrix) -> bool:
     newer: bool = _sort_key(a)[1] < _sort_key(b)[1]
     return newer
@@ -589,7 +632,9 @@ def _matrix(
         cuda=stack.cuda_runtime,
         torch=label(torch) if torch is not None else None,
         torch_index=(TORCH_INDEX + torch.variant) if torch is not None and torch.variant else None,
-        vllm=vllm.version if vllm else None,
+        vllm=(vllm.version + (f"+{vllm.variant}" if vllm.index_url and vllm.variant else ""))
+        if vllm
+        else None,
         vllm_cuda=vllm.cuda if vllm else None,
         python=stack.python,
         image=stack.image,

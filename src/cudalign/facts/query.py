@@ -59,6 +59,7 @@ __all__ = [
     "torch_series",
     "variant_cuda",
     "vllm_series",
+    "vllm_variant_index",
 ]
 
 T = TypeVar("T")
@@ -445,6 +446,22 @@ def torch_build(facts: Facts, version: str, variant: str, platform: str) -> Fact
 def vllm_series(facts: Facts, version: str) -> Fact | None:
     """The vLLM series facts (wheel CUDA, min capability, archs) for a version."""
     return _memo_match(facts, ("vllm_series", version), lambda: facts_of_kind(facts, "vllm_series"))
+
+
+def vllm_variant_index(facts: Facts, version: str, variant: str) -> tuple[str, Fact] | None:
+    """The index URL that serves vLLM ``version``'s ``variant`` wheel (``+cu129``) and the fact saying so;
+    ``None`` when no fact covers the release (never inherited from an older range)."""
+    try:
+        public = Version(Version(version).base_version)
+    except InvalidVersion:
+        return None
+    for f in facts_of_kind(facts, "vllm_variant_index"):
+        if f["versions"].contains(public, prereleases=True):
+            url = (
+                str(f["url"]).replace("{version}", str(Version(version).public)).replace("{variant}", variant)
+            )
+            return url, f
+    return None
 
 
 def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:

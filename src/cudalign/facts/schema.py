@@ -198,6 +198,10 @@ KINDS: dict[str, dict[str, Field]] = {
         "variants": _opt("list[str]", "other CUDA variant wheels published"),
         "image_cuda": _opt("table[str]", "image tag suffix ('' for the plain tag) -> CUDA of that image"),
     },
+    "vllm_variant_index": {
+        "versions": _req("specifier", "the releases whose CUDA variant wheels this index serves"),
+        "url": _req("str", "index URL with {version} and {variant} placeholders"),
+    },
     # ---- images ---------------------------------------------------------------------------------
     "image_family": {
         "repository": _req("str", "nvidia/cuda, pytorch/pytorch, vllm/vllm-openai"),

@@ -495,6 +495,7 @@ def no_wheel_for_platform(ctx: Context) -> Iterator[Hit]:
             )
     if ctx.stack.origin == "installed":
         return
+    yield from _vllm_variant(ctx)
     snapshot = ctx.facts.snapshot
     for c in ctx.stack.components:
         rel = snapshot.release(c.name, c.version)
@@ -525,6 +526,42 @@ def no_wheel_for_platform(ctx: Context) -> Iterator[Hit]:
                 "another release.",
                 (ref,),
             )
+
+
+def _vllm_variant(ctx: Context) -> Iterator[Hit]:
+    """A CUDA variant of vLLM (``vllm==0.20.0+cu126``) that the release was not published with: its PyPI
+    wheel's CUDA plus the ``variants`` of its series fact. A series fact without ``variants`` leaves it
+    undecided (unknown), unless the variant is the PyPI wheel's own CUDA."""
+    vllm = ctx.stack.component("vllm")
+    if vllm is None or not vllm.variant or not vllm.variant.startswith("cu"):
+        return
+    series = query.vllm_series(ctx.facts, vllm.version)
+    if series is None:
+        return  # no series fact at all: the series rules already report the release as unknown
+    default = "cu" + str(series["wheel_cuda"]).replace(".", "")
+    if vllm.variant == default:
+        return
+    listed = series.get("variants")
+    public = Version(vllm.version).public
+    if listed is None:
+        yield Hit(
+            f"Whether vllm {public} was published as a {vllm.variant} build is not known (its series fact "
+            f"lists no CUDA variant wheels; the PyPI wheel is {default}).",
+            f"Check vLLM's release page for a {vllm.variant} wheel, or use the PyPI build ({default}).",
+            (series.ref,),
+            severity=Severity.INFO,
+            unknown=f"vllm_series.variants for vllm {public}",
+        )
+        return
+    if vllm.variant not in listed:
+        published = [default, *listed]
+        yield Hit(
+            f"vllm {public} has no {vllm.variant} build (published: {', '.join(published)}; "
+            f"{default} is the PyPI wheel).",
+            f"Choose one of {', '.join(published)}, another vllm release, or build vLLM from source "
+            f"against CUDA {query.variant_cuda(vllm.variant)}.",
+            (series.ref,),
+        )
 
 
 def nccl_mismatch(ctx: Context) -> Iterator[Hit]:

@@ -429,6 +429,11 @@ def _component(
             archs = tuple(series.get("archs", ()))
             ptx = tuple(series.get("ptx", ()))
             own.append(series.ref)
+            if variant and vc is not None and variant in series.get("variants", ()):
+                found = query.vllm_variant_index(facts, version, variant)  # not the PyPI wheel's CUDA
+                if found is not None:
+                    index_url = found[0]
+                    own.append(found[1].ref)
     for f in query.package_builds(facts, name, version):
         if f.get("component"):
             own.append(f.ref)  # a kernel library inside the package: rules read it from the fact
