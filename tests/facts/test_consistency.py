@@ -339,7 +339,7 @@ def test_feature_names_and_aliases_are_unique() -> None:
 
 def test_torch_series_are_contiguous_and_do_not_overlap() -> None:
     series = sorted(of("torch_series"), key=lambda s: Version(s["series"]))
-    assert [s["series"] for s in series] == [f"2.{n}" for n in range(16)]
+    assert [s["series"] for s in series if s["series"].startswith("2.")] == [f"2.{n}" for n in range(16)]
     probes = [Version(f"2.{n}.{p}") for n in range(17) for p in range(4)]
     assert not list(overlapping([(s.id, s["versions"]) for s in series], probes))
     for s in series:
