@@ -189,8 +189,10 @@ def _sort_key(m: Matrix) -> tuple[Any, ...]:
     torch = m.stack.component("torch")
     default = torch is not None and torch.index_url is None  # the PyPI wheel: plain pip install works
     variant_cuda = Version(m.cuda) if m.cuda else Version("0")
+    vllm = m.stack.component("vllm")
     return (
         m.driver_change,
+        vllm is not None and vllm.index_url is not None,  # vLLM's own variant index: after PyPI's wheel
         tuple(_neg(v) for v in versions),
         len(m.caveats),
         not default,
@@ -263,12 +265,13 @@ def make_plan(
         variants: list[str | None] = [None]
         if torch is not None and "torch" not in request.variants:
             variants += [v for v in torch_variants(facts, torch.version) if _viable(facts, host, base, v)]
-        variants += _vllm_variants(facts, request, base)
+        variants += _vllm_variants(facts, host, request, base)
         fresh = series not in outcome
         for variant in variants:
             wanted = [c for c in (False, True) if (series, variant, c) not in settled]
             if not wanted or (wanted == [True] and no_driver_change):
                 continue
+            vllm_variant = variant is not None and variant.startswith("vllm+")  # does not end the search
             if variant is None:
                 stack = base
             elif variant.startswith("vllm+"):  # vLLM's CUDA variant wheel, with torch of that variant
@@ -306,7 +309,7 @@ def make_plan(
                         found.append(
                             dataclasses.replace(m, verdict=Verdict.CAVEATS, caveats=(*m.caveats, note))
                         )
-                        if not change:
+                        if not change and not vllm_variant:
                             kept_series.add(series)
                         continue
                     rej = _rejection(family, findings, v, change)
@@ -320,7 +323,7 @@ def make_plan(
                     facts, h, stack, findings, change, request.order, features, failures, series
                 )
                 found.append(matrix)
-                if not change:
+                if not change and not vllm_variant:
                     kept_series.add(series)
     ranked = sorted(found, key=_sort_key)
     chosen: list[Matrix] = []
@@ -349,7 +352,7 @@ def make_plan(
             r
             for o in outcome.values()
             if (r := o.rejection()) is not None
-            and (best_kept is None or _sort_key(_probe_matrix(o))[1] < _sort_key(best_kept)[1])
+            and (best_kept is None or _sort_key(_probe_matrix(o))[2] < _sort_key(best_kept)[2])
         ]
     )
     if considered == 0:  # nothing to try: say why, with the rules check runs on what was asked
@@ -519,7 +522,7 @@ def _viable(facts: Facts, host: Host, base: Stack, variant: str) -> bool:
     return True
 
 
-def _vllm_variants(facts: Facts, request: Request, base: Stack) -> list[str | None]:
+def _vllm_variants(facts: Facts, host: Host, request: Request, base: Stack) -> list[str | None]:
     """vLLM's CUDA variant wheels of the base's release (``vllm+cu129``) that an index serves, where the user
     named neither a vLLM nor a torch variant."""
     vllm = base.component("vllm")
@@ -528,6 +531,8 @@ def _vllm_variants(facts: Facts, request: Request, base: Stack) -> list[str | No
     series = query.vllm_series(facts, vllm.version)
     if series is None or query.series_assumed(series, vllm.version):
         return []
+    if any(g.cc is not None and g.cc < series["min_cc"] for g in host.gpus):
+        return []  # below the release's minimum capability: every build of it fails alike
     return [
         f"vllm+{v}"
         for v in series.get("variants", ())
@@ -536,7 +541,7 @@ def _vllm_variants(facts: Facts, request: Request, base: Stack) -> list[str | No
 
 
 def _newer(a: Matrix, b: Matrix) -> bool:
-    newer: bool = _sort_key(a)[1] < _sort_key(b)[1]
+    newer: bool = _sort_key(a)[2] < _sort_key(b)[2]
     return newer
 
 

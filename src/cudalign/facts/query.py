@@ -456,7 +456,7 @@ def vllm_variant_index(facts: Facts, version: str, variant: str) -> tuple[str, F
     except InvalidVersion:
         return None
     for f in facts_of_kind(facts, "vllm_variant_index"):
-        if f["versions"].contains(public, prereleases=True):
+        if f["versions"].contains(public, prereleases=True) and variant in f["variants"]:
             url = (
                 str(f["url"]).replace("{version}", str(Version(version).public)).replace("{variant}", variant)
             )

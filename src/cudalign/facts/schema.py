@@ -201,6 +201,7 @@ KINDS: dict[str, dict[str, Field]] = {
     "vllm_variant_index": {
         "versions": _req("specifier", "the releases whose CUDA variant wheels this index serves"),
         "url": _req("str", "index URL with {version} and {variant} placeholders"),
+        "variants": _req("list[str]", "the variants a source shows this index serving for these releases"),
     },
     # ---- images ---------------------------------------------------------------------------------
     "image_family": {

@@ -426,8 +426,9 @@ def _component(
         if series is not None:
             vc = query.variant_cuda(variant)
             cuda = str(vc) if vc else str(series["wheel_cuda"])
-            archs = tuple(series.get("archs", ()))
-            ptx = tuple(series.get("ptx", ()))
+            if vc is None or vc == Version(str(series["wheel_cuda"])):  # the archs are the PyPI wheel's
+                archs = tuple(series.get("archs", ()))
+                ptx = tuple(series.get("ptx", ()))
             own.append(series.ref)
             if variant and vc is not None and variant in series.get("variants", ()):
                 found = query.vllm_variant_index(facts, version, variant)  # not the PyPI wheel's CUDA
