@@ -85,3 +85,23 @@ def test_plan_does_not_offer_variants_without_an_index_fact_or_when_a_variant_is
     assert all(m.vllm is not None and "+" not in m.vllm for m in old.matrices)
     asked = make_plan(["vllm==0.20.0+cu130"], FACTS, host)
     assert all(m.vllm is not None and "+cu129" not in m.vllm for m in asked.matrices)
+
+
+def test_index_facts_name_only_the_variants_a_source_shows() -> None:
+    assert query.vllm_variant_index(FACTS, "0.18.0", "cu130") is not None
+    assert query.vllm_variant_index(FACTS, "0.19.1", "cu128") is None  # no source shows it on the index
+    assert query.vllm_variant_index(FACTS, "0.21.0", "cu128") is None  # 'only cu129 and cu130'
+
+
+def test_plan_on_r580_puts_the_pypi_wheel_first() -> None:
+    host = describe_host(FACTS, gpus=["A100"], driver="580.95.05")
+    plan = make_plan(["vllm==0.20.0"], FACTS, host)
+    first = plan.matrices[0]
+    assert first.vllm == "0.20.0" and first.verdict is Verdict.OK
+    assert "wheels.vllm.ai" not in first.install_pip
+
+
+def test_plan_does_not_offer_an_unattested_variant_to_dodge_a_driver_upgrade() -> None:
+    host = describe_host(FACTS, gpus=["RTX 5090"], driver="570.133.07")
+    plan = make_plan(["vllm>=0.18,<0.20"], FACTS, host)
+    assert all(m.vllm is not None and "+cu128" not in m.vllm for m in plan.matrices)
