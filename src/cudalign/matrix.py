@@ -288,10 +288,12 @@ def make_grid(
     installed, inst_release, inst_column = _installed(facts, host, package)
     if gpus:
         return _gpu_grid(facts, host, package, rows, plan, gpus, build, installed, inst_release, features)
+    # only the builds the shown releases have: --max 8 leaves out the columns of older releases
+    shown = tuple(c for c in plan.columns if any(hows.get(c.key) is not None for _, hows in rows))
     out = []
     for release, hows in rows:
         cells = []
-        for col in plan.columns:
+        for col in shown:
             how = hows.get(col.key)
             mark = release == inst_release and col.key == inst_column
             if how is None:
@@ -300,7 +302,7 @@ def make_grid(
             cell = _judge(facts, host, how, features)
             cells.append(dataclasses.replace(cell, column=col.key, installed=mark))
         out.append(Row(release, tuple(cells), release == inst_release))
-    return Grid(package, "builds", plan.columns, tuple(out), installed)
+    return Grid(package, "builds", shown, tuple(out), installed)
 
 
 def _gpu_grid(
