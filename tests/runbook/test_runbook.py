@@ -11,13 +11,13 @@ import pytest
 
 from cudalign.errors import InvalidInput
 from cudalign.facts import Facts
+from cudalign.facts.query import driver_text, supported_branches
 from cudalign.hosts import describe_host
 from cudalign.model import DriverInfo, Host, OsInfo, Severity, host_from_json
 from cudalign.probe.processes import gpu_processes
 from cudalign.render.runbook_md import render_markdown
 from cudalign.runbook import GpuProcess, Runbook, Target, build, parse_target
 from cudalign.runbook.distros import detect, from_text
-from cudalign.runbook.packages import shown_driver, supported_branches
 
 from .conftest import make_host
 
@@ -129,14 +129,14 @@ def test_gpu_newer_than_the_branch_is_refused_naming_the_branches_that_can(facts
     text = str(err.value)
     assert f"needs driver >= {gpu['min_driver']}" in text
     assert f"the lowest branch that can is R{gpu['min_driver'].major}" in text
-    supported = [f["branch"] for f in supported_branches(facts, dt.date(2026, 12, 3))]
+    supported = list(supported_branches(facts, dt.date(2026, 12, 3)).value)
     assert supported and all(f"R{b} (" in text for b in supported if b >= gpu["min_driver"].major)
     assert build(host, facts, Target(gpu["min_driver"].major + 10)).flavour == "open"
 
 
 def test_supported_branches_follow_the_date(facts: Facts) -> None:
-    early = {f["branch"] for f in supported_branches(facts, dt.date(2025, 1, 1))}
-    late = {f["branch"] for f in supported_branches(facts, dt.date(2026, 12, 3))}
+    early = set(supported_branches(facts, dt.date(2025, 1, 1)).value)
+    late = set(supported_branches(facts, dt.date(2026, 12, 3)).value)
     assert 535 in early and 535 not in late  # R535's EOL (2026-06) has passed by then
     assert 580 in late and all(
         str(f["designation"]).upper() in ("LTSB", "PB", "NFB")
@@ -149,7 +149,7 @@ def test_the_runbook_names_the_newest_known_release_and_what_apt_will_pick(facts
     host = describe_host(facts, gpus=["H100"], driver="550.90.07", os="ubuntu22.04")
     rb = build(host, facts, Target(580))
     newest = max(f["version"] for f in facts.of_kind("driver_release") if f["branch"] == 580)
-    assert f"newest R580 release the knowledge base knows is {shown_driver(newest)}" in rb.summary
+    assert f"newest R580 release the knowledge base knows is {driver_text(newest)}" in rb.summary
     assert "installs the newest 580.* in NVIDIA's repository" in rb.summary
     assert any(r.id.startswith("driver.release.") for r in rb.facts)
     unknown = build(host, facts, Target(595))

@@ -1,16 +1,17 @@
 """Which packages a runbook installs, which release it names, and which branches it may recommend.
 
 Package names come from ``[[driver_package]]`` facts (NVIDIA's driver installation guide), releases from
-``[[driver_release]]`` facts, lifecycles from ``[[driver_branch]]`` facts: nothing here invents a name.
+``[[driver_release]]`` facts: nothing here invents a name. Which branches are still supported is
+:func:`cudalign.facts.query.supported_branches`, the one definition check, plan and explain share.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cudalign.errors import InvalidInput
+from cudalign.facts.query import driver_text
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -26,11 +27,7 @@ __all__ = [
     "gpu_min_driver",
     "lowest_branch",
     "newest_release",
-    "shown_driver",
-    "supported_branches",
 ]
-
-_SUPPORTED_DESIGNATIONS = ("LTSB", "PB", "NFB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,30 +103,6 @@ def newest_release(facts: Facts, branch: int) -> Fact | None:
     return max(releases, key=lambda f: f["version"], default=None)
 
 
-def _eol_passed(fact: Fact, today: dt.date) -> bool:
-    eol = fact.get("eol")
-    if not eol:
-        return False
-    try:
-        year, month = (int(x) for x in str(eol).split("-")[:2])
-    except ValueError:
-        return False
-    return (year, month) < (today.year, today.month)
-
-
-def supported_branches(facts: Facts, today: dt.date | None = None) -> list[Fact]:
-    """Branches NVIDIA still supports on ``today``: LTSB, production and new-feature branches before EOL."""
-    day = today or dt.date.today()
-    return sorted(
-        (
-            f
-            for f in facts.of_kind("driver_branch")
-            if str(f["designation"]).upper() in _SUPPORTED_DESIGNATIONS and not _eol_passed(f, day)
-        ),
-        key=lambda f: f["branch"],
-    )
-
-
 def gpu_min_driver(facts: Facts, gpu: Fact) -> tuple[Version, str] | None:
     """The oldest driver that can drive ``gpu``, and where that comes from.
 
@@ -138,7 +111,7 @@ def gpu_min_driver(facts: Facts, gpu: Fact) -> tuple[Version, str] | None:
     """
     low = gpu.get("min_driver")
     if low is not None:
-        return low, f"{gpu['name']} needs driver >= {shown_driver(low)}"
+        return low, f"{gpu['name']} needs driver >= {driver_text(low)}"
     arch = next((f for f in facts.of_kind("arch_support") if f["cc"] == gpu["cc"]), None)
     if arch is None:
         return None
@@ -153,15 +126,9 @@ def gpu_min_driver(facts: Facts, gpu: Fact) -> tuple[Version, str] | None:
     oldest = min(toolkits, key=lambda f: f["version"])
     return oldest["driver_linux"], (
         f"{gpu['name']} (compute capability {gpu['cc']}) needs driver >= "
-        f"{shown_driver(oldest['driver_linux'])}, the minimum of CUDA {first}, the first toolkit that "
+        f"{driver_text(oldest['driver_linux'])}, the minimum of CUDA {first}, the first toolkit that "
         "targets it"
     )
-
-
-def shown_driver(version: Version) -> str:
-    """A driver version as NVIDIA writes it: 520.61.05, not 520.61.5."""
-    head, *rest = version.release
-    return ".".join([str(head), *(f"{x:02d}" for x in rest)])
 
 
 def branch_can_drive(facts: Facts, branch: int, gpu: Fact) -> str | None:

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from cudalign.errors import InvalidInput
+from cudalign.facts.query import driver_text, supported_branches
 from cudalign.model import FactRef, Finding, Severity, driver_version
 from cudalign.runbook import PHASES, GpuProcess, Runbook, Section, Target
 from cudalign.runbook.distros import GUIDE, Distro, detect
@@ -15,8 +16,6 @@ from cudalign.runbook.packages import (
     choose,
     lowest_branch,
     newest_release,
-    shown_driver,
-    supported_branches,
 )
 from cudalign.runbook.phases import (
     OPEN_LICENSE,
@@ -79,7 +78,7 @@ def _assess(
         gpu_facts = [f for _, f in gpus if f is not None]
         better = [
             f
-            for f in supported_branches(facts, today)
+            for f in supported_branches(facts, today).facts
             if f["branch"] > target.branch
             and all(branch_can_drive(facts, f["branch"], g) is None for g in gpu_facts)
         ]
@@ -146,7 +145,7 @@ def _refuse_if_it_cannot_drive(
     low = lowest_branch(facts, known)
     able = [
         f
-        for f in supported_branches(facts, today)
+        for f in supported_branches(facts, today).facts
         if all(branch_can_drive(facts, f["branch"], g) is None for g in known)
     ]
     parts = [f"R{target.branch} cannot drive this host's GPUs: {'; '.join(reasons)}"]
@@ -219,7 +218,7 @@ def build_runbook(
         len(host.gpus),
         host.os.secure_boot,
         pkgs,
-        shown_driver(newest["version"]) if newest is not None else None,
+        driver_text(newest["version"]) if newest is not None else None,
     )
 
     bf = _branch_fact(facts, target.branch)
@@ -267,7 +266,7 @@ def build_runbook(
     if target.version is None:
         release = (
             f" The newest R{target.branch} release the knowledge base knows is "
-            f"{shown_driver(newest['version'])}; the package manager installs the newest "
+            f"{driver_text(newest['version'])}; the package manager installs the newest "
             f"{target.branch}.* in NVIDIA's repository when the window "
             "runs, which may be newer."
             if newest is not None
