@@ -214,3 +214,31 @@ def test_every_shipped_price_and_driver_has_a_source_and_a_date() -> None:
     for r in rows:
         assert r.source.startswith("https://"), r.id
         assert r.checked is not None, r.id
+
+
+def test_an_image_alone_is_a_question(capsys: pytest.CaptureFixture[str]) -> None:
+    """A container that dies with ``unsatisfied condition: cuda>=12.8``: the user has only the image."""
+    code, body = _gpus(capsys, "--image", "vllm/vllm-openai:v0.11.0", "--provider", "runpod")
+    assert code == 0 and body["requirements"] == [] and body["image"] == "vllm/vllm-openai:v0.11.0"
+    assert any(o["result"] in RUNS for o in body["offers"])
+    main(["gpus", "--image", "vllm/vllm-openai:v0.11.0", "--provider", "runpod"])
+    assert capsys.readouterr().out.startswith("asked: vllm/vllm-openai:v0.11.0\n")
+
+
+def test_no_stack_at_all_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _error(capsys).startswith("cudalign: error: give the stack: REQ")
+
+
+def test_an_offer_whose_driver_is_unknown_is_not_said_to_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the provider's driver only the GPU is judged: the driver stays a condition, never "runs"."""
+    from cudalign.facts import load
+    from cudalign.fleet.clouds import offers_from_facts
+
+    unknown_driver = {o.provider for o in offers_from_facts(load()) if o.driver is None and not o.cuda_levels}
+    assert unknown_driver, "the shipped table has providers whose stock driver is not stated"
+    _, body = _gpus(capsys, "vllm==0.13.0", *(a for p in sorted(unknown_driver) for a in ("--provider", p)))
+    assert body["offers"]
+    for o in body["offers"]:
+        assert o["result"] != "runs", o
+        if o["result"] == "unknown":
+            assert "runs if the driver >= " in o["detail"], o

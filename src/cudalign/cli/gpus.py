@@ -1,4 +1,4 @@
-"""`cudalign gpus REQ… [--image IMG] [--min-memory GB] [--count N] [--prices FILE] [--provider P]`."""
+"""`cudalign gpus [REQ…] [--image IMG] [--min-memory GB] [--count N] [--prices FILE] [--provider P]`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["add_arguments", "reads", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "requirements", nargs="+", metavar="REQ", help="PEP 508 requirements, e.g. 'vllm>=0.12'"
+        "requirements", nargs="*", metavar="REQ", help="requirements, e.g. 'vllm>=0.12' (or give --image)"
     )
     parser.add_argument("--image", metavar="IMG", help="container image the stack runs in")
     parser.add_argument("--min-memory", type=float, metavar="GB", help="memory per GPU, at least")
@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from cudalign.fleet.clouds import SCHEMA, gpus_answer, offers_from_facts, read_prices
     from cudalign.model import Report, Severity
 
+    if not args.requirements and not args.image:
+        raise InvalidInput("give the stack: REQ… (e.g. 'vllm==0.13.0'), --image IMG, or both")
     if args.count < 1:
         raise InvalidInput(f"--count {args.count}: must be at least 1")
     if args.min_memory is not None and not 0 < args.min_memory < 1e6:

@@ -267,6 +267,14 @@ def _outcome(reqs: Sequence[str], image: str | None, facts: Facts, offer: Offer,
         result, v, findings = _judge(reqs, image, facts, _host(facts, offer, offer.driver, None))
         if offer.driver is None:
             where = "driver not in the knowledge base"
+            needs = [
+                f.condition.text
+                for f in findings
+                if f.condition is not None and f.condition.subject == "driver"
+            ]
+            if needs and result in (NATIVE, COMPAT):
+                # judged on the GPU alone: it runs only if the provider's driver meets the condition
+                return Outcome(offer, UNKNOWN, f"{where}: runs if the {needs[0]}", price, v, findings)
         else:
             where = f"driver {offer.driver}" + (f" ({offer.image})" if offer.image else "")
         detail = where if result in (NATIVE, COMPAT) else f"{where}: {_reason(findings)}"

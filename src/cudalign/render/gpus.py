@@ -31,9 +31,11 @@ def _rows(report: Report) -> Sequence[Outcome]:
 
 def text(report: Report) -> str:
     rows = _rows(report)
-    head = f"asked: {' '.join(report.data['requirements'])}" + (
-        f" in {report.data['image']}" if report.data["image"] else ""
+    image = report.data["image"]
+    asked = [*report.data["requirements"]] + (
+        [f"in {image}" if report.data["requirements"] else image] if image else []
     )
+    head = f"asked: {' '.join(asked)}"
     lines = [head, f"prices: {report.data['prices']}", ""]
     runs = [o for o in rows if o.result != "fails" and o.result != "unknown"]
     if runs:
