@@ -49,6 +49,34 @@ def gpu_from_text(facts: Facts, text: str, index: int) -> Gpu:
     )
 
 
+_WSL = ("wsl2", "wsl")
+WSL_KERNEL = "microsoft-standard-WSL2"
+"""The kernel a described WSL2 host reports (``uname -r`` ends so under WSL2)."""
+
+
+def _os_from_text(text: str | None) -> tuple[str, str | None, str | None, str | None]:
+    """``--os`` as people write it: a distribution (``ubuntu22.04``), ``windows`` (``win11``,
+    ``Windows 10``), or WSL2 (``wsl2``, ``wsl2-ubuntu22.04``: Linux wheels on the Windows driver).
+    Returns (system, kernel, distro id, distro version)."""
+    import re
+
+    if not text:
+        return "Linux", None, None, None
+    low = text.strip().lower()
+    if re.fullmatch(r"win(?:dows)?[\s\-_]?(?:\d+|server[\s\-_]?\d*)?", low):
+        return "Windows", None, None, None
+    kernel = None
+    for prefix in _WSL:
+        if low.startswith(prefix):
+            kernel, low = WSL_KERNEL, low[len(prefix) :].lstrip(" -_:/")
+            break
+    distro_id = distro_version = None
+    m = re.match(r"^([a-z]+)[\s\-_:]?([\d.]+)?$", low)
+    if m:
+        distro_id, distro_version = m.group(1), m.group(2)
+    return "Linux", kernel, distro_id, distro_version
+
+
 def describe_host(
     facts: Facts,
     *,
@@ -77,17 +105,17 @@ def describe_host(
             unknown["driver.cuda"] = f"no driver_branch or toolkit fact covers driver {driver}"
     else:
         unknown["driver"] = "not given (--driver)"
-    distro_id = distro_version = None
-    if os:
-        import re
-
-        m = re.match(r"^([a-z]+)[\s\-_:]?([\d.]+)?$", os.strip().lower())
-        if m:
-            distro_id, distro_version = m.group(1), m.group(2)
+    system, kernel, distro_id, distro_version = _os_from_text(os)
     return Host(
         origin="described",
         python=python_version(python) if python is not None else None,
-        os=OsInfo(system="Linux", distro_id=distro_id, distro_version=distro_version, arch=arch or "x86_64"),
+        os=OsInfo(
+            system=system,
+            distro_id=distro_id,
+            distro_version=distro_version,
+            kernel=kernel,
+            arch=arch or "x86_64",
+        ),
         driver=drv,
         gpus=tuple(gpu_from_text(facts, g, i) for i, g in enumerate(gpus)),
         unknown=unknown,

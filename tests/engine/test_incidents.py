@@ -35,17 +35,14 @@ def facts() -> Facts:
 
 
 def host_of(case: dict[str, Any], facts: Facts) -> Host:
-    os_text = case.get("os")
     host = describe_host(
         facts,
         gpus=case.get("gpus", ()),
         driver=case.get("driver"),
-        os=None if os_text == "windows" else os_text,
+        os=case.get("os"),
         arch=case.get("arch"),
         python=case.get("python"),
     )
-    if os_text == "windows":
-        host = dataclasses.replace(host, os=dataclasses.replace(host.os, system="Windows"))
     if case.get("container"):
         compat = case.get("compat_cuda")
         host = dataclasses.replace(

@@ -104,8 +104,12 @@ def check_features(names: list[str], facts: Facts) -> list[str]:
     return names
 
 
+_DESCRIBING = ("gpu", "driver", "host_os", "host_arch", "host_python")
+"""Flags that describe a host: any of them (without --host) judges that host, not this machine."""
+
+
 def has_host_arguments(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "host", None) or getattr(args, "gpu", None) or getattr(args, "driver", None))
+    return bool(getattr(args, "host", None) or any(getattr(args, a, None) for a in _DESCRIBING))
 
 
 def host_from_args(args: argparse.Namespace, facts: Facts) -> Host | None:
@@ -115,15 +119,15 @@ def host_from_args(args: argparse.Namespace, facts: Facts) -> Host | None:
         python = flag_value("--python", python, python_version)
     if getattr(args, "host", None):
         return read_host(Path(args.host))
-    if getattr(args, "gpu", None) or getattr(args, "driver", None):
+    if any(getattr(args, a, None) for a in _DESCRIBING):
         from cudalign.hosts import describe_host
 
-        if args.driver is not None:
+        if getattr(args, "driver", None) is not None:
             flag_value("--driver", args.driver, driver_version)
         return describe_host(
             facts,
-            gpus=args.gpu or (),
-            driver=args.driver,
+            gpus=getattr(args, "gpu", None) or (),
+            driver=getattr(args, "driver", None),
             os=getattr(args, "host_os", None),
             arch=getattr(args, "host_arch", None),
             python=python,

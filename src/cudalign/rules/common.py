@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
-from cudalign.model import Component, ComputeCapability, Condition, FactRef, Severity
+from cudalign.model import Component, ComputeCapability, Condition, FactRef, Host, Severity
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
@@ -18,6 +18,7 @@ __all__ = [
     "Hit",
     "cuda_majors_provided",
     "cudnn_majors_provided",
+    "driver_os",
     "has_sass",
     "jit_only",
     "label",
@@ -42,6 +43,15 @@ class Hit:
     """The missing fact when the check could not decide."""
     condition: Condition | None = None
     """What must hold on a host value the user did not state (the verdict is then ``caveats``)."""
+
+
+def driver_os(host: Host) -> str:
+    """Whose driver numbering the host's driver follows: ``windows`` on Windows and under WSL2 (whose
+    driver is the Windows one, exposed through /usr/lib/wsl/lib), else ``linux``. NVIDIA's toolkit table
+    gives a separate Windows minimum for each CUDA release (12.8 GA: 570.26 Linux, 570.65 Windows)."""
+    system = (host.os.system or "").lower()
+    kernel = (host.os.kernel or "").lower()
+    return "windows" if system.startswith("win") or "microsoft" in kernel or "wsl" in kernel else "linux"
 
 
 def has_sass(cc: ComputeCapability, archs: Iterable[ComputeCapability]) -> bool:

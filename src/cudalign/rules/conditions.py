@@ -16,7 +16,7 @@ from packaging.version import Version
 
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, Condition, DriverInfo, FactRef, Finding, Gpu, Host, Severity
-from cudalign.rules.common import Hit
+from cudalign.rules.common import Hit, driver_os
 
 if TYPE_CHECKING:
     from cudalign.rules import Context
@@ -52,8 +52,8 @@ def _candidates(ctx: Context) -> list[Version]:
         if first is not None:
             out.add(first)
     for _, cuda in ctx.cuda_needs:
-        full = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda)).value
-        floor = query.mvc_floor(ctx.facts, cuda.major).value
+        full = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda), driver_os(ctx.host)).value
+        floor = query.mvc_floor(ctx.facts, cuda.major, driver_os(ctx.host)).value
         out.update(v for v in (full, floor) if v is not None)
     for _, fact in ctx.gpus:
         if fact is not None and fact.get("min_driver") is not None:

@@ -10,7 +10,7 @@ from packaging.version import Version
 from cudalign.facts import query
 from cudalign.facts.query import driver_text
 from cudalign.model import ComputeCapability, Severity
-from cudalign.rules.common import Hit, jit_only, label, topic_refs
+from cudalign.rules.common import Hit, driver_os, jit_only, label, topic_refs
 
 if TYPE_CHECKING:
     from cudalign.rules import Context
@@ -35,6 +35,11 @@ def _upgrade(ctx: Context, need: Version) -> tuple[str, Version]:
         "end-of-life)",
         rec,
     )
+
+
+def _no_mvc(floor: query.Answer[Version | None]) -> bool:
+    """The major of this floor has no minor-version compatibility (10.x): each release needs its driver."""
+    return any(f.get("minor_version_compat") is False for f in floor.facts)
 
 
 def driver_too_old(ctx: Context) -> Iterator[Hit]:
@@ -62,7 +67,7 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
     d = ctx.driver
     user = ctx.user_driver or d
     for what, cuda in ctx.cuda_needs:
-        floor = query.mvc_floor(ctx.facts, cuda.major)
+        floor = query.mvc_floor(ctx.facts, cuda.major, driver_os(ctx.host))
         if floor.value is None:
             yield Hit(
                 f"No fact gives the lowest driver for CUDA {cuda.major}.x ({what}).",
@@ -70,8 +75,21 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
                 unknown=f"cuda_major fact for CUDA {cuda.major}",
             )
             continue
+        if _no_mvc(floor):
+            need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda), driver_os(ctx.host))
+            if need.value is not None and user < need.value:
+                upgrade, target = _upgrade(ctx, need.value)
+                yield Hit(
+                    f"{what} needs CUDA {query.cuda_minor(cuda)}, whose driver is >= "
+                    f"{driver_text(need.value)}; {ctx.user_driver_text} is older, and CUDA "
+                    f"{cuda.major}.x has no minor-version compatibility (host CUDA {ctx.user_cuda or '?'}).",
+                    f"Upgrade the driver to {upgrade} ('cudalign runbook --driver {target.major}'), or "
+                    f"choose builds for CUDA {ctx.host_cuda.value or 'the driver supports'}.",
+                    (*need.refs, *floor.refs, *ctx.host_cuda.refs),
+                )
+            continue
         if user < floor.value:
-            need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda))
+            need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda), driver_os(ctx.host))
             upgrade, target = _upgrade(ctx, need.value or floor.value)
             yield Hit(
                 f"{what} needs CUDA {cuda}, but {ctx.user_driver_text} is older than "
@@ -124,10 +142,10 @@ def minor_version_compat(ctx: Context) -> Iterator[Hit]:
         return
     d = ctx.user_driver or ctx.driver
     for what, cuda in ctx.cuda_needs:
-        floor = query.mvc_floor(ctx.facts, cuda.major)
-        if floor.value is None or d < floor.value:
-            continue
-        need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda))
+        floor = query.mvc_floor(ctx.facts, cuda.major, driver_os(ctx.host))
+        if floor.value is None or d < floor.value or _no_mvc(floor):
+            continue  # below the floor, or a major without MVC: driver-too-old's
+        need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda), driver_os(ctx.host))
         if need.value is None:
             yield Hit(
                 f"No toolkit fact gives the driver CUDA {query.cuda_minor(cuda)} needs ({what}).",
@@ -186,7 +204,7 @@ def ptx_jit_unsupported(ctx: Context) -> Iterator[Hit]:
         for what, cuda, archs, ptx in builds:
             if not jit_only(cc, archs, ptx) or cuda is None:
                 continue
-            need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(Version(cuda)))
+            need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(Version(cuda)), driver_os(ctx.host))
             if need.value is None:
                 yield Hit(
                     f"{gpu.name} runs {what} through PTX JIT, and no fact gives the driver CUDA {cuda} PTX "
@@ -237,7 +255,7 @@ def no_driver(ctx: Context) -> Iterator[Hit]:
         yield from driver_condition(ctx)
         return
     what, cuda = ctx.cuda_needs[0]
-    need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda))
+    need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda), driver_os(ctx.host))
     reason = ctx.host.unknown.get("driver", "no NVIDIA driver found")
     yield Hit(
         f"{what} needs an NVIDIA driver, and this host has none ({reason}).",
