@@ -96,7 +96,7 @@ def world(tmp_path: Path) -> World:
     return World(inputs, outputs)
 
 
-INPUT_FLAGS = ("--host", "--log", "--from-plan", "--python")
+INPUT_FLAGS = ("--host", "--log", "--from-plan", "--python", "-r", "--requirement", "-c", "--constraint")
 
 
 def _writable(argv: list[str], root: Path) -> set[str]:
@@ -193,6 +193,8 @@ def _values(world: World) -> dict[str, st.SearchStrategy[str]]:
         "timeout": numbers,
         "jobs": numbers,
         "matrix": st.sampled_from(["A", "B", "Z", ""]),
+        "requirement_files": _paths(world),
+        "constraint_files": _paths(world),
         "requirements": st.sampled_from(
             [
                 "vllm==0.13.0",

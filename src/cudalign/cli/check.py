@@ -1,10 +1,10 @@
-"""`cudalign check REQ… [--image IMG] [--feature NAME…] [HOST]`: the verdict for a stack on a host."""
+"""`cudalign check [REQ…] [-r FILE] [-c FILE] [--image IMG] [HOST]`: the verdict for a stack on a host."""
 
 from __future__ import annotations
 
 import argparse
 
-from cudalign.cli.options import add_host_arguments, add_output_arguments
+from cudalign.cli.options import add_host_arguments, add_output_arguments, add_requirement_file_arguments
 
 __all__ = ["add_arguments", "run"]
 
@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "requirements", nargs="*", metavar="REQ", help="PEP 508 requirements, e.g. vllm==0.13.0"
     )
+    add_requirement_file_arguments(parser)
     parser.add_argument("--image", metavar="IMG", help="container image the stack runs in")
     parser.add_argument(
         "--index-url", metavar="URL", help="the torch index, e.g. https://download.pytorch.org/whl/cu128"
@@ -37,12 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cudalign.cli.options import check_features, emit, host_from_args
+    from cudalign.cli.options import check_features, emit, host_from_args, requirements_from_args
     from cudalign.facts import load
     from cudalign.model import Report, to_jsonable
     from cudalign.rules import check, host_conditions, verdict
     from cudalign.stack import from_installed, resolve
 
+    requirements, constraints, index_url = requirements_from_args(args)
     facts = load()
     features = check_features(args.feature, facts)
     host = host_from_args(args, facts)
@@ -55,25 +57,27 @@ def run(args: argparse.Namespace) -> int:
         from cudalign.stack.registry import RegistryReader
 
         reader = RegistryReader(facts, platform=host.os.arch)
-    if args.requirements or args.image:
-        if args.resolve and args.requirements:
+    if requirements or args.image:
+        if args.resolve and requirements:
             from cudalign.stack.uvresolve import resolve_exact
 
             stack = resolve_exact(
-                args.requirements,
+                requirements,
                 facts,
                 host,
                 image=args.image,
-                index_url=args.index_url,
+                index_url=index_url,
+                constraints=constraints,
                 image_reader=reader,
             )
         else:
             stack = resolve(
-                args.requirements,
+                requirements,
                 facts,
                 host,
                 image=args.image,
-                index_url=args.index_url,
+                index_url=index_url,
+                constraints=constraints,
                 image_reader=reader,
             )
         if reader is not None:

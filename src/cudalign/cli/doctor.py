@@ -13,7 +13,7 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from cudalign.cli.options import add_output_arguments
+    from cudalign.cli.options import add_output_arguments, add_requirement_file_arguments
 
     parser.add_argument(
         "requirements",
@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REQ",
         help="a stack to judge on this host (PEP 508, e.g. 'torch==2.9.0+cu128' 'vllm==0.11.0')",
     )
+    add_requirement_file_arguments(parser, constraints=False)
     parser.add_argument(
         "--image", metavar="IMG", help="a container image the stack runs in (nvidia/cuda:12.8.1-…)"
     )
@@ -61,10 +62,11 @@ def interpreter(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import threading
 
-    from cudalign.cli.options import emit, flag_value
+    from cudalign.cli.options import emit, flag_value, requirements_from_args
 
     if args.target_python is not None:
         flag_value("--python", args.target_python, interpreter)
+    requirements, _, index_url = requirements_from_args(args)
     from cudalign.doctor import diagnose
     from cudalign.facts import load
     from cudalign.probe import probe
@@ -90,5 +92,5 @@ def run(args: argparse.Namespace) -> int:
     thread.join()
     if "error" in box:
         raise box["error"]
-    report = diagnose(box["host"], facts, args.requirements, image=args.image, index_url=args.index_url)
+    report = diagnose(box["host"], facts, requirements, image=args.image, index_url=index_url)
     return emit(report, args)

@@ -11,9 +11,12 @@ __all__ = ["add_arguments", "reads", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from cudalign.cli.options import add_requirement_file_arguments
+
     parser.add_argument(
         "requirements", nargs="*", metavar="REQ", help="requirements, e.g. 'vllm>=0.12' (or give --image)"
     )
+    add_requirement_file_arguments(parser, constraints=False)
     parser.add_argument("--image", metavar="IMG", help="container image the stack runs in")
     parser.add_argument("--min-memory", type=float, metavar="GB", help="memory per GPU, at least")
     parser.add_argument("--count", type=int, default=1, metavar="N", help="GPUs per machine (default 1)")
@@ -43,13 +46,14 @@ def reads(args: argparse.Namespace, path: Any) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cudalign.cli.options import emit
+    from cudalign.cli.options import emit, requirements_from_args
     from cudalign.errors import InvalidInput
     from cudalign.facts import load
     from cudalign.fleet.clouds import SCHEMA, gpus_answer, offers_from_facts, read_prices
     from cudalign.model import Report, Severity
 
-    if not args.requirements and not args.image:
+    requirements, _, _ = requirements_from_args(args)
+    if not requirements and not args.image:
         raise InvalidInput("give the stack: REQ… (e.g. 'vllm==0.13.0'), --image IMG, or both")
     if args.count < 1:
         raise InvalidInput(f"--count {args.count}: must be at least 1")
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     facts = load()
     offers = read_prices(facts, Path(args.prices)) if args.prices else offers_from_facts(facts)
     outcomes = gpus_answer(
-        args.requirements,
+        requirements,
         facts,
         offers,
         image=args.image,
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     report = Report(
         schema=SCHEMA,
         data={
-            "requirements": list(args.requirements),
+            "requirements": requirements,
             "image": args.image,
             "outcomes": outcomes,
             "prices": args.prices or "shipped",

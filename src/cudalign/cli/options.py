@@ -21,6 +21,7 @@ T = TypeVar("T")
 __all__ = [
     "add_host_arguments",
     "add_output_arguments",
+    "add_requirement_file_arguments",
     "check_features",
     "emit",
     "exit_code",
@@ -29,6 +30,7 @@ __all__ = [
     "host_from_args",
     "read_host",
     "read_json",
+    "requirements_from_args",
 ]
 
 
@@ -46,6 +48,60 @@ def add_output_arguments(
         help="exit 1 when a finding at or above this severity exists (default: error)",
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
+
+
+def add_requirement_file_arguments(parser: argparse.ArgumentParser, *, constraints: bool = True) -> None:
+    """``-r FILE`` (and ``-c FILE``) as pip takes them; read by :func:`requirements_from_args`."""
+    parser.add_argument(
+        "-r",
+        "--requirement",
+        dest="requirement_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="requirements from FILE, as pip reads it (repeatable)",
+    )
+    if constraints:
+        parser.add_argument(
+            "-c",
+            "--constraint",
+            dest="constraint_files",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="constraints from FILE: they limit versions, install nothing (repeatable)",
+        )
+
+
+def requirements_from_args(args: argparse.Namespace) -> tuple[list[str], list[str], str | None]:
+    """The requirements of the command line and its ``-r``/``-c`` files, their constraints, and the index.
+
+    ``--index-url`` on the command line wins; else a PyTorch index a file names, else the first it names.
+    """
+    reqs = list(getattr(args, "requirements", None) or [])
+    index_url: str | None = getattr(args, "index_url", None)
+    files = getattr(args, "requirement_files", None) or []
+    cfiles = getattr(args, "constraint_files", None) or []
+    if not files and not cfiles:
+        return reqs, [], index_url
+    from cudalign.stack.reqfile import read_requirement_files
+
+    read = read_requirement_files(files, cfiles)
+    out = getattr(args, "output", None)
+    if out and out != "-":
+        from cudalign.cli.output import _same_file
+
+        for path in read.paths:
+            if _same_file(Path(out), path):
+                raise InvalidInput(
+                    f"-o {out}: is a requirements file this command reads; refusing to overwrite it"
+                )
+    for note in read.notes:
+        print(f"cudalign: note: {note}", file=sys.stderr)
+    if index_url is None and read.index_urls:
+        torch = [u for u in read.index_urls if "download.pytorch.org/whl" in u]
+        index_url = (torch or read.index_urls)[0]
+    return read.requirements + reqs, read.constraints, index_url
 
 
 def add_host_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,8 @@ INPUT_OPTIONS: dict[str, str] = {
     "log": "--log",
     "from_plan": "--from-plan",
     "target_python": "--python",
+    "requirement_files": "-r",
+    "constraint_files": "-c",
 }
 """Namespace attribute -> the flag of every option that names a file a command reads."""
 
@@ -36,6 +38,8 @@ def input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
         value = getattr(args, attr, None)
         if isinstance(value, str) and value:
             found.append((flag, Path(value)))
+        elif isinstance(value, list):
+            found.extend((flag, Path(v)) for v in value if isinstance(v, str) and v)
     return found
 
 

@@ -1,18 +1,19 @@
-"""`cudalign plan REQ… [HOST] [--no-driver-change] [--max N]`: ranked matrices and why others fail."""
+"""`cudalign plan REQ…|-r FILE [HOST] [--no-driver-change] [--max N]`: ranked matrices and why others fail."""
 
 from __future__ import annotations
 
 import argparse
 
-from cudalign.cli.options import add_host_arguments, add_output_arguments
+from cudalign.cli.options import add_host_arguments, add_output_arguments, add_requirement_file_arguments
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "requirements", nargs="+", metavar="REQ", help="PEP 508 requirements, e.g. 'vllm>=0.12'"
+        "requirements", nargs="*", metavar="REQ", help="PEP 508 requirements, e.g. 'vllm>=0.12'"
     )
+    add_requirement_file_arguments(parser, constraints=False)
     parser.add_argument(
         "--no-driver-change", action="store_true", help="only matrices that keep the host's driver"
     )
@@ -33,13 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cudalign.cli.options import check_features, emit, host_from_args
+    from cudalign.cli.options import check_features, emit, host_from_args, requirements_from_args
     from cudalign.errors import InvalidInput
     from cudalign.facts import load
     from cudalign.plan import make_plan, plan_report
 
     if args.max < 1:
         raise InvalidInput(f"--max {args.max}: must be at least 1")
+    requirements, _, index_url = requirements_from_args(args)
+    if not requirements:
+        raise InvalidInput("give the stack: REQ… (e.g. 'vllm>=0.12') or -r FILE")
     facts = load()
     check_features(args.feature, facts)
     host = host_from_args(args, facts)
@@ -48,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
 
         host = probe()
     plan = make_plan(
-        args.requirements,
+        requirements,
         facts,
         host,
         no_driver_change=args.no_driver_change,
         max_matrices=args.max,
-        index_url=args.index_url,
+        index_url=index_url,
         features=args.feature,
     )
     if args.emit:  # -o is then a directory
