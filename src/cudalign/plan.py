@@ -124,8 +124,11 @@ def _images(facts: Facts, stack: Stack, host_cuda: Version | None) -> list[Image
             and query.cuda_minor(f["version"]) <= query.cuda_minor(runtime)
             and (host_cuda is None or query.cuda_minor(f["version"]) <= host_cuda)
         ]
-        if tks:
-            out.append(image_info(facts, f"nvidia/cuda:{max(tks)}-runtime-ubuntu22.04"))
+        for tk in sorted(tks, reverse=True):  # the newest release NVIDIA published an image of
+            info = image_info(facts, f"nvidia/cuda:{tk}-runtime-ubuntu22.04")
+            if "image_tag" not in info.unknown:
+                out.append(info)
+                break
     return [i for i in out if not i.unknown]
 
 

@@ -243,8 +243,18 @@ CASES: dict[str, RuleCases] = {
         (EngineCase("torch alone", ("torch==2.13.0",), ADA, NEW),),
     ),
     "CA308": RuleCases(
-        (EngineCase("a release the index never had", ("torch==2.5.9",), ADA, NEW, python="3.12"),),
-        (EngineCase("releases that exist", ("torch==2.5.1", "vllm==0.13.0"), ADA, NEW, python="3.12"),),
+        (
+            EngineCase("a release the index never had", ("torch==2.5.9",), ADA, NEW, python="3.12"),
+            EngineCase(
+                "an nvidia/cuda tag NVIDIA never published", image="nvidia/cuda:12.1-devel-ubuntu22.04"
+            ),
+        ),
+        (
+            EngineCase("releases that exist", ("torch==2.5.1", "vllm==0.13.0"), ADA, NEW, python="3.12"),
+            EngineCase(
+                "a published nvidia/cuda tag", (), ADA, NEW, image="nvidia/cuda:12.1.1-devel-ubuntu22.04"
+            ),
+        ),
     ),
     "CA309": RuleCases(
         (

@@ -331,9 +331,11 @@ def test_a_missing_tag_is_a_finding(registries: Registries, capsys: pytest.Captu
     assert finding["code"] == "CA308"
     assert "no such tag (MANIFEST_UNKNOWN)" in finding["message"]
     assert "12.1-devel-ubuntu22.04" in finding["message"]
-    # the knowledge base's grammar alone accepts the tag: offline it is judged
+    # offline, NVIDIA's tag lists in the knowledge base say the same, with the nearest published tag
     _, offline, _ = _check(capsys, "--image", image, "--gpu", "A100", "--driver", "550.54.15")
-    assert offline["verdict"] == "ok"
+    assert offline["verdict"] == "fails"
+    (listed,) = offline["findings"]
+    assert listed["code"] == "CA308" and "12.1.1-devel-ubuntu22.04" in listed["fix"]
 
 
 def test_an_existing_tag_of_the_same_family_is_no_finding(

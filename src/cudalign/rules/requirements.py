@@ -148,17 +148,27 @@ def unknown_release(ctx: Context) -> Iterator[Hit]:
 
     An image read from its registry (``--registry``) whose tag or digest the registry does not have
     (``404``, ``MANIFEST_UNKNOWN``) is reported the same way: ``docker pull`` fails with ``manifest
-    unknown``.
+    unknown``. So is, offline, an ``nvidia/cuda`` tag that NVIDIA's own tag lists say does not exist
+    (``12.1-devel-ubuntu22.04``: the tags always name the full version, ``12.1.1``; or a release such as
+    ``12.8.2`` that got no images), with the nearest published tag.
 
     **Example.** ``torch==2.5.9``: no such release (2.5.1 exists), fails; ``vlm==0.13.0``: did you mean
     vllm, unknown.
     """
     missing_image = ctx.stack.unknown.get("image_tag")
-    if missing_image:  # read from the registry (check --registry): the tag or digest does not exist
+    if missing_image:  # the registry (--registry) or the vendor's tag lists: no such tag or digest
+        said, _, nearest = missing_image.partition("; did you mean ")
         yield Hit(
-            f"{missing_image}: the image cannot be pulled.",
-            "Use a tag the registry lists (the registry's tag list, or 'cudalign plan' for a base image).",
-            tuple(r for r in ctx.stack.facts if r.id.startswith("registry.")),
+            f"{said}: the image cannot be pulled.",
+            f"Use {nearest.rstrip('?')} (the nearest published tag)."
+            if nearest
+            else "Use a tag the registry lists (its tag list, or 'cudalign plan' for a base image).",
+            tuple(
+                r
+                for r in ctx.stack.facts
+                if r.id.startswith("registry.")
+                or (r.id in ctx.facts and ctx.facts.get(r.id).kind == "image_tags")
+            ),
         )
     request = _request(ctx.stack)
     snap = ctx.facts.snapshot

@@ -130,6 +130,9 @@ def image_facts(facts: Facts, reference: str, reader: ImageReader | None = None)
             return found
     if image_vendor(facts, name) is not None:
         return _vendor_only(facts, reference, name)
+    missing = _unpublished(facts, reference, name)
+    if missing is not None:
+        return missing
     for repo in name.candidates():
         release = _release(facts, repo, name.tag or "latest")
         if release is not None:
@@ -145,6 +148,33 @@ def image_facts(facts: Facts, reference: str, reader: ImageReader | None = None)
         facts=(vendor.ref,) if vendor is not None else (),
         accelerator=str(vendor["accelerator"]) if vendor is not None else None,
     )
+
+
+def _unpublished(facts: Facts, reference: str, name: ImageName) -> ImageInfo | None:
+    """An image whose tag the vendor's tag lists say does not exist (``nvidia/cuda:12.1-devel-…``): the
+    ``image_tag`` unknown that the unknown-release rule reports. A digest pin is not judged by its tag."""
+    if name.tag is None or name.digest is not None:
+        return None
+    from cudalign.facts.image_tags import judge_tag, split_tag
+
+    for repo in name.candidates():
+        said = judge_tag(facts, repo, name.tag)
+        if said.fact is None:
+            continue
+        if said.exists is not False:
+            return None
+        where = reference.rsplit(":", 1)[0]
+        hint = f"; did you mean {where}:{said.suggestion}?" if said.suggestion else ""
+        parts = split_tag(name.tag)
+        return ImageInfo(  # the CUDA the tag meant stays (the service is a CUDA one); nothing else is known
+            reference,
+            cuda=parts[0] if parts else None,
+            name=name,
+            unknown={"image_tag": f"{said.reason}{hint}"},
+            facts=(said.fact.ref,),
+            accelerator="nvidia",
+        )
+    return None
 
 
 def _vendor_only(facts: Facts, reference: str, name: ImageName) -> ImageInfo:

@@ -55,7 +55,9 @@ def info_from_config(facts: Facts, name: ImageName, cfg: ImageConfig, *, checked
     )
     cuda = env.get("CUDA_VERSION", "").strip() or None
     require = env.get("NVIDIA_REQUIRE_CUDA", "").strip() or None
-    unknown = {k: v for k, v in kb.unknown.items() if k not in ("image", "image_cuda", "image_require")}
+    unknown = {
+        k: v for k, v in kb.unknown.items() if k not in ("image", "image_cuda", "image_require", "image_tag")
+    }  # the registry has the tag, whatever the vendor's tag lists say
     if cuda is None and kb.cuda is not None and kb.name is not None:
         cuda = kb.cuda  # the config is silent; the family's tag grammar says
     where = f"the config of {reference} ({cfg.digest[:19]})"
