@@ -332,10 +332,18 @@ def _arch(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         if last:
             d.context.append(f"CUDA {last} is the last toolkit that targets it.")
         if g.get("_family") == "toolchain":
+            floor, need = first, g.get("cuda")  # a message may state its own, later, toolkit floor
+            if need and (_version(need) or Version("0")) > (_version(first) or Version("0")):
+                d.context.append(f"the message's own check asks for CUDA {need}.")
+                floor = need
             d.fix = (
-                f"compile with a CUDA toolkit from {first} on"
+                f"compile with a CUDA toolkit from {floor} on"
                 + (f" up to {last}" if last else "")
-                + (" (for Triton: TRITON_PTXAS_PATH to that toolkit's ptxas).")
+                + (
+                    " (point CUDA_HOME at it)."
+                    if need
+                    else " (for Triton: TRITON_PTXAS_PATH to that toolkit's ptxas)."
+                )
             )
             return
         have, want = _version(view.driver), _version(drv)
@@ -419,15 +427,29 @@ def _forward_compat(view: _View, g: Mapping[str, str], d: _Detail) -> None:
     _driver_context(view, d)
 
 
+_COMPANIONS = {"sig.torchvision-cuda": "torchvision", "sig.torchaudio-cuda": "torchaudio"}
+"""The CUDA-major signatures about a companion wheel of torch; the others are about a CUDA toolkit (nvcc) used to
+build an extension against the installed torch."""
+
+
 def _torchvision(view: _View, g: Mapping[str, str], d: _Detail) -> None:
-    version, _ = view.torch()
-    vision = view.host.package("torchvision") if view.host is not None else None
-    if version and vision is not None:
-        d.context.append(f"installed: torch {version}, torchvision {vision.version}.")
+    version, cuda = view.torch()
+    companion = _COMPANIONS.get(g.get("_id", ""))
+    if companion is None:  # an extension build: the toolkit must be of torch's CUDA
+        if version and cuda:
+            d.context.append(f"the installed torch {version} was built with CUDA {cuda}.")
+            d.fix = (
+                f"point CUDA_HOME (and PATH) at a CUDA {cuda} toolkit, the CUDA torch {version} was built with "
+                "(nvcc --version must say it), then rebuild the extension."
+            )
+        return
+    other = view.host.package(companion) if view.host is not None else None
+    if version and other is not None:
+        d.context.append(f"installed: torch {version}, {companion} {other.version}.")
     if version and "+" in version:
         variant = version.split("+", 1)[1]
         d.fix = (
-            f"reinstall torchvision from https://download.pytorch.org/whl/{variant} "
+            f"reinstall {companion} from https://download.pytorch.org/whl/{variant} "
             f"(the index torch {version} came from)."
         )
 
@@ -449,6 +471,16 @@ def _wheel_for(view: _View, lib: str, major: str | None, d: _Detail) -> str | No
     return None
 
 
+def _cuda_major_library(view: _View, lib: str) -> bool:
+    """Whether the soname major of ``lib`` is the CUDA major (``cuda_library`` facts that provide it: cudart,
+    cuBLAS and cuBLASLt); other libraries number their sonames on their own."""
+    name = lib.removeprefix("lib").lower()
+    return any(
+        f.get("provides_cuda") and name in (f["library"], f["library"] + "lt")
+        for f in view.facts.of_kind("cuda_library")
+    )
+
+
 def _library(view: _View, g: Mapping[str, str], d: _Detail) -> None:
     major, lib = g.get("major"), g.get("library", "")
     version, cuda = view.torch()
@@ -464,8 +496,8 @@ def _library(view: _View, g: Mapping[str, str], d: _Detail) -> None:
             hint = _upgrade_hint(view, f"{major}.0", d)
             if hint:
                 d.fix += f" CUDA {major} also needs a newer driver than this host's: {hint}."
-    if not (major and cuda and version) or lib.startswith(("libcudnn", "libnccl")):
-        return
+    if not (major and cuda and version) or not _cuda_major_library(view, lib):
+        return  # cuDNN, NCCL, cuRAND, cuFFT … number their sonames apart from CUDA's major
     if cuda.split(".", 1)[0] != major:
         d.context.append(
             f"the installed torch {version} uses CUDA {cuda}; {lib}.so.{major} belongs to CUDA {major}: "
