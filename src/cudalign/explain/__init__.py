@@ -94,7 +94,8 @@ def explain(
         d = _Detail()
         special = _SPECIALISERS.get(sig.rule)
         if special is not None:
-            context = {"_family": sig.family, "_feature": sig.feature, "_fix": _fmt(sig.fix, m.groups), "_id": sig.id}
+            fix = _fmt(sig.fix, m.groups)
+            context = {"_family": sig.family, "_feature": sig.feature, "_fix": fix, "_id": sig.id}
             special(view, {**m.groups, **context}, d)
         d.context = [c[:1].upper() + c[1:] for c in d.context]
         meaning = _fmt(sig.meaning, m.groups)

@@ -428,8 +428,8 @@ def _forward_compat(view: _View, g: Mapping[str, str], d: _Detail) -> None:
 
 
 _COMPANIONS = {"sig.torchvision-cuda": "torchvision", "sig.torchaudio-cuda": "torchaudio"}
-"""The CUDA-major signatures about a companion wheel of torch; the others are about a CUDA toolkit (nvcc) used to
-build an extension against the installed torch."""
+"""The CUDA-major signatures about a companion wheel of torch; the others are about the CUDA toolkit (nvcc)
+that builds an extension against the installed torch."""
 
 
 def _torchvision(view: _View, g: Mapping[str, str], d: _Detail) -> None:
@@ -439,8 +439,8 @@ def _torchvision(view: _View, g: Mapping[str, str], d: _Detail) -> None:
         if version and cuda:
             d.context.append(f"the installed torch {version} was built with CUDA {cuda}.")
             d.fix = (
-                f"point CUDA_HOME (and PATH) at a CUDA {cuda} toolkit, the CUDA torch {version} was built with "
-                "(nvcc --version must say it), then rebuild the extension."
+                f"point CUDA_HOME (and PATH) at a CUDA {cuda} toolkit, the CUDA torch {version} was built "
+                "with (nvcc --version must say it), then rebuild the extension."
             )
         return
     other = view.host.package(companion) if view.host is not None else None
