@@ -11,11 +11,11 @@ import dataclasses
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidHost, InvalidInput
 
 __all__ = [
