@@ -340,3 +340,46 @@ def test_a_missing_library_of_a_cuda_the_driver_lacks_adds_the_driver_to_move_to
     new = describe_host(facts, gpus=["H100"], driver="580.65.06")
     (g,) = explain(line, facts, new).findings
     assert "newer driver" not in g.fix
+
+
+def test_an_nvcc_build_error_names_torchs_cuda_toolkit_not_a_torchvision_reinstall(facts: Facts) -> None:
+    """Catches: an extension build that ran an old nvcc is fixed with the toolkit of torch's CUDA; the
+    companion wheel advice is only for the torchvision and torchaudio messages."""
+    base = describe_host(facts, gpus=["L40S"], driver="550.107.02")
+    host = replace(base, packages=(InstalledPackage("torch", "2.6.0+cu124", cuda="12.4"),))
+    line = "nvcc fatal   : Unknown option '-generate-dependencies-with-compile'"
+    (f,) = explain(line, facts, host).findings
+    assert "CUDA 12.4 toolkit" in f.fix
+    assert "torchvision" not in f.fix
+    text = "RuntimeError: PyTorch and torchvision were compiled with different CUDA major versions."
+    (g,) = explain(text, facts, host).findings
+    assert "reinstall torchvision from https://download.pytorch.org/whl/cu124" in g.fix
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Could not locate cudnn_ops_infer64_8.dll. Please make sure it is in your library path!",
+        "OSError: libcurand.so.10: cannot open shared object file: No such file or directory",
+        "OSError: libnvToolsExt.so.1: cannot open shared object file: No such file or directory",
+    ],
+)
+def test_a_library_numbered_apart_from_cuda_is_not_read_as_a_cuda_major(facts: Facts, line: str) -> None:
+    """Catches not: cuDNN 8, cuRAND 10 or NVTX 1 taken for CUDA 8, 10 or 1 ('move torch to CUDA 8')."""
+    base = describe_host(facts, gpus=["L40S"], driver="550.107.02")
+    host = replace(base, packages=(InstalledPackage("torch", "2.6.0+cu124", cuda="12.4"),))
+    report = explain(line, facts, host)
+    (f,) = report.findings
+    assert "move torch" not in f.fix
+    assert report.data["matches"][0]["related_rules"] == []  # type: ignore[index]
+
+
+def test_a_toolchain_message_that_states_its_own_cuda_floor_keeps_it(facts: Facts) -> None:
+    """Catches: FlashInfer asks for CUDA 12.9 on SM 12.x although nvcc 12.8 already targets it; the fix must
+    not send the user to 12.8."""
+    host = describe_host(facts, gpus=["RTX 5090"], driver="575.51.03")
+    (f,) = explain("Failed to get device capability: SM 12.x requires CUDA >= 12.9.", facts, host).findings
+    assert f.severity == Severity.WARNING
+    assert "from 12.9 on" in f.fix
+    (bare,) = explain("Failed to get device capability: SM 12.x requires CUDA >= 12.9.", facts, None).findings
+    assert "12.9 or newer" in bare.fix
