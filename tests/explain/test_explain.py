@@ -371,7 +371,7 @@ def test_a_library_numbered_apart_from_cuda_is_not_read_as_a_cuda_major(facts: F
     report = explain(line, facts, host)
     (f,) = report.findings
     assert "move torch" not in f.fix
-    assert report.data["matches"][0]["related_rules"] == []  # type: ignore[index]
+    assert report.data["matches"][0]["related_rules"] == []
 
 
 def test_a_toolchain_message_that_states_its_own_cuda_floor_keeps_it(facts: Facts) -> None:
