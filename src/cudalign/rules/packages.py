@@ -20,6 +20,7 @@ from cudalign.rules.common import (
     neighbour_needs,
 )
 from cudalign.stack.releases import _requirement
+from cudalign.stack.request import foreign_index_variant
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -481,8 +482,8 @@ def no_wheel_for_platform(ctx: Context) -> Iterator[Hit]:
             glibc = None
     platform = ctx.stack.platform or query.platform_key(ctx.host)
     torch = ctx.stack.component("torch")
-    if torch is not None and torch.variant:
-        published = _variants(ctx, torch.version)
+    if torch is not None and torch.variant and not foreign_index_variant(torch.index_url):
+        published = _variants(ctx, torch.version)  # PyTorch's variants; another index builds its own
         if published and torch.variant not in published and torch.variant != "cpu":
             yield Hit(
                 f"torch {torch.version} has no {torch.variant} build (published: {', '.join(published)}).",

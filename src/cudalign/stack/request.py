@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from packaging.markers import InvalidMarker
@@ -18,14 +17,34 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidInput
 
-__all__ = ["TORCH_INDEX", "Request", "Written", "parse_requirements"]
+__all__ = ["TORCH_INDEX", "Request", "Written", "foreign_index_variant", "parse_requirements"]
 
 TORCH_INDEX = "https://download.pytorch.org/whl/"
 _INDEX_VARIANT = r"download\.pytorch\.org/whl/(?:nightly/|test/)?(cu\d+|cpu|rocm[\d.]+)"
 _INDEX_OPTION = r"^--(?:extra-)?index-url(?:=|\s+)?(\S*)$"
 _ARCHIVES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+_FOREIGN_VARIANT = r"^https?://([^/\s]+)/(?:[^\s]*/)?(cu\d{2,3})(?:/[^\s]*)?$"
+_PYPI_HOSTS = ("pypi.org", "files.pythonhosted.org", "download.pytorch.org")
+
+
+def foreign_index_variant(url: str | None) -> str | None:
+    """The CUDA variant an index that is neither PyPI nor PyTorch's names in its path
+    (``https://pypi.jetson-ai-lab.io/jp6/cu126`` -> ``cu126``): its torch is that index's own build (NVIDIA's
+    Jetson and SBSA indexes build for Orin's sm_87 and GB10's sm_121, PyTorch's aarch64 wheels do not), so
+    PyTorch's architecture lists do not apply. ``None`` for PyPI, PyTorch's index, a mirror of either
+    (a path naming ``pytorch``, or no CUDA variant in the path)."""
+    import re
+
+    m = re.match(_FOREIGN_VARIANT, (url or "").strip(), re.I)
+    if not m or "pytorch" in (url or "").lower():
+        return None
+    host = m.group(1).lower()
+    if any(host == h or host.endswith("." + h) for h in _PYPI_HOSTS):
+        return None
+    return m.group(2).lower()
 
 
 @dataclass(frozen=True, slots=True)

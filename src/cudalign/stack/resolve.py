@@ -27,7 +27,7 @@ from cudalign.stack.releases import (
     _versions,
     torch_variants,
 )
-from cudalign.stack.request import TORCH_INDEX, Request, parse_requirements
+from cudalign.stack.request import TORCH_INDEX, Request, foreign_index_variant, parse_requirements
 
 __all__ = ["assignments", "build", "index_replaced", "resolve"]
 
@@ -231,6 +231,9 @@ def build(
         source = "image"
     if not tvariant and vvariant and vvariant.startswith("cu"):
         tvariant, source = vvariant, "vLLM variant"
+    foreign = None if tvariant or _labelled(request, "torch") else foreign_index_variant(request.index_url)
+    if foreign and "torch" in chosen:
+        tvariant, source = foreign, "index"
     if not tvariant and "torch" in chosen:
         tvariant, source = _pypi_default(facts, chosen["torch"], platform, refs)
         if tvariant is None:
@@ -247,19 +250,24 @@ def build(
         default, _ = _pypi_default(facts, tv, platform, [])
         if rel is not None and default == tvariant:
             _, cudnn, nccl = _torch_runtime(rel, platform)
-        if cudnn is None:  # another variant, or a platform whose wheel bundles cuDNN: RELEASE.md says
+        if foreign:  # that index's own build: PyTorch's cuDNN and architecture lists do not apply
+            unk["archs"] = (
+                f"torch {tv} from {request.index_url}, that index's own {tvariant} build (not PyPI's or "
+                "PyTorch's): its architectures are not in the knowledge base"
+            )
+        elif cudnn is None:  # another variant, or a platform whose wheel bundles cuDNN: RELEASE.md says
             series = query.torch_series(facts, tv)
             listed = series.get("cudnn", {}).get(tvariant) if series is not None else None
             if listed is not None and series is not None:
                 cudnn = str(listed)
                 refs.append(series.ref)
-        build_fact = query.torch_build(facts, tv, tvariant, platform)
+        build_fact = None if foreign else query.torch_build(facts, tv, tvariant, platform)
         if build_fact is not None:
             archs, ptx = tuple(build_fact["archs"]), tuple(build_fact.get("ptx", ()))
             refs.append(build_fact.ref)
             if build_fact.get("cuda") is not None:
                 cuda_runtime = str(build_fact["cuda"])
-        elif tvariant != "cpu":
+        elif tvariant != "cpu" and not foreign:
             unk["archs"] = f"no torch_build fact for torch {tv} {tvariant} on {platform}"
     for name in _order(facts, chosen):
         comp = _component(
@@ -281,7 +289,7 @@ def build(
         components=tuple(components),
         image=image.reference if image else None,
         cuda_runtime=cuda_runtime,
-        cudnn=cudnn,
+        cudnn=cudnn or (image.cudnn if image else None),  # torch's own, else the image's system cuDNN
         nccl=nccl,
         archs=archs,
         ptx=ptx,
@@ -291,6 +299,7 @@ def build(
         image_cuda=image.cuda if image else None,
         image_require=image.require if image else None,
         image_compat=image.compat if image else None,
+        image_require_disabled=image.require_disabled if image else False,
         conflicts=tuple(dict.fromkeys(conflicts)),
         requested=_with_index(request),
         constraints=request.constraint_items,
