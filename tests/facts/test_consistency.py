@@ -105,12 +105,13 @@ def test_every_note_is_text() -> None:
 # ---- toolkits and drivers ---------------------------------------------------------------------------
 
 
-def test_toolkit_table_covers_11_0_through_13_4_update_1() -> None:
+def test_toolkit_table_covers_10_0_through_13_4_update_1() -> None:
     versions = {str(t["version"]) for t in of("toolkit")}
-    for v in ("11.0.2", "11.8.0", "12.0.0", "12.4.1", "12.8.0", "12.9.1", "13.0.0", "13.3.1", "13.4.1"):
+    for v in ("10.0.130", "10.2.89", "11.0.2", "11.8.0", "12.0.0", "12.4.1", "12.8.0", "12.9.1", "13.0.0", "13.3.1", "13.4.1"):
         assert v in versions
     minors = {str(m) for m in toolkit_minors()}
-    expected = {f"11.{n}" for n in range(9)} | {f"12.{n}" for n in (0, 1, 2, 3, 4, 5, 6, 8, 9)}
+    expected = {f"10.{n}" for n in range(3)} | {f"11.{n}" for n in range(9)}
+    expected |= {f"12.{n}" for n in (0, 1, 2, 3, 4, 5, 6, 8, 9)}
     expected |= {f"13.{n}" for n in range(5)}
     assert minors == expected
 
