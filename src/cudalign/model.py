@@ -402,6 +402,8 @@ class Stack:
     """The image's ``NVIDIA_REQUIRE_CUDA``."""
     image_compat: bool | None = None
     """Whether the image puts forward-compatibility libraries (``cuda-compat``) on the loader path."""
+    image_require_disabled: bool = False
+    """The image sets ``NVIDIA_DISABLE_REQUIRE``: the container starts whatever ``image_require`` says."""
     conflicts: tuple[str, ...] = ()
     """Requirements that could not all hold, one sentence each (``vllm 0.13.0 pins torch==2.9.0 …``)."""
     requested: tuple[str, ...] = ()

@@ -222,6 +222,20 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registries]
             ["CUDA_VERSION=12.1.1", "NVIDIA_REQUIRE_CUDA=cuda>=12.1"],
         )
         push.image("acme/plain", "1", ["PATH=/usr/bin"])
+        for tag, cudnn in (("cudnn8", "8.9.7.29"), ("cudnn9", "9.1.0.70")):
+            push.image(
+                "acme/asr",
+                tag,
+                ["CUDA_VERSION=12.4.1", f"NVIDIA_REQUIRE_CUDA={REQ_124}", f"NV_CUDNN_VERSION={cudnn}"],
+            )
+        for tag, compat in (("plain", []), ("compat", ["NV_CUDA_COMPAT_PACKAGE=cuda-compat-12-8"])):
+            env = [
+                "CUDA_VERSION=12.8.1",
+                f"NVIDIA_REQUIRE_CUDA={REQ_128}",
+                "NVIDIA_DISABLE_REQUIRE=1",
+                *compat,
+            ]
+            push.image("acme/norequire", tag, env)
         push.image("acme/badconfig", "1", [], raw=b"\x00 not a config")
         amd = push.image("acme/multi", None, ["CUDA_VERSION=12.8.1", f"NVIDIA_REQUIRE_CUDA={REQ_128}"])
         arm = push.image(
@@ -345,6 +359,47 @@ def test_an_existing_tag_of_the_same_family_is_no_finding(
     code, report, _ = _check(capsys, "--image", image, "--gpu", "A100", "--driver", "550.54.15", "--registry")
     assert report["verdict"] == "ok" and code == 0 and report["findings"] == []
     assert report["stack"]["image_require"] == "cuda>=12.1"
+
+
+@pytest.mark.parametrize(("tag", "caught"), [("cudnn8", True), ("cudnn9", False)])
+def test_the_configs_cudnn_is_judged_by_the_cudnn_major_rules(
+    registries: Registries, capsys: pytest.CaptureFixture[str], tag: str, caught: bool
+) -> None:
+    """NV_CUDNN_VERSION is the image's cuDNN: ctranslate2 4.5 (cuDNN 9) cannot load in a cuDNN 8 image."""
+    image = f"{registries.direct}/acme/asr:{tag}"
+    argv = ("ctranslate2==4.5.0", "--image", image, "--gpu", "A100", "--driver", "550.54.15", "--registry")
+    _, report, _ = _check(capsys, *argv)
+    assert report["stack"]["cudnn"] == ("8.9.7.29" if caught else "9.1.0.70")
+    hits = [f for f in report["findings"] if f["code"] == "CA304"]
+    assert bool(hits) is caught
+    if caught:
+        assert "needs cuDNN 9" in hits[0]["message"] and "cuDNN 8" in hits[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("tag", "gpu", "error"),
+    [("plain", "A100", "error 35"), ("compat", "RTX 4090", "error 804")],
+)
+def test_an_image_that_disables_the_requirement_starts_and_its_cuda_calls_fail(
+    registries: Registries, capsys: pytest.CaptureFixture[str], tag: str, gpu: str, error: str
+) -> None:
+    image = f"{registries.direct}/acme/norequire:{tag}"
+    code, report, _ = _check(capsys, "--image", image, "--gpu", gpu, "--driver", "550.54.15", "--registry")
+    assert code == 1 and report["stack"]["image_require_disabled"] is True
+    (hit,) = [f for f in report["findings"] if f["code"] == "CA401"]
+    assert "container starts" in hit["message"] and error in hit["message"]
+    assert "will not start" not in hit["message"]
+    assert any(r["id"] == "image.disable-require" for r in hit["facts"])
+
+
+def test_an_image_that_disables_the_requirement_on_a_new_driver_is_no_finding(
+    registries: Registries, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = f"{registries.direct}/acme/norequire:plain"
+    code, report, _ = _check(
+        capsys, "--image", image, "--gpu", "A100", "--driver", "570.124.06", "--registry"
+    )
+    assert code == 0 and not [f for f in report["findings"] if f["code"] == "CA401"]
 
 
 def test_an_image_without_cuda_says_what_its_config_lacks(registries: Registries) -> None:

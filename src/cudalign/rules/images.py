@@ -64,7 +64,12 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
     compatibility); ``brand=…,driver>=B,driver<B+1`` clauses admit older driver branches of those brands.
 
     **Why.** Docker answers ``nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.9``
-    and the container never starts. ``NVIDIA_DISABLE_REQUIRE=1`` skips the check but not the problem.
+    and the container never starts. ``NVIDIA_DISABLE_REQUIRE=1`` (set by the image's config, read with
+    ``--registry``, or in the container's environment) skips the check but not the problem: the container
+    starts, and its CUDA calls fail instead: error 35 (``CUDA driver version is insufficient for CUDA
+    runtime version``) without compat libraries, 804 (``forward compatibility was attempted on non
+    supported HW``) with them on a GPU without forward compatibility, 803 (``system has unsupported
+    display driver / cuda driver combination``) with them on a driver branch they do not support.
 
     **How to fix.** Upgrade the driver to the branch the image's CUDA needs, or use an image built for the
     driver's CUDA (an older tag, or a ``nvidia/cuda:<driver's CUDA>`` base).
@@ -74,8 +79,9 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
     """
     if not ctx.stack.image:
         return
-    if ctx.host.container.nvidia_disable_require:
-        return
+    disabled = ctx.host.container.nvidia_disable_require or ctx.stack.image_require_disabled
+    if disabled and not ctx.stack.image_require:
+        return  # nothing is checked, and what the image needs is not known: the driver rules judge
     if "image_tag" in ctx.stack.unknown:
         return  # the registry has no such image: the unknown-release rule says so
     if not ctx.stack.image_require:
@@ -108,6 +114,8 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
             _image_refs(ctx),
             unknown="GPU brand (gpu fact segment)",
         )
+    elif holds is False and disabled:
+        yield _starts_but_fails(ctx, cuda_clause)
     elif holds is False:
         need = query.min_driver_for_cuda(
             ctx.facts, query.cuda_minor(ctx.stack.image_cuda or cuda_clause.split(">=")[-1])
@@ -131,6 +139,42 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
                 *topic_refs(ctx.facts, "cuda.rule.require-cuda"),
             ),
         )
+
+
+def _starts_but_fails(ctx: Context, clause: str) -> Hit:
+    """``NVIDIA_DISABLE_REQUIRE`` set and the requirement unmet: which CUDA error the first call gives."""
+    where = "the image sets" if ctx.stack.image_require_disabled else "the container's environment sets"
+    if ctx.stack.image_compat:
+        no_fc = sorted({g.name for g, f in ctx.gpus if f is None or f.get("forward_compat") is not True})
+        error = (
+            f"error 804 (forward compatibility was attempted on non supported HW): {', '.join(no_fc)} "
+            "does not support forward compatibility"
+            if no_fc
+            else f"error 803 (system has unsupported display driver / cuda driver combination): the image's "
+            f"compat libraries do not support driver {ctx.driver_text}"
+        )
+    else:
+        error = (
+            "error 35 (CUDA driver version is insufficient for CUDA runtime version): the image has no "
+            "compat libraries"
+        )
+    need = query.min_driver_for_cuda(
+        ctx.facts, query.cuda_minor(ctx.stack.image_cuda or clause.split(">=")[-1])
+    )
+    target = f">= {query.driver_text(need.value)}" if need.value is not None else "of a newer branch"
+    return Hit(
+        f"{ctx.stack.image} requires {clause}, which driver {ctx.driver_text} (CUDA "
+        f"{ctx.host_cuda.value or '?'}) does not meet, but {where} NVIDIA_DISABLE_REQUIRE, so the "
+        f"container starts and its CUDA calls fail: {error}.",
+        f"Upgrade the driver {target}, or use an image built for CUDA "
+        f"{ctx.host_cuda.value or 'the driver supports'}; NVIDIA_DISABLE_REQUIRE only hides the check.",
+        (
+            *_image_refs(ctx),
+            *need.refs,
+            *topic_refs(ctx.facts, "image.disable-require"),
+            *topic_refs(ctx.facts, "cuda.rule.forward-compatibility"),
+        ),
+    )
 
 
 def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:

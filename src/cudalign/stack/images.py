@@ -10,11 +10,11 @@ what is known about a reference; an online registry reader plugs in through its 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from cudalign._dataclass import dataclass, field
 from cudalign.facts import query
 from cudalign.model import FactRef
 
@@ -108,6 +108,12 @@ class ImageInfo:
     ``2.10.0a0+b4e4ee81d3``)."""
     accelerator: str | None = None
     """``nvidia``, ``rocm``, ``npu``, ``xpu`` or ``cpu`` when the family or release says so."""
+    require_disabled: bool = False
+    """The image sets ``NVIDIA_DISABLE_REQUIRE`` (its config Env): the container toolkit skips every
+    ``NVIDIA_REQUIRE_*`` check, so the container starts whatever the driver."""
+    cudnn: str | None = None
+    """The cuDNN installed in the image (``NV_CUDNN_VERSION`` of its config, ``9.1.0.70``; or the
+    major a ``cudnn9`` tag names), when known."""
 
 
 ImageReader = Callable[[ImageName], "ImageInfo | None"]
@@ -264,8 +270,10 @@ def _from_family(facts: Facts, reference: str, name: ImageName, match: query.Ima
             if shipped.value is not None:
                 variant = shipped.value
                 refs.extend(shipped.refs)
+    cudnn = g.get("cudnn") or ""
     return ImageInfo(
         reference,
+        cudnn=cudnn.removeprefix("cudnn") or None,  # ``cudnn9`` names the major; plain ``cudnn`` does not
         cuda=cuda,
         require=require,
         compat=bool(match.family["compat_libs"]),

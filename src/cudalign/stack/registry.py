@@ -4,7 +4,9 @@
 :func:`~cudalign.stack.images.image_facts` accepts. It reads the config through
 :class:`~cudalign.facts.registry.RegistryClient` and states what the image itself says:
 ``CUDA_VERSION`` -> the image's CUDA, ``NVIDIA_REQUIRE_CUDA`` -> the requirement the container runtime
-checks, ``NV_CUDA_COMPAT_PACKAGE`` -> forward-compatibility libraries, ``PYTORCH_VERSION`` -> the torch
+checks, ``NV_CUDA_COMPAT_PACKAGE`` -> forward-compatibility libraries, ``NV_CUDNN_VERSION`` -> the cuDNN
+installed in the image (what the cuDNN-major rules judge ctranslate2 or onnxruntime-gpu against when
+torch brings none of its own), ``PYTORCH_VERSION`` -> the torch
 inside (a PyPI release, or the vendor's own build such as NGC's ``2.10.0a0+b4e4ee81d3``). What the
 config does not say (the vLLM release, which torch variant a vLLM image ships) comes from the
 knowledge base where the reference matches a family. Every value read is sourced to the config blob's
@@ -62,8 +64,8 @@ def info_from_config(facts: Facts, name: ImageName, cfg: ImageConfig, *, checked
         cuda = kb.cuda  # the config is silent; the family's tag grammar says
     where = f"the config of {reference} ({cfg.digest[:19]})"
     disabled = env.get("NVIDIA_DISABLE_REQUIRE", "").strip().lower() in ("1", "true")
-    if require is None and cuda is not None and kb.require is not None and kb.cuda == cuda and not disabled:
-        require = kb.require
+    if require is None and cuda is not None and kb.require is not None and kb.cuda == cuda:
+        require = kb.require  # what the toolkit would check; skipped when disabled, but the rules say so
     if require is None and not disabled:
         unknown["image_require"] = (
             f"{where} sets no NVIDIA_REQUIRE_CUDA"
@@ -90,8 +92,11 @@ def info_from_config(facts: Facts, name: ImageName, cfg: ImageConfig, *, checked
         ):
             keep.append(r)
     accelerator = "nvidia" if cuda else kb.accelerator
+    cudnn = env.get("NV_CUDNN_VERSION", "").strip() or env.get("CUDNN_VERSION", "").strip() or kb.cudnn
     return ImageInfo(
         reference,
+        cudnn=cudnn,
+        require_disabled=disabled,
         cuda=cuda,
         require=require,
         compat=compat,
