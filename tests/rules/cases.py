@@ -279,14 +279,6 @@ CASES: dict[str, RuleCases] = {
                 "550.144.03",
                 image=IMAGE,
             ),
-            EngineCase(
-                "the same with NVIDIA_DISABLE_REQUIRE: it starts, its CUDA calls fail",
-                ("torch==2.9.0",),
-                ("RTX 4090",),
-                "550.144.03",
-                image=IMAGE,
-                host={"container": ContainerInfo(kind="docker", nvidia_disable_require=True)},
-            ),
         ),
         (
             EngineCase("the same on R570", ("torch==2.9.0",), ("RTX 4090",), "570.133.07", image=IMAGE),
@@ -508,6 +500,79 @@ CASES: dict[str, RuleCases] = {
     "CA609": RuleCases(
         (RepoCase("pyproject.toml that does not parse", {"pyproject.toml": "[project\nname = 'x'\n"}),),
         (RepoCase("pyproject.toml that parses", {"pyproject.toml": "[project]\nname = 'x'\n"}),),
+    ),
+    "CA610": RuleCases(
+        (
+            RepoCase(
+                "a CUDA 12.1 devel stage compiling against a cu130 torch, copied into the final image",
+                {
+                    "svc/Dockerfile": "FROM nvidia/cuda:12.1.1-devel-ubuntu22.04 AS build\n"
+                    "RUN pip install torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n"
+                    "RUN python setup.py bdist_wheel\n"
+                    "FROM nvidia/cuda:13.0.1-runtime-ubuntu24.04\n"
+                    "COPY --from=build /dist /dist\n"
+                },
+            ),
+        ),
+        (
+            RepoCase(
+                "a CUDA 12.4 devel stage compiling against a cu126 torch (same major: torch only warns)",
+                {
+                    "svc/Dockerfile": "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\n"
+                    "RUN pip install torch==2.6.0 --index-url https://download.pytorch.org/whl/cu126\n"
+                    "RUN python setup.py bdist_wheel\n"
+                },
+            ),
+            RepoCase(
+                "the mismatching stage is never used by the final image",
+                {
+                    "svc/Dockerfile": "FROM nvidia/cuda:12.1.1-devel-ubuntu22.04 AS old\n"
+                    "RUN pip install torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n"
+                    "RUN python setup.py bdist_wheel\n"
+                    "FROM nvidia/cuda:13.0.1-runtime-ubuntu24.04\n"
+                },
+            ),
+        ),
+    ),
+    "CA611": RuleCases(
+        (
+            RepoCase(
+                "tensorrt-cu11 beside a cu121 torch",
+                {
+                    "svc/requirements.txt": "--extra-index-url https://download.pytorch.org/whl/cu121\n"
+                    "torch==2.5.1+cu121\ntensorrt-cu11==10.0.1\n"
+                },
+            ),
+        ),
+        (
+            RepoCase(
+                "CUDA 12 packages beside a cu121 torch",
+                {
+                    "svc/requirements.txt": "--extra-index-url https://download.pytorch.org/whl/cu121\n"
+                    "torch==2.5.1+cu121\ntensorrt-cu12==10.0.1\njax[cuda12]==0.4.35\ncuda-python==12.6.0\n"
+                },
+            ),
+        ),
+    ),
+    "CA612": RuleCases(
+        (
+            RepoCase(
+                "sentence-transformers on a CUDA image, no torch pin",
+                {
+                    "svc/Dockerfile": "FROM nvidia/cuda:12.8.1-runtime-ubuntu22.04\n"
+                    "RUN pip install sentence-transformers\n"
+                },
+            ),
+        ),
+        (
+            RepoCase(
+                "the same with torch pinned, and transformers (which does not pull torch)",
+                {
+                    "svc/Dockerfile": "FROM nvidia/cuda:12.8.1-runtime-ubuntu22.04\n"
+                    "RUN pip install sentence-transformers torch==2.8.0 transformers==4.46.0\n"
+                },
+            ),
+        ),
     ),
 }
 """Rule code -> inputs it catches and inputs it does not."""

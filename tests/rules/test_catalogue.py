@@ -59,7 +59,7 @@ def test_codes_and_names_are_the_briefs_and_unique() -> None:
 
 def test_one_catalogue_holds_engine_and_repo_rules() -> None:
     assert (*ENGINE_RULES, *REPO_RULES) == RULES
-    assert [r.code for r in REPO_RULES] == [f"CA60{i}" for i in range(1, 10)]
+    assert [r.code for r in REPO_RULES] == [f"CA6{i:02d}" for i in range(1, 13)]
     assert rule("CA605") is REPO_RULES[4] and rule("duplicate-pin").code == "CA606"
 
 

@@ -105,11 +105,6 @@ KINDS: dict[str, dict[str, Field]] = {
         "mvc_floor_linux": _req("version", "lowest Linux driver for minor-version compatibility"),
         "mvc_floor_windows": _opt("version"),
         "min_cc": _req("cc", "oldest architecture this major can compile for"),
-        "minor_version_compat": _opt(
-            "bool",
-            "false for majors before 11: no minor-version compatibility, every release needs its own "
-            "toolkit driver (mvc_floor_* is then the oldest release's driver)",
-        ),
     },
     "arch_support": {
         "cc": _req("cc"),
@@ -215,12 +210,6 @@ KINDS: dict[str, dict[str, Field]] = {
         "compat_libs": _req("bool", "whether its images ship forward-compat libraries"),
         "based_on": _opt("str"),
     },
-    "image_tags": {
-        "repository": _req("str", "nvidia/cuda"),
-        "versions": _req("specifier", "the CUDA versions the vendor's tag lists cover"),
-        "version_parts": _opt("int", "how many parts every listed tag's version has (3: X.Y.Z)"),
-        "tags": _req("table[str]", "CUDA version -> 'os: flavour flavour; os: …' of every listed tag"),
-    },
     "image_require": {
         "repository": _req("str"),
         "cuda": _req("specifier", "the image CUDA versions this NVIDIA_REQUIRE_CUDA applies to"),
@@ -241,6 +230,10 @@ KINDS: dict[str, dict[str, Field]] = {
     "accelerator_package": {
         "name": _req("str", "a distribution name whose presence says which accelerator a service targets"),
         "accelerator": _req("str", "rocm, npu, xpu or cpu"),
+    },
+    "image_nvcc": {
+        "repository": _req("str", "a repository path (nvidia/cuda) whose tags below ship nvcc"),
+        "tag_pattern": _req("regex", "re.fullmatch on the tag: the tags that include the CUDA compiler"),
     },
     "image_torch": {
         "repository": _req("str"),
@@ -281,6 +274,19 @@ KINDS: dict[str, dict[str, Field]] = {
         "follow_pins": _opt("bool", "the resolver follows a dependency's exact pin on it into the stack"),
         "torch_index": _opt("bool", "built per torch CUDA variant and served by download.pytorch.org"),
         "attention_backend": _opt("bool", "an attention backend vLLM picks at run time on GPUs it supports"),
+    },
+    "cuda_suffix": {
+        "family": _req("str", "the package family, as its vendor names it (NVIDIA CUDA library wheels)"),
+        "pattern": _req(
+            "regex", "re.fullmatch on the canonical name (or the extra, or the version); group 'major'"
+        ),
+        "on": _opt("str", "what the pattern reads: 'name' (absent), 'extra' or 'version'"),
+        "packages": _opt("list[str]", "for 'extra' and 'version': the distributions it applies to"),
+    },
+    "torch_dependency": {
+        "package": _req("str", "a distribution whose release metadata (Requires-Dist) names torch"),
+        "versions": _req("specifier", "its releases this fact is about"),
+        "torch": _req("str", "its requirement on torch as the metadata writes it ('' for any torch)"),
     },
     "cuda_library": {
         "library": _req("str", "cudart, cublas, cudnn, nccl"),

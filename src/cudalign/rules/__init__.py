@@ -8,12 +8,12 @@ by ``scan``) check a repository's services through a :class:`~cudalign.rules.rep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from cudalign._dataclass import dataclass, field
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, Condition, Finding, Gpu, Host, Severity, Stack, Verdict
 from cudalign.rules.common import Hit, label
@@ -206,6 +206,7 @@ from cudalign.rules import (  # noqa: E402
     driver,
     images,
     packages,
+    repo_builds,
     repo_drift,
     repo_images,
     repo_pins,
@@ -417,6 +418,27 @@ REPO_RULES: tuple[RepoRule, ...] = (
         repo_images.image_needs_newer_driver_than_fleet,
     ),
     RepoRule("CA609", "unparseable-file", Severity.WARNING, "A file does not parse", unparseable_file),
+    RepoRule(
+        "CA610",
+        "extension-build-cuda-mismatch",
+        Severity.ERROR,
+        "A CUDA extension is compiled with another CUDA major than its torch",
+        repo_builds.extension_build_cuda_mismatch,
+    ),
+    RepoRule(
+        "CA611",
+        "cuda-suffix-mismatch",
+        Severity.ERROR,
+        "A package named for another CUDA major than the service's",
+        repo_builds.suffix_mismatch,
+    ),
+    RepoRule(
+        "CA612",
+        "torch-from-dependency",
+        Severity.WARNING,
+        "A package pulls in a torch the service does not pin",
+        repo_builds.torch_from_dependency,
+    ),
 )
 
 AnyRule = Rule | RepoRule

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidInput
 from cudalign.model import Finding, Gpu, Host, Report, to_jsonable
 from cudalign.scan.config import ScanConfig, apply_config, config_from_pyproject, suppressions
@@ -220,6 +221,9 @@ def scan(
         else:
             notes.append(f"{folder}/: {what} ({{{{ … }}}}, Helm or similar) skipped, not manifests")
 
+    if any(c.runtime for sf in parsed.values() for c in sf.containers):
+        _kserve_runtimes(parsed, notes)
+
     included: dict[str, SourceFile] = {}  # files only an include names (any file name)
     missing: list[str] = []  # files an include names that the repository lacks
 
@@ -339,6 +343,22 @@ def scan(
         fleet_driver=driver_text(fleet) if fleet else None,
         config=config,
     )
+
+
+def _kserve_runtimes(parsed: dict[str, SourceFile], notes: list[str]) -> None:
+    """Give KServe model containers the image of the ServingRuntime they name or are picked by."""
+    from cudalign.scan.k8s import resolve_runtimes
+
+    order = [(path, i) for path, sf in parsed.items() for i in range(len(sf.containers))]
+    every = [parsed[path].containers[i] for path, i in order]
+    resolved, found_notes = resolve_runtimes(every)
+    notes.extend(found_notes)
+    changed: dict[str, list[Any]] = {}
+    for k, container in resolved.items():
+        path, i = order[k]
+        changed.setdefault(path, list(parsed[path].containers))[i] = container
+    for path, containers in changed.items():
+        parsed[path] = replace(parsed[path], containers=tuple(containers))
 
 
 def _declares_library(service: Service, message: str) -> bool:

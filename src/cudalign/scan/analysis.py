@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
-from cudalign.model import Finding, Host, Location, Stack
+from cudalign._dataclass import dataclass, field
+from cudalign.model import FactRef, Finding, Host, Location, Stack
 from cudalign.scan.model import Declared
 from cudalign.scan.services import Service
 
 if TYPE_CHECKING:
-    from cudalign.facts import Facts
+    from cudalign.facts import Fact, Facts
     from cudalign.stack import ImageInfo
     from cudalign.stack.images import ImageReader
 
 __all__ = [
+    "ImpliedTorch",
     "ServiceView",
     "analyse",
     "cuda_sensitive",
@@ -78,11 +80,18 @@ class ServiceView:
     and was left out of the resolution."""
     facts: Facts | None = field(default=None, repr=False, compare=False)
     """The knowledge base the view was made with (the shipped one when not given)."""
+    implied_torch: tuple[ImpliedTorch, ...] = ()
+    """Packages that pull torch in through their own metadata (``torch_dependency`` facts) in a service
+    that pins no torch of its own: the torch they install was handed to the engine."""
+    torch_unchecked: tuple[Declared, ...] = ()
+    """Such packages pinned to a release whose metadata the knowledge base lacks."""
 
     @property
     def torch_pinned(self) -> bool:
         """Whether the torch version is fixed by the repository (an exact pin, a lock, an image tag)
         rather than by whatever a range resolves to today."""
+        if self.torch is None and self.implied_torch:
+            return False  # a package's 'torch>=…' pins nothing
         source = self.torch_source
         if source is not None:
             return source.locked or source.pinned_version is not None
@@ -102,6 +111,8 @@ class ServiceView:
                 found = declaration_for(self.service, comp.name)
                 if found is not None:
                     return found
+        if self.implied_torch:
+            return self.implied_torch[0].declared
         return next((d for d in self.service.requirements if _flag(self.facts, d.name, "gpu_only")), None)
 
     @property
@@ -178,6 +189,18 @@ class ServiceView:
             if d.name == "torch" and re.search(r"\+cu\d+", d.specifier):
                 return True
         return any(re.search(r"/whl/cu\d+", i.url) for i in self.service.indexes)
+
+
+@dataclass(frozen=True, slots=True)
+class ImpliedTorch:
+    """A package whose release metadata requires torch, and the torch requirement it brings."""
+
+    declared: Declared
+    version: str
+    """The release judged: the pinned one, else the newest checked release its range admits."""
+    requirement: str
+    """Its requirement on torch, without marker (``torch>=2.2``)."""
+    fact: FactRef
 
 
 _CPU_WORD = r"(?:^|[-_./\s(])cpu(?:$|[-_./\s)])"
@@ -369,6 +392,8 @@ def _locate(finding: Finding, view: ServiceView) -> Finding:
                             break
                 if loc is not None:
                     break
+        if loc is None and view.implied_torch and re.search(r"(?<![\w-])torch(?![\w-])", text):
+            loc = view.implied_torch[0].declared.location  # the package that pulls this torch in
         if loc is None and service.image is not None:
             loc = service.image.location
         if loc is None:
@@ -437,8 +462,16 @@ def analyse(
             except (CudalignError, KeyError, ValueError):
                 image_info = None
         judged_image = image_info is not None and (image_info.cuda or "image_tag" in image_info.unknown)
+        implied, unchecked = _implied_torch(svc, facts, image_info)
+        if implied:
+            reqs = (*reqs, implied[0].requirement)
+            relevant = True
         if not relevant and not judged_image:
-            views.append(ServiceView(svc, reqs, image=image_info, stale_lock=stale, facts=facts))
+            views.append(
+                ServiceView(
+                    svc, reqs, image=image_info, stale_lock=stale, facts=facts, torch_unchecked=unchecked
+                )
+            )
             continue
         judged_on = (host_for or {}).get(svc.name) or host
         host_given = judged_on is not None
@@ -469,12 +502,27 @@ def analyse(
         except (CudalignError, ValueError, KeyError, TypeError) as exc:
             views.append(
                 ServiceView(
-                    svc, reqs, image=image_info, note=f"not resolved: {exc}", stale_lock=stale, facts=facts
+                    svc,
+                    reqs,
+                    image=image_info,
+                    note=f"not resolved: {exc}",
+                    stale_lock=stale,
+                    facts=facts,
+                    implied_torch=implied,
+                    torch_unchecked=unchecked,
                 )
             )
             continue
         view = ServiceView(
-            svc, reqs, stack=stack, image=image_info, host=judged_on, stale_lock=stale, facts=facts
+            svc,
+            reqs,
+            stack=stack,
+            image=image_info,
+            host=judged_on,
+            stale_lock=stale,
+            facts=facts,
+            implied_torch=implied,
+            torch_unchecked=unchecked,
         )
         views.append(replace(view, findings=engine_findings(view, facts, host_given, memo)))
     return views
@@ -529,3 +577,80 @@ def _name(requirement: str) -> str:
 
     m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
     return canonicalize_name(m.group(1)) if m else ""
+
+
+def _implied_torch(
+    service: Service, facts: Facts, image: ImageInfo | None
+) -> tuple[tuple[ImpliedTorch, ...], tuple[Declared, ...]]:
+    """The torch that packages of the service pull in through their own metadata (``torch_dependency``
+    facts), when nothing else decides torch: no torch of its own (declared or locked), no package that
+    pins torch (vLLM …), no torch in its image. A package pinned to a release the facts do not cover is
+    returned apart: which torch it pulls is unchecked."""
+    from cudalign.facts import query
+
+    reqs = service.requirements
+    if any(d.name == "torch" for d in reqs) or any(_flag(facts, d.name, "pins_torch") for d in reqs):
+        return (), ()
+    if image is not None and (image.torch or image.torch_build or image.torch_variant):
+        return (), ()
+    by_package: dict[str, list[tuple[Version, Fact]]] = {}
+    for f in query.facts_of_kind(facts, "torch_dependency"):
+        text = str(f["versions"])
+        try:
+            version = Version(text.removeprefix("=="))
+        except InvalidVersion:
+            continue
+        by_package.setdefault(str(f["package"]), []).append((version, f))
+    implied: list[ImpliedTorch] = []
+    unchecked: list[Declared] = []
+    for d in reqs:
+        if d.locked or d.constraint or d.name not in by_package:
+            continue
+        chosen = _release_for(d, by_package[d.name])
+        if chosen is None:
+            if d.pinned_version:
+                unchecked.append(d)
+            continue
+        version, fact = chosen
+        requirement = _torch_requirement(str(fact["torch"]), d)
+        if requirement is not None:
+            implied.append(ImpliedTorch(d, str(version), requirement, fact.ref))
+    return tuple(implied), tuple(unchecked)
+
+
+def _release_for(d: Declared, releases: list[tuple[Version, Fact]]) -> tuple[Version, Fact] | None:
+    """The release a declaration installs among those the facts cover: its pin, else the newest one its
+    range admits (what an install resolves to on the day the facts were checked)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    pinned = d.pinned_version
+    if pinned:
+        try:
+            want = Version(pinned)
+        except InvalidVersion:
+            return None
+        return next(((v, f) for v, f in releases if v == want), None)
+    try:
+        spec = SpecifierSet(d.specifier.strip())
+    except InvalidSpecifier:
+        return None
+    admitted = [(v, f) for v, f in releases if spec.contains(v, prereleases=True)]
+    return max(admitted, key=lambda p: p[0]) if admitted else None
+
+
+def _torch_requirement(text: str, d: Declared) -> str | None:
+    """A ``torch_dependency`` line as the engine takes it, or None when its marker excludes the extras
+    the declaration selects (``torch>=2.2; extra == 'cuda'`` without ``[cuda]``) or Linux."""
+    from packaging.markers import InvalidMarker
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(text)
+        extras = Requirement(d.text.split(";", 1)[0].strip()).extras if "[" in d.text else set()
+    except (InvalidRequirement, InvalidMarker):
+        return None
+    if req.marker is not None:
+        env = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+        if not any(req.marker.evaluate({**env, "extra": e}) for e in (extras or {""})):
+            return None
+    return f"{req.name}{req.specifier}"

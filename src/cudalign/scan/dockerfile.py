@@ -11,11 +11,11 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from cudalign._dataclass import dataclass, field
 from cudalign.model import Location
 from cudalign.scan import shellwords
-from cudalign.scan.model import Declared, EnvVar, ImageRef, Include, IndexRef, Problem, SourceFile
+from cudalign.scan.model import BuildStep, Declared, EnvVar, ImageRef, Include, IndexRef, Problem, SourceFile
 from cudalign.scan.requirements import declared
 
 __all__ = ["INDEX_ENV", "parse_dockerfile", "parse_install_command", "project_extras", "substitute"]
@@ -330,7 +330,7 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
     overrides = dict(build_args or {})
     global_args: dict[str, str | None] = {}
     stage_vars: dict[str, str | None] = {}
-    stages: dict[str, str] = {}
+    stage_bases: dict[str, str] = {}
     images: list[ImageRef] = []
     env: list[EnvVar] = []
     reqs: list[Declared] = []
@@ -343,6 +343,7 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
     seen_from = False
     extras: tuple[str, ...] | None = None
     system: list[str] = []
+    stages = _Stages()
     for instr in _instructions(text):
         loc = Location(path, instr.line)
         kw = instr.keyword
@@ -362,13 +363,17 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                 continue
             ref, missing = substitute(words[0], global_args)
             stage = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
-            base = stages.get(ref.lower(), ref)
+            base = stage_bases.get(ref.lower(), ref)
             if stage:
-                stages[stage.lower()] = base
+                stage_bases[stage.lower()] = base
             stage_vars = {}
             workdir, copies = "/", []
-            if base.lower() != "scratch":
-                images.append(ImageRef(base, loc, stage=stage, unresolved=missing))
+            image = (
+                ImageRef(base, loc, stage=stage, unresolved=missing) if base.lower() != "scratch" else None
+            )
+            if image is not None:
+                images.append(image)
+            stages.start(stage, ref, image)
         elif kw == "ENV":
             for name, value in _env_pairs(instr.args):
                 value, _ = substitute(value, {**global_args, **stage_vars})
@@ -377,10 +382,14 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                 if name in INDEX_ENV and value:
                     for url in value.split():
                         indexes.append(IndexRef(url, INDEX_ENV[name], loc))
+                        stages.index(indexes[-1])
         elif kw == "WORKDIR":
             wd, _ = substitute(instr.args.strip().strip("\"'"), stage_vars)
             workdir = posixpath.normpath(posixpath.join(workdir, wd))
         elif kw in ("COPY", "ADD"):
+            source_stage = re.search(r"--from=(\S+)", instr.args)
+            if source_stage:
+                stages.copy_from(source_stage.group(1).strip("\"'"))
             parsed = _copy_sources(instr.args)
             if parsed:
                 sources, dest = parsed
@@ -397,6 +406,9 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                 except ValueError:
                     tokens = command.split()
                 system.extend(_system_packages(tokens))
+                build = _build_command(tokens, {**global_args, **stage_vars})
+                if build is not None:
+                    stages.build(Location(path, finder.line_of(build[0].split()[-1])), *build)
                 selected = project_extras(tokens)
                 if selected is not None:
                     extras = (*(extras or ()), *selected)
@@ -420,10 +432,12 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                     result = declared(word, Location(path, line))
                     if isinstance(result, Declared):
                         reqs.append(result)
+                        stages.requirement(result)
                     elif isinstance(result, Problem):
                         notes.append(f"{path}:{line}: {result.message}")
                 for kind, url in idx:
                     indexes.append(IndexRef(url, kind, Location(path, finder.line_of(url))))
+                    stages.index(indexes[-1])
                 for kind, file in inc:
                     source = _map_to_context(file, workdir, copies)
                     includes.append(Include(source, kind, Location(path, finder.line_of(file))))
@@ -443,7 +457,131 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
         notes=tuple(notes),
         extras=tuple(dict.fromkeys(extras)) if extras is not None else None,
         system_packages=tuple(dict.fromkeys(system)),
+        builds=stages.builds(),
     )
+
+
+class _Stages:
+    """The stages of one Dockerfile: what each builds on (``FROM <stage>``) and copies from
+    (``COPY --from=<stage>``), the torch and indexes each installs, and the CUDA builds each runs."""
+
+    def __init__(self) -> None:
+        self.names: list[str | None] = []
+        self.images: list[ImageRef | None] = []
+        self.parent: list[int | None] = []
+        self.copies: list[set[int]] = []
+        self.torch: list[list[Declared]] = []
+        self.indexes: list[list[IndexRef]] = []
+        self.steps: list[tuple[int, BuildStep]] = []
+
+    def _find(self, ref: str) -> int | None:
+        key = ref.lower()
+        for i, name in enumerate(self.names):
+            if name is not None and name.lower() == key:
+                return i
+        return int(key) if key.isdigit() and int(key) < len(self.names) else None
+
+    def start(self, name: str | None, ref: str, image: ImageRef | None) -> None:
+        self.parent.append(self._find(ref))
+        self.names.append(name)
+        self.images.append(image)
+        self.copies.append(set())
+        self.torch.append([])
+        self.indexes.append([])
+
+    def copy_from(self, ref: str) -> None:
+        found = self._find(ref)
+        if self.names and found is not None:
+            self.copies[-1].add(found)
+
+    def requirement(self, d: Declared) -> None:
+        if self.names and d.name == "torch":
+            self.torch[-1].append(d)
+
+    def index(self, ref: IndexRef) -> None:
+        if self.names:
+            self.indexes[-1].append(ref)
+
+    def _chain(self, i: int) -> list[int]:
+        out = [i]
+        while (p := self.parent[out[-1]]) is not None and p not in out:
+            out.append(p)
+        return out
+
+    def build(self, location: Location, command: str, by_name: bool) -> None:
+        if not self.names:
+            return
+        i = len(self.names) - 1
+        chain = self._chain(i)
+        name = self.names[i] or f"#{i}"
+        self.steps.append(
+            (
+                i,
+                BuildStep(
+                    location,
+                    command,
+                    name,
+                    self.images[i],
+                    torch=tuple(d for s in reversed(chain) for d in self.torch[s]),
+                    indexes=tuple(x for s in reversed(chain) for x in self.indexes[s]),
+                    by_name=by_name,
+                ),
+            )
+        )
+
+    def builds(self) -> tuple[BuildStep, ...]:
+        if not self.steps:
+            return ()
+        final = len(self.names) - 1
+        in_final = set(self._chain(final))
+        reached: set[int] = set()
+        todo = [final]
+        while todo:
+            i = todo.pop()
+            if i in reached:
+                continue
+            reached.add(i)
+            todo.extend(self._chain(i)[1:])
+            todo.extend(self.copies[i])
+        from dataclasses import replace
+
+        return tuple(replace(b, final_stage=i in in_final, reached=i in reached) for i, b in self.steps)
+
+
+_SETUP_BUILD = ("build_ext", "install", "develop", "bdist_wheel", "build")
+
+
+def _build_command(tokens: list[str], variables: Mapping[str, str | None]) -> tuple[str, bool] | None:
+    """Whether one shell command compiles a CUDA extension against the installed torch: ``python
+    setup.py build_ext|install|develop|bdist_wheel``, or a ``pip install`` that builds without isolation
+    (``--no-build-isolation``) or with ``TORCH_CUDA_ARCH_LIST`` set (in the command or the stage) from a
+    source tree or VCS. Returns (the command, short; whether it installs a package by name)."""
+    t = list(tokens)
+    arch = bool(variables.get("TORCH_CUDA_ARCH_LIST"))
+    while t and re.match(r"^[A-Za-z_]\w*=", t[0]):
+        arch = arch or t[0].startswith("TORCH_CUDA_ARCH_LIST=")
+        t.pop(0)
+    if not t:
+        return None
+    exe = posixpath.basename(t[0])
+    if re.fullmatch(r"python(3(\.\d+)?)?", exe) and len(t) >= 3 and t[1].endswith("setup.py"):
+        if any(w in _SETUP_BUILD for w in t[2:]):
+            return " ".join(t[:3]), False
+        return None
+    found = parse_install_command(t)
+    if found is None:
+        return None
+    isolated = "--no-build-isolation" not in t
+    if isolated and not arch:
+        return None
+    sources = [w for w in t[1:] if w in (".", "./") or w.startswith(("./", "/", "git+", "../"))]
+    sources = [w for w in sources if not w.endswith((".whl", ".txt"))]
+    if sources:
+        return f"{' '.join(t[:2])} {sources[0]}" + (" --no-build-isolation" if not isolated else ""), False
+    named = [w for w in found[0] if not w.startswith("-")]
+    if named and not isolated:
+        return f"{' '.join(t[:2])} {named[0]} --no-build-isolation", True
+    return None
 
 
 _RUN_FLAG = re.compile(r"^--(?:mount|network|security|device)=\S*\s*")

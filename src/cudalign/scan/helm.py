@@ -4,7 +4,9 @@ Templates are Go templates, which scan does not run; most charts put what scan n
 repository and tag, ``nvidia.com/gpu`` limits, a GPU count) in ``values.yaml``, which is plain YAML. Each
 mapping of the values that names an image (``repository`` with ``tag``, or an ``image: repo:tag``
 string) becomes a container at the line of that value, with the GPUs its own subtree (or its parent's)
-requests. A tag left empty takes the chart's ``appVersion``, as charts' templates conventionally do.
+requests and the GPU product its ``nodeSelector`` pins (``nvidia.com/gpu.product``; in its own subtree, its
+parent's, or at the top of the values). A tag left empty takes the chart's ``appVersion``, as charts'
+templates conventionally do.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cudalign.model import Location
+from cudalign.scan.k8s import GPU_PRODUCT_LABEL
 from cudalign.scan.model import ImageRef, K8sContainer, SourceFile
 from cudalign.scan.yamlfile import line_of, load_all
 
@@ -38,6 +41,10 @@ def _gpus(node: Any, depth: int = 0) -> int | None:
     if isinstance(node, Mapping):
         for key, value in node.items():
             k = str(key).lower()
+            if k in ("gpu", "gpus") and isinstance(value, Mapping):  # gpu: {count: 2}
+                value = next((value[c] for c in ("count", "number", "num", "limit") if c in value), None)
+                if value is None:
+                    continue
             if k == "nvidia.com/gpu" or (k in ("gpu", "gpus", "requestgpu", "gpucount", "numgpus")):
                 try:
                     n = int(str(value))
@@ -55,6 +62,13 @@ def _gpus(node: Any, depth: int = 0) -> int | None:
             if found:
                 return found
     return None
+
+
+def _products(node: Any) -> tuple[str, ...]:
+    """``nodeSelector: {nvidia.com/gpu.product: …}`` directly under a values mapping."""
+    selector = node.get("nodeSelector") if isinstance(node, Mapping) else None
+    value = selector.get(GPU_PRODUCT_LABEL) if isinstance(selector, Mapping) else None
+    return (value,) if isinstance(value, str) and value and "{{" not in value else ()
 
 
 def _images(
@@ -91,13 +105,18 @@ def parse_values(path: str, text: str, chart_text: str | None) -> SourceFile:
     name, app_version = _chart_info(chart_text)
     chart = name or posixpath.basename(posixpath.dirname(path)) or "."
     containers: list[K8sContainer] = []
+    skipped: list[str] = []
     for doc in docs:
         if not isinstance(doc, Mapping):
             continue
         for where, image, line, node, parent in _images(doc, "", None, app_version):
             if "{{" in image:
+                skipped.append(
+                    f"{path}:{line}: image {image!r} is a template expression: not rendered, not judged"
+                )
                 continue
             gpus = _gpus(node) or (_gpus(parent) if isinstance(parent, Mapping) else None)
+            products = _products(node) or _products(parent) or _products(doc)
             loc = Location(path, line)
             containers.append(
                 K8sContainer(
@@ -106,12 +125,19 @@ def parse_values(path: str, text: str, chart_text: str | None) -> SourceFile:
                     image=ImageRef(image, loc),
                     location=loc,
                     gpus=gpus,
+                    gpu_products=products,
                 )
             )
     notes = (
         f"{path}: chart rendered from values.yaml without Helm (templates' conditions and loops not "
         "evaluated)",
+        *skipped,
     )
+    if not containers and not problem:
+        notes += (
+            f"{path}: names no image (repository and tag): the chart's templates set it, which scan does "
+            "not render; its services are not judged",
+        )
     return SourceFile(
         path, "k8s", containers=tuple(containers), problems=(problem,) if problem else (), notes=notes
     )

@@ -4,13 +4,14 @@ products that node selectors and node affinity pin them to (``nvidia.com/gpu.pro
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from cudalign.model import Location
 from cudalign.scan.model import EnvVar, ImageRef, K8sContainer, SourceFile
 from cudalign.scan.yamlfile import line_of, load_all
 
-__all__ = ["GPU_PRODUCT_LABEL", "looks_like_k8s", "parse_k8s"]
+__all__ = ["GPU_PRODUCT_LABEL", "looks_like_k8s", "parse_k8s", "resolve_runtimes"]
 
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 _WORKLOADS = {
@@ -150,9 +151,15 @@ def parse_k8s(path: str, text: str) -> SourceFile:
             continue
         name = _get(doc, "metadata", "name")
         base = f"{kind}/{name if isinstance(name, str) else '?'}"
+        serves = _runtime_formats(doc) if kind in ("ServingRuntime", "ClusterServingRuntime") else ()
         for where, spec in sorted(_pod_specs(doc), key=lambda p: p[0]):
             workload = base if not where else f"{base}:{_short(where)}"
-            containers.extend(_containers(path, workload, spec))
+            found = _containers(path, workload, spec)
+            containers.extend(replace(c, serves=serves) for c in found) if serves else containers.extend(
+                found
+            )
+        if kind == "InferenceService":
+            containers.extend(_kserve_models(path, base, doc))
     return SourceFile(path, "k8s", containers=tuple(containers), problems=(problem,) if problem else ())
 
 
@@ -194,3 +201,109 @@ def _containers(path: str, workload: str, spec: Mapping[str, Any]) -> list[K8sCo
                 )
             )
     return out
+
+
+# KServe's predictor shorthands: ``spec.predictor.<framework>`` is a model of that format
+_KSERVE_FORMATS = (
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "huggingface",
+    "paddle",
+    "pmml",
+)
+
+
+def _runtime_formats(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The model formats a ServingRuntime is picked for without being named (``autoSelect: true``)."""
+    formats = _get(doc, "spec", "supportedModelFormats")
+    out: list[str] = []
+    for f in formats if isinstance(formats, list) else ():
+        if isinstance(f, Mapping) and isinstance(f.get("name"), str) and f.get("autoSelect") is True:
+            out.append(str(f["name"]).lower())
+    return tuple(out) or ("-",)  # '-': a runtime, picked only by name
+
+
+def _kserve_models(path: str, base: str, doc: Mapping[str, Any]) -> list[K8sContainer]:
+    """A KServe ``InferenceService`` predictor given as a model (``spec.predictor.model`` or a framework
+    shorthand such as ``spec.predictor.huggingface``): a container whose image is its serving runtime's
+    (named by ``runtime:``, else picked by model format), with the model's GPU limit and the predictor's
+    node selector; the image is filled in by :func:`resolve_runtimes`."""
+    predictor = _get(doc, "spec", "predictor")
+    if not isinstance(predictor, Mapping):
+        return []
+    out: list[K8sContainer] = []
+    for key in ("model", *_KSERVE_FORMATS):
+        model = predictor.get(key)
+        if not isinstance(model, Mapping):
+            continue
+        runtime = model.get("runtime")
+        fmt = _get(model, "modelFormat", "name") if key == "model" else key
+        if isinstance(runtime, str) and runtime:
+            target = runtime
+        elif isinstance(fmt, str) and fmt:
+            target = f"format:{fmt.lower()}"
+        else:
+            continue
+        raw_env = model.get("env")
+        env_items: list[Any] = raw_env if isinstance(raw_env, list) else []
+        out.append(
+            K8sContainer(
+                workload=f"{base}:predictor",
+                name=key,
+                image=None,
+                location=Location(path, line_of(predictor, key)),
+                gpus=_gpu_count(model),
+                gpu_products=_gpu_products(predictor),
+                env=tuple(
+                    EnvVar(str(e["name"]), str(e.get("value", "")), Location(path, line_of(raw_env, j)))
+                    for j, e in enumerate(env_items)
+                    if isinstance(e, Mapping) and "name" in e
+                ),
+                accelerators=_other_accelerators(model),
+                runtime=target,
+            )
+        )
+    return out
+
+
+def resolve_runtimes(containers: list[K8sContainer]) -> tuple[dict[int, K8sContainer], list[str]]:
+    """The image of every KServe model container, from the ``ServingRuntime`` of the repository it names
+    (or, by model format, the one runtime that is picked for it): index -> resolved container, and a note
+    for each model whose runtime the repository does not hold (KServe picks it in the cluster)."""
+    by_name: dict[str, K8sContainer] = {}
+    by_format: dict[str, list[K8sContainer]] = {}
+    for c in containers:
+        if c.serves and c.image is not None:
+            by_name.setdefault(c.workload.split("/", 1)[1].split(":", 1)[0], c)
+            for fmt in c.serves:
+                by_format.setdefault(fmt, []).append(c)
+    resolved: dict[int, K8sContainer] = {}
+    notes: list[str] = []
+    for i, c in enumerate(containers):
+        if c.runtime is None or c.image is not None:
+            continue
+        runtime: K8sContainer | None
+        if c.runtime.startswith("format:"):
+            candidates = {r.workload: r for r in by_format.get(c.runtime[len("format:") :], [])}
+            runtime = next(iter(candidates.values())) if len(candidates) == 1 else None
+        else:
+            runtime = by_name.get(c.runtime)
+        where = f"{c.location.file}:{c.location.line}"
+        if runtime is None or runtime.image is None:
+            what = (
+                f"model format {c.runtime[len('format:') :]!r}"
+                if c.runtime.startswith("format:")
+                else f"runtime {c.runtime!r}"
+            )
+            notes.append(
+                f"{where}: {c.workload} serves its model with the {what}, which no ServingRuntime of the "
+                "repository provides: KServe picks the image in the cluster, so its CUDA is not judged"
+            )
+            continue
+        resolved[i] = replace(c, image=runtime.image)
+    return resolved, notes

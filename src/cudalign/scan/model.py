@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from cudalign.model import Location
 
 __all__ = [
+    "BuildStep",
     "ComposeService",
     "Declared",
     "EnvVar",
@@ -164,9 +165,39 @@ class K8sContainer:
     gpu_products: tuple[str, ...] = ()
     """``nvidia.com/gpu.product`` values from nodeSelector or node affinity."""
     env: tuple[EnvVar, ...] = ()
+    runtime: str | None = None
+    """For a KServe ``InferenceService`` model: the serving runtime it names (``runtime:``), else
+    ``format:<name>`` for the runtime KServe picks by model format; the image comes from that runtime."""
+    serves: tuple[str, ...] = ()
+    """For a KServe ``ServingRuntime``'s container: the model formats it is picked for (``autoSelect``)."""
     accelerators: tuple[str, ...] = ()
     """Other accelerator resources it asks for (``amd.com/gpu``, ``huawei.com/Ascend910``,
     ``gpu.intel.com/i915``), as their vendor's resource name."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStep:
+    """A ``RUN`` of a Dockerfile stage that compiles a CUDA extension against torch (``python setup.py
+    build_ext``, ``pip install --no-build-isolation …``, ``TORCH_CUDA_ARCH_LIST=… pip install .``)."""
+
+    location: Location
+    command: str
+    """The command as one short line, for messages."""
+    stage: str
+    """The stage's name (``AS builder``), or its number (``#1``)."""
+    image: ImageRef | None
+    """The image the stage starts from, through ``FROM <stage>`` chains (None for ``scratch``)."""
+    torch: tuple[Declared, ...] = ()
+    """The torch requirements installed before it in this stage or the stages it builds on."""
+    indexes: tuple[IndexRef, ...] = ()
+    """The index options and variables of those stages (which torch build pip takes)."""
+    by_name: bool = False
+    """True for a package installed by name (``pip install flash-attn --no-build-isolation``): its own
+    setup may fetch a prebuilt wheel before it compiles."""
+    final_stage: bool = False
+    """True when it runs in the stage the image runs (or one that stage is built ``FROM``)."""
+    reached: bool = True
+    """False when the final stage neither builds on it nor copies from it (BuildKit skips it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +225,5 @@ class SourceFile:
     extras: tuple[str, ...] | None = None
     """Extras a Dockerfile installs the project with (``--extra cuda``, ``.[gpu]``; ``("*",)`` for all);
     None when it installs no project."""
+    builds: tuple[BuildStep, ...] = ()
+    """CUDA extensions a Dockerfile compiles, each with its stage's image and torch."""

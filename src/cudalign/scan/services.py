@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from cudalign._dataclass import dataclass
 from cudalign.scan.model import (
+    BuildStep,
     ComposeService,
     Declared,
     EnvVar,
@@ -45,6 +47,8 @@ class Service:
     compose: tuple[ComposeService, ...] = ()
     containers: tuple[K8sContainer, ...] = ()
     system_packages: tuple[str, ...] = ()
+    builds: tuple[BuildStep, ...] = ()
+    """CUDA extensions its Dockerfile compiles."""
     """Distribution packages its Dockerfile installs (``libcudnn8`` …)."""
 
     def requirement_files(self) -> dict[str, list[Declared]]:
@@ -315,6 +319,7 @@ def _service(
         env=env,
         compose=tuple(compose),
         system_packages=tuple(dict.fromkeys(p for f in files for p in f.system_packages)),
+        builds=tuple(b for f in files for b in f.builds),
     )
 
 
