@@ -56,6 +56,8 @@ def _host(case: dict[str, Any]) -> str:
 
 def _stack(case: dict[str, Any]) -> str:
     parts = [", ".join(f"`{r}`" for r in case.get("requirements", ()))]
+    if case.get("index_url"):
+        parts.append(f"index `{case['index_url']}`")
     if case.get("image"):
         parts.append(f"image `{case['image']}`")
     if case.get("features"):

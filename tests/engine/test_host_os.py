@@ -89,3 +89,10 @@ def test_arch_alone_describes_a_host(capsys: pytest.CaptureFixture[str]) -> None
     report = json.loads(capsys.readouterr().out)
     assert report["host"]["origin"] == "described" and report["host"]["os"]["arch"] == "aarch64"
     assert report["stack"]["components"][0]["variant"] == "cpu"  # PyPI's aarch64 torch 2.5.1 is CPU-only
+
+
+def test_a_cpu_only_torch_fails_on_a_described_host_whatever_its_gpu(facts: Facts) -> None:
+    # no GPU named: the CPU-only wheel uses none of them; asked for by its label, it is what the user wants
+    assert "cpu-only-torch" in _names(facts, ["torch==2.7.0"], os="windows")
+    assert "cpu-only-torch" not in _names(facts, ["torch==2.7.0+cpu"], os="windows")
+    assert "cpu-only-torch" not in _names(facts, ["torch==2.7.0+cu128"], os="windows")

@@ -67,7 +67,9 @@ def host_of(case: dict[str, Any], facts: Facts) -> Host:
 
 def run_case(case: dict[str, Any], facts: Facts) -> tuple[Verdict, tuple[Finding, ...]]:
     host = host_of(case, facts)
-    stack = resolve(case.get("requirements", ()), facts, host, image=case.get("image"))
+    stack = resolve(
+        case.get("requirements", ()), facts, host, image=case.get("image"), index_url=case.get("index_url")
+    )
     findings = check(host, stack, facts, features=case.get("features", ()))
     return verdict(findings, stack), findings
 

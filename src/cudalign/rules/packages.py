@@ -332,7 +332,14 @@ def cpu_only_torch(ctx: Context) -> Iterator[Hit]:
         for c in ctx.stack.components
         if c.name != "torch" and query.package_flag(ctx.facts, c.name, "through_torch")
     ]
-    if not ctx.host.gpus and not cuda_pkgs:
+    # a described host that names no GPU: a CPU-only wheel uses none, whatever GPU it has (unless the
+    # user asked for the CPU build by its label, torch==2.7.0+cpu)
+    unstated = (
+        ctx.host.origin == "described"
+        and not ctx.host.gpus
+        and not (torch.requirement or "").endswith("+cpu")
+    )
+    if not ctx.host.gpus and not cuda_pkgs and not unstated:
         return
     target = ctx.host_cuda.value
     variants = [v for v in _variants(ctx, torch.version) if v != "cpu"]
