@@ -96,3 +96,17 @@ def test_a_cpu_only_torch_fails_on_a_described_host_whatever_its_gpu(facts: Fact
     assert "cpu-only-torch" in _names(facts, ["torch==2.7.0"], os="windows")
     assert "cpu-only-torch" not in _names(facts, ["torch==2.7.0+cpu"], os="windows")
     assert "cpu-only-torch" not in _names(facts, ["torch==2.7.0+cu128"], os="windows")
+
+
+@pytest.mark.parametrize(
+    ("text", "cc"),
+    [
+        ("Jetson Orin NX", "8.7"),
+        ("Jetson Orin Nano", "8.7"),
+        ("NVIDIA Jetson AGX Orin 64GB", "8.7"),
+        ("Jetson Nano", "5.3"),
+    ],
+)
+def test_jetson_modules_as_people_write_them(facts: Facts, text: str, cc: str) -> None:
+    # 'Jetson' is a product-family word like 'GeForce': 'Jetson Orin NX' is the 'Orin NX' the facts alias
+    assert str(describe_host(facts, gpus=[text]).gpus[0].cc) == cc

@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 
 __all__ = ["candidate_keys", "did_you_mean", "fold"]
 
-_VENDOR = r"\b(?:nvidia|geforce|tesla|quadro)\b"
+_VENDOR = r"\b(?:nvidia|geforce|tesla|quadro|jetson)\b"
 _SEPARATORS = r"[\s_\-]+"
 _MEMORY = r"\b\d+(?:\.\d+)?\s?(?:gb|gib|g)\b|\bhbm\d?e?\b"
 _VARIANT = r"\b(?:with|design|max[\s\-]?[qp]|laptop|mobile|notebook|gpu)\b"
 
 
 def fold(text: str) -> str:
-    """Fold a GPU name for matching: case, 'NVIDIA'/'GeForce'/'Tesla'/'Quadro' words, spaces and dashes."""
+    """Fold a GPU name for matching: case, 'NVIDIA'/'GeForce'/'Tesla'/'Quadro'/'Jetson' words, spaces and dashes."""
     t = re.sub(_VENDOR, " ", text.lower())
     return re.sub(_SEPARATORS, "", t)
 
