@@ -24,7 +24,8 @@ _VARIANT = r"\b(?:with|design|max[\s\-]?[qp]|laptop|mobile|notebook|gpu)\b"
 
 
 def fold(text: str) -> str:
-    """Fold a GPU name for matching: case, 'NVIDIA'/'GeForce'/'Tesla'/'Quadro'/'Jetson' words, spaces and dashes."""
+    """Fold a GPU name for matching: case, vendor and family words (NVIDIA, GeForce, Tesla, Quadro, Jetson),
+    spaces and dashes."""
     t = re.sub(_VENDOR, " ", text.lower())
     return re.sub(_SEPARATORS, "", t)
 
