@@ -74,9 +74,49 @@ class EmitContext:
         return ", ".join(parts) + f"; verdict {s.verdict}"
 
     @property
+    def variant_indexes(self) -> tuple[tuple[str, str, str], ...]:
+        """(package, index name, URL) for each pin whose build variant (``vllm==0.25.0+cu129``) comes from
+        its project's own index, as the plan's index lines name it (``--extra-index-url
+        https://wheels.vllm.ai/0.25.0/cu129``): uv takes a pin's local version only from such an index."""
+        s = self.source
+        others = [
+            line.split(None, 1)[1].strip()
+            for line in s.index_options
+            if line.startswith("--extra-index-url ") and line.split(None, 1)[1].strip() != s.torch_index
+        ]
+        out = []
+        for pin in s.pins:
+            local = Version(pin.version).local if _parses(pin.version) else None
+            if not local or pin.name in self.index_packages:
+                continue
+            url = next((u for u in others if u.rstrip("/").rsplit("/", 1)[-1] == local), None)
+            if url is None and len(others) == 1:
+                url = others[0]
+            if url is not None:
+                out.append((pin.name, f"{pin.name}-{local}", url))
+        return tuple(out)
+
+    @property
     def image_tag(self) -> str:
         """The tag the emitted compose and k8s files give the image built from the emitted Dockerfile."""
         return f"{self.name}:plan-{self.source.plan_digest.split(':')[-1]}-{self.source.label.lower()}"
+
+
+def _parses(text: str) -> bool:
+    from packaging.version import InvalidVersion
+
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _same_vllm_build(source: EmitSource, info_variant: str | None) -> bool:
+    """Whether a vLLM image holds the matrix's vLLM build: a variant wheel (``+cu129``) only where the
+    image ships that CUDA variant (``v0.25.0-cu129``), not the default build (``v0.25.0``, CUDA 13)."""
+    local = Version(source.vllm).local if source.vllm and _parses(source.vllm) else None
+    return local is None or local == info_variant
 
 
 def _python(source: EmitSource) -> str:
@@ -159,7 +199,10 @@ def context(source: EmitSource, facts: Facts) -> EmitContext:
     image_pins = source.pins
     fc = None
     if server_image:
-        shipped = {"vllm", "torch"} | companions
+        # the image's own vLLM and torch, unless the matrix wants another build of them (a variant wheel):
+        # then every pin is installed over them, from the indexes the plan names
+        same = _same_vllm_build(source, info.torch_variant if info is not None else None)
+        shipped = {"vllm", "torch"} | companions if same else set()
         image_pins = tuple(p for p in source.pins if p.name not in shipped)
     if source.forward_compat and source.image and info is not None and info.cuda:
         gpus = ", ".join(dict.fromkeys(g.name for g in source.host.gpus)) or "the GPU"

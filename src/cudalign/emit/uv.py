@@ -36,6 +36,12 @@ def pyproject_text(ctx: EmitContext) -> str:
         sources = "\n[tool.uv.sources]\n" + "".join(
             UV_SOURCE.substitute(package=p, index=name, marker=marker) for p in ctx.index_packages
         )
+    for package, name, url in ctx.variant_indexes:
+        # a build variant only its project's index serves (vllm==0.25.0+cu129): on every platform, since
+        # the pin names that build (a platform marker would send other platforms to PyPI, which lacks it)
+        indexes += UV_INDEX.substitute(name=name, url=url)
+        sources = (sources or "\n[tool.uv.sources]\n") + f'{package} = {{ index = "{name}" }}\n'
+
     return UV_PYPROJECT.substitute(
         stamp=s.stamp,
         summary=ctx.summary,
