@@ -100,6 +100,35 @@ def driver_targets(facts: Facts, host: Host, stack: Stack) -> list[str]:
 
 
 def _images(facts: Facts, stack: Stack, host_cuda: Version | None) -> list[ImageInfo]:
+    """Base images to try (:func:`_find_images`), found once per knowledge base for what they depend on:
+    the vLLM release and wheel, the stack's CUDA runtime and the driver's CUDA."""
+    vllm = stack.component("vllm")
+    key = (
+        "plan.images",
+        (vllm.version, vllm.variant, bool(vllm.index_url)) if vllm is not None else None,
+        stack.cuda_runtime,
+        host_cuda,
+    )
+    memo = query._memo(facts)
+    if key not in memo:
+        memo[key] = tuple(_find_images(facts, stack, host_cuda))
+    found = memo[key]
+    assert isinstance(found, tuple)
+    return list(found)
+
+
+def _image(facts: Facts, reference: str) -> ImageInfo:
+    """:func:`~cudalign.stack.image_info`, read once per knowledge base and reference."""
+    memo = query._memo(facts)
+    key = ("plan.image", reference)
+    if key not in memo:
+        memo[key] = image_info(facts, reference)
+    found = memo[key]
+    assert isinstance(found, ImageInfo)
+    return found
+
+
+def _find_images(facts: Facts, stack: Stack, host_cuda: Version | None) -> list[ImageInfo]:
     """Base images to try: the vLLM image of that release, then the newest ``nvidia/cuda`` runtime image whose
     CUDA is not newer than the driver's and has the stack's CUDA major."""
     out: list[ImageInfo] = []
@@ -185,22 +214,81 @@ def _family(stack: Stack) -> str:
 
 
 def _sort_key(m: Matrix) -> tuple[Any, ...]:
-    versions = []
-    for name in ("vllm", "torch"):
-        c = m.stack.component(name)
-        versions.append(Version(c.version) if c is not None else Version("0"))
     torch = m.stack.component("torch")
     default = torch is not None and torch.index_url is None  # the PyPI wheel: plain pip install works
     variant_cuda = Version(m.cuda) if m.cuda else Version("0")
-    vllm = m.stack.component("vllm")
     return (
-        m.driver_change,
-        vllm is not None and vllm.index_url is not None,  # vLLM's own variant index: after PyPI's wheel
-        tuple(_neg(v) for v in versions),
+        *_head_key(m.stack, m.driver_change),
         len(m.caveats),
         not default,
         _neg(variant_cuda),
     )
+
+
+def _head_key(stack: Stack, driver_change: bool) -> tuple[Any, ...]:
+    """The first fields of :func:`_sort_key`: what the stack alone decides, before any base image."""
+    versions = []
+    for name in ("vllm", "torch"):
+        c = stack.component(name)
+        versions.append(Version(c.version) if c is not None else Version("0"))
+    vllm = stack.component("vllm")
+    return (
+        driver_change,
+        vllm is not None and vllm.index_url is not None,  # vLLM's own variant index: after PyPI's wheel
+        tuple(_neg(v) for v in versions),
+    )
+
+
+class _Pending:
+    """A matrix that runs on the host whose base image is not chosen yet: :func:`_with_image` (a check per
+    image tried) runs only for the matrices the ranking reaches (:func:`_choose`)."""
+
+    __slots__ = ("args", "driver_change", "stack")
+
+    def __init__(self, stack: Stack, driver_change: bool, args: tuple[Any, ...]) -> None:
+        self.stack = stack
+        self.driver_change = driver_change
+        self.args = args
+        """:func:`_with_image`'s arguments."""
+
+    def make(self) -> Matrix:
+        return _with_image(*self.args)
+
+
+def _choose(found: Sequence[Matrix | _Pending], max_matrices: int) -> tuple[list[Matrix], list[Matrix]]:
+    """The best matrix of each (driver change, series), best first, split into those that keep the driver
+    and upgrades: at least ``max_matrices`` kept (when there are) and one upgrade, or ``max_matrices``
+    upgrades when none keeps the driver; the pick needs no more.
+
+    The order is that of ``sorted(found, key=_sort_key)`` with the first of each (driver change, series)
+    kept; a pending matrix is completed only when its group of equal :func:`_head_key` is reached and no
+    better matrix has taken its series."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, m in enumerate(found):
+        groups.setdefault(_head_key(m.stack, m.driver_change), []).append(i)
+    kept: list[Matrix] = []
+    upgrades: list[Matrix] = []
+    keys: set[tuple[Any, ...]] = set()
+    for head in sorted(groups):
+        if head[0] and len(upgrades) >= (1 if kept else max_matrices):
+            break
+        if not head[0] and len(kept) >= max_matrices:
+            continue
+        members: list[tuple[tuple[Any, ...], int, Matrix]] = []
+        for i in groups[head]:
+            item = found[i]
+            if (item.driver_change, _series(item.stack)) in keys:
+                continue
+            m = item.make() if isinstance(item, _Pending) else item
+            members.append((_sort_key(m), i, m))
+        members.sort(key=lambda t: (t[0], t[1]))
+        for _, _, m in members:
+            k = (m.driver_change, _series(m.stack))
+            if k in keys:
+                continue
+            keys.add(k)
+            (upgrades if m.driver_change else kept).append(m)
+    return kept, upgrades
 
 
 def _neg(v: Version) -> tuple[int, ...]:
@@ -250,7 +338,7 @@ def make_plan(
             return per_branch
     request = parse_requirements(requirements, index_url=index_url)
     current = host.driver.version if host.driver is not None else None
-    found: list[Matrix] = []
+    found: list[Matrix | _Pending] = []
     failures: dict[tuple[str, ...], dict[str, Rejection]] = {}
     outcome: dict[tuple[str, ...], _Outcome] = {}
     # (series, variant, driver changed?) already settled: a matrix found (an older patch cannot rank
@@ -322,23 +410,11 @@ def make_plan(
                             settled.add((series, variant, change))
                     continue
                 settled.add((series, variant, change))
-                matrix = _with_image(
-                    facts, h, stack, findings, change, request.order, features, failures, series
-                )
-                found.append(matrix)
+                args = (facts, h, stack, findings, change, request.order, features, failures, series)
+                found.append(_Pending(stack, change, args))
                 if not change and not vllm_variant:
                     kept_series.add(series)
-    ranked = sorted(found, key=_sort_key)
-    chosen: list[Matrix] = []
-    keys: set[tuple[Any, ...]] = set()
-    for m in ranked:
-        k = (m.driver_change, _series(m.stack))
-        if k in keys:
-            continue
-        keys.add(k)
-        chosen.append(m)
-    kept = [m for m in chosen if not m.driver_change]
-    upgrades = [m for m in chosen if m.driver_change]
+    kept, upgrades = _choose(found, max_matrices)
     picked = kept[:max_matrices]
     lifts = bool(upgrades and kept and len(upgrades[0].caveats) < len(kept[0].caveats))
     if upgrades and (not kept or ((_newer(upgrades[0], kept[0]) or lifts) and max_matrices >= 2)):
@@ -602,7 +678,7 @@ def _through_forward_compat(
         return None
     if any((f := query.gpu_fact(facts, g)) is None or f.get("forward_compat") is not True for g in h.gpus):
         return None
-    img = image_info(facts, f"vllm/vllm-openai:v{vllm.version}")
+    img = _image(facts, f"vllm/vllm-openai:v{vllm.version}")
     if img.unknown or not img.compat or not img.cuda:
         return None
     with_img = _attach(stack, img)

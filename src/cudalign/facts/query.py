@@ -95,6 +95,7 @@ def driver_text(version: Version | str | None) -> str:
     return ".".join([str(parts[0]), *(f"{p:02d}" for p in parts[1:])])
 
 
+@lru_cache(maxsize=256)
 def variant_cuda(variant: str | None) -> Version | None:
     """``cu128`` -> ``12.8``, ``cu130`` -> ``13.0``, ``cu118`` -> ``11.8``; ``cpu``/``rocm…`` -> ``None``."""
     if not variant:
@@ -121,14 +122,19 @@ def platform_key(host: Host) -> str:
 
 
 _MEMO: weakref.WeakKeyDictionary[Facts, dict[object, object]] = weakref.WeakKeyDictionary()
+_LAST: list[tuple[weakref.ref[Facts], dict[object, object]]] = []
+"""The knowledge base asked last and its memo: a command asks about one, thousands of times."""
 
 
 def _memo(facts: Facts) -> dict[object, object]:
     """Per-knowledge-base cache of derived indexes (facts are immutable once loaded)."""
+    if _LAST and _LAST[0][0]() is facts:
+        return _LAST[0][1]
     memo = _MEMO.get(facts)
     if memo is None:
         memo = {}
         _MEMO[facts] = memo
+    _LAST[:] = [(weakref.ref(facts), memo)]
     return memo
 
 
@@ -219,7 +225,13 @@ def max_cuda_for_driver(facts: Facts, driver: Version | str) -> Answer[Version |
 
 def branch_fact(facts: Facts, branch: int) -> Fact | None:
     """The ``driver_branch`` fact of a branch (580 -> R580), if the knowledge base has it."""
-    return next((f for f in facts_of_kind(facts, "driver_branch") if f["branch"] == branch), None)
+    memo = _memo(facts)
+    if "branch_index" not in memo:
+        index: dict[int, Fact] = {}
+        for f in facts_of_kind(facts, "driver_branch"):
+            index.setdefault(f["branch"], f)  # the first fact of a branch, as a scan in file order finds
+        memo["branch_index"] = index
+    return cast("dict[int, Fact]", memo["branch_index"]).get(branch)
 
 
 def branch_first_release(facts: Facts, branch: int) -> Answer[Version | None]:
@@ -239,10 +251,18 @@ def last_branch_for(facts: Facts, gpu: Fact | None) -> Answer[int | None]:
     if gpu is None:
         return Answer(None)
     arch = str(gpu["arch"]).lower()
-    for f in facts_of_kind(facts, "driver_branch"):
-        if arch in (str(a).lower() for a in f.get("last_for", ())):
-            return Answer(f["branch"], (f,))
-    return Answer(None)
+    memo = _memo(facts)
+    key = ("last_branch_for", arch)
+    if key not in memo:
+        memo[key] = next(
+            (
+                Answer(f["branch"], (f,))
+                for f in facts_of_kind(facts, "driver_branch")
+                if arch in (str(a).lower() for a in f.get("last_for", ()))
+            ),
+            Answer(None),
+        )
+    return cast("Answer[int | None]", memo[key])
 
 
 _SUPPORTED_DESIGNATIONS = frozenset({"LTSB", "PB", "NFB"})
@@ -251,6 +271,14 @@ _SUPPORTED_DESIGNATIONS = frozenset({"LTSB", "PB", "NFB"})
 
 def next_branch_first_release(facts: Facts, branch: int) -> Version | None:
     """The first release of the branch after ``branch`` (580 -> R590's 590.44.01), where a fact gives it."""
+    memo = _memo(facts)
+    key = ("next_branch_first_release", branch)
+    if key not in memo:
+        memo[key] = _next_branch_first_release(facts, branch)
+    return cast("Version | None", memo[key])
+
+
+def _next_branch_first_release(facts: Facts, branch: int) -> Version | None:
     later = sorted(f["branch"] for f in facts_of_kind(facts, "driver_branch") if f["branch"] > branch)
     for b in later:
         first = branch_first_release(facts, b).value
@@ -266,12 +294,20 @@ def _today(on: dt.date | None) -> str:
 def branch_supported(facts: Facts, branch: int, on: dt.date | None = None) -> Answer[bool | None]:
     """Whether NVIDIA still supports a driver branch on a date (default today): not designated EOL and
     its EOL month not passed. ``None`` where no fact gives its designation or EOL."""
+    memo = _memo(facts)
+    key = ("branch_supported", branch, _today(on))
+    if key not in memo:
+        memo[key] = _branch_supported(facts, branch, key[2])
+    return cast("Answer[bool | None]", memo[key])
+
+
+def _branch_supported(facts: Facts, branch: int, today: str) -> Answer[bool | None]:
     f = branch_fact(facts, branch)
     if f is None:
         return Answer(None)
     eol = f.get("eol")
     designation = str(f["designation"]).upper()
-    if eol is not None and str(eol) < _today(on):
+    if eol is not None and str(eol) < today:
         return Answer(False, (f,))
     if designation in _SUPPORTED_DESIGNATIONS:
         return Answer(True, (f,))
@@ -285,9 +321,13 @@ def supported_branches(facts: Facts, on: dt.date | None = None) -> Answer[tuple[
 
     This is the fact to recommend branches from: an upgrade target, a plan's branch, an explanation's fix
     never names an end-of-life branch when a supported one would do."""
-    found = [(f, branch_supported(facts, f["branch"], on)) for f in facts_of_kind(facts, "driver_branch")]
-    ok = sorted((f for f, a in found if a.value is True), key=lambda f: f["branch"])
-    return Answer(tuple(f["branch"] for f in ok), tuple(ok))
+    memo = _memo(facts)
+    key = ("supported_branches", _today(on))
+    if key not in memo:
+        found = [(f, branch_supported(facts, f["branch"], on)) for f in facts_of_kind(facts, "driver_branch")]
+        ok = sorted((f for f, a in found if a.value is True), key=lambda f: f["branch"])
+        memo[key] = Answer(tuple(f["branch"] for f in ok), tuple(ok))
+    return cast("Answer[tuple[int, ...]]", memo[key])
 
 
 def recommended_driver(
@@ -297,6 +337,14 @@ def recommended_driver(
 
     ``None`` when no supported branch reaches it (then the caller names ``need`` itself)."""
     v = need if isinstance(need, Version) else Version(str(need))
+    memo = _memo(facts)
+    key = ("recommended_driver", str(v), _today(on))
+    if key not in memo:
+        memo[key] = _recommended_driver(facts, v, on)
+    return cast("Answer[Version | None]", memo[key])
+
+
+def _recommended_driver(facts: Facts, v: Version, on: dt.date | None) -> Answer[Version | None]:
     for branch in supported_branches(facts, on).value:
         if branch < v.major:
             continue
@@ -380,6 +428,16 @@ def feature(facts: Facts, name: str) -> Fact | None:
 # --------------------------------------------------------------------------- frameworks
 
 
+@lru_cache(maxsize=1024)
+def _public(version: str) -> Version | None:
+    """The public release a version belongs to (``2.7.0.dev20250310+cu124`` -> ``2.7.0``); ``None`` when
+    it does not parse."""
+    try:
+        return Version(Version(version).base_version)
+    except InvalidVersion:
+        return None
+
+
 def _first_matching(candidates: Iterable[Fact], version: str) -> Fact | None:
     try:
         v = Version(version)
@@ -413,9 +471,8 @@ def _predecessor(candidates: list[Fact], version: Version) -> Fact | None:
 def series_assumed(fact: Fact, version: str) -> bool:
     """Whether a series fact was inherited by a newer release rather than stated for it: the fact's own
     range does not contain the release (:func:`vllm_series` and the like fall back to the newest series)."""
-    try:
-        public = Version(Version(version).base_version)
-    except InvalidVersion:
+    public = _public(version)
+    if public is None:
         return False
     versions = fact.get("versions")
     return versions is not None and not versions.contains(public, prereleases=True)
@@ -451,9 +508,16 @@ def vllm_series(facts: Facts, version: str) -> Fact | None:
 def vllm_variant_index(facts: Facts, version: str, variant: str) -> tuple[str, Fact] | None:
     """The index URL that serves vLLM ``version``'s ``variant`` wheel (``+cu129``) and the fact saying so;
     ``None`` when no fact covers the release (never inherited from an older range)."""
-    try:
-        public = Version(Version(version).base_version)
-    except InvalidVersion:
+    memo = _memo(facts)
+    key = ("vllm_variant_index", version, variant)
+    if key not in memo:
+        memo[key] = _vllm_variant_index(facts, version, variant)
+    return cast("tuple[str, Fact] | None", memo[key])
+
+
+def _vllm_variant_index(facts: Facts, version: str, variant: str) -> tuple[str, Fact] | None:
+    public = _public(version)
+    if public is None:
         return None
     for f in facts_of_kind(facts, "vllm_variant_index"):
         if f["versions"].contains(public, prereleases=True) and variant in f["variants"]:
@@ -478,11 +542,17 @@ def package_builds(facts: Facts, package: str, version: str) -> list[Fact]:
     cands = by_name.get(name, [])
     if not cands:
         return []
-    try:
-        public = Version(Version(version).base_version)
-    except InvalidVersion:
-        return []
-    return [f for f in cands if f["versions"].contains(public, prereleases=True)]
+    key = ("package_builds", name, version)
+    if key not in memo:
+        public = _public(version)
+        memo[key] = (
+            ()
+            if public is None
+            else tuple(f for f in cands if f["versions"].contains(public, prereleases=True))
+        )
+    found = memo[key]
+    assert isinstance(found, tuple)
+    return list(found)
 
 
 # --------------------------------------------------------------------------- package knowledge
