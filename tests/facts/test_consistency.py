@@ -107,7 +107,19 @@ def test_every_note_is_text() -> None:
 
 def test_toolkit_table_covers_10_0_through_13_4_update_1() -> None:
     versions = {str(t["version"]) for t in of("toolkit")}
-    for v in ("10.0.130", "10.2.89", "11.0.2", "11.8.0", "12.0.0", "12.4.1", "12.8.0", "12.9.1", "13.0.0", "13.3.1", "13.4.1"):
+    for v in (
+        "10.0.130",
+        "10.2.89",
+        "11.0.2",
+        "11.8.0",
+        "12.0.0",
+        "12.4.1",
+        "12.8.0",
+        "12.9.1",
+        "13.0.0",
+        "13.3.1",
+        "13.4.1",
+    ):
         assert v in versions
     minors = {str(m) for m in toolkit_minors()}
     expected = {f"10.{n}" for n in range(3)} | {f"11.{n}" for n in range(9)}
@@ -482,10 +494,13 @@ def _package_probes(package: str) -> list[Version]:
 
 def test_package_builds_never_contradict_each_other() -> None:
     """Two facts may cover one release (a general range and a refinement), but never disagree."""
-    groups: dict[str, list[Fact]] = {}
-    for p in of("package_build"):
-        groups.setdefault(p["package"], []).append(p)
-    for package, facts in groups.items():
+    groups: dict[tuple[str, str], list[Fact]] = {}
+    for p in of("package_build"):  # a platform's facts (its wheel's own build) beside those for all
+        for plat in p.get("platforms") or ("",):
+            groups.setdefault((p["package"], plat), []).append(p)
+    for (package, plat), facts in groups.items():
+        if plat:
+            facts = facts + groups.get((package, ""), [])
         for v in _package_probes(package):
             hits = [f for f in facts if f["versions"].contains(v, prereleases=True)]
             for key in ("cuda_major", "cudnn_major", "min_cc", "cuda"):
@@ -496,11 +511,13 @@ def test_package_builds_never_contradict_each_other() -> None:
 def test_my_package_ranges_do_not_overlap_per_package() -> None:
     """Release ranges of one package partition its releases; a fact about one build's torch ABI or one
     component (``torch``/``component`` keys) refines a range and may overlap it."""
-    groups: dict[str, list[tuple[str, SpecifierSet]]] = {}
+    groups: dict[tuple[str, str], list[tuple[str, SpecifierSet]]] = {}
     for p in of("package_build"):
         if p.file == "packages.toml" and "component" not in p.values and "torch" not in p.values:
-            groups.setdefault(p["package"], []).append((p.id, p["versions"]))
-    for package, specs in groups.items():
+            # the machine code of one platform's wheels is a set of its own, per platform
+            key = ",".join(p.get("platforms") or ()) if p.get("archs") is not None else ""
+            groups.setdefault((p["package"], key), []).append((p.id, p["versions"]))
+    for (package, _), specs in groups.items():
         assert not list(overlapping(specs, _package_probes(package))), package
 
 

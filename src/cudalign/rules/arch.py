@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, FactRef, Gpu, Severity
-from cudalign.rules.common import Hit, label, runs
+from cudalign.rules.common import Hit, jit_only, label, runs
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -154,7 +154,8 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
     **What it checks.** For each GPU and each build with an architecture list (torch's variant from
     ``torch_build`` facts, vLLM's wheel from ``vllm_series``, neighbouring packages), whether the build
     has machine code for the GPU (code for ``X.y`` runs on ``X.z``, ``z >= y``, never across majors) or
-    PTX it can JIT forward. GPUs older than the build are ``gpu-arch-dropped``.
+    PTX it can JIT forward. GPUs older than the build are ``gpu-arch-dropped``. A GPU the build reaches
+    only through PTX is a caveat (warning): it runs once the driver has JIT-compiled the kernels.
 
     **Why.** Without it every kernel launch fails: ``CUDA error: no kernel image is available for
     execution on the device``; torch warns "… with CUDA capability sm_120 is not compatible with the
@@ -169,6 +170,8 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
     Blackwell ``sm_120``).
 
     **Example.** torch 2.6.0+cu124 on an RTX 5090 (sm_120): fails; torch 2.7.0+cu128 runs.
+    onnxruntime-gpu 1.23.0 on an RTX 5090: fails (its only PTX is the Hopper-specific ``compute_90a``);
+    1.22.0: caveats (``compute_90`` PTX, JIT); 1.27.0: ok (``sm_120`` machine code).
     """
     yield from _assumed_series(ctx)
     builds = _builds(ctx)
@@ -198,6 +201,18 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
                 )
             continue
         if not b.archs and not b.ptx:
+            continue
+        if jit_only(cc, b.archs, b.ptx):
+            jit = ", ".join(f"compute_{p.major}{p.minor}" for p in b.ptx if p <= cc)
+            yield Hit(
+                f"{b.what} has no machine code for {gpu.name} ({cc.sm}), only PTX ({jit}) that the driver "
+                "JIT-compiles: it runs, but the first launch compiles every kernel (a slow start, cached "
+                "in the CUDA compute cache) and code built for newer architectures is absent.",
+                f"Fine to run as is; for machine code use a build of {b.what.split()[0]} that includes "
+                f"{cc.sm}.",
+                b.refs + ((fact.ref,) if fact is not None else ()),
+                severity=Severity.WARNING,
+            )
             continue
         if runs(cc, b.archs, b.ptx) or _older(ctx, cc, b)[0]:
             continue

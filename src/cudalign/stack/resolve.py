@@ -271,7 +271,7 @@ def build(
             unk["archs"] = f"no torch_build fact for torch {tv} {tvariant} on {platform}"
     for name in _order(facts, chosen):
         comp = _component(
-            facts, name, chosen[name], request, tvariant, pins_of.get(name, {}), via.get(name), refs
+            facts, name, chosen[name], request, tvariant, pins_of.get(name, {}), via.get(name), refs, platform
         )
         if replaced and comp.index_url == request.index_url and comp.variant != replaced:
             comp = dataclasses.replace(comp, index_url=_pypi_or_variant_index(facts, comp))
@@ -409,6 +409,7 @@ def _component(
     pins: Mapping[str, tuple[str, str]],
     via: str | None,
     refs: list[FactRef],
+    platform: str | None = None,
 ) -> Component:
     variant = request.variants.get(name)
     on_torch_index = name == "torch" or query.package_flag(facts, name, "torch_index")
@@ -444,15 +445,18 @@ def _component(
                 if found is not None:
                     index_url = found[0]
                     own.append(found[1].ref)
-    for f in query.package_builds(facts, name, version):
+    builds = query.package_builds(facts, name, version)
+    exact = next((str(f["cuda"]) for f in builds if f.get("cuda") is not None and _on(f, platform)), None)
+    for f in builds:
         if f.get("component"):
             own.append(f.ref)  # a kernel library inside the package: rules read it from the fact
             continue
-        if f.get("cuda") is not None and cuda is None:
-            cuda = str(f["cuda"])
-        elif f.get("cuda_major") is not None and cuda is None:
-            cuda = str(f["cuda_major"])
-        archs = archs or tuple(f.get("archs", ()))
+        if not _on(f, platform):
+            continue  # the machine code of another platform's wheel (Windows and Linux builds differ)
+        if cuda is None and (exact or f.get("cuda_major") is not None):
+            cuda = exact or str(f["cuda_major"])
+        if not archs and f.get("archs") is not None:
+            archs, ptx = tuple(f["archs"]), tuple(f.get("ptx", ()))
         own.append(f.ref)
     refs.extend(own)
     return Component(
@@ -467,6 +471,12 @@ def _component(
         ptx=ptx,
         pins=tuple(text for _, text in pins.values()),
     )
+
+
+def _on(f: Fact, platform: str | None) -> bool:
+    """A build fact with an architecture list applies to the platforms it names (all when it names none)."""
+    plats = f.get("platforms")
+    return not plats or f.get("archs") is None or platform is None or platform in plats
 
 
 def _fact_refs(items: Sequence[Fact]) -> tuple[FactRef, ...]:
