@@ -11,7 +11,11 @@ from .conftest import Judge
 
 
 def test_toolkit_table_has_the_10_x_rows_nvidia_lists(judge: Judge) -> None:
-    for cuda, linux, windows in (("10.0", "410.48", "411.31"), ("10.1", "418.39", "418.96"), ("10.2", "440.33", "441.22")):
+    for cuda, linux, windows in (
+        ("10.0", "410.48", "411.31"),
+        ("10.1", "418.39", "418.96"),
+        ("10.2", "440.33", "441.22"),
+    ):
         assert q.min_driver_for_cuda(judge.facts, cuda).value == Version(linux), cuda
         assert q.min_driver_for_cuda(judge.facts, cuda, "windows").value == Version(windows), cuda
     # 10.1 Update 2 (10.1.243) is covered by the 10.1 row ('general release, and updates')
