@@ -55,41 +55,65 @@ HOST_SCHEMA = "cudalign.host/1"
 
 @dataclass(frozen=True, slots=True, order=True)
 class ComputeCapability:
-    """A CUDA compute capability such as 9.0 (``sm_90``) or 12.0 (``sm_120``)."""
+    """A CUDA compute capability such as 9.0 (``sm_90``) or 12.0 (``sm_120``); as a compilation target it
+    may be architecture-specific (``sm_90a``) or family-specific (``sm_100f``)."""
 
     major: int
     """Architecture generation (7 Volta/Turing, 8 Ampere/Ada, 9 Hopper, 10/11/12 Blackwell)."""
     minor: int
     """Revision inside the generation."""
+    variant: str = ""
+    """For code: ``a`` architecture-specific (``sm_90a``, runs on exactly 9.0), ``f`` family-specific
+    (``sm_100f``, runs on the family: 10.0 and 10.3); empty for plain code and for a GPU."""
 
     # a pattern string, compiled on first use by re's own cache (nothing is compiled at import)
     _PATTERN = r"^\s*(?:sm_?|compute_?)?(\d+)(?:\.(\d+))?([af])?\s*$"
 
     @classmethod
     def parse(cls, text: str) -> ComputeCapability:
-        """Parse ``9.0``, ``sm_90``, ``sm90``, ``90``, ``sm_120a`` or ``compute_100f``."""
+        """Parse ``9.0``, ``sm_90``, ``sm90``, ``90``, ``sm_120a``, ``12.0a`` or ``compute_100f``."""
         m = re.match(cls._PATTERN, str(text), re.IGNORECASE)
         if not m:
             raise InvalidInput(f"not a compute capability: {text!r} (expected e.g. 9.0 or sm_90)")
-        whole, minor = m.group(1), m.group(2)
+        whole, minor, variant = m.group(1), m.group(2), (m.group(3) or "").lower()
         if minor is not None:
-            return cls(int(whole), int(minor))
+            return cls(int(whole), int(minor), variant)
         if len(whole) < 2:
-            return cls(int(whole), 0)
-        return cls(int(whole[:-1]), int(whole[-1]))
+            return cls(int(whole), 0, variant)
+        return cls(int(whole[:-1]), int(whole[-1]), variant)
 
     def __str__(self) -> str:
-        return f"{self.major}.{self.minor}"
+        return f"{self.major}.{self.minor}{self.variant}"
 
     @property
     def sm(self) -> str:
-        """The ``sm_XY`` spelling nvcc and ``torch.cuda.get_arch_list()`` use."""
-        return f"sm_{self.major}{self.minor}"
+        """The ``sm_XY`` spelling nvcc and ``torch.cuda.get_arch_list()`` use (``sm_90a`` with a variant)."""
+        return f"sm_{self.major}{self.minor}{self.variant}"
 
     @property
     def version(self) -> Version:
         """The capability as a ``packaging`` version, for use with specifier sets like ``>=8.0``."""
-        return Version(str(self))
+        return Version(f"{self.major}.{self.minor}")
+
+    @property
+    def device(self) -> ComputeCapability:
+        """The GPU's capability this target names, without the variant (``sm_90a`` -> 9.0)."""
+        return ComputeCapability(self.major, self.minor) if self.variant else self
+
+    def sass_runs_on(self, gpu: ComputeCapability) -> bool:
+        """Whether machine code built for this target runs on a GPU of capability ``gpu``: plain and family
+        code for X.y on X.z with z >= y (never across majors), architecture-specific code on X.y only."""
+        if self.major != gpu.major:
+            return False
+        return self.minor == gpu.minor if self.variant == "a" else self.minor <= gpu.minor
+
+    def ptx_runs_on(self, gpu: ComputeCapability) -> bool:
+        """Whether the driver can JIT-compile PTX built for this target for ``gpu``: plain PTX forward to any
+        newer capability, family PTX (``compute_100f``) within its family, architecture-specific PTX
+        (``compute_90a``) for exactly that capability."""
+        if self.variant:
+            return self.sass_runs_on(gpu)
+        return (self.major, self.minor) <= (gpu.major, gpu.minor)
 
 
 _BRANCH = r"^\s*[rR]?(\d{3})(?:\.[xX*])?\s*$"  # 580, R580, r580, 580.x, 580.*; compiled on first use
