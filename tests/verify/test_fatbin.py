@@ -23,8 +23,9 @@ def test_recorded_fatbins_read_as_cuobjdump_listed_them(name: str) -> None:
     listed = json.loads((RECORDED / "cuobjdump.json").read_text())[name]
     fb = read_library(str(RECORDED / name))
     assert fb is not None and fb.error is None
-    # cuobjdump names family-specific machine code plainly (sm_100) and PTX as sm_XX.ptx
-    assert [e.name for e in fb.entries if e.kind == "sass"] == listed["elf"]
+    # cuobjdump names family-specific machine code plainly (sm_100; the reader keeps sm_100f) and PTX as
+    # sm_XX.ptx
+    assert [e.name.removesuffix("f") for e in fb.entries if e.kind == "sass"] == listed["elf"]
     assert [e.name.replace("compute_", "sm_") for e in fb.entries if e.kind == "ptx"] == listed["ptx"]
     if "ptx_version" in listed:
         assert {e.version for e in fb.entries if e.kind == "ptx"} == {(9, 0)}
@@ -65,3 +66,16 @@ def test_section_table_cut_short(tmp_path: Path) -> None:
     lib.write_bytes(data[: len(data) - 70])
     fb = read_library(str(lib))
     assert fb is not None and fb.error is not None and "cut short" in fb.error
+
+
+def test_family_and_arch_specific_code_keep_their_suffix() -> None:
+    fb = read_library(str(RECORDED / "libfamily.so"))
+    assert fb is not None
+    # nvcc 13.0 -gencode arch=compute_100f,code=[sm_100f,compute_100f] and arch=compute_120a,code=sm_120a
+    assert fb.sass_names == ("sm_100f", "sm_120a")
+    assert fb.ptx_names == ("compute_100f",)
+    assert fb.ptx_isa() == {"compute_100f": (9, 0)}
+    plain = read_library(str(RECORDED / "libcompressed.so"))
+    assert (
+        plain is not None and plain.sass_names == ("sm_90", "sm_90a") and plain.ptx_names == ("compute_90",)
+    )

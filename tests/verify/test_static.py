@@ -110,3 +110,32 @@ def test_the_same_file_through_a_link_is_read_once(tmp_path: Path) -> None:
     real = write_library(site / "pkg" / "libk.so.1", container(entry("sass", 90, b"\0" * 64)))
     (site / "pkg" / "libk.so").symlink_to(real.name)
     assert len(read_site([str(site), str(site)])) == 1
+
+
+def test_arch_and_family_specific_code_run_where_nvidia_says(
+    table: dict[tuple[int, int], tuple[int, int]],
+) -> None:
+    b200, b300, gb10 = (
+        GpuTarget(5, "B200", (10, 0)),
+        GpuTarget(6, "B300", (10, 3)),
+        GpuTarget(7, "GB10", (12, 1)),
+    )
+    # sm_100a/sm_120a machine code: exactly 10.0 / 12.0; compute_120 PTX JITs forward to 12.1 only
+    ort = lib(("sm_90a", "sm_100a", "sm_120a"), ("compute_120",), {"compute_120": "8.7"})
+    hows = [(v.gpu, v.how, v.code) for v in judge([ort], [b200, b300, RTX5090, gb10, H200], ptx_table=table)]
+    assert hows == [
+        (5, "sass", "sm_100a"),
+        (6, "none", None),
+        (2, "sass", "sm_120a"),
+        (7, "jit", "compute_120"),
+        (0, "sass", "sm_90a"),
+    ]
+    # sm_100f runs on 10.0 and 10.3, compute_100f JITs in its family only, compute_90a on 9.0 only
+    fam = lib((), ("compute_90a", "compute_100f"))
+    hows = [(v.how, v.code) for v in judge([fam], [H200, b300, RTX5090], ptx_table=table)]
+    assert hows == [("jit", "compute_90a"), ("jit", "compute_100f"), ("none", None)]
+    assert [v.how for v in judge([lib(("sm_100f",))], [b200, b300, RTX5090], ptx_table=table)] == [
+        "sass",
+        "sass",
+        "none",
+    ]

@@ -43,8 +43,9 @@ _FLAG_ARCH_SPECIFIC = 0x100000
 """Code for exactly one architecture (``sm_90a``), as ``cuobjdump --list-elf`` names it: seen on
 ``sm_90a`` entries built by nvcc 13.0 and on torch 2.11+cu130's ``sm_100a``/``sm_120a`` entries."""
 _FLAG_FAMILY = 0x200000
-"""Family-specific code (``compute_100f``); its machine code ``cuobjdump`` names plainly (``sm_100``), since
-it runs where plain code of that architecture runs: seen on nvcc 13.0's ``sm_100f`` build."""
+"""Family-specific code (``sm_100f``, ``compute_100f``), seen on nvcc 13.0's ``sm_100f`` build on both its
+machine code and its PTX entries; ``cuobjdump`` names such machine code plainly (``sm_100``), since it runs
+where plain code of that architecture runs, but the reader keeps the suffix."""
 _ENTRY_HEADER = struct.Struct("<HHIQIIHHIIIQQQ")
 """kind, unknown, header size, payload size, compressed size, unknown, minor, major, arch, name offset,
 name length, flags, zero, uncompressed size: 64 bytes."""
@@ -68,7 +69,8 @@ class Entry:
     """For PTX, the PTX ISA version (``(8, 7)``); ``None`` where neither header nor text says."""
     compressed: bool = False
     variant: str = ""
-    """``a`` for arch-specific code (``sm_90a``: runs on 9.0 only), else empty."""
+    """``a`` for arch-specific code (``sm_90a``: runs on 9.0 only), ``f`` for family-specific code
+    (``sm_100f``: runs on 10.0 and 10.3), else empty."""
 
     @property
     def name(self) -> str:
@@ -102,8 +104,22 @@ class Fatbin:
 
     @property
     def ptx(self) -> tuple[int, ...]:
-        """Architectures with PTX, ascending, each once."""
+        """Architectures with PTX, ascending, each once (``compute_90a`` counted as 90)."""
         return tuple(sorted({e.arch for e in self.entries if e.kind == "ptx"}))
+
+    @property
+    def ptx_names(self) -> tuple[str, ...]:
+        """``compute_XX`` names with PTX, each once, by architecture (``compute_90``, ``compute_90a``)."""
+        names = {e.name: (e.arch, e.variant) for e in self.entries if e.kind == "ptx"}
+        return tuple(sorted(names, key=lambda n: names[n]))
+
+    def ptx_isa(self) -> dict[str, tuple[int, int]]:
+        """The highest PTX ISA version of each ``compute_XX`` name that says one."""
+        out: dict[str, tuple[int, int]] = {}
+        for e in self.entries:
+            if e.kind == "ptx" and e.version is not None and e.version > out.get(e.name, (0, 0)):
+                out[e.name] = e.version
+        return out
 
     def ptx_version(self, arch: int) -> tuple[int, int] | None:
         """The highest PTX ISA version among the PTX entries for ``arch``."""
@@ -215,10 +231,9 @@ def _entry(f: BinaryIO, at: int, head: bytes) -> Entry | None:
         return None
     lz4 = bool(flags & _FLAG_LZ4)
     compressed = lz4 or bool(flags & _FLAG_COMPRESSED)
-    variant = "a" if flags & _FLAG_ARCH_SPECIFIC else ""
+    variant = "a" if flags & _FLAG_ARCH_SPECIFIC else "f" if flags & _FLAG_FAMILY else ""
     if kind == _KIND_ELF:
         return Entry("sass", arch, None, compressed, variant)
-    variant = variant or ("f" if flags & _FLAG_FAMILY else "")
     version = None
     if lz4 or not compressed:
         f.seek(at + hsize)

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from cudalign.model import ComputeCapability
 from cudalign.verify.fatbin import Entry, Fatbin, read_library
 
 __all__ = [
@@ -112,16 +113,12 @@ def _owner(rel: str) -> str:
 
 def _code(site: str, fb: Fatbin) -> LibraryCode:
     rel = os.path.relpath(fb.path, site)
-    isa = {}
-    for arch in fb.ptx:
-        v = fb.ptx_version(arch)
-        if v is not None:
-            isa[f"compute_{arch}"] = f"{v[0]}.{v[1]}"
+    isa = {name: f"{v[0]}.{v[1]}" for name, v in fb.ptx_isa().items()}
     return LibraryCode(
         path=rel,
         owner=_owner(rel),
         sass=fb.sass_names,
-        ptx=tuple(f"compute_{a}" for a in fb.ptx),
+        ptx=fb.ptx_names,
         ptx_isa=isa,
         error=fb.error,
         file=fb.path,
@@ -171,10 +168,13 @@ def _arch(name: str) -> tuple[int, int]:
 
 def _runs_on(name: str, cc: tuple[int, int]) -> bool:
     """Whether machine code ``name`` runs on ``cc``: same major, minor <= cc's; ``sm_90a`` on 9.0 only."""
-    arch = _arch(name)
-    if name.endswith("a"):
-        return arch == cc
-    return arch[0] == cc[0] and arch[1] <= cc[1]
+    return ComputeCapability.parse(name).sass_runs_on(ComputeCapability(*cc))
+
+
+def _jits_on(name: str, cc: tuple[int, int]) -> bool:
+    """Whether PTX ``name`` JIT-compiles for ``cc``: plain forward, ``compute_100f`` in its family,
+    ``compute_90a`` for 9.0 only."""
+    return ComputeCapability.parse(name).ptx_runs_on(ComputeCapability(*cc))
 
 
 def jit_limit(
@@ -202,7 +202,7 @@ def _verdict(lib: LibraryCode, gpu: GpuTarget, limit: tuple[int, int] | None, dr
     exact = [s for s in lib.sass if _runs_on(s, cc)]
     if exact:
         return Verdict(lib.path, gpu.index, "sass", max(exact, key=_arch))
-    ptx = [(p, _arch(p)) for p in lib.ptx if _arch(p) <= cc]
+    ptx = [(p, _arch(p)) for p in lib.ptx if _jits_on(p, cc)]
     if ptx:
         best = max(ptx, key=lambda x: x[1])[0]
         isa = lib.ptx_isa.get(best)
