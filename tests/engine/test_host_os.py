@@ -10,7 +10,7 @@ import pytest
 from cudalign.cli import main
 from cudalign.facts import Facts, load
 from cudalign.hosts import WSL_KERNEL, describe_host
-from cudalign.rules import check
+from cudalign.rules import check, verdict
 from cudalign.rules.common import driver_os
 from cudalign.stack import resolve
 
@@ -110,3 +110,14 @@ def test_a_cpu_only_torch_fails_on_a_described_host_whatever_its_gpu(facts: Fact
 def test_jetson_modules_as_people_write_them(facts: Facts, text: str, cc: str) -> None:
     # 'Jetson' is a product-family word like 'GeForce': 'Jetson Orin NX' is the 'Orin NX' the facts alias
     assert str(describe_host(facts, gpus=[text]).gpus[0].cc) == cc
+
+
+def test_an_unknown_torch_build_is_never_ok() -> None:
+    # which build (so which CUDA) the installer takes is a stack fact no rule can judge around
+    from cudalign.model import Stack
+
+    assert (
+        verdict([], Stack(unknown={"torch_variant": "no fact gives the PyPI default variant"})).value
+        == "unknown"
+    )
+    assert verdict([], Stack()).value == "ok"

@@ -480,6 +480,11 @@ def check_repo(ctx: RepoContext) -> list[Finding]:
     return out
 
 
+_UNDECIDED = ("resolution", "torch_variant")
+"""Stack unknowns no rule can judge around: the releases themselves, or which torch build (so which CUDA)
+the installer takes."""
+
+
 def verdict(findings: Iterable[Finding], stack: Stack | None = None) -> Verdict:
     """``fails`` on any error; else ``unknown`` when a rule lacked a fact or the requirements did not
     resolve to releases the knowledge base knows; ``caveats`` on warnings and on conditions (host values
@@ -487,7 +492,7 @@ def verdict(findings: Iterable[Finding], stack: Stack | None = None) -> Verdict:
     items = list(findings)
     if any(f.severity is Severity.ERROR for f in items):
         return Verdict.FAILS
-    if any(f.unknown for f in items) or (stack is not None and "resolution" in stack.unknown):
+    if any(f.unknown for f in items) or (stack is not None and any(k in stack.unknown for k in _UNDECIDED)):
         return Verdict.UNKNOWN
     if any(f.severity is Severity.WARNING or f.condition is not None for f in items):
         return Verdict.CAVEATS

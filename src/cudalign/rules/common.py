@@ -21,6 +21,7 @@ __all__ = [
     "driver_os",
     "has_sass",
     "jit_only",
+    "jit_targets",
     "label",
     "neighbour_needs",
     "runs",
@@ -55,20 +56,27 @@ def driver_os(host: Host) -> str:
 
 
 def has_sass(cc: ComputeCapability, archs: Iterable[ComputeCapability]) -> bool:
-    """Machine code for ``X.y`` runs on ``X.z`` with ``z >= y``, never across majors."""
-    return any(a.major == cc.major and a.minor <= cc.minor for a in archs)
+    """Machine code for ``X.y`` runs on ``X.z`` with ``z >= y``, never across majors; ``sm_XYa`` code on
+    ``X.Y`` only, ``sm_XYf`` code on the members of its family (:meth:`ComputeCapability.sass_runs_on`)."""
+    return any(a.sass_runs_on(cc) for a in archs)
 
 
 def runs(cc: ComputeCapability, archs: Iterable[ComputeCapability], ptx: Iterable[ComputeCapability]) -> bool:
-    """Whether a build has machine code for the GPU or PTX the driver can JIT forward to it."""
-    return has_sass(cc, archs) or any(p <= cc for p in ptx)
+    """Whether a build has machine code for the GPU or PTX the driver can JIT-compile for it."""
+    return has_sass(cc, archs) or bool(jit_targets(cc, ptx))
+
+
+def jit_targets(cc: ComputeCapability, ptx: Iterable[ComputeCapability]) -> tuple[ComputeCapability, ...]:
+    """The PTX the driver can JIT-compile for the GPU: plain PTX of an older or equal capability, family
+    PTX of its family, architecture-specific PTX of exactly its capability."""
+    return tuple(p for p in ptx if p.ptx_runs_on(cc))
 
 
 def jit_only(
     cc: ComputeCapability, archs: Iterable[ComputeCapability], ptx: Iterable[ComputeCapability]
 ) -> bool:
     """The GPU runs the build only by JIT-compiling its PTX."""
-    return not has_sass(cc, archs) and any(p <= cc for p in ptx)
+    return not has_sass(cc, archs) and bool(jit_targets(cc, ptx))
 
 
 def topic_refs(facts: Facts, *ids: str) -> tuple[FactRef, ...]:
