@@ -11,6 +11,1463 @@ has the fingerprint recorded here.
 
 
 def _b0(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_left_out = _d['left_out']
+    _dflt_files = _d['files']
+    _dflt_before = _d['before']
+    _dflt_after = _d['after']
+    __dataclass_builtins_object__ = object
+    def __init__(self, root, request, matrix, joined, left_out=_HAS_DEFAULT_FACTORY, files=_HAS_DEFAULT_FACTORY, before=_dflt_before, after=_dflt_after):
+        self.root = root
+        self.request = request
+        self.matrix = matrix
+        self.joined = joined
+        self.left_out = _dflt_left_out() if left_out is _HAS_DEFAULT_FACTORY else left_out
+        self.files = _dflt_files() if files is _HAS_DEFAULT_FACTORY else files
+        self.before = before
+        self.after = after
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(root={self.root!r}, request={self.request!r}, matrix={self.matrix!r}, joined={self.joined!r}, left_out={self.left_out!r}, files={self.files!r}, before={self.before!r}, after={self.after!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.root,self.request,self.matrix,self.joined,self.left_out,self.files,self.before,self.after,)==(other.root,other.request,other.matrix,other.joined,other.left_out,other.files,other.before,other.after,)
+        return NotImplemented
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__}
+
+
+def _b1(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_lines = _d['lines']
+    _dflt_reasons = _d['reasons']
+    __dataclass_builtins_object__ = object
+    def __init__(self, path, original, lines=_HAS_DEFAULT_FACTORY, reasons=_HAS_DEFAULT_FACTORY):
+        self.path = path
+        self.original = original
+        self.lines = _dflt_lines() if lines is _HAS_DEFAULT_FACTORY else lines
+        self.reasons = _dflt_reasons() if reasons is _HAS_DEFAULT_FACTORY else reasons
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(path={self.path!r}, original={self.original!r}, lines={self.lines!r}, reasons={self.reasons!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.path,self.original,self.lines,self.reasons,)==(other.path,other.original,other.lines,other.reasons,)
+        return NotImplemented
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__}
+
+
+def _b2(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, what, label, before, after, needs, rollback):
+        __dataclass_builtins_object__.__setattr__(self, 'what', what)
+        __dataclass_builtins_object__.__setattr__(self, 'label', label)
+        __dataclass_builtins_object__.__setattr__(self, 'before', before)
+        __dataclass_builtins_object__.__setattr__(self, 'after', after)
+        __dataclass_builtins_object__.__setattr__(self, 'needs', needs)
+        __dataclass_builtins_object__.__setattr__(self, 'rollback', rollback)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(what={self.what!r}, label={self.label!r}, before={self.before!r}, after={self.after!r}, needs={self.needs!r}, rollback={self.rollback!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.what,self.label,self.before,self.after,self.needs,self.rollback,)==(other.what,other.label,other.before,other.after,other.needs,other.rollback,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.what,self.label,self.before,self.after,self.needs,self.rollback,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('what','label','before','after','needs','rollback',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('what','label','before','after','needs','rollback',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b3(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, before, after, changes, unchanged):
+        __dataclass_builtins_object__.__setattr__(self, 'before', before)
+        __dataclass_builtins_object__.__setattr__(self, 'after', after)
+        __dataclass_builtins_object__.__setattr__(self, 'changes', changes)
+        __dataclass_builtins_object__.__setattr__(self, 'unchanged', unchanged)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(before={self.before!r}, after={self.after!r}, changes={self.changes!r}, unchanged={self.unchanged!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.before,self.after,self.changes,self.unchanged,)==(other.before,other.after,other.changes,other.unchanged,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.before,self.after,self.changes,self.unchanged,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('before','after','changes','unchanged',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('before','after','changes','unchanged',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b4(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_packages = _d['packages']
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, kind, values, packages=_HAS_DEFAULT_FACTORY):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'kind', kind)
+        __dataclass_builtins_object__.__setattr__(self, 'values', values)
+        __dataclass_builtins_object__.__setattr__(self, 'packages', _dflt_packages() if packages is _HAS_DEFAULT_FACTORY else packages)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, kind={self.kind!r}, values={self.values!r}, packages={self.packages!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.kind,self.values,self.packages,)==(other.name,other.kind,other.values,other.packages,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.kind,self.values,self.packages,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','kind','values','packages',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','kind','values','packages',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b5(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, path, text):
+        __dataclass_builtins_object__.__setattr__(self, 'path', path)
+        __dataclass_builtins_object__.__setattr__(self, 'text', text)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(path={self.path!r}, text={self.text!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.path,self.text,)==(other.path,other.text,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.path,self.text,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('path','text',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('path','text',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b6(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_suppress_ca608 = _d['suppress_ca608']
+    _dflt_image_pins = _d['image_pins']
+    _dflt_index_packages = _d['index_packages']
+    _dflt_torch_pin = _d['torch_pin']
+    __dataclass_builtins_object__ = object
+    def __init__(self, source, name, server, python, runtime_image, build_image, server_image, ships, gpu_labels, gpu_count, driver_major, suppress_ca603, suppress_ca608=_dflt_suppress_ca608, image_pins=_dflt_image_pins, index_packages=_dflt_index_packages, torch_pin=_dflt_torch_pin):
+        __dataclass_builtins_object__.__setattr__(self, 'source', source)
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'server', server)
+        __dataclass_builtins_object__.__setattr__(self, 'python', python)
+        __dataclass_builtins_object__.__setattr__(self, 'runtime_image', runtime_image)
+        __dataclass_builtins_object__.__setattr__(self, 'build_image', build_image)
+        __dataclass_builtins_object__.__setattr__(self, 'server_image', server_image)
+        __dataclass_builtins_object__.__setattr__(self, 'ships', ships)
+        __dataclass_builtins_object__.__setattr__(self, 'gpu_labels', gpu_labels)
+        __dataclass_builtins_object__.__setattr__(self, 'gpu_count', gpu_count)
+        __dataclass_builtins_object__.__setattr__(self, 'driver_major', driver_major)
+        __dataclass_builtins_object__.__setattr__(self, 'suppress_ca603', suppress_ca603)
+        __dataclass_builtins_object__.__setattr__(self, 'suppress_ca608', suppress_ca608)
+        __dataclass_builtins_object__.__setattr__(self, 'image_pins', image_pins)
+        __dataclass_builtins_object__.__setattr__(self, 'index_packages', index_packages)
+        __dataclass_builtins_object__.__setattr__(self, 'torch_pin', torch_pin)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(source={self.source!r}, name={self.name!r}, server={self.server!r}, python={self.python!r}, runtime_image={self.runtime_image!r}, build_image={self.build_image!r}, server_image={self.server_image!r}, ships={self.ships!r}, gpu_labels={self.gpu_labels!r}, gpu_count={self.gpu_count!r}, driver_major={self.driver_major!r}, suppress_ca603={self.suppress_ca603!r}, suppress_ca608={self.suppress_ca608!r}, image_pins={self.image_pins!r}, index_packages={self.index_packages!r}, torch_pin={self.torch_pin!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.source,self.name,self.server,self.python,self.runtime_image,self.build_image,self.server_image,self.ships,self.gpu_labels,self.gpu_count,self.driver_major,self.suppress_ca603,self.suppress_ca608,self.image_pins,self.index_packages,self.torch_pin,)==(other.source,other.name,other.server,other.python,other.runtime_image,other.build_image,other.server_image,other.ships,other.gpu_labels,other.gpu_count,other.driver_major,other.suppress_ca603,other.suppress_ca608,other.image_pins,other.index_packages,other.torch_pin,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.source,self.name,self.server,self.python,self.runtime_image,self.build_image,self.server_image,self.ships,self.gpu_labels,self.gpu_count,self.driver_major,self.suppress_ca603,self.suppress_ca608,self.image_pins,self.index_packages,self.torch_pin,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('source','name','server','python','runtime_image','build_image','server_image','ships','gpu_labels','gpu_count','driver_major','suppress_ca603','suppress_ca608','image_pins','index_packages','torch_pin',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('source','name','server','python','runtime_image','build_image','server_image','ships','gpu_labels','gpu_count','driver_major','suppress_ca603','suppress_ca608','image_pins','index_packages','torch_pin',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b7(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, label, requested, host, driver, driver_change, cuda, torch, torch_index, vllm, python, image, pins, index_options, verdict, finding_codes, forward_compat, plan_digest, knowledge_base):
+        __dataclass_builtins_object__.__setattr__(self, 'label', label)
+        __dataclass_builtins_object__.__setattr__(self, 'requested', requested)
+        __dataclass_builtins_object__.__setattr__(self, 'host', host)
+        __dataclass_builtins_object__.__setattr__(self, 'driver', driver)
+        __dataclass_builtins_object__.__setattr__(self, 'driver_change', driver_change)
+        __dataclass_builtins_object__.__setattr__(self, 'cuda', cuda)
+        __dataclass_builtins_object__.__setattr__(self, 'torch', torch)
+        __dataclass_builtins_object__.__setattr__(self, 'torch_index', torch_index)
+        __dataclass_builtins_object__.__setattr__(self, 'vllm', vllm)
+        __dataclass_builtins_object__.__setattr__(self, 'python', python)
+        __dataclass_builtins_object__.__setattr__(self, 'image', image)
+        __dataclass_builtins_object__.__setattr__(self, 'pins', pins)
+        __dataclass_builtins_object__.__setattr__(self, 'index_options', index_options)
+        __dataclass_builtins_object__.__setattr__(self, 'verdict', verdict)
+        __dataclass_builtins_object__.__setattr__(self, 'finding_codes', finding_codes)
+        __dataclass_builtins_object__.__setattr__(self, 'forward_compat', forward_compat)
+        __dataclass_builtins_object__.__setattr__(self, 'plan_digest', plan_digest)
+        __dataclass_builtins_object__.__setattr__(self, 'knowledge_base', knowledge_base)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(label={self.label!r}, requested={self.requested!r}, host={self.host!r}, driver={self.driver!r}, driver_change={self.driver_change!r}, cuda={self.cuda!r}, torch={self.torch!r}, torch_index={self.torch_index!r}, vllm={self.vllm!r}, python={self.python!r}, image={self.image!r}, pins={self.pins!r}, index_options={self.index_options!r}, verdict={self.verdict!r}, finding_codes={self.finding_codes!r}, forward_compat={self.forward_compat!r}, plan_digest={self.plan_digest!r}, knowledge_base={self.knowledge_base!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.label,self.requested,self.host,self.driver,self.driver_change,self.cuda,self.torch,self.torch_index,self.vllm,self.python,self.image,self.pins,self.index_options,self.verdict,self.finding_codes,self.forward_compat,self.plan_digest,self.knowledge_base,)==(other.label,other.requested,other.host,other.driver,other.driver_change,other.cuda,other.torch,other.torch_index,other.vllm,other.python,other.image,other.pins,other.index_options,other.verdict,other.finding_codes,other.forward_compat,other.plan_digest,other.knowledge_base,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.label,self.requested,self.host,self.driver,self.driver_change,self.cuda,self.torch,self.torch_index,self.vllm,self.python,self.image,self.pins,self.index_options,self.verdict,self.finding_codes,self.forward_compat,self.plan_digest,self.knowledge_base,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('label','requested','host','driver','driver_change','cuda','torch','torch_index','vllm','python','image','pins','index_options','verdict','finding_codes','forward_compat','plan_digest','knowledge_base',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('label','requested','host','driver','driver_change','cuda','torch','torch_index','vllm','python','image','pins','index_options','verdict','finding_codes','forward_compat','plan_digest','knowledge_base',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b8(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, version, text):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'version', version)
+        __dataclass_builtins_object__.__setattr__(self, 'text', text)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, version={self.version!r}, text={self.text!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.version,self.text,)==(other.name,other.version,other.text,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.version,self.text,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','version','text',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','version','text',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b9(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_context = _d['context']
+    _dflt_fix = _d['fix']
+    _dflt_facts = _d['facts']
+    _dflt_related = _d['related']
+    __dataclass_builtins_object__ = object
+    def __init__(self, context=_HAS_DEFAULT_FACTORY, fix=_dflt_fix, facts=_HAS_DEFAULT_FACTORY, related=_HAS_DEFAULT_FACTORY):
+        self.context = _dflt_context() if context is _HAS_DEFAULT_FACTORY else context
+        self.fix = fix
+        self.facts = _dflt_facts() if facts is _HAS_DEFAULT_FACTORY else facts
+        self.related = _dflt_related() if related is _HAS_DEFAULT_FACTORY else related
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(context={self.context!r}, fix={self.fix!r}, facts={self.facts!r}, related={self.related!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.context,self.fix,self.facts,self.related,)==(other.context,other.fix,other.facts,other.related,)
+        return NotImplemented
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__}
+
+
+def _b10(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, words, alternatives):
+        __dataclass_builtins_object__.__setattr__(self, 'words', words)
+        __dataclass_builtins_object__.__setattr__(self, 'alternatives', alternatives)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(words={self.words!r}, alternatives={self.alternatives!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.words,self.alternatives,)==(other.words,other.alternatives,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.words,self.alternatives,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('words','alternatives',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('words','alternatives',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b11(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_groups = _d['groups']
+    _dflt_count = _d['count']
+    _dflt_at = _d['at']
+    __dataclass_builtins_object__ = object
+    def __init__(self, signature, line, text, groups=_HAS_DEFAULT_FACTORY, count=_dflt_count, at=_dflt_at):
+        __dataclass_builtins_object__.__setattr__(self, 'signature', signature)
+        __dataclass_builtins_object__.__setattr__(self, 'line', line)
+        __dataclass_builtins_object__.__setattr__(self, 'text', text)
+        __dataclass_builtins_object__.__setattr__(self, 'groups', _dflt_groups() if groups is _HAS_DEFAULT_FACTORY else groups)
+        __dataclass_builtins_object__.__setattr__(self, 'count', count)
+        __dataclass_builtins_object__.__setattr__(self, 'at', at)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(signature={self.signature!r}, line={self.line!r}, text={self.text!r}, groups={self.groups!r}, count={self.count!r}, at={self.at!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.signature,self.line,self.text,self.groups,self.count,self.at,)==(other.signature,other.line,other.text,other.groups,other.count,other.at,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.signature,self.line,self.text,self.groups,self.count,self.at,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('signature','line','text','groups','count','at',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('signature','line','text','groups','count','at',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b12(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_family = _d['family']
+    _dflt_severity = _d['severity']
+    _dflt_when_path = _d['when_path']
+    _dflt_consequence_of = _d['consequence_of']
+    _dflt_feature = _d['feature']
+    __dataclass_builtins_object__ = object
+    def __init__(self, id, rule, title, pattern, meaning, fix, source, family=_dflt_family, severity=_dflt_severity, when_path=_dflt_when_path, consequence_of=_dflt_consequence_of, feature=_dflt_feature):
+        __dataclass_builtins_object__.__setattr__(self, 'id', id)
+        __dataclass_builtins_object__.__setattr__(self, 'rule', rule)
+        __dataclass_builtins_object__.__setattr__(self, 'title', title)
+        __dataclass_builtins_object__.__setattr__(self, 'pattern', pattern)
+        __dataclass_builtins_object__.__setattr__(self, 'meaning', meaning)
+        __dataclass_builtins_object__.__setattr__(self, 'fix', fix)
+        __dataclass_builtins_object__.__setattr__(self, 'source', source)
+        __dataclass_builtins_object__.__setattr__(self, 'family', family)
+        __dataclass_builtins_object__.__setattr__(self, 'severity', severity)
+        __dataclass_builtins_object__.__setattr__(self, 'when_path', when_path)
+        __dataclass_builtins_object__.__setattr__(self, 'consequence_of', consequence_of)
+        __dataclass_builtins_object__.__setattr__(self, 'feature', feature)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(id={self.id!r}, rule={self.rule!r}, title={self.title!r}, pattern={self.pattern!r}, meaning={self.meaning!r}, fix={self.fix!r}, source={self.source!r}, family={self.family!r}, severity={self.severity!r}, when_path={self.when_path!r}, consequence_of={self.consequence_of!r}, feature={self.feature!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.id,self.rule,self.title,self.pattern,self.meaning,self.fix,self.source,self.family,self.severity,self.when_path,self.consequence_of,self.feature,)==(other.id,other.rule,other.title,other.pattern,other.meaning,other.fix,other.source,other.family,other.severity,other.when_path,other.consequence_of,other.feature,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.id,self.rule,self.title,self.pattern,self.meaning,self.fix,self.source,self.family,self.severity,self.when_path,self.consequence_of,self.feature,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('id','rule','title','pattern','meaning','fix','source','family','severity','when_path','consequence_of','feature',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('id','rule','title','pattern','meaning','fix','source','family','severity','when_path','consequence_of','feature',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b13(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_values = _d['values']
+    _dflt_note = _d['note']
+    __dataclass_builtins_object__ = object
+    def __init__(self, id, kind, source, checked, file, values=_HAS_DEFAULT_FACTORY, note=_dflt_note):
+        __dataclass_builtins_object__.__setattr__(self, 'id', id)
+        __dataclass_builtins_object__.__setattr__(self, 'kind', kind)
+        __dataclass_builtins_object__.__setattr__(self, 'source', source)
+        __dataclass_builtins_object__.__setattr__(self, 'checked', checked)
+        __dataclass_builtins_object__.__setattr__(self, 'file', file)
+        __dataclass_builtins_object__.__setattr__(self, 'values', _dflt_values() if values is _HAS_DEFAULT_FACTORY else values)
+        __dataclass_builtins_object__.__setattr__(self, 'note', note)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(id={self.id!r}, kind={self.kind!r}, source={self.source!r}, checked={self.checked!r}, file={self.file!r}, values={self.values!r}, note={self.note!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.id,self.kind,self.source,self.checked,self.file,self.values,self.note,)==(other.id,other.kind,other.source,other.checked,other.file,other.values,other.note,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.id,self.kind,self.source,self.checked,self.file,self.values,self.note,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('id','kind','source','checked','file','values','note',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('id','kind','source','checked','file','values','note',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b14(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, platform, value, source, checked):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'platform', platform)
+        __dataclass_builtins_object__.__setattr__(self, 'value', value)
+        __dataclass_builtins_object__.__setattr__(self, 'source', source)
+        __dataclass_builtins_object__.__setattr__(self, 'checked', checked)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, platform={self.platform!r}, value={self.value!r}, source={self.source!r}, checked={self.checked!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.platform,self.value,self.source,self.checked,)==(other.name,other.platform,other.value,other.source,other.checked,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.platform,self.value,self.source,self.checked,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','platform','value','source','checked',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','platform','value','source','checked',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b15(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, platform, cuda, cudnn, nccl, variant, source, checked):
+        __dataclass_builtins_object__.__setattr__(self, 'platform', platform)
+        __dataclass_builtins_object__.__setattr__(self, 'cuda', cuda)
+        __dataclass_builtins_object__.__setattr__(self, 'cudnn', cudnn)
+        __dataclass_builtins_object__.__setattr__(self, 'nccl', nccl)
+        __dataclass_builtins_object__.__setattr__(self, 'variant', variant)
+        __dataclass_builtins_object__.__setattr__(self, 'source', source)
+        __dataclass_builtins_object__.__setattr__(self, 'checked', checked)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(platform={self.platform!r}, cuda={self.cuda!r}, cudnn={self.cudnn!r}, nccl={self.nccl!r}, variant={self.variant!r}, source={self.source!r}, checked={self.checked!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.platform,self.cuda,self.cudnn,self.nccl,self.variant,self.source,self.checked,)==(other.platform,other.cuda,other.cudnn,other.nccl,other.variant,other.source,other.checked,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.platform,self.cuda,self.cudnn,self.nccl,self.variant,self.source,self.checked,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('platform','cuda','cudnn','nccl','variant','source','checked',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('platform','cuda','cudnn','nccl','variant','source','checked',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b16(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_headers = _d['headers']
+    _dflt_body = _d['body']
+    __dataclass_builtins_object__ = object
+    def __init__(self, url, status, headers=_HAS_DEFAULT_FACTORY, body=_dflt_body):
+        __dataclass_builtins_object__.__setattr__(self, 'url', url)
+        __dataclass_builtins_object__.__setattr__(self, 'status', status)
+        __dataclass_builtins_object__.__setattr__(self, 'headers', _dflt_headers() if headers is _HAS_DEFAULT_FACTORY else headers)
+        __dataclass_builtins_object__.__setattr__(self, 'body', body)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(url={self.url!r}, status={self.status!r}, headers={self.headers!r}, body={self.body!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.url,self.status,self.headers,self.body,)==(other.url,other.status,other.headers,other.body,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.url,self.status,self.headers,self.body,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('url','status','headers','body',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('url','status','headers','body',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b17(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_reason = _d['reason']
+    _dflt_suggestion = _d['suggestion']
+    _dflt_fact = _d['fact']
+    __dataclass_builtins_object__ = object
+    def __init__(self, exists, reason=_dflt_reason, suggestion=_dflt_suggestion, fact=_dflt_fact):
+        __dataclass_builtins_object__.__setattr__(self, 'exists', exists)
+        __dataclass_builtins_object__.__setattr__(self, 'reason', reason)
+        __dataclass_builtins_object__.__setattr__(self, 'suggestion', suggestion)
+        __dataclass_builtins_object__.__setattr__(self, 'fact', fact)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(exists={self.exists!r}, reason={self.reason!r}, suggestion={self.suggestion!r}, fact={self.fact!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.exists,self.reason,self.suggestion,self.fact,)==(other.exists,other.reason,other.suggestion,other.fact,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.exists,self.reason,self.suggestion,self.fact,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('exists','reason','suggestion','fact',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('exists','reason','suggestion','fact',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b18(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_http_proxy = _d['http_proxy']
+    _dflt_https_proxy = _d['https_proxy']
+    _dflt_no_proxy = _d['no_proxy']
+    _dflt_ca_files = _d['ca_files']
+    _dflt_ca_dirs = _d['ca_dirs']
+    __dataclass_builtins_object__ = object
+    def __init__(self, http_proxy=_dflt_http_proxy, https_proxy=_dflt_https_proxy, no_proxy=_dflt_no_proxy, ca_files=_dflt_ca_files, ca_dirs=_dflt_ca_dirs):
+        __dataclass_builtins_object__.__setattr__(self, 'http_proxy', http_proxy)
+        __dataclass_builtins_object__.__setattr__(self, 'https_proxy', https_proxy)
+        __dataclass_builtins_object__.__setattr__(self, 'no_proxy', no_proxy)
+        __dataclass_builtins_object__.__setattr__(self, 'ca_files', ca_files)
+        __dataclass_builtins_object__.__setattr__(self, 'ca_dirs', ca_dirs)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(http_proxy={self.http_proxy!r}, https_proxy={self.https_proxy!r}, no_proxy={self.no_proxy!r}, ca_files={self.ca_files!r}, ca_dirs={self.ca_dirs!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.http_proxy,self.https_proxy,self.no_proxy,self.ca_files,self.ca_dirs,)==(other.http_proxy,other.https_proxy,other.no_proxy,other.ca_files,other.ca_dirs,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.http_proxy,self.https_proxy,self.no_proxy,self.ca_files,self.ca_dirs,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('http_proxy','https_proxy','no_proxy','ca_files','ca_dirs',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('http_proxy','https_proxy','no_proxy','ca_files','ca_dirs',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b19(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_authorization = _d['authorization']
+    __dataclass_builtins_object__ = object
+    def __init__(self, host, port, variable, authorization=_dflt_authorization):
+        __dataclass_builtins_object__.__setattr__(self, 'host', host)
+        __dataclass_builtins_object__.__setattr__(self, 'port', port)
+        __dataclass_builtins_object__.__setattr__(self, 'variable', variable)
+        __dataclass_builtins_object__.__setattr__(self, 'authorization', authorization)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(host={self.host!r}, port={self.port!r}, variable={self.variable!r}, authorization={self.authorization!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.host,self.port,self.variable,self.authorization,)==(other.host,other.port,other.variable,other.authorization,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.host,self.port,self.variable,self.authorization,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('host','port','variable','authorization',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('host','port','variable','authorization',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b20(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_size = _d['size']
+    _dflt_uploaded = _d['uploaded']
+    _dflt_yanked = _d['yanked']
+    _dflt_requires_python = _d['requires_python']
+    _dflt_core_metadata = _d['core_metadata']
+    __dataclass_builtins_object__ = object
+    def __init__(self, filename, url, version, size=_dflt_size, uploaded=_dflt_uploaded, yanked=_dflt_yanked, requires_python=_dflt_requires_python, core_metadata=_dflt_core_metadata):
+        __dataclass_builtins_object__.__setattr__(self, 'filename', filename)
+        __dataclass_builtins_object__.__setattr__(self, 'url', url)
+        __dataclass_builtins_object__.__setattr__(self, 'version', version)
+        __dataclass_builtins_object__.__setattr__(self, 'size', size)
+        __dataclass_builtins_object__.__setattr__(self, 'uploaded', uploaded)
+        __dataclass_builtins_object__.__setattr__(self, 'yanked', yanked)
+        __dataclass_builtins_object__.__setattr__(self, 'requires_python', requires_python)
+        __dataclass_builtins_object__.__setattr__(self, 'core_metadata', core_metadata)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(filename={self.filename!r}, url={self.url!r}, version={self.version!r}, size={self.size!r}, uploaded={self.uploaded!r}, yanked={self.yanked!r}, requires_python={self.requires_python!r}, core_metadata={self.core_metadata!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.filename,self.url,self.version,self.size,self.uploaded,self.yanked,self.requires_python,self.core_metadata,)==(other.filename,other.url,other.version,other.size,other.uploaded,other.yanked,other.requires_python,other.core_metadata,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.filename,self.url,self.version,self.size,self.uploaded,self.yanked,self.requires_python,self.core_metadata,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('filename','url','version','size','uploaded','yanked','requires_python','core_metadata',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('filename','url','version','size','uploaded','yanked','requires_python','core_metadata',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b21(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, url, via, requires_dist, requires_python, requests):
+        __dataclass_builtins_object__.__setattr__(self, 'url', url)
+        __dataclass_builtins_object__.__setattr__(self, 'via', via)
+        __dataclass_builtins_object__.__setattr__(self, 'requires_dist', requires_dist)
+        __dataclass_builtins_object__.__setattr__(self, 'requires_python', requires_python)
+        __dataclass_builtins_object__.__setattr__(self, 'requests', requests)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(url={self.url!r}, via={self.via!r}, requires_dist={self.requires_dist!r}, requires_python={self.requires_python!r}, requests={self.requests!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.url,self.via,self.requires_dist,self.requires_python,self.requests,)==(other.url,other.via,other.requires_dist,other.requires_python,other.requests,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.url,self.via,self.requires_dist,self.requires_python,self.requests,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('url','via','requires_dist','requires_python','requests',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('url','via','requires_dist','requires_python','requests',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b22(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_serial = _d['serial']
+    _dflt_validators = _d['validators']
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, url, files, serial=_dflt_serial, validators=_HAS_DEFAULT_FACTORY):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'url', url)
+        __dataclass_builtins_object__.__setattr__(self, 'files', files)
+        __dataclass_builtins_object__.__setattr__(self, 'serial', serial)
+        __dataclass_builtins_object__.__setattr__(self, 'validators', _dflt_validators() if validators is _HAS_DEFAULT_FACTORY else validators)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, url={self.url!r}, files={self.files!r}, serial={self.serial!r}, validators={self.validators!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.url,self.files,self.serial,self.validators,)==(other.name,other.url,other.files,other.serial,other.validators,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.url,self.files,self.serial,self.validators,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','url','files','serial','validators',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','url','files','serial','validators',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b23(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_etag = _d['etag']
+    _dflt_last_modified = _d['last_modified']
+    __dataclass_builtins_object__ = object
+    def __init__(self, etag=_dflt_etag, last_modified=_dflt_last_modified):
+        __dataclass_builtins_object__.__setattr__(self, 'etag', etag)
+        __dataclass_builtins_object__.__setattr__(self, 'last_modified', last_modified)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(etag={self.etag!r}, last_modified={self.last_modified!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.etag,self.last_modified,)==(other.etag,other.last_modified,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.etag,self.last_modified,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('etag','last_modified',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('etag','last_modified',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b24(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_facts = _d['facts']
+    __dataclass_builtins_object__ = object
+    def __init__(self, value, facts=_dflt_facts):
+        __dataclass_builtins_object__.__setattr__(self, 'value', value)
+        __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(value={self.value!r}, facts={self.facts!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.value,self.facts,)==(other.value,other.facts,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.value,self.facts,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('value','facts',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('value','facts',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b25(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, reference, repository, tag, family, groups):
+        __dataclass_builtins_object__.__setattr__(self, 'reference', reference)
+        __dataclass_builtins_object__.__setattr__(self, 'repository', repository)
+        __dataclass_builtins_object__.__setattr__(self, 'tag', tag)
+        __dataclass_builtins_object__.__setattr__(self, 'family', family)
+        __dataclass_builtins_object__.__setattr__(self, 'groups', groups)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(reference={self.reference!r}, repository={self.repository!r}, tag={self.tag!r}, family={self.family!r}, groups={self.groups!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.reference,self.repository,self.tag,self.family,self.groups,)==(other.reference,other.repository,other.tag,other.family,other.groups,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.reference,self.repository,self.tag,self.family,self.groups,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('reference','repository','tag','family','groups',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('reference','repository','tag','family','groups',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b26(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, conditions):
+        __dataclass_builtins_object__.__setattr__(self, 'conditions', conditions)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(conditions={self.conditions!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.conditions,)==(other.conditions,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.conditions,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('conditions',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('conditions',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b27(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_env = _d['env']
+    _dflt_labels = _d['labels']
+    _dflt_url = _d['url']
+    __dataclass_builtins_object__ = object
+    def __init__(self, registry, repository, reference, digest, config_digest, platform, env=_HAS_DEFAULT_FACTORY, labels=_HAS_DEFAULT_FACTORY, url=_dflt_url):
+        __dataclass_builtins_object__.__setattr__(self, 'registry', registry)
+        __dataclass_builtins_object__.__setattr__(self, 'repository', repository)
+        __dataclass_builtins_object__.__setattr__(self, 'reference', reference)
+        __dataclass_builtins_object__.__setattr__(self, 'digest', digest)
+        __dataclass_builtins_object__.__setattr__(self, 'config_digest', config_digest)
+        __dataclass_builtins_object__.__setattr__(self, 'platform', platform)
+        __dataclass_builtins_object__.__setattr__(self, 'env', _dflt_env() if env is _HAS_DEFAULT_FACTORY else env)
+        __dataclass_builtins_object__.__setattr__(self, 'labels', _dflt_labels() if labels is _HAS_DEFAULT_FACTORY else labels)
+        __dataclass_builtins_object__.__setattr__(self, 'url', url)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(registry={self.registry!r}, repository={self.repository!r}, reference={self.reference!r}, digest={self.digest!r}, config_digest={self.config_digest!r}, platform={self.platform!r}, env={self.env!r}, labels={self.labels!r}, url={self.url!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.registry,self.repository,self.reference,self.digest,self.config_digest,self.platform,self.env,self.labels,self.url,)==(other.registry,other.repository,other.reference,other.digest,other.config_digest,other.platform,other.env,other.labels,other.url,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.registry,self.repository,self.reference,self.digest,self.config_digest,self.platform,self.env,self.labels,self.url,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('registry','repository','reference','digest','config_digest','platform','env','labels','url',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('registry','repository','reference','digest','config_digest','platform','env','labels','url',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b28(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_required = _d['required']
+    _dflt_doc = _d['doc']
+    __dataclass_builtins_object__ = object
+    def __init__(self, type, required=_dflt_required, doc=_dflt_doc):
+        __dataclass_builtins_object__.__setattr__(self, 'type', type)
+        __dataclass_builtins_object__.__setattr__(self, 'required', required)
+        __dataclass_builtins_object__.__setattr__(self, 'doc', doc)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(type={self.type!r}, required={self.required!r}, doc={self.doc!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.type,self.required,self.doc,)==(other.type,other.required,other.doc,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.type,self.required,self.doc,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('type','required','doc',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('type','required','doc',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b29(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_requires_dist = _d['requires_dist']
+    __dataclass_builtins_object__ = object
+    def __init__(self, file, url, via, requires_dist=_dflt_requires_dist):
+        __dataclass_builtins_object__.__setattr__(self, 'file', file)
+        __dataclass_builtins_object__.__setattr__(self, 'url', url)
+        __dataclass_builtins_object__.__setattr__(self, 'via', via)
+        __dataclass_builtins_object__.__setattr__(self, 'requires_dist', requires_dist)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(file={self.file!r}, url={self.url!r}, via={self.via!r}, requires_dist={self.requires_dist!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.file,self.url,self.via,self.requires_dist,)==(other.file,other.url,other.via,other.requires_dist,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.file,self.url,self.via,self.requires_dist,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('file','url','via','requires_dist',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('file','url','via','requires_dist',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b30(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_error = _d['error']
+    _dflt_pending = _d['pending']
+    _dflt_snapshot = _d['snapshot']
+    __dataclass_builtins_object__ = object
+    def __init__(self, path, state, error=_dflt_error, pending=_dflt_pending, snapshot=_dflt_snapshot):
+        __dataclass_builtins_object__.__setattr__(self, 'path', path)
+        __dataclass_builtins_object__.__setattr__(self, 'state', state)
+        __dataclass_builtins_object__.__setattr__(self, 'error', error)
+        __dataclass_builtins_object__.__setattr__(self, 'pending', pending)
+        __dataclass_builtins_object__.__setattr__(self, 'snapshot', snapshot)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(path={self.path!r}, state={self.state!r}, error={self.error!r}, pending={self.pending!r}, snapshot={self.snapshot!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.path,self.state,self.error,self.pending,self.snapshot,)==(other.path,other.state,other.error,other.pending,other.snapshot,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.path,self.state,self.error,self.pending,self.snapshot,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('path','state','error','pending','snapshot',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('path','state','error','pending','snapshot',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b31(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_releases = _d['releases']
+    _dflt_newest_upload = _d['newest_upload']
+    _dflt_http = _d['http']
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, checked, source, releases=_HAS_DEFAULT_FACTORY, newest_upload=_dflt_newest_upload, http=_HAS_DEFAULT_FACTORY):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'checked', checked)
+        __dataclass_builtins_object__.__setattr__(self, 'source', source)
+        __dataclass_builtins_object__.__setattr__(self, 'releases', _dflt_releases() if releases is _HAS_DEFAULT_FACTORY else releases)
+        __dataclass_builtins_object__.__setattr__(self, 'newest_upload', newest_upload)
+        __dataclass_builtins_object__.__setattr__(self, 'http', _dflt_http() if http is _HAS_DEFAULT_FACTORY else http)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, checked={self.checked!r}, source={self.source!r}, releases={self.releases!r}, newest_upload={self.newest_upload!r}, http={self.http!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.checked,self.source,self.releases,self.newest_upload,self.http,)==(other.name,other.checked,other.source,other.releases,other.newest_upload,other.http,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.checked,self.source,self.releases,self.newest_upload,self.http,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','checked','source','releases','newest_upload','http',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','checked','source','releases','newest_upload','http',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b32(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_uploaded = _d['uploaded']
+    _dflt_yanked = _d['yanked']
+    _dflt_requires_python = _d['requires_python']
+    _dflt_wheels = _d['wheels']
+    _dflt_metadata = _d['metadata']
+    __dataclass_builtins_object__ = object
+    def __init__(self, version, uploaded=_dflt_uploaded, yanked=_dflt_yanked, requires_python=_dflt_requires_python, wheels=_dflt_wheels, metadata=_HAS_DEFAULT_FACTORY):
+        __dataclass_builtins_object__.__setattr__(self, 'version', version)
+        __dataclass_builtins_object__.__setattr__(self, 'uploaded', uploaded)
+        __dataclass_builtins_object__.__setattr__(self, 'yanked', yanked)
+        __dataclass_builtins_object__.__setattr__(self, 'requires_python', requires_python)
+        __dataclass_builtins_object__.__setattr__(self, 'wheels', wheels)
+        __dataclass_builtins_object__.__setattr__(self, 'metadata', _dflt_metadata() if metadata is _HAS_DEFAULT_FACTORY else metadata)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(version={self.version!r}, uploaded={self.uploaded!r}, yanked={self.yanked!r}, requires_python={self.requires_python!r}, wheels={self.wheels!r}, metadata={self.metadata!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.version,self.uploaded,self.yanked,self.requires_python,self.wheels,self.metadata,)==(other.version,other.uploaded,other.yanked,other.requires_python,other.wheels,other.metadata,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.version,self.uploaded,self.yanked,self.requires_python,self.wheels,self.metadata,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('version','uploaded','yanked','requires_python','wheels','metadata',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('version','uploaded','yanked','requires_python','wheels','metadata',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b33(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_packages = _d['packages']
+    _dflt_checked = _d['checked']
+    _dflt_unfinished = _d['unfinished']
+    _dflt_run = _d['run']
+    __dataclass_builtins_object__ = object
+    def __init__(self, generated, index, origin, path, packages=_HAS_DEFAULT_FACTORY, checked=_dflt_checked, unfinished=_dflt_unfinished, run=_dflt_run):
+        __dataclass_builtins_object__.__setattr__(self, 'generated', generated)
+        __dataclass_builtins_object__.__setattr__(self, 'index', index)
+        __dataclass_builtins_object__.__setattr__(self, 'origin', origin)
+        __dataclass_builtins_object__.__setattr__(self, 'path', path)
+        __dataclass_builtins_object__.__setattr__(self, 'packages', _dflt_packages() if packages is _HAS_DEFAULT_FACTORY else packages)
+        __dataclass_builtins_object__.__setattr__(self, 'checked', checked)
+        __dataclass_builtins_object__.__setattr__(self, 'unfinished', unfinished)
+        __dataclass_builtins_object__.__setattr__(self, 'run', run)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(generated={self.generated!r}, index={self.index!r}, origin={self.origin!r}, path={self.path!r}, packages={self.packages!r}, checked={self.checked!r}, unfinished={self.unfinished!r}, run={self.run!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.generated,self.index,self.origin,self.path,self.packages,self.checked,self.unfinished,self.run,)==(other.generated,other.index,other.origin,other.path,other.packages,other.checked,other.unfinished,other.run,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.generated,self.index,self.origin,self.path,self.packages,self.checked,self.unfinished,self.run,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('generated','index','origin','path','packages','checked','unfinished','run',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('generated','index','origin','path','packages','checked','unfinished','run',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b34(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_python = _d['python']
+    _dflt_abi = _d['abi']
+    _dflt_platforms = _d['platforms']
+    __dataclass_builtins_object__ = object
+    def __init__(self, filename, python=_dflt_python, abi=_dflt_abi, platforms=_dflt_platforms):
+        __dataclass_builtins_object__.__setattr__(self, 'filename', filename)
+        __dataclass_builtins_object__.__setattr__(self, 'python', python)
+        __dataclass_builtins_object__.__setattr__(self, 'abi', abi)
+        __dataclass_builtins_object__.__setattr__(self, 'platforms', platforms)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(filename={self.filename!r}, python={self.python!r}, abi={self.abi!r}, platforms={self.platforms!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.filename,self.python,self.abi,self.platforms,)==(other.filename,other.python,other.abi,other.platforms,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.filename,self.python,self.abi,self.platforms,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('filename','python','abi','platforms',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('filename','python','abi','platforms',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b35(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, path, sha256, size):
+        __dataclass_builtins_object__.__setattr__(self, 'path', path)
+        __dataclass_builtins_object__.__setattr__(self, 'sha256', sha256)
+        __dataclass_builtins_object__.__setattr__(self, 'size', size)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(path={self.path!r}, sha256={self.sha256!r}, size={self.size!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.path,self.sha256,self.size,)==(other.path,other.sha256,other.size,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.path,self.sha256,self.size,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('path','sha256','size',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('path','sha256','size',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b36(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_releases = _d['releases']
+    _dflt_new_releases = _d['new_releases']
+    _dflt_metadata_read = _d['metadata_read']
+    _dflt_metadata_reused = _d['metadata_reused']
+    _dflt_errors = _d['errors']
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, status, releases=_dflt_releases, new_releases=_dflt_new_releases, metadata_read=_dflt_metadata_read, metadata_reused=_dflt_metadata_reused, errors=_dflt_errors):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'status', status)
+        __dataclass_builtins_object__.__setattr__(self, 'releases', releases)
+        __dataclass_builtins_object__.__setattr__(self, 'new_releases', new_releases)
+        __dataclass_builtins_object__.__setattr__(self, 'metadata_read', metadata_read)
+        __dataclass_builtins_object__.__setattr__(self, 'metadata_reused', metadata_reused)
+        __dataclass_builtins_object__.__setattr__(self, 'errors', errors)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, status={self.status!r}, releases={self.releases!r}, new_releases={self.new_releases!r}, metadata_read={self.metadata_read!r}, metadata_reused={self.metadata_reused!r}, errors={self.errors!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.status,self.releases,self.new_releases,self.metadata_read,self.metadata_reused,self.errors,)==(other.name,other.status,other.releases,other.new_releases,other.metadata_read,other.metadata_reused,other.errors,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.status,self.releases,self.new_releases,self.metadata_read,self.metadata_reused,self.errors,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','status','releases','new_releases','metadata_read','metadata_reused','errors',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','status','releases','new_releases','metadata_read','metadata_reused','errors',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b37(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_packages = _d['packages']
+    _dflt_unreachable = _d['unreachable']
+    _dflt_snapshot = _d['snapshot']
+    __dataclass_builtins_object__ = object
+    def __init__(self, path, generated, elapsed_s, requests, offline, packages=_dflt_packages, unreachable=_dflt_unreachable, snapshot=_dflt_snapshot):
+        __dataclass_builtins_object__.__setattr__(self, 'path', path)
+        __dataclass_builtins_object__.__setattr__(self, 'generated', generated)
+        __dataclass_builtins_object__.__setattr__(self, 'elapsed_s', elapsed_s)
+        __dataclass_builtins_object__.__setattr__(self, 'requests', requests)
+        __dataclass_builtins_object__.__setattr__(self, 'offline', offline)
+        __dataclass_builtins_object__.__setattr__(self, 'packages', packages)
+        __dataclass_builtins_object__.__setattr__(self, 'unreachable', unreachable)
+        __dataclass_builtins_object__.__setattr__(self, 'snapshot', snapshot)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(path={self.path!r}, generated={self.generated!r}, elapsed_s={self.elapsed_s!r}, requests={self.requests!r}, offline={self.offline!r}, packages={self.packages!r}, unreachable={self.unreachable!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.path,self.generated,self.elapsed_s,self.requests,self.offline,self.packages,self.unreachable,self.snapshot,)==(other.path,other.generated,other.elapsed_s,other.requests,other.offline,other.packages,other.unreachable,other.snapshot,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.path,self.generated,self.elapsed_s,self.requests,self.offline,self.packages,self.unreachable,self.snapshot,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('path','generated','elapsed_s','requests','offline','packages','unreachable','snapshot',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('path','generated','elapsed_s','requests','offline','packages','unreachable','snapshot',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b38(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_status = _d['status']
+    _dflt_reason = _d['reason']
+    _dflt_labels = _d['labels']
+    _dflt_conditions = _d['conditions']
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, host, status=_dflt_status, reason=_dflt_reason, labels=_HAS_DEFAULT_FACTORY, conditions=_dflt_conditions):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'host', host)
+        __dataclass_builtins_object__.__setattr__(self, 'status', status)
+        __dataclass_builtins_object__.__setattr__(self, 'reason', reason)
+        __dataclass_builtins_object__.__setattr__(self, 'labels', _dflt_labels() if labels is _HAS_DEFAULT_FACTORY else labels)
+        __dataclass_builtins_object__.__setattr__(self, 'conditions', conditions)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, host={self.host!r}, status={self.status!r}, reason={self.reason!r}, labels={self.labels!r}, conditions={self.conditions!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.host,self.status,self.reason,self.labels,self.conditions,)==(other.name,other.host,other.status,other.reason,other.labels,other.conditions,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.host,self.status,self.reason,self.labels,self.conditions,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','host','status','reason','labels','conditions',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','host','status','reason','labels','conditions',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b39(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, requirements, image, groups, other, non_gpu, lowest_driver, affinity):
+        __dataclass_builtins_object__.__setattr__(self, 'requirements', requirements)
+        __dataclass_builtins_object__.__setattr__(self, 'image', image)
+        __dataclass_builtins_object__.__setattr__(self, 'groups', groups)
+        __dataclass_builtins_object__.__setattr__(self, 'other', other)
+        __dataclass_builtins_object__.__setattr__(self, 'non_gpu', non_gpu)
+        __dataclass_builtins_object__.__setattr__(self, 'lowest_driver', lowest_driver)
+        __dataclass_builtins_object__.__setattr__(self, 'affinity', affinity)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(requirements={self.requirements!r}, image={self.image!r}, groups={self.groups!r}, other={self.other!r}, non_gpu={self.non_gpu!r}, lowest_driver={self.lowest_driver!r}, affinity={self.affinity!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.requirements,self.image,self.groups,self.other,self.non_gpu,self.lowest_driver,self.affinity,)==(other.requirements,other.image,other.groups,other.other,other.non_gpu,other.lowest_driver,other.affinity,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.requirements,self.image,self.groups,self.other,self.non_gpu,self.lowest_driver,self.affinity,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('requirements','image','groups','other','non_gpu','lowest_driver','affinity',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('requirements','image','groups','other','non_gpu','lowest_driver','affinity',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b40(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_rejected = _d['rejected']
+    __dataclass_builtins_object__ = object
+    def __init__(self, requirements, matrix, upgrades, groups, other, non_gpu, lowest_driver, rejected=_dflt_rejected):
+        __dataclass_builtins_object__.__setattr__(self, 'requirements', requirements)
+        __dataclass_builtins_object__.__setattr__(self, 'matrix', matrix)
+        __dataclass_builtins_object__.__setattr__(self, 'upgrades', upgrades)
+        __dataclass_builtins_object__.__setattr__(self, 'groups', groups)
+        __dataclass_builtins_object__.__setattr__(self, 'other', other)
+        __dataclass_builtins_object__.__setattr__(self, 'non_gpu', non_gpu)
+        __dataclass_builtins_object__.__setattr__(self, 'lowest_driver', lowest_driver)
+        __dataclass_builtins_object__.__setattr__(self, 'rejected', rejected)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(requirements={self.requirements!r}, matrix={self.matrix!r}, upgrades={self.upgrades!r}, groups={self.groups!r}, other={self.other!r}, non_gpu={self.non_gpu!r}, lowest_driver={self.lowest_driver!r}, rejected={self.rejected!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.requirements,self.matrix,self.upgrades,self.groups,self.other,self.non_gpu,self.lowest_driver,self.rejected,)==(other.requirements,other.matrix,other.upgrades,other.groups,other.other,other.non_gpu,other.lowest_driver,other.rejected,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.requirements,self.matrix,self.upgrades,self.groups,self.other,self.non_gpu,self.lowest_driver,self.rejected,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('requirements','matrix','upgrades','groups','other','non_gpu','lowest_driver','rejected',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('requirements','matrix','upgrades','groups','other','non_gpu','lowest_driver','rejected',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b41(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_verdict = _d['verdict']
+    _dflt_findings = _d['findings']
+    _dflt_conditions = _d['conditions']
+    _dflt_stack = _d['stack']
+    __dataclass_builtins_object__ = object
+    def __init__(self, nodes, host, verdict=_dflt_verdict, findings=_dflt_findings, conditions=_dflt_conditions, stack=_dflt_stack):
+        __dataclass_builtins_object__.__setattr__(self, 'nodes', nodes)
+        __dataclass_builtins_object__.__setattr__(self, 'host', host)
+        __dataclass_builtins_object__.__setattr__(self, 'verdict', verdict)
+        __dataclass_builtins_object__.__setattr__(self, 'findings', findings)
+        __dataclass_builtins_object__.__setattr__(self, 'conditions', conditions)
+        __dataclass_builtins_object__.__setattr__(self, 'stack', stack)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(nodes={self.nodes!r}, host={self.host!r}, verdict={self.verdict!r}, findings={self.findings!r}, conditions={self.conditions!r}, stack={self.stack!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.nodes,self.host,self.verdict,self.findings,self.conditions,self.stack,)==(other.nodes,other.host,other.verdict,other.findings,other.conditions,other.stack,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.nodes,self.host,self.verdict,self.findings,self.conditions,self.stack,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('nodes','host','verdict','findings','conditions','stack',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('nodes','host','verdict','findings','conditions','stack',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b42(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, nodes, gpus, current, target, runbook):
+        __dataclass_builtins_object__.__setattr__(self, 'nodes', nodes)
+        __dataclass_builtins_object__.__setattr__(self, 'gpus', gpus)
+        __dataclass_builtins_object__.__setattr__(self, 'current', current)
+        __dataclass_builtins_object__.__setattr__(self, 'target', target)
+        __dataclass_builtins_object__.__setattr__(self, 'runbook', runbook)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(nodes={self.nodes!r}, gpus={self.gpus!r}, current={self.current!r}, target={self.target!r}, runbook={self.runbook!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.nodes,self.gpus,self.current,self.target,self.runbook,)==(other.nodes,other.gpus,other.current,other.target,other.runbook,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.nodes,self.gpus,self.current,self.target,self.runbook,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('nodes','gpus','current','target','runbook',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('nodes','gpus','current','target','runbook',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b43(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_offer = _d['offer']
+    _dflt_driver = _d['driver']
+    _dflt_cuda_levels = _d['cuda_levels']
+    _dflt_image = _d['image']
+    _dflt_facts = _d['facts']
+    __dataclass_builtins_object__ = object
+    def __init__(self, provider, gpu, gpu_fact, count, price, memory_gb, offer=_dflt_offer, driver=_dflt_driver, cuda_levels=_dflt_cuda_levels, image=_dflt_image, facts=_dflt_facts):
+        __dataclass_builtins_object__.__setattr__(self, 'provider', provider)
+        __dataclass_builtins_object__.__setattr__(self, 'gpu', gpu)
+        __dataclass_builtins_object__.__setattr__(self, 'gpu_fact', gpu_fact)
+        __dataclass_builtins_object__.__setattr__(self, 'count', count)
+        __dataclass_builtins_object__.__setattr__(self, 'price', price)
+        __dataclass_builtins_object__.__setattr__(self, 'memory_gb', memory_gb)
+        __dataclass_builtins_object__.__setattr__(self, 'offer', offer)
+        __dataclass_builtins_object__.__setattr__(self, 'driver', driver)
+        __dataclass_builtins_object__.__setattr__(self, 'cuda_levels', cuda_levels)
+        __dataclass_builtins_object__.__setattr__(self, 'image', image)
+        __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(provider={self.provider!r}, gpu={self.gpu!r}, gpu_fact={self.gpu_fact!r}, count={self.count!r}, price={self.price!r}, memory_gb={self.memory_gb!r}, offer={self.offer!r}, driver={self.driver!r}, cuda_levels={self.cuda_levels!r}, image={self.image!r}, facts={self.facts!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.provider,self.gpu,self.gpu_fact,self.count,self.price,self.memory_gb,self.offer,self.driver,self.cuda_levels,self.image,self.facts,)==(other.provider,other.gpu,other.gpu_fact,other.count,other.price,other.memory_gb,other.offer,other.driver,other.cuda_levels,other.image,other.facts,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.provider,self.gpu,self.gpu_fact,self.count,self.price,self.memory_gb,self.offer,self.driver,self.cuda_levels,self.image,self.facts,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('provider','gpu','gpu_fact','count','price','memory_gb','offer','driver','cuda_levels','image','facts',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('provider','gpu','gpu_fact','count','price','memory_gb','offer','driver','cuda_levels','image','facts',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b44(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_verdict = _d['verdict']
+    _dflt_findings = _d['findings']
+    _dflt_runs_from = _d['runs_from']
+    __dataclass_builtins_object__ = object
+    def __init__(self, offer, result, detail, price, verdict=_dflt_verdict, findings=_dflt_findings, runs_from=_dflt_runs_from):
+        __dataclass_builtins_object__.__setattr__(self, 'offer', offer)
+        __dataclass_builtins_object__.__setattr__(self, 'result', result)
+        __dataclass_builtins_object__.__setattr__(self, 'detail', detail)
+        __dataclass_builtins_object__.__setattr__(self, 'price', price)
+        __dataclass_builtins_object__.__setattr__(self, 'verdict', verdict)
+        __dataclass_builtins_object__.__setattr__(self, 'findings', findings)
+        __dataclass_builtins_object__.__setattr__(self, 'runs_from', runs_from)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(offer={self.offer!r}, result={self.result!r}, detail={self.detail!r}, price={self.price!r}, verdict={self.verdict!r}, findings={self.findings!r}, runs_from={self.runs_from!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.offer,self.result,self.detail,self.price,self.verdict,self.findings,self.runs_from,)==(other.offer,other.result,other.detail,other.price,other.verdict,other.findings,other.runs_from,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.offer,self.result,self.detail,self.price,self.verdict,self.findings,self.runs_from,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('offer','result','detail','price','verdict','findings','runs_from',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('offer','result','detail','price','verdict','findings','runs_from',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b45(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_checked = _d['checked']
+    _dflt_reasons = _d['reasons']
+    _dflt_installed = _d['installed']
+    __dataclass_builtins_object__ = object
+    def __init__(self, column, verdict, checked=_dflt_checked, reasons=_dflt_reasons, installed=_dflt_installed):
+        __dataclass_builtins_object__.__setattr__(self, 'column', column)
+        __dataclass_builtins_object__.__setattr__(self, 'verdict', verdict)
+        __dataclass_builtins_object__.__setattr__(self, 'checked', checked)
+        __dataclass_builtins_object__.__setattr__(self, 'reasons', reasons)
+        __dataclass_builtins_object__.__setattr__(self, 'installed', installed)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(column={self.column!r}, verdict={self.verdict!r}, checked={self.checked!r}, reasons={self.reasons!r}, installed={self.installed!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.column,self.verdict,self.checked,self.reasons,self.installed,)==(other.column,other.verdict,other.checked,other.reasons,other.installed,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.column,self.verdict,self.checked,self.reasons,self.installed,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('column','verdict','checked','reasons','installed',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('column','verdict','checked','reasons','installed',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b46(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, key, label, kind, note):
+        __dataclass_builtins_object__.__setattr__(self, 'key', key)
+        __dataclass_builtins_object__.__setattr__(self, 'label', label)
+        __dataclass_builtins_object__.__setattr__(self, 'kind', kind)
+        __dataclass_builtins_object__.__setattr__(self, 'note', note)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(key={self.key!r}, label={self.label!r}, kind={self.kind!r}, note={self.note!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.key,self.label,self.kind,self.note,)==(other.key,other.label,other.kind,other.note,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.key,self.label,self.kind,self.note,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('key','label','kind','note',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('key','label','kind','note',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b47(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_installed = _d['installed']
+    _dflt_build = _d['build']
+    __dataclass_builtins_object__ = object
+    def __init__(self, package, axis, columns, rows, installed=_dflt_installed, build=_dflt_build):
+        __dataclass_builtins_object__.__setattr__(self, 'package', package)
+        __dataclass_builtins_object__.__setattr__(self, 'axis', axis)
+        __dataclass_builtins_object__.__setattr__(self, 'columns', columns)
+        __dataclass_builtins_object__.__setattr__(self, 'rows', rows)
+        __dataclass_builtins_object__.__setattr__(self, 'installed', installed)
+        __dataclass_builtins_object__.__setattr__(self, 'build', build)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(package={self.package!r}, axis={self.axis!r}, columns={self.columns!r}, rows={self.rows!r}, installed={self.installed!r}, build={self.build!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.package,self.axis,self.columns,self.rows,self.installed,self.build,)==(other.package,other.axis,other.columns,other.rows,other.installed,other.build,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.package,self.axis,self.columns,self.rows,self.installed,self.build,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('package','axis','columns','rows','installed','build',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('package','axis','columns','rows','installed','build',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b48(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_installed = _d['installed']
+    __dataclass_builtins_object__ = object
+    def __init__(self, release, cells, installed=_dflt_installed):
+        __dataclass_builtins_object__.__setattr__(self, 'release', release)
+        __dataclass_builtins_object__.__setattr__(self, 'cells', cells)
+        __dataclass_builtins_object__.__setattr__(self, 'installed', installed)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(release={self.release!r}, cells={self.cells!r}, installed={self.installed!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.release,self.cells,self.installed,)==(other.release,other.cells,other.installed,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.release,self.cells,self.installed,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('release','cells','installed',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('release','cells','installed',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b49(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, columns, rows):
+        __dataclass_builtins_object__.__setattr__(self, 'columns', columns)
+        __dataclass_builtins_object__.__setattr__(self, 'rows', rows)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(columns={self.columns!r}, rows={self.rows!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.columns,self.rows,)==(other.columns,other.rows,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.columns,self.rows,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('columns','rows',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('columns','rows',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b50(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_variant = _d['variant']
     _dflt_index_url = _d['index_url']
     _dflt_requirement = _d['requirement']
@@ -50,47 +1507,49 @@ def _b0(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b1(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b51(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_variant = _d['variant']
     __dataclass_builtins_object__ = object
-    def __init__(self, major, minor):
+    def __init__(self, major, minor, variant=_dflt_variant):
         __dataclass_builtins_object__.__setattr__(self, 'major', major)
         __dataclass_builtins_object__.__setattr__(self, 'minor', minor)
+        __dataclass_builtins_object__.__setattr__(self, 'variant', variant)
     def __repr__(self):
-        return self.__class__.__qualname__ + f"(major={self.major!r}, minor={self.minor!r})"
+        return self.__class__.__qualname__ + f"(major={self.major!r}, minor={self.minor!r}, variant={self.variant!r})"
     def __eq__(self, other):
         if other.__class__ is self.__class__:
-            return (self.major,self.minor,)==(other.major,other.minor,)
+            return (self.major,self.minor,self.variant,)==(other.major,other.minor,other.variant,)
         return NotImplemented
     def __lt__(self, other):
         if other.__class__ is self.__class__:
-            return (self.major,self.minor,)<(other.major,other.minor,)
+            return (self.major,self.minor,self.variant,)<(other.major,other.minor,other.variant,)
         return NotImplemented
     def __le__(self, other):
         if other.__class__ is self.__class__:
-            return (self.major,self.minor,)<=(other.major,other.minor,)
+            return (self.major,self.minor,self.variant,)<=(other.major,other.minor,other.variant,)
         return NotImplemented
     def __gt__(self, other):
         if other.__class__ is self.__class__:
-            return (self.major,self.minor,)>(other.major,other.minor,)
+            return (self.major,self.minor,self.variant,)>(other.major,other.minor,other.variant,)
         return NotImplemented
     def __ge__(self, other):
         if other.__class__ is self.__class__:
-            return (self.major,self.minor,)>=(other.major,other.minor,)
+            return (self.major,self.minor,self.variant,)>=(other.major,other.minor,other.variant,)
         return NotImplemented
     def __hash__(self):
-        return hash((self.major,self.minor,))
+        return hash((self.major,self.minor,self.variant,))
     def __setattr__(self, name, value):
-        if type(self) is cls or name in ('major','minor',):
+        if type(self) is cls or name in ('major','minor','variant',):
             raise FrozenInstanceError(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)
     def __delattr__(self, name):
-        if type(self) is cls or name in ('major','minor',):
+        if type(self) is cls or name in ('major','minor','variant',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__lt__': __lt__, '__le__': __le__, '__gt__': __gt__, '__ge__': __ge__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b2(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b52(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_minimum = _d['minimum']
     _dflt_full = _d['full']
     _dflt_branches = _d['branches']
@@ -122,7 +1581,7 @@ def _b2(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b3(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b53(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_kind = _d['kind']
     _dflt_nvidia_visible_devices = _d['nvidia_visible_devices']
     _dflt_nvidia_driver_capabilities = _d['nvidia_driver_capabilities']
@@ -158,7 +1617,7 @@ def _b3(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b4(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b54(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_version = _d['version']
     _dflt_cuda = _d['cuda']
     _dflt_kernel_module = _d['kernel_module']
@@ -196,7 +1655,7 @@ def _b4(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b5(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b55(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, id, source):
         __dataclass_builtins_object__.__setattr__(self, 'id', id)
@@ -220,7 +1679,7 @@ def _b5(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b6(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b56(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_facts = _d['facts']
     _dflt_location = _d['location']
     _dflt_service = _d['service']
@@ -257,7 +1716,7 @@ def _b6(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b7(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b57(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_cc = _d['cc']
     _dflt_pci_device_id = _d['pci_device_id']
     _dflt_memory_mib = _d['memory_mib']
@@ -295,7 +1754,7 @@ def _b7(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b8(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b58(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_used_mib = _d['used_mib']
     __dataclass_builtins_object__ = object
     def __init__(self, pid, name, gpu, used_mib=_dflt_used_mib):
@@ -322,7 +1781,7 @@ def _b8(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b9(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b59(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_hostname = _d['hostname']
     _dflt_python = _d['python']
     _dflt_os = _d['os']
@@ -375,7 +1834,7 @@ def _b9(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b10(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b60(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_cuda = _d['cuda']
     _dflt_requires = _d['requires']
     _dflt_location = _d['location']
@@ -405,7 +1864,7 @@ def _b10(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b11(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b61(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_line = _d['line']
     _dflt_column = _d['column']
     __dataclass_builtins_object__ = object
@@ -432,7 +1891,7 @@ def _b11(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b12(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b62(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_images_rejected = _d['images_rejected']
     _dflt_driver_assumed = _d['driver_assumed']
     __dataclass_builtins_object__ = object
@@ -478,7 +1937,7 @@ def _b12(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b13(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b63(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_system = _d['system']
     _dflt_distro_id = _d['distro_id']
     _dflt_distro_version = _d['distro_version']
@@ -518,7 +1977,7 @@ def _b13(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b14(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b64(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_requirements = _d['requirements']
     _dflt_no_driver_change = _d['no_driver_change']
     __dataclass_builtins_object__ = object
@@ -547,7 +2006,7 @@ def _b14(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b15(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b65(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, family, code, name, reason):
         __dataclass_builtins_object__.__setattr__(self, 'family', family)
@@ -573,7 +2032,7 @@ def _b15(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b16(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b66(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_verdict = _d['verdict']
     _dflt_host = _d['host']
     _dflt_stack = _d['stack']
@@ -608,7 +2067,7 @@ def _b16(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
-def _b17(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b67(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_components = _d['components']
     _dflt_image = _d['image']
     _dflt_cuda_runtime = _d['cuda_runtime']
@@ -668,95 +2127,1690 @@ def _b17(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
 
 
+def _b68(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_pci_device_id = _d['pci_device_id']
+    _dflt_cc = _d['cc']
+    _dflt_memory_mib = _d['memory_mib']
+    _dflt_mig_mode = _d['mig_mode']
+    _dflt_uuid = _d['uuid']
+    _dflt_bus = _d['bus']
+    __dataclass_builtins_object__ = object
+    def __init__(self, index, name, pci_device_id=_dflt_pci_device_id, cc=_dflt_cc, memory_mib=_dflt_memory_mib, mig_mode=_dflt_mig_mode, uuid=_dflt_uuid, bus=_dflt_bus):
+        __dataclass_builtins_object__.__setattr__(self, 'index', index)
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'pci_device_id', pci_device_id)
+        __dataclass_builtins_object__.__setattr__(self, 'cc', cc)
+        __dataclass_builtins_object__.__setattr__(self, 'memory_mib', memory_mib)
+        __dataclass_builtins_object__.__setattr__(self, 'mig_mode', mig_mode)
+        __dataclass_builtins_object__.__setattr__(self, 'uuid', uuid)
+        __dataclass_builtins_object__.__setattr__(self, 'bus', bus)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, pci_device_id={self.pci_device_id!r}, cc={self.cc!r}, memory_mib={self.memory_mib!r}, mig_mode={self.mig_mode!r}, uuid={self.uuid!r}, bus={self.bus!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.index,self.name,self.pci_device_id,self.cc,self.memory_mib,self.mig_mode,self.uuid,self.bus,)==(other.index,other.name,other.pci_device_id,other.cc,other.memory_mib,other.mig_mode,other.uuid,other.bus,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.index,self.name,self.pci_device_id,self.cc,self.memory_mib,self.mig_mode,self.uuid,self.bus,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('index','name','pci_device_id','cc','memory_mib','mig_mode','uuid','bus',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('index','name','pci_device_id','cc','memory_mib','mig_mode','uuid','bus',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b69(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_why = _d['why']
+    _dflt_driver = _d['driver']
+    _dflt_cuda = _d['cuda']
+    _dflt_gpus = _d['gpus']
+    _dflt_nvlink = _d['nvlink']
+    _dflt_nvswitch = _d['nvswitch']
+    _dflt_fabric_manager = _d['fabric_manager']
+    _dflt_notes = _d['notes']
+    __dataclass_builtins_object__ = object
+    def __init__(self, status, why=_dflt_why, driver=_dflt_driver, cuda=_dflt_cuda, gpus=_dflt_gpus, nvlink=_dflt_nvlink, nvswitch=_dflt_nvswitch, fabric_manager=_dflt_fabric_manager, notes=_dflt_notes):
+        __dataclass_builtins_object__.__setattr__(self, 'status', status)
+        __dataclass_builtins_object__.__setattr__(self, 'why', why)
+        __dataclass_builtins_object__.__setattr__(self, 'driver', driver)
+        __dataclass_builtins_object__.__setattr__(self, 'cuda', cuda)
+        __dataclass_builtins_object__.__setattr__(self, 'gpus', gpus)
+        __dataclass_builtins_object__.__setattr__(self, 'nvlink', nvlink)
+        __dataclass_builtins_object__.__setattr__(self, 'nvswitch', nvswitch)
+        __dataclass_builtins_object__.__setattr__(self, 'fabric_manager', fabric_manager)
+        __dataclass_builtins_object__.__setattr__(self, 'notes', notes)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(status={self.status!r}, why={self.why!r}, driver={self.driver!r}, cuda={self.cuda!r}, gpus={self.gpus!r}, nvlink={self.nvlink!r}, nvswitch={self.nvswitch!r}, fabric_manager={self.fabric_manager!r}, notes={self.notes!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.status,self.why,self.driver,self.cuda,self.gpus,self.nvlink,self.nvswitch,self.fabric_manager,self.notes,)==(other.status,other.why,other.driver,other.cuda,other.gpus,other.nvlink,other.nvswitch,other.fabric_manager,other.notes,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.status,self.why,self.driver,self.cuda,self.gpus,self.nvlink,self.nvswitch,self.fabric_manager,self.notes,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('status','why','driver','cuda','gpus','nvlink','nvswitch','fabric_manager','notes',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('status','why','driver','cuda','gpus','nvlink','nvswitch','fabric_manager','notes',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b70(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_stdout = _d['stdout']
+    _dflt_stderr = _d['stderr']
+    _dflt_timed_out = _d['timed_out']
+    _dflt_error = _d['error']
+    _dflt_seconds = _d['seconds']
+    __dataclass_builtins_object__ = object
+    def __init__(self, argv, returncode, stdout=_dflt_stdout, stderr=_dflt_stderr, timed_out=_dflt_timed_out, error=_dflt_error, seconds=_dflt_seconds):
+        __dataclass_builtins_object__.__setattr__(self, 'argv', argv)
+        __dataclass_builtins_object__.__setattr__(self, 'returncode', returncode)
+        __dataclass_builtins_object__.__setattr__(self, 'stdout', stdout)
+        __dataclass_builtins_object__.__setattr__(self, 'stderr', stderr)
+        __dataclass_builtins_object__.__setattr__(self, 'timed_out', timed_out)
+        __dataclass_builtins_object__.__setattr__(self, 'error', error)
+        __dataclass_builtins_object__.__setattr__(self, 'seconds', seconds)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(argv={self.argv!r}, returncode={self.returncode!r}, stdout={self.stdout!r}, stderr={self.stderr!r}, timed_out={self.timed_out!r}, error={self.error!r}, seconds={self.seconds!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.argv,self.returncode,self.stdout,self.stderr,self.timed_out,self.error,self.seconds,)==(other.argv,other.returncode,other.stdout,other.stderr,other.timed_out,other.error,other.seconds,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.argv,self.returncode,self.stdout,self.stderr,self.timed_out,self.error,self.seconds,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('argv','returncode','stdout','stderr','timed_out','error','seconds',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('argv','returncode','stdout','stderr','timed_out','error','seconds',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b71(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_driver = _d['driver']
+    _dflt_pci_device_id = _d['pci_device_id']
+    _dflt_cc = _d['cc']
+    _dflt_memory_mib = _d['memory_mib']
+    _dflt_mig_mode = _d['mig_mode']
+    _dflt_uuid = _d['uuid']
+    __dataclass_builtins_object__ = object
+    def __init__(self, index, name, driver=_dflt_driver, pci_device_id=_dflt_pci_device_id, cc=_dflt_cc, memory_mib=_dflt_memory_mib, mig_mode=_dflt_mig_mode, uuid=_dflt_uuid):
+        __dataclass_builtins_object__.__setattr__(self, 'index', index)
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'driver', driver)
+        __dataclass_builtins_object__.__setattr__(self, 'pci_device_id', pci_device_id)
+        __dataclass_builtins_object__.__setattr__(self, 'cc', cc)
+        __dataclass_builtins_object__.__setattr__(self, 'memory_mib', memory_mib)
+        __dataclass_builtins_object__.__setattr__(self, 'mig_mode', mig_mode)
+        __dataclass_builtins_object__.__setattr__(self, 'uuid', uuid)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(index={self.index!r}, name={self.name!r}, driver={self.driver!r}, pci_device_id={self.pci_device_id!r}, cc={self.cc!r}, memory_mib={self.memory_mib!r}, mig_mode={self.mig_mode!r}, uuid={self.uuid!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.index,self.name,self.driver,self.pci_device_id,self.cc,self.memory_mib,self.mig_mode,self.uuid,)==(other.index,other.name,other.driver,other.pci_device_id,other.cc,other.memory_mib,other.mig_mode,other.uuid,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.index,self.name,self.driver,self.pci_device_id,self.cc,self.memory_mib,self.mig_mode,self.uuid,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('index','name','driver','pci_device_id','cc','memory_mib','mig_mode','uuid',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('index','name','driver','pci_device_id','cc','memory_mib','mig_mode','uuid',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b72(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_gpus = _d['gpus']
+    _dflt_driver = _d['driver']
+    _dflt_why = _d['why']
+    __dataclass_builtins_object__ = object
+    def __init__(self, gpus=_dflt_gpus, driver=_dflt_driver, why=_dflt_why):
+        __dataclass_builtins_object__.__setattr__(self, 'gpus', gpus)
+        __dataclass_builtins_object__.__setattr__(self, 'driver', driver)
+        __dataclass_builtins_object__.__setattr__(self, 'why', why)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(gpus={self.gpus!r}, driver={self.driver!r}, why={self.why!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.gpus,self.driver,self.why,)==(other.gpus,other.driver,other.why,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.gpus,self.driver,self.why,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('gpus','driver','why',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('gpus','driver','why',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b73(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_version = _d['version']
+    _dflt_flavour = _d['flavour']
+    _dflt_source = _d['source']
+    _dflt_why = _d['why']
+    __dataclass_builtins_object__ = object
+    def __init__(self, version=_dflt_version, flavour=_dflt_flavour, source=_dflt_source, why=_dflt_why):
+        __dataclass_builtins_object__.__setattr__(self, 'version', version)
+        __dataclass_builtins_object__.__setattr__(self, 'flavour', flavour)
+        __dataclass_builtins_object__.__setattr__(self, 'source', source)
+        __dataclass_builtins_object__.__setattr__(self, 'why', why)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(version={self.version!r}, flavour={self.flavour!r}, source={self.source!r}, why={self.why!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.version,self.flavour,self.source,self.why,)==(other.version,other.flavour,other.source,other.why,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.version,self.flavour,self.source,self.why,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('version','flavour','source','why',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('version','flavour','source','why',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b74(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_name = _d['name']
+    _dflt_pci_device_id = _d['pci_device_id']
+    _dflt_uuid = _d['uuid']
+    _dflt_minor = _d['minor']
+    __dataclass_builtins_object__ = object
+    def __init__(self, bus, name=_dflt_name, pci_device_id=_dflt_pci_device_id, uuid=_dflt_uuid, minor=_dflt_minor):
+        __dataclass_builtins_object__.__setattr__(self, 'bus', bus)
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'pci_device_id', pci_device_id)
+        __dataclass_builtins_object__.__setattr__(self, 'uuid', uuid)
+        __dataclass_builtins_object__.__setattr__(self, 'minor', minor)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(bus={self.bus!r}, name={self.name!r}, pci_device_id={self.pci_device_id!r}, uuid={self.uuid!r}, minor={self.minor!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.bus,self.name,self.pci_device_id,self.uuid,self.minor,)==(other.bus,other.name,other.pci_device_id,other.uuid,other.minor,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.bus,self.name,self.pci_device_id,self.uuid,self.minor,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('bus','name','pci_device_id','uuid','minor',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('bus','name','pci_device_id','uuid','minor',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b75(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, code, name, severity, title, function):
+        __dataclass_builtins_object__.__setattr__(self, 'code', code)
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'severity', severity)
+        __dataclass_builtins_object__.__setattr__(self, 'title', title)
+        __dataclass_builtins_object__.__setattr__(self, 'function', function)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(code={self.code!r}, name={self.name!r}, severity={self.severity!r}, title={self.title!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.code,self.name,self.severity,self.title,self.function,)==(other.code,other.name,other.severity,other.title,other.function,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.code,self.name,self.severity,self.title,self.function,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('code','name','severity','title','function',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('code','name','severity','title','function',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b76(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_unknown = _d['unknown']
+    __dataclass_builtins_object__ = object
+    def __init__(self, what, cuda, archs, ptx, min_cc, refs, unknown=_dflt_unknown):
+        __dataclass_builtins_object__.__setattr__(self, 'what', what)
+        __dataclass_builtins_object__.__setattr__(self, 'cuda', cuda)
+        __dataclass_builtins_object__.__setattr__(self, 'archs', archs)
+        __dataclass_builtins_object__.__setattr__(self, 'ptx', ptx)
+        __dataclass_builtins_object__.__setattr__(self, 'min_cc', min_cc)
+        __dataclass_builtins_object__.__setattr__(self, 'refs', refs)
+        __dataclass_builtins_object__.__setattr__(self, 'unknown', unknown)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(what={self.what!r}, cuda={self.cuda!r}, archs={self.archs!r}, ptx={self.ptx!r}, min_cc={self.min_cc!r}, refs={self.refs!r}, unknown={self.unknown!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.what,self.cuda,self.archs,self.ptx,self.min_cc,self.refs,self.unknown,)==(other.what,other.cuda,other.archs,other.ptx,other.min_cc,other.refs,other.unknown,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.what,self.cuda,self.archs,self.ptx,self.min_cc,self.refs,self.unknown,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('what','cuda','archs','ptx','min_cc','refs','unknown',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('what','cuda','archs','ptx','min_cc','refs','unknown',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b77(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_facts = _d['facts']
+    _dflt_severity = _d['severity']
+    _dflt_unknown = _d['unknown']
+    _dflt_condition = _d['condition']
+    __dataclass_builtins_object__ = object
+    def __init__(self, message, fix, facts=_dflt_facts, severity=_dflt_severity, unknown=_dflt_unknown, condition=_dflt_condition):
+        __dataclass_builtins_object__.__setattr__(self, 'message', message)
+        __dataclass_builtins_object__.__setattr__(self, 'fix', fix)
+        __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
+        __dataclass_builtins_object__.__setattr__(self, 'severity', severity)
+        __dataclass_builtins_object__.__setattr__(self, 'unknown', unknown)
+        __dataclass_builtins_object__.__setattr__(self, 'condition', condition)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(message={self.message!r}, fix={self.fix!r}, facts={self.facts!r}, severity={self.severity!r}, unknown={self.unknown!r}, condition={self.condition!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.message,self.fix,self.facts,self.severity,self.unknown,self.condition,)==(other.message,other.fix,other.facts,other.severity,other.unknown,other.condition,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.message,self.fix,self.facts,self.severity,self.unknown,self.condition,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('message','fix','facts','severity','unknown','condition',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('message','fix','facts','severity','unknown','condition',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b78(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, cuda, cuda_major, torch, cxx11abi):
+        __dataclass_builtins_object__.__setattr__(self, 'cuda', cuda)
+        __dataclass_builtins_object__.__setattr__(self, 'cuda_major', cuda_major)
+        __dataclass_builtins_object__.__setattr__(self, 'torch', torch)
+        __dataclass_builtins_object__.__setattr__(self, 'cxx11abi', cxx11abi)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(cuda={self.cuda!r}, cuda_major={self.cuda_major!r}, torch={self.torch!r}, cxx11abi={self.cxx11abi!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.cuda,self.cuda_major,self.torch,self.cxx11abi,)==(other.cuda,other.cuda_major,other.torch,other.cxx11abi,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.cuda,self.cuda_major,self.torch,self.cxx11abi,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('cuda','cuda_major','torch','cxx11abi',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('cuda','cuda_major','torch','cxx11abi',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b79(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_fleet_driver = _d['fleet_driver']
+    _dflt_problems = _d['problems']
+    _dflt_engine_codes = _d['engine_codes']
+    __dataclass_builtins_object__ = object
+    def __init__(self, views, facts, fleet_driver=_dflt_fleet_driver, problems=_dflt_problems, engine_codes=_HAS_DEFAULT_FACTORY):
+        __dataclass_builtins_object__.__setattr__(self, 'views', views)
+        __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
+        __dataclass_builtins_object__.__setattr__(self, 'fleet_driver', fleet_driver)
+        __dataclass_builtins_object__.__setattr__(self, 'problems', problems)
+        __dataclass_builtins_object__.__setattr__(self, 'engine_codes', _dflt_engine_codes() if engine_codes is _HAS_DEFAULT_FACTORY else engine_codes)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(views={self.views!r}, facts={self.facts!r}, fleet_driver={self.fleet_driver!r}, problems={self.problems!r}, engine_codes={self.engine_codes!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.views,self.facts,self.fleet_driver,self.problems,self.engine_codes,)==(other.views,other.facts,other.fleet_driver,other.problems,other.engine_codes,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.views,self.facts,self.fleet_driver,self.problems,self.engine_codes,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('views','facts','fleet_driver','problems','engine_codes',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('views','facts','fleet_driver','problems','engine_codes',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b80(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_service = _d['service']
+    _dflt_facts = _d['facts']
+    _dflt_severity = _d['severity']
+    __dataclass_builtins_object__ = object
+    def __init__(self, message, fix, location, service=_dflt_service, facts=_dflt_facts, severity=_dflt_severity):
+        __dataclass_builtins_object__.__setattr__(self, 'message', message)
+        __dataclass_builtins_object__.__setattr__(self, 'fix', fix)
+        __dataclass_builtins_object__.__setattr__(self, 'location', location)
+        __dataclass_builtins_object__.__setattr__(self, 'service', service)
+        __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
+        __dataclass_builtins_object__.__setattr__(self, 'severity', severity)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(message={self.message!r}, fix={self.fix!r}, location={self.location!r}, service={self.service!r}, facts={self.facts!r}, severity={self.severity!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.message,self.fix,self.location,self.service,self.facts,self.severity,)==(other.message,other.fix,other.location,other.service,other.facts,other.severity,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.message,self.fix,self.location,self.service,self.facts,self.severity,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('message','fix','location','service','facts','severity',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('message','fix','location','service','facts','severity',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b81(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, code, name, severity, title, function):
+        __dataclass_builtins_object__.__setattr__(self, 'code', code)
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'severity', severity)
+        __dataclass_builtins_object__.__setattr__(self, 'title', title)
+        __dataclass_builtins_object__.__setattr__(self, 'function', function)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(code={self.code!r}, name={self.name!r}, severity={self.severity!r}, title={self.title!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.code,self.name,self.severity,self.title,self.function,)==(other.code,other.name,other.severity,other.title,other.function,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.code,self.name,self.severity,self.title,self.function,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('code','name','severity','title','function',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('code','name','severity','title','function',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b82(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_gpus = _d['gpus']
+    _dflt_sections = _d['sections']
+    _dflt_findings = _d['findings']
+    _dflt_facts = _d['facts']
+    _dflt_processes = _d['processes']
+    _dflt_expected = _d['expected']
+    _dflt_command = _d['command']
+    _dflt_kernel = _d['kernel']
+    _dflt_repo_packages = _d['repo_packages']
+    __dataclass_builtins_object__ = object
+    def __init__(self, target, distro, flavour, current, change_needed, summary, host_label, gpus=_dflt_gpus, sections=_dflt_sections, findings=_dflt_findings, facts=_dflt_facts, processes=_dflt_processes, expected=_HAS_DEFAULT_FACTORY, command=_dflt_command, kernel=_dflt_kernel, repo_packages=_dflt_repo_packages):
+        __dataclass_builtins_object__.__setattr__(self, 'target', target)
+        __dataclass_builtins_object__.__setattr__(self, 'distro', distro)
+        __dataclass_builtins_object__.__setattr__(self, 'flavour', flavour)
+        __dataclass_builtins_object__.__setattr__(self, 'current', current)
+        __dataclass_builtins_object__.__setattr__(self, 'change_needed', change_needed)
+        __dataclass_builtins_object__.__setattr__(self, 'summary', summary)
+        __dataclass_builtins_object__.__setattr__(self, 'host_label', host_label)
+        __dataclass_builtins_object__.__setattr__(self, 'gpus', gpus)
+        __dataclass_builtins_object__.__setattr__(self, 'sections', sections)
+        __dataclass_builtins_object__.__setattr__(self, 'findings', findings)
+        __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
+        __dataclass_builtins_object__.__setattr__(self, 'processes', processes)
+        __dataclass_builtins_object__.__setattr__(self, 'expected', _dflt_expected() if expected is _HAS_DEFAULT_FACTORY else expected)
+        __dataclass_builtins_object__.__setattr__(self, 'command', command)
+        __dataclass_builtins_object__.__setattr__(self, 'kernel', kernel)
+        __dataclass_builtins_object__.__setattr__(self, 'repo_packages', repo_packages)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(target={self.target!r}, distro={self.distro!r}, flavour={self.flavour!r}, current={self.current!r}, change_needed={self.change_needed!r}, summary={self.summary!r}, host_label={self.host_label!r}, gpus={self.gpus!r}, sections={self.sections!r}, findings={self.findings!r}, facts={self.facts!r}, processes={self.processes!r}, expected={self.expected!r}, command={self.command!r}, kernel={self.kernel!r}, repo_packages={self.repo_packages!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.target,self.distro,self.flavour,self.current,self.change_needed,self.summary,self.host_label,self.gpus,self.sections,self.findings,self.facts,self.processes,self.expected,self.command,self.kernel,self.repo_packages,)==(other.target,other.distro,other.flavour,other.current,other.change_needed,other.summary,other.host_label,other.gpus,other.sections,other.findings,other.facts,other.processes,other.expected,other.command,other.kernel,other.repo_packages,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.target,self.distro,self.flavour,self.current,self.change_needed,self.summary,self.host_label,self.gpus,self.sections,self.findings,self.facts,self.processes,self.expected,self.command,self.kernel,self.repo_packages,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('target','distro','flavour','current','change_needed','summary','host_label','gpus','sections','findings','facts','processes','expected','command','kernel','repo_packages',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('target','distro','flavour','current','change_needed','summary','host_label','gpus','sections','findings','facts','processes','expected','command','kernel','repo_packages',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b83(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, key, title, when, steps):
+        __dataclass_builtins_object__.__setattr__(self, 'key', key)
+        __dataclass_builtins_object__.__setattr__(self, 'title', title)
+        __dataclass_builtins_object__.__setattr__(self, 'when', when)
+        __dataclass_builtins_object__.__setattr__(self, 'steps', steps)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(key={self.key!r}, title={self.title!r}, when={self.when!r}, steps={self.steps!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.key,self.title,self.when,self.steps,)==(other.key,other.title,other.when,other.steps,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.key,self.title,self.when,self.steps,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('key','title','when','steps',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('key','title','when','steps',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b84(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_commands = _d['commands']
+    _dflt_destructive = _d['destructive']
+    _dflt_gate = _d['gate']
+    _dflt_expect = _d['expect']
+    _dflt_root = _d['root']
+    __dataclass_builtins_object__ = object
+    def __init__(self, title, why, commands=_dflt_commands, destructive=_dflt_destructive, gate=_dflt_gate, expect=_dflt_expect, root=_dflt_root):
+        __dataclass_builtins_object__.__setattr__(self, 'title', title)
+        __dataclass_builtins_object__.__setattr__(self, 'why', why)
+        __dataclass_builtins_object__.__setattr__(self, 'commands', commands)
+        __dataclass_builtins_object__.__setattr__(self, 'destructive', destructive)
+        __dataclass_builtins_object__.__setattr__(self, 'gate', gate)
+        __dataclass_builtins_object__.__setattr__(self, 'expect', expect)
+        __dataclass_builtins_object__.__setattr__(self, 'root', root)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(title={self.title!r}, why={self.why!r}, commands={self.commands!r}, destructive={self.destructive!r}, gate={self.gate!r}, expect={self.expect!r}, root={self.root!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.title,self.why,self.commands,self.destructive,self.gate,self.expect,self.root,)==(other.title,other.why,other.commands,other.destructive,other.gate,other.expect,other.root,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.title,self.why,self.commands,self.destructive,self.gate,self.expect,self.root,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('title','why','commands','destructive','gate','expect','root',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('title','why','commands','destructive','gate','expect','root',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b85(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_version = _d['version']
+    __dataclass_builtins_object__ = object
+    def __init__(self, branch, version=_dflt_version):
+        __dataclass_builtins_object__.__setattr__(self, 'branch', branch)
+        __dataclass_builtins_object__.__setattr__(self, 'version', version)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(branch={self.branch!r}, version={self.version!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.branch,self.version,)==(other.branch,other.version,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.branch,self.version,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('branch','version',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('branch','version',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b86(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_arch = _d['arch']
+    __dataclass_builtins_object__ = object
+    def __init__(self, id, version, name, arch=_dflt_arch):
+        __dataclass_builtins_object__.__setattr__(self, 'id', id)
+        __dataclass_builtins_object__.__setattr__(self, 'version', version)
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'arch', arch)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(id={self.id!r}, version={self.version!r}, name={self.name!r}, arch={self.arch!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.id,self.version,self.name,self.arch,)==(other.id,other.version,other.name,other.arch,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.id,self.version,self.name,self.arch,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('id','version','name','arch',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('id','version','name','arch',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b87(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, driver, fabric_manager, stream, inferred, refs):
+        __dataclass_builtins_object__.__setattr__(self, 'driver', driver)
+        __dataclass_builtins_object__.__setattr__(self, 'fabric_manager', fabric_manager)
+        __dataclass_builtins_object__.__setattr__(self, 'stream', stream)
+        __dataclass_builtins_object__.__setattr__(self, 'inferred', inferred)
+        __dataclass_builtins_object__.__setattr__(self, 'refs', refs)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(driver={self.driver!r}, fabric_manager={self.fabric_manager!r}, stream={self.stream!r}, inferred={self.inferred!r}, refs={self.refs!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.driver,self.fabric_manager,self.stream,self.inferred,self.refs,)==(other.driver,other.fabric_manager,other.stream,other.inferred,other.refs,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.driver,self.fabric_manager,self.stream,self.inferred,self.refs,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('driver','fabric_manager','stream','inferred','refs',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('driver','fabric_manager','stream','inferred','refs',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b88(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_newest = _d['newest']
+    __dataclass_builtins_object__ = object
+    def __init__(self, host, distro, target, flavour, fabric_manager, current, processes, gpu_count, secure_boot, packages, newest=_dflt_newest):
+        __dataclass_builtins_object__.__setattr__(self, 'host', host)
+        __dataclass_builtins_object__.__setattr__(self, 'distro', distro)
+        __dataclass_builtins_object__.__setattr__(self, 'target', target)
+        __dataclass_builtins_object__.__setattr__(self, 'flavour', flavour)
+        __dataclass_builtins_object__.__setattr__(self, 'fabric_manager', fabric_manager)
+        __dataclass_builtins_object__.__setattr__(self, 'current', current)
+        __dataclass_builtins_object__.__setattr__(self, 'processes', processes)
+        __dataclass_builtins_object__.__setattr__(self, 'gpu_count', gpu_count)
+        __dataclass_builtins_object__.__setattr__(self, 'secure_boot', secure_boot)
+        __dataclass_builtins_object__.__setattr__(self, 'packages', packages)
+        __dataclass_builtins_object__.__setattr__(self, 'newest', newest)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(host={self.host!r}, distro={self.distro!r}, target={self.target!r}, flavour={self.flavour!r}, fabric_manager={self.fabric_manager!r}, current={self.current!r}, processes={self.processes!r}, gpu_count={self.gpu_count!r}, secure_boot={self.secure_boot!r}, packages={self.packages!r}, newest={self.newest!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.host,self.distro,self.target,self.flavour,self.fabric_manager,self.current,self.processes,self.gpu_count,self.secure_boot,self.packages,self.newest,)==(other.host,other.distro,other.target,other.flavour,other.fabric_manager,other.current,other.processes,other.gpu_count,other.secure_boot,other.packages,other.newest,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.host,self.distro,self.target,self.flavour,self.fabric_manager,self.current,self.processes,self.gpu_count,self.secure_boot,self.packages,self.newest,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('host','distro','target','flavour','fabric_manager','current','processes','gpu_count','secure_boot','packages','newest',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('host','distro','target','flavour','fabric_manager','current','processes','gpu_count','secure_boot','packages','newest',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b89(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_notes = _d['notes']
+    _dflt_suppressed = _d['suppressed']
+    _dflt_fleet_driver = _d['fleet_driver']
+    _dflt_config = _d['config']
+    __dataclass_builtins_object__ = object
+    def __init__(self, root, views, findings, files, notes=_dflt_notes, suppressed=_dflt_suppressed, fleet_driver=_dflt_fleet_driver, config=_HAS_DEFAULT_FACTORY):
+        __dataclass_builtins_object__.__setattr__(self, 'root', root)
+        __dataclass_builtins_object__.__setattr__(self, 'views', views)
+        __dataclass_builtins_object__.__setattr__(self, 'findings', findings)
+        __dataclass_builtins_object__.__setattr__(self, 'files', files)
+        __dataclass_builtins_object__.__setattr__(self, 'notes', notes)
+        __dataclass_builtins_object__.__setattr__(self, 'suppressed', suppressed)
+        __dataclass_builtins_object__.__setattr__(self, 'fleet_driver', fleet_driver)
+        __dataclass_builtins_object__.__setattr__(self, 'config', _dflt_config() if config is _HAS_DEFAULT_FACTORY else config)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(root={self.root!r}, views={self.views!r}, findings={self.findings!r}, files={self.files!r}, notes={self.notes!r}, suppressed={self.suppressed!r}, fleet_driver={self.fleet_driver!r}, config={self.config!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.root,self.views,self.findings,self.files,self.notes,self.suppressed,self.fleet_driver,self.config,)==(other.root,other.views,other.findings,other.files,other.notes,other.suppressed,other.fleet_driver,other.config,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.root,self.views,self.findings,self.files,self.notes,self.suppressed,self.fleet_driver,self.config,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('root','views','findings','files','notes','suppressed','fleet_driver','config',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('root','views','findings','files','notes','suppressed','fleet_driver','config',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b90(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, declared, version, requirement, fact):
+        __dataclass_builtins_object__.__setattr__(self, 'declared', declared)
+        __dataclass_builtins_object__.__setattr__(self, 'version', version)
+        __dataclass_builtins_object__.__setattr__(self, 'requirement', requirement)
+        __dataclass_builtins_object__.__setattr__(self, 'fact', fact)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(declared={self.declared!r}, version={self.version!r}, requirement={self.requirement!r}, fact={self.fact!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.declared,self.version,self.requirement,self.fact,)==(other.declared,other.version,other.requirement,other.fact,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.declared,self.version,self.requirement,self.fact,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('declared','version','requirement','fact',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('declared','version','requirement','fact',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b91(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_stack = _d['stack']
+    _dflt_image = _d['image']
+    _dflt_host = _d['host']
+    _dflt_findings = _d['findings']
+    _dflt_note = _d['note']
+    _dflt_stale_lock = _d['stale_lock']
+    _dflt_facts = _d['facts']
+    _dflt_implied_torch = _d['implied_torch']
+    _dflt_torch_unchecked = _d['torch_unchecked']
+    __dataclass_builtins_object__ = object
+    def __init__(self, service, requirements, stack=_dflt_stack, image=_dflt_image, host=_dflt_host, findings=_dflt_findings, note=_dflt_note, stale_lock=_dflt_stale_lock, facts=_dflt_facts, implied_torch=_dflt_implied_torch, torch_unchecked=_dflt_torch_unchecked):
+        __dataclass_builtins_object__.__setattr__(self, 'service', service)
+        __dataclass_builtins_object__.__setattr__(self, 'requirements', requirements)
+        __dataclass_builtins_object__.__setattr__(self, 'stack', stack)
+        __dataclass_builtins_object__.__setattr__(self, 'image', image)
+        __dataclass_builtins_object__.__setattr__(self, 'host', host)
+        __dataclass_builtins_object__.__setattr__(self, 'findings', findings)
+        __dataclass_builtins_object__.__setattr__(self, 'note', note)
+        __dataclass_builtins_object__.__setattr__(self, 'stale_lock', stale_lock)
+        __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
+        __dataclass_builtins_object__.__setattr__(self, 'implied_torch', implied_torch)
+        __dataclass_builtins_object__.__setattr__(self, 'torch_unchecked', torch_unchecked)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(service={self.service!r}, requirements={self.requirements!r}, stack={self.stack!r}, image={self.image!r}, host={self.host!r}, findings={self.findings!r}, note={self.note!r}, stale_lock={self.stale_lock!r}, implied_torch={self.implied_torch!r}, torch_unchecked={self.torch_unchecked!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.service,self.requirements,self.stack,self.image,self.host,self.findings,self.note,self.stale_lock,self.implied_torch,self.torch_unchecked,)==(other.service,other.requirements,other.stack,other.image,other.host,other.findings,other.note,other.stale_lock,other.implied_torch,other.torch_unchecked,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.service,self.requirements,self.stack,self.image,self.host,self.findings,self.note,self.stale_lock,self.implied_torch,self.torch_unchecked,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('service','requirements','stack','image','host','findings','note','stale_lock','facts','implied_torch','torch_unchecked',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('service','requirements','stack','image','host','findings','note','stale_lock','facts','implied_torch','torch_unchecked',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b92(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_severity = _d['severity']
+    _dflt_ignore = _d['ignore']
+    _dflt_exclude = _d['exclude']
+    _dflt_fleet_driver = _d['fleet_driver']
+    _dflt_gpus = _d['gpus']
+    _dflt_fail_on = _d['fail_on']
+    __dataclass_builtins_object__ = object
+    def __init__(self, severity=_HAS_DEFAULT_FACTORY, ignore=_dflt_ignore, exclude=_dflt_exclude, fleet_driver=_dflt_fleet_driver, gpus=_dflt_gpus, fail_on=_dflt_fail_on):
+        __dataclass_builtins_object__.__setattr__(self, 'severity', _dflt_severity() if severity is _HAS_DEFAULT_FACTORY else severity)
+        __dataclass_builtins_object__.__setattr__(self, 'ignore', ignore)
+        __dataclass_builtins_object__.__setattr__(self, 'exclude', exclude)
+        __dataclass_builtins_object__.__setattr__(self, 'fleet_driver', fleet_driver)
+        __dataclass_builtins_object__.__setattr__(self, 'gpus', gpus)
+        __dataclass_builtins_object__.__setattr__(self, 'fail_on', fail_on)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(severity={self.severity!r}, ignore={self.ignore!r}, exclude={self.exclude!r}, fleet_driver={self.fleet_driver!r}, gpus={self.gpus!r}, fail_on={self.fail_on!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.severity,self.ignore,self.exclude,self.fleet_driver,self.gpus,self.fail_on,)==(other.severity,other.ignore,other.exclude,other.fleet_driver,other.gpus,other.fail_on,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.severity,self.ignore,self.exclude,self.fleet_driver,self.gpus,self.fail_on,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('severity','ignore','exclude','fleet_driver','gpus','fail_on',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('severity','ignore','exclude','fleet_driver','gpus','fail_on',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b93(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_physical = _d['physical']
+    _dflt_heredoc = _d['heredoc']
+    __dataclass_builtins_object__ = object
+    def __init__(self, line, keyword, args, physical=_HAS_DEFAULT_FACTORY, heredoc=_HAS_DEFAULT_FACTORY):
+        self.line = line
+        self.keyword = keyword
+        self.args = args
+        self.physical = _dflt_physical() if physical is _HAS_DEFAULT_FACTORY else physical
+        self.heredoc = _dflt_heredoc() if heredoc is _HAS_DEFAULT_FACTORY else heredoc
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(line={self.line!r}, keyword={self.keyword!r}, args={self.args!r}, physical={self.physical!r}, heredoc={self.heredoc!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.line,self.keyword,self.args,self.physical,self.heredoc,)==(other.line,other.keyword,other.args,other.physical,other.heredoc,)
+        return NotImplemented
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__}
+
+
+def _b94(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, problems, missing, notes):
+        __dataclass_builtins_object__.__setattr__(self, 'problems', problems)
+        __dataclass_builtins_object__.__setattr__(self, 'missing', missing)
+        __dataclass_builtins_object__.__setattr__(self, 'notes', notes)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(problems={self.problems!r}, missing={self.missing!r}, notes={self.notes!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.problems,self.missing,self.notes,)==(other.problems,other.missing,other.notes,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.problems,self.missing,self.notes,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('problems','missing','notes',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('problems','missing','notes',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b95(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_dockerfile = _d['dockerfile']
+    _dflt_requirements = _d['requirements']
+    _dflt_indexes = _d['indexes']
+    _dflt_no_index = _d['no_index']
+    _dflt_image = _d['image']
+    _dflt_images = _d['images']
+    _dflt_env = _d['env']
+    _dflt_compose = _d['compose']
+    _dflt_containers = _d['containers']
+    _dflt_system_packages = _d['system_packages']
+    _dflt_builds = _d['builds']
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, context, files, dockerfile=_dflt_dockerfile, requirements=_dflt_requirements, indexes=_dflt_indexes, no_index=_dflt_no_index, image=_dflt_image, images=_dflt_images, env=_dflt_env, compose=_dflt_compose, containers=_dflt_containers, system_packages=_dflt_system_packages, builds=_dflt_builds):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'context', context)
+        __dataclass_builtins_object__.__setattr__(self, 'files', files)
+        __dataclass_builtins_object__.__setattr__(self, 'dockerfile', dockerfile)
+        __dataclass_builtins_object__.__setattr__(self, 'requirements', requirements)
+        __dataclass_builtins_object__.__setattr__(self, 'indexes', indexes)
+        __dataclass_builtins_object__.__setattr__(self, 'no_index', no_index)
+        __dataclass_builtins_object__.__setattr__(self, 'image', image)
+        __dataclass_builtins_object__.__setattr__(self, 'images', images)
+        __dataclass_builtins_object__.__setattr__(self, 'env', env)
+        __dataclass_builtins_object__.__setattr__(self, 'compose', compose)
+        __dataclass_builtins_object__.__setattr__(self, 'containers', containers)
+        __dataclass_builtins_object__.__setattr__(self, 'system_packages', system_packages)
+        __dataclass_builtins_object__.__setattr__(self, 'builds', builds)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, context={self.context!r}, files={self.files!r}, dockerfile={self.dockerfile!r}, requirements={self.requirements!r}, indexes={self.indexes!r}, no_index={self.no_index!r}, image={self.image!r}, images={self.images!r}, env={self.env!r}, compose={self.compose!r}, containers={self.containers!r}, system_packages={self.system_packages!r}, builds={self.builds!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.context,self.files,self.dockerfile,self.requirements,self.indexes,self.no_index,self.image,self.images,self.env,self.compose,self.containers,self.system_packages,self.builds,)==(other.name,other.context,other.files,other.dockerfile,other.requirements,other.indexes,other.no_index,other.image,other.images,other.env,other.compose,other.containers,other.system_packages,other.builds,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.context,self.files,self.dockerfile,self.requirements,self.indexes,self.no_index,self.image,self.images,self.env,self.compose,self.containers,self.system_packages,self.builds,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','context','files','dockerfile','requirements','indexes','no_index','image','images','env','compose','containers','system_packages','builds',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','context','files','dockerfile','requirements','indexes','no_index','image','images','env','compose','containers','system_packages','builds',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b96(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, path, kind, text):
+        __dataclass_builtins_object__.__setattr__(self, 'path', path)
+        __dataclass_builtins_object__.__setattr__(self, 'kind', kind)
+        __dataclass_builtins_object__.__setattr__(self, 'text', text)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(path={self.path!r}, kind={self.kind!r}, text={self.text!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.path,self.kind,self.text,)==(other.path,other.kind,other.text,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.path,self.kind,self.text,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('path','kind','text',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('path','kind','text',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b97(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, files, notes):
+        __dataclass_builtins_object__.__setattr__(self, 'files', files)
+        __dataclass_builtins_object__.__setattr__(self, 'notes', notes)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(files={self.files!r}, notes={self.notes!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.files,self.notes,)==(other.files,other.notes,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.files,self.notes,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('files','notes',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('files','notes',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b98(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    __dataclass_builtins_object__ = object
+    def __init__(self, name, version, label, installer, source, location):
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'version', version)
+        __dataclass_builtins_object__.__setattr__(self, 'label', label)
+        __dataclass_builtins_object__.__setattr__(self, 'installer', installer)
+        __dataclass_builtins_object__.__setattr__(self, 'source', source)
+        __dataclass_builtins_object__.__setattr__(self, 'location', location)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(name={self.name!r}, version={self.version!r}, label={self.label!r}, installer={self.installer!r}, source={self.source!r}, location={self.location!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.name,self.version,self.label,self.installer,self.source,self.location,)==(other.name,other.version,other.label,other.installer,other.source,other.location,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.name,self.version,self.label,self.installer,self.source,self.location,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('name','version','label','installer','source','location',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('name','version','label','installer','source','location',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b99(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_cuda = _d['cuda']
+    _dflt_require = _d['require']
+    _dflt_compat = _d['compat']
+    _dflt_vllm = _d['vllm']
+    _dflt_torch = _d['torch']
+    _dflt_torch_variant = _d['torch_variant']
+    _dflt_facts = _d['facts']
+    _dflt_unknown = _d['unknown']
+    _dflt_name = _d['name']
+    _dflt_torch_build = _d['torch_build']
+    _dflt_accelerator = _d['accelerator']
+    _dflt_require_disabled = _d['require_disabled']
+    _dflt_cudnn = _d['cudnn']
+    __dataclass_builtins_object__ = object
+    def __init__(self, reference, cuda=_dflt_cuda, require=_dflt_require, compat=_dflt_compat, vllm=_dflt_vllm, torch=_dflt_torch, torch_variant=_dflt_torch_variant, facts=_dflt_facts, unknown=_HAS_DEFAULT_FACTORY, name=_dflt_name, torch_build=_dflt_torch_build, accelerator=_dflt_accelerator, require_disabled=_dflt_require_disabled, cudnn=_dflt_cudnn):
+        __dataclass_builtins_object__.__setattr__(self, 'reference', reference)
+        __dataclass_builtins_object__.__setattr__(self, 'cuda', cuda)
+        __dataclass_builtins_object__.__setattr__(self, 'require', require)
+        __dataclass_builtins_object__.__setattr__(self, 'compat', compat)
+        __dataclass_builtins_object__.__setattr__(self, 'vllm', vllm)
+        __dataclass_builtins_object__.__setattr__(self, 'torch', torch)
+        __dataclass_builtins_object__.__setattr__(self, 'torch_variant', torch_variant)
+        __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
+        __dataclass_builtins_object__.__setattr__(self, 'unknown', _dflt_unknown() if unknown is _HAS_DEFAULT_FACTORY else unknown)
+        __dataclass_builtins_object__.__setattr__(self, 'name', name)
+        __dataclass_builtins_object__.__setattr__(self, 'torch_build', torch_build)
+        __dataclass_builtins_object__.__setattr__(self, 'accelerator', accelerator)
+        __dataclass_builtins_object__.__setattr__(self, 'require_disabled', require_disabled)
+        __dataclass_builtins_object__.__setattr__(self, 'cudnn', cudnn)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(reference={self.reference!r}, cuda={self.cuda!r}, require={self.require!r}, compat={self.compat!r}, vllm={self.vllm!r}, torch={self.torch!r}, torch_variant={self.torch_variant!r}, facts={self.facts!r}, unknown={self.unknown!r}, name={self.name!r}, torch_build={self.torch_build!r}, accelerator={self.accelerator!r}, require_disabled={self.require_disabled!r}, cudnn={self.cudnn!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.reference,self.cuda,self.require,self.compat,self.vllm,self.torch,self.torch_variant,self.facts,self.unknown,self.name,self.torch_build,self.accelerator,self.require_disabled,self.cudnn,)==(other.reference,other.cuda,other.require,other.compat,other.vllm,other.torch,other.torch_variant,other.facts,other.unknown,other.name,other.torch_build,other.accelerator,other.require_disabled,other.cudnn,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.reference,self.cuda,self.require,self.compat,self.vllm,self.torch,self.torch_variant,self.facts,self.unknown,self.name,self.torch_build,self.accelerator,self.require_disabled,self.cudnn,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_digest = _d['digest']
+    __dataclass_builtins_object__ = object
+    def __init__(self, registry, path, tag, digest=_dflt_digest):
+        __dataclass_builtins_object__.__setattr__(self, 'registry', registry)
+        __dataclass_builtins_object__.__setattr__(self, 'path', path)
+        __dataclass_builtins_object__.__setattr__(self, 'tag', tag)
+        __dataclass_builtins_object__.__setattr__(self, 'digest', digest)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(registry={self.registry!r}, path={self.path!r}, tag={self.tag!r}, digest={self.digest!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.registry,self.path,self.tag,self.digest,)==(other.registry,other.path,other.tag,other.digest,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.registry,self.path,self.tag,self.digest,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('registry','path','tag','digest',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('registry','path','tag','digest',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b101(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_requirements = _d['requirements']
+    _dflt_constraints = _d['constraints']
+    _dflt_index_urls = _d['index_urls']
+    _dflt_notes = _d['notes']
+    _dflt_paths = _d['paths']
+    __dataclass_builtins_object__ = object
+    def __init__(self, requirements=_HAS_DEFAULT_FACTORY, constraints=_HAS_DEFAULT_FACTORY, index_urls=_HAS_DEFAULT_FACTORY, notes=_HAS_DEFAULT_FACTORY, paths=_HAS_DEFAULT_FACTORY):
+        self.requirements = _dflt_requirements() if requirements is _HAS_DEFAULT_FACTORY else requirements
+        self.constraints = _dflt_constraints() if constraints is _HAS_DEFAULT_FACTORY else constraints
+        self.index_urls = _dflt_index_urls() if index_urls is _HAS_DEFAULT_FACTORY else index_urls
+        self.notes = _dflt_notes() if notes is _HAS_DEFAULT_FACTORY else notes
+        self.paths = _dflt_paths() if paths is _HAS_DEFAULT_FACTORY else paths
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(requirements={self.requirements!r}, constraints={self.constraints!r}, index_urls={self.index_urls!r}, notes={self.notes!r}, paths={self.paths!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.requirements,self.constraints,self.index_urls,self.notes,self.paths,)==(other.requirements,other.constraints,other.index_urls,other.notes,other.paths,)
+        return NotImplemented
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__}
+
+
+def _b102(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_variants = _d['variants']
+    _dflt_index_url = _d['index_url']
+    _dflt_raw = _d['raw']
+    _dflt_written = _d['written']
+    _dflt_constraints = _d['constraints']
+    _dflt_unjudged = _d['unjudged']
+    _dflt_items = _d['items']
+    _dflt_constraint_items = _d['constraint_items']
+    __dataclass_builtins_object__ = object
+    def __init__(self, specs, order, variants=_HAS_DEFAULT_FACTORY, index_url=_dflt_index_url, raw=_HAS_DEFAULT_FACTORY, written=_HAS_DEFAULT_FACTORY, constraints=_HAS_DEFAULT_FACTORY, unjudged=_HAS_DEFAULT_FACTORY, items=_dflt_items, constraint_items=_dflt_constraint_items):
+        __dataclass_builtins_object__.__setattr__(self, 'specs', specs)
+        __dataclass_builtins_object__.__setattr__(self, 'order', order)
+        __dataclass_builtins_object__.__setattr__(self, 'variants', _dflt_variants() if variants is _HAS_DEFAULT_FACTORY else variants)
+        __dataclass_builtins_object__.__setattr__(self, 'index_url', index_url)
+        __dataclass_builtins_object__.__setattr__(self, 'raw', _dflt_raw() if raw is _HAS_DEFAULT_FACTORY else raw)
+        __dataclass_builtins_object__.__setattr__(self, 'written', _dflt_written() if written is _HAS_DEFAULT_FACTORY else written)
+        __dataclass_builtins_object__.__setattr__(self, 'constraints', _dflt_constraints() if constraints is _HAS_DEFAULT_FACTORY else constraints)
+        __dataclass_builtins_object__.__setattr__(self, 'unjudged', _dflt_unjudged() if unjudged is _HAS_DEFAULT_FACTORY else unjudged)
+        __dataclass_builtins_object__.__setattr__(self, 'items', items)
+        __dataclass_builtins_object__.__setattr__(self, 'constraint_items', constraint_items)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(specs={self.specs!r}, order={self.order!r}, variants={self.variants!r}, index_url={self.index_url!r}, raw={self.raw!r}, written={self.written!r}, constraints={self.constraints!r}, unjudged={self.unjudged!r}, items={self.items!r}, constraint_items={self.constraint_items!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.specs,self.order,self.variants,self.index_url,self.raw,self.written,self.constraints,self.unjudged,self.items,self.constraint_items,)==(other.specs,other.order,other.variants,other.index_url,other.raw,other.written,other.constraints,other.unjudged,other.items,other.constraint_items,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.specs,self.order,self.variants,self.index_url,self.raw,self.written,self.constraints,self.unjudged,self.items,self.constraint_items,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('specs','order','variants','index_url','raw','written','constraints','unjudged','items','constraint_items',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('specs','order','variants','index_url','raw','written','constraints','unjudged','items','constraint_items',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b103(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_constraint = _d['constraint']
+    _dflt_variant = _d['variant']
+    _dflt_direct = _d['direct']
+    __dataclass_builtins_object__ = object
+    def __init__(self, text, requirement, constraint=_dflt_constraint, variant=_dflt_variant, direct=_dflt_direct):
+        __dataclass_builtins_object__.__setattr__(self, 'text', text)
+        __dataclass_builtins_object__.__setattr__(self, 'requirement', requirement)
+        __dataclass_builtins_object__.__setattr__(self, 'constraint', constraint)
+        __dataclass_builtins_object__.__setattr__(self, 'variant', variant)
+        __dataclass_builtins_object__.__setattr__(self, 'direct', direct)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(text={self.text!r}, requirement={self.requirement!r}, constraint={self.constraint!r}, variant={self.variant!r}, direct={self.direct!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.text,self.requirement,self.constraint,self.variant,self.direct,)==(other.text,other.requirement,other.constraint,other.variant,other.direct,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.text,self.requirement,self.constraint,self.variant,self.direct,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('text','requirement','constraint','variant','direct',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('text','requirement','constraint','variant','direct',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
+def _b104(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_conflicts = _d['conflicts']
+    _dflt_python = _d['python']
+    _dflt_platform = _d['platform']
+    _dflt_torch_backend = _d['torch_backend']
+    __dataclass_builtins_object__ = object
+    def __init__(self, pins, conflicts=_dflt_conflicts, python=_dflt_python, platform=_dflt_platform, torch_backend=_dflt_torch_backend):
+        __dataclass_builtins_object__.__setattr__(self, 'pins', pins)
+        __dataclass_builtins_object__.__setattr__(self, 'conflicts', conflicts)
+        __dataclass_builtins_object__.__setattr__(self, 'python', python)
+        __dataclass_builtins_object__.__setattr__(self, 'platform', platform)
+        __dataclass_builtins_object__.__setattr__(self, 'torch_backend', torch_backend)
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(pins={self.pins!r}, conflicts={self.conflicts!r}, python={self.python!r}, platform={self.platform!r}, torch_backend={self.torch_backend!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.pins,self.conflicts,self.python,self.platform,self.torch_backend,)==(other.pins,other.conflicts,other.python,other.platform,other.torch_backend,)
+        return NotImplemented
+    def __hash__(self):
+        return hash((self.pins,self.conflicts,self.python,self.platform,self.torch_backend,))
+    def __setattr__(self, name, value):
+        if type(self) is cls or name in ('pins','conflicts','python','platform','torch_backend',):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is cls or name in ('pins','conflicts','python','platform','torch_backend',):
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+
+
 CLASSES = {
-    'cudalign.model.Component': (
-        (True, False, (('name', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('variant', 'str | None', 'default', None, True, None, True), ('index_url', 'str | None', 'default', None, True, None, True), ('requirement', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('archs', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('ptx', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('pins', 'tuple[str, ...]', 'default', '()', True, None, True))),
+    'cudalign.align.AlignResult': (
+        (False, False, (('root', 'str', 'required', None, True, None, True), ('request', 'tuple[str, ...]', 'required', None, True, None, True), ('matrix', 'Matrix | None', 'required', None, True, None, True), ('joined', 'tuple[str, ...]', 'required', None, True, None, True), ('left_out', 'dict[str, str]', 'factory', None, True, None, True), ('files', 'list[EditedFile]', 'factory', None, True, None, True), ('before', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('after', 'tuple[Finding, ...]', 'default', '()', True, None, True))),
         _b0,
         None,
     ),
-    'cudalign.model.ComputeCapability': (
-        (True, True, (('major', 'int', 'required', None, True, None, True), ('minor', 'int', 'required', None, True, None, True))),
+    'cudalign.align.edits.EditedFile': (
+        (False, False, (('path', 'str', 'required', None, True, None, True), ('original', 'bytes', 'required', None, True, None, True), ('lines', 'list[str]', 'factory', None, True, None, True), ('reasons', 'list[str]', 'factory', None, True, None, True))),
         _b1,
+        None,
+    ),
+    'cudalign.diff.Change': (
+        (True, False, (('what', 'str', 'required', None, True, None, True), ('label', 'str', 'required', None, True, None, True), ('before', 'str | None', 'required', None, True, None, True), ('after', 'str | None', 'required', None, True, None, True), ('needs', 'tuple[str, ...]', 'required', None, True, None, True), ('rollback', 'str | None', 'required', None, True, None, True))),
+        _b2,
+        None,
+    ),
+    'cudalign.diff.Diff': (
+        (True, False, (('before', 'Side', 'required', None, True, None, True), ('after', 'Side', 'required', None, True, None, True), ('changes', 'tuple[Change, ...]', 'required', None, True, None, True), ('unchanged', 'tuple[str, ...]', 'required', None, True, None, True))),
+        _b3,
+        None,
+    ),
+    'cudalign.diff.Side': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('kind', 'str', 'required', None, True, None, True), ('values', 'Mapping[str, str | None]', 'required', None, True, None, True), ('packages', 'Mapping[str, str]', 'factory', None, True, None, True))),
+        _b4,
+        None,
+    ),
+    'cudalign.emit.EmittedFile': (
+        (True, False, (('path', 'str', 'required', None, True, None, True), ('text', 'str', 'required', None, True, None, True))),
+        _b5,
+        None,
+    ),
+    'cudalign.emit.context.EmitContext': (
+        (True, False, (('source', 'EmitSource', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('server', 'tuple[int, str, tuple[str, ...]] | None', 'required', None, True, None, True), ('python', 'str', 'required', None, True, None, True), ('runtime_image', 'str | None', 'required', None, True, None, True), ('build_image', 'str | None', 'required', None, True, None, True), ('server_image', 'str | None', 'required', None, True, None, True), ('ships', 'tuple[str, ...]', 'required', None, True, None, True), ('gpu_labels', 'tuple[str, ...]', 'required', None, True, None, True), ('gpu_count', 'int', 'required', None, True, None, True), ('driver_major', 'int | None', 'required', None, True, None, True), ('suppress_ca603', 'str | None', 'required', None, True, None, True), ('suppress_ca608', 'str | None', 'default', None, True, None, True), ('image_pins', 'tuple[Pin, ...]', 'default', '()', True, None, True), ('index_packages', 'tuple[str, ...]', 'default', '()', True, None, True), ('torch_pin', 'str | None', 'default', None, True, None, True))),
+        _b6,
+        None,
+    ),
+    'cudalign.emit.source.EmitSource': (
+        (True, False, (('label', 'str', 'required', None, True, None, True), ('requested', 'tuple[str, ...]', 'required', None, True, None, True), ('host', 'Host', 'required', None, True, None, True), ('driver', 'str | None', 'required', None, True, None, True), ('driver_change', 'bool', 'required', None, True, None, True), ('cuda', 'str | None', 'required', None, True, None, True), ('torch', 'str | None', 'required', None, True, None, True), ('torch_index', 'str | None', 'required', None, True, None, True), ('vllm', 'str | None', 'required', None, True, None, True), ('python', 'str | None', 'required', None, True, None, True), ('image', 'str | None', 'required', None, True, None, True), ('pins', 'tuple[Pin, ...]', 'required', None, True, None, True), ('index_options', 'tuple[str, ...]', 'required', None, True, None, True), ('verdict', 'str', 'required', None, True, None, True), ('finding_codes', 'tuple[str, ...]', 'required', None, True, None, True), ('forward_compat', 'bool', 'required', None, True, None, True), ('plan_digest', 'str', 'required', None, True, None, True), ('knowledge_base', 'str', 'required', None, True, None, True))),
+        _b7,
+        None,
+    ),
+    'cudalign.emit.source.Pin': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('text', 'str', 'required', None, True, None, True))),
+        _b8,
+        None,
+    ),
+    'cudalign.explain.context._Detail': (
+        (False, False, (('context', 'list[str]', 'factory', None, True, None, True), ('fix', 'str | None', 'default', None, True, None, True), ('facts', 'list[FactRef]', 'factory', None, True, None, True), ('related', 'list[str]', 'factory', None, True, None, True))),
+        _b9,
+        None,
+    ),
+    'cudalign.explain.literals.LiteralFilter': (
+        (True, False, (('words', 'tuple[str, ...]', 'required', None, True, None, True), ('alternatives', 'tuple[tuple[str, ...], ...]', 'required', None, True, None, True))),
+        _b10,
+        None,
+    ),
+    'cudalign.explain.signatures.Match': (
+        (True, False, (('signature', 'Signature', 'required', None, True, None, True), ('line', 'int', 'required', None, True, None, True), ('text', 'str', 'required', None, True, None, True), ('groups', 'Mapping[str, str]', 'factory', None, True, None, True), ('count', 'int', 'default', '1', True, None, True), ('at', 'int', 'default', '0', True, None, True))),
+        _b11,
+        None,
+    ),
+    'cudalign.explain.signatures.Signature': (
+        (True, False, (('id', 'str', 'required', None, True, None, True), ('rule', 'str', 'required', None, True, None, True), ('title', 'str', 'required', None, True, None, True), ('pattern', 'Regex', 'required', None, True, None, True), ('meaning', 'str', 'required', None, True, None, True), ('fix', 'str', 'required', None, True, None, True), ('source', 'str', 'required', None, True, None, True), ('family', 'str', 'default', "''", True, None, True), ('severity', 'str | None', 'default', None, True, None, True), ('when_path', 'tuple[str, ...]', 'default', '()', True, None, True), ('consequence_of', 'tuple[str, ...]', 'default', '()', True, None, True), ('feature', 'str', 'default', "''", True, None, True))),
+        _b12,
+        None,
+    ),
+    'cudalign.facts.Fact': (
+        (True, False, (('id', 'str', 'required', None, True, None, True), ('kind', 'str', 'required', None, True, None, True), ('source', 'str', 'required', None, True, None, True), ('checked', 'dt.date', 'required', None, True, None, True), ('file', 'str', 'required', None, True, None, True), ('values', 'Mapping[str, Any]', 'factory', None, True, None, True), ('note', 'str | None', 'default', None, True, None, True))),
+        _b13,
+        None,
+    ),
+    'cudalign.facts.derive.Derived': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('platform', 'str', 'required', None, True, None, True), ('value', 'str', 'required', None, True, None, True), ('source', 'str', 'required', None, True, None, True), ('checked', 'str | None', 'required', None, True, None, True))),
+        _b14,
+        None,
+    ),
+    'cudalign.facts.derive.TorchRuntime': (
+        (True, False, (('platform', 'str', 'required', None, True, None, True), ('cuda', 'Version | None', 'required', None, True, None, True), ('cudnn', 'Version | None', 'required', None, True, None, True), ('nccl', 'Version | None', 'required', None, True, None, True), ('variant', 'str', 'required', None, True, None, True), ('source', 'str | None', 'required', None, True, None, True), ('checked', 'str | None', 'required', None, True, None, True))),
+        _b15,
+        None,
+    ),
+    'cudalign.facts.http.Response': (
+        (True, False, (('url', 'str', 'required', None, True, None, True), ('status', 'int', 'required', None, True, None, True), ('headers', 'Mapping[str, str]', 'factory', None, True, None, True), ('body', 'bytes', 'default', "b''", True, None, True))),
+        _b16,
+        None,
+    ),
+    'cudalign.facts.image_tags.TagJudgement': (
+        (True, False, (('exists', 'bool | None', 'required', None, True, None, True), ('reason', 'str', 'default', "''", True, None, True), ('suggestion', 'str | None', 'default', None, True, None, True), ('fact', 'Fact | None', 'default', None, True, None, True))),
+        _b17,
+        None,
+    ),
+    'cudalign.facts.netconfig.NetworkSettings': (
+        (True, False, (('http_proxy', 'Proxy | None', 'default', None, True, None, True), ('https_proxy', 'Proxy | None', 'default', None, True, None, True), ('no_proxy', 'tuple[str, ...]', 'default', '()', True, None, True), ('ca_files', 'tuple[tuple[str, str], ...]', 'default', '()', True, None, True), ('ca_dirs', 'tuple[tuple[str, str], ...]', 'default', '()', True, None, True))),
+        _b18,
+        None,
+    ),
+    'cudalign.facts.netconfig.Proxy': (
+        (True, False, (('host', 'str', 'required', None, True, None, True), ('port', 'int', 'required', None, True, None, True), ('variable', 'str', 'required', None, True, None, True), ('authorization', 'str | None', 'default', None, True, None, True))),
+        _b19,
+        None,
+    ),
+    'cudalign.facts.pypi.DistFile': (
+        (True, False, (('filename', 'str', 'required', None, True, None, True), ('url', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('size', 'int | None', 'default', None, True, None, True), ('uploaded', 'str | None', 'default', None, True, None, True), ('yanked', 'bool', 'default', 'False', True, None, True), ('requires_python', 'str | None', 'default', None, True, None, True), ('core_metadata', 'bool', 'default', 'False', True, None, True))),
+        _b20,
+        None,
+    ),
+    'cudalign.facts.pypi.MetadataRead': (
+        (True, False, (('url', 'str', 'required', None, True, None, True), ('via', 'str', 'required', None, True, None, True), ('requires_dist', 'tuple[str, ...]', 'required', None, True, None, True), ('requires_python', 'str | None', 'required', None, True, None, True), ('requests', 'int', 'required', None, True, None, True))),
+        _b21,
+        None,
+    ),
+    'cudalign.facts.pypi.ProjectPage': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('url', 'str', 'required', None, True, None, True), ('files', 'Mapping[str, tuple[DistFile, ...]]', 'required', None, True, None, True), ('serial', 'int | None', 'default', None, True, None, True), ('validators', 'Validators', 'factory', None, True, None, True))),
+        _b22,
+        None,
+    ),
+    'cudalign.facts.pypi.Validators': (
+        (True, False, (('etag', 'str | None', 'default', None, True, None, True), ('last_modified', 'str | None', 'default', None, True, None, True))),
+        _b23,
+        None,
+    ),
+    'cudalign.facts.query.Answer': (
+        (True, False, (('value', 'T', 'required', None, True, None, True), ('facts', 'tuple[Fact, ...]', 'default', '()', True, None, True))),
+        _b24,
+        None,
+    ),
+    'cudalign.facts.query.ImageMatch': (
+        (True, False, (('reference', 'str', 'required', None, True, None, True), ('repository', 'str', 'required', None, True, None, True), ('tag', 'str', 'required', None, True, None, True), ('family', 'Fact', 'required', None, True, None, True), ('groups', 'dict[str, str]', 'required', None, True, None, True))),
+        _b25,
+        None,
+    ),
+    'cudalign.facts.query.RequireClause': (
+        (True, False, (('conditions', 'tuple[tuple[str, str, str], ...]', 'required', None, True, None, True),)),
+        _b26,
+        None,
+    ),
+    'cudalign.facts.registry.ImageConfig': (
+        (True, False, (('registry', 'str', 'required', None, True, None, True), ('repository', 'str', 'required', None, True, None, True), ('reference', 'str', 'required', None, True, None, True), ('digest', 'str', 'required', None, True, None, True), ('config_digest', 'str', 'required', None, True, None, True), ('platform', 'str', 'required', None, True, None, True), ('env', 'Mapping[str, str]', 'factory', None, True, None, True), ('labels', 'Mapping[str, str]', 'factory', None, True, None, True), ('url', 'str', 'default', "''", True, None, True))),
+        _b27,
+        None,
+    ),
+    'cudalign.facts.schema.Field': (
+        (True, False, (('type', 'str', 'required', None, True, None, True), ('required', 'bool', 'default', 'False', True, None, True), ('doc', 'str', 'default', "''", True, None, True))),
+        _b28,
+        None,
+    ),
+    'cudalign.facts.snapshot.MetadataRecord': (
+        (True, False, (('file', 'str', 'required', None, True, None, True), ('url', 'str', 'required', None, True, None, True), ('via', 'str', 'required', None, True, None, True), ('requires_dist', 'tuple[str, ...]', 'default', '()', True, None, True))),
+        _b29,
+        None,
+    ),
+    'cudalign.facts.snapshot.OverlayState': (
+        (True, False, (('path', 'Path', 'required', None, True, None, True), ('state', 'str', 'required', None, True, None, True), ('error', 'str | None', 'default', None, True, None, True), ('pending', 'tuple[str, ...] | None', 'default', None, True, None, True), ('snapshot', 'Snapshot | None', 'default', None, True, None, True))),
+        _b30,
+        None,
+    ),
+    'cudalign.facts.snapshot.PackageHistory': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('checked', 'str', 'required', None, True, None, True), ('source', 'str', 'required', None, True, None, True), ('releases', 'Mapping[str, Release]', 'factory', None, True, None, True), ('newest_upload', 'str | None', 'default', None, True, None, True), ('http', 'Mapping[str, Any]', 'factory', None, True, None, True))),
+        _b31,
+        None,
+    ),
+    'cudalign.facts.snapshot.Release': (
+        (True, False, (('version', 'str', 'required', None, True, None, True), ('uploaded', 'str | None', 'default', None, True, None, True), ('yanked', 'bool', 'default', 'False', True, None, True), ('requires_python', 'str | None', 'default', None, True, None, True), ('wheels', 'tuple[Wheel, ...]', 'default', '()', True, None, True), ('metadata', 'Mapping[str, MetadataRecord]', 'factory', None, True, None, True))),
+        _b32,
+        None,
+    ),
+    'cudalign.facts.snapshot.Snapshot': (
+        (True, False, (('generated', 'str', 'required', None, True, None, True), ('index', 'str', 'required', None, True, None, True), ('origin', 'str', 'required', None, True, None, True), ('path', 'str', 'required', None, True, None, True), ('packages', 'Mapping[str, PackageHistory]', 'factory', None, True, None, True), ('checked', 'str | None', 'default', None, True, None, True), ('unfinished', 'tuple[str, ...]', 'default', '()', True, None, True), ('run', 'str', 'default', "''", True, None, True))),
+        _b33,
+        None,
+    ),
+    'cudalign.facts.snapshot.Wheel': (
+        (True, False, (('filename', 'str', 'required', None, True, None, True), ('python', 'tuple[str, ...]', 'default', '()', True, None, True), ('abi', 'tuple[str, ...]', 'default', '()', True, None, True), ('platforms', 'tuple[str, ...]', 'default', '()', True, None, True))),
+        _b34,
+        None,
+    ),
+    'cudalign.facts.snapshot._Stored': (
+        (True, False, (('path', 'Path', 'required', None, True, None, True), ('sha256', 'str', 'required', None, True, None, True), ('size', 'int', 'required', None, True, None, True))),
+        _b35,
+        None,
+    ),
+    'cudalign.facts.update.PackageOutcome': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('status', 'str', 'required', None, True, None, True), ('releases', 'int', 'default', '0', True, None, True), ('new_releases', 'tuple[str, ...]', 'default', '()', True, None, True), ('metadata_read', 'int', 'default', '0', True, None, True), ('metadata_reused', 'int', 'default', '0', True, None, True), ('errors', 'tuple[str, ...]', 'default', '()', True, None, True))),
+        _b36,
+        None,
+    ),
+    'cudalign.facts.update.UpdateResult': (
+        (True, False, (('path', 'str', 'required', None, True, None, True), ('generated', 'str', 'required', None, True, None, True), ('elapsed_s', 'float', 'required', None, True, None, True), ('requests', 'int', 'required', None, True, None, True), ('offline', 'str | None', 'required', None, True, None, True), ('packages', 'tuple[PackageOutcome, ...]', 'default', '()', True, None, True), ('unreachable', 'bool', 'default', 'False', True, None, True), ('snapshot', 'Snapshot | None', 'default', None, False, None, True))),
+        _b37,
+        None,
+    ),
+    'cudalign.fleet.Node': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('host', 'Host | None', 'required', None, True, None, True), ('status', 'str', 'default', "'gpu'", True, None, True), ('reason', 'str | None', 'default', None, True, None, True), ('labels', 'Mapping[str, str]', 'factory', None, True, None, True), ('conditions', 'tuple[str, ...]', 'default', '()', True, None, True))),
+        _b38,
+        None,
+    ),
+    'cudalign.fleet.answer.FleetCheck': (
+        (True, False, (('requirements', 'tuple[str, ...]', 'required', None, True, None, True), ('image', 'str | None', 'required', None, True, None, True), ('groups', 'tuple[Group, ...]', 'required', None, True, None, True), ('other', 'tuple[Node, ...]', 'required', None, True, None, True), ('non_gpu', 'int', 'required', None, True, None, True), ('lowest_driver', 'str | None', 'required', None, True, None, True), ('affinity', 'Mapping[str, Any] | None', 'required', None, True, None, True))),
+        _b39,
+        None,
+    ),
+    'cudalign.fleet.answer.FleetPlan': (
+        (True, False, (('requirements', 'tuple[str, ...]', 'required', None, True, None, True), ('matrix', 'Matrix | None', 'required', None, True, None, True), ('upgrades', 'tuple[Upgrade, ...]', 'required', None, True, None, True), ('groups', 'tuple[Group, ...]', 'required', None, True, None, True), ('other', 'tuple[Node, ...]', 'required', None, True, None, True), ('non_gpu', 'int', 'required', None, True, None, True), ('lowest_driver', 'str | None', 'required', None, True, None, True), ('rejected', 'tuple[Rejection, ...]', 'default', '()', True, None, True))),
+        _b40,
+        None,
+    ),
+    'cudalign.fleet.answer.Group': (
+        (True, False, (('nodes', 'tuple[str, ...]', 'required', None, True, None, True), ('host', 'Host', 'required', None, True, None, True), ('verdict', 'Verdict | None', 'default', None, True, None, True), ('findings', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('conditions', 'tuple[str, ...]', 'default', '()', True, None, True), ('stack', 'Stack | None', 'default', None, True, None, True))),
+        _b41,
+        None,
+    ),
+    'cudalign.fleet.answer.Upgrade': (
+        (True, False, (('nodes', 'tuple[str, ...]', 'required', None, True, None, True), ('gpus', 'str', 'required', None, True, None, True), ('current', 'str | None', 'required', None, True, None, True), ('target', 'str', 'required', None, True, None, True), ('runbook', 'str', 'required', None, True, None, True))),
+        _b42,
+        None,
+    ),
+    'cudalign.fleet.clouds.Offer': (
+        (True, False, (('provider', 'str', 'required', None, True, None, True), ('gpu', 'str', 'required', None, True, None, True), ('gpu_fact', 'str', 'required', None, True, None, True), ('count', 'int', 'required', None, True, None, True), ('price', 'float | None', 'required', None, True, None, True), ('memory_gb', 'float | None', 'required', None, True, None, True), ('offer', 'str | None', 'default', None, True, None, True), ('driver', 'str | None', 'default', None, True, None, True), ('cuda_levels', 'tuple[str, ...]', 'default', '()', True, None, True), ('image', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True))),
+        _b43,
+        None,
+    ),
+    'cudalign.fleet.clouds.Outcome': (
+        (True, False, (('offer', 'Offer', 'required', None, True, None, True), ('result', 'str', 'required', None, True, None, True), ('detail', 'str', 'required', None, True, None, True), ('price', 'float | None', 'required', None, True, None, True), ('verdict', 'Verdict | None', 'default', None, True, None, True), ('findings', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('runs_from', 'str | None', 'default', None, True, None, True))),
+        _b44,
+        None,
+    ),
+    'cudalign.matrix.Cell': (
+        (True, False, (('column', 'str', 'required', None, True, None, True), ('verdict', 'Verdict | None', 'required', None, True, None, True), ('checked', 'str', 'default', "''", True, None, True), ('reasons', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('installed', 'bool', 'default', 'False', True, None, True))),
+        _b45,
+        None,
+    ),
+    'cudalign.matrix.Column': (
+        (True, False, (('key', 'str', 'required', None, True, None, True), ('label', 'str', 'required', None, True, None, True), ('kind', 'str', 'required', None, True, None, True), ('note', 'str', 'required', None, True, None, True))),
+        _b46,
+        None,
+    ),
+    'cudalign.matrix.Grid': (
+        (True, False, (('package', 'str', 'required', None, True, None, True), ('axis', 'str', 'required', None, True, None, True), ('columns', 'tuple[Column, ...]', 'required', None, True, None, True), ('rows', 'tuple[Row, ...]', 'required', None, True, None, True), ('installed', 'str | None', 'default', None, True, None, True), ('build', 'str | None', 'default', None, True, None, True))),
+        _b47,
+        None,
+    ),
+    'cudalign.matrix.Row': (
+        (True, False, (('release', 'str', 'required', None, True, None, True), ('cells', 'tuple[Cell, ...]', 'required', None, True, None, True), ('installed', 'bool', 'default', 'False', True, None, True))),
+        _b48,
+        None,
+    ),
+    'cudalign.matrix._Plan': (
+        (True, False, (('columns', 'tuple[Column, ...]', 'required', None, True, None, True), ('rows', 'tuple[tuple[str, dict[str, tuple[str, str] | None]], ...]', 'required', None, True, None, True))),
+        _b49,
+        None,
+    ),
+    'cudalign.model.Component': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('variant', 'str | None', 'default', None, True, None, True), ('index_url', 'str | None', 'default', None, True, None, True), ('requirement', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('archs', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('ptx', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('pins', 'tuple[str, ...]', 'default', '()', True, None, True))),
+        _b50,
+        None,
+    ),
+    'cudalign.model.ComputeCapability': (
+        (True, True, (('major', 'int', 'required', None, True, None, True), ('minor', 'int', 'required', None, True, None, True), ('variant', 'str', 'default', "''", True, None, True))),
+        _b51,
         None,
     ),
     'cudalign.model.Condition': (
         (True, False, (('subject', 'str', 'required', None, True, None, True), ('text', 'str', 'required', None, True, None, True), ('minimum', 'str | None', 'default', None, True, None, True), ('full', 'str | None', 'default', None, True, None, True), ('branches', 'tuple[str, ...]', 'default', '()', True, None, True), ('archs', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True))),
-        _b2,
+        _b52,
         None,
     ),
     'cudalign.model.ContainerInfo': (
         (True, False, (('kind', 'str | None', 'default', None, True, None, True), ('nvidia_visible_devices', 'str | None', 'default', None, True, None, True), ('nvidia_driver_capabilities', 'str | None', 'default', None, True, None, True), ('nvidia_require_cuda', 'str | None', 'default', None, True, None, True), ('nvidia_disable_require', 'bool', 'default', 'False', True, None, True), ('compat_libs', 'tuple[str, ...]', 'default', '()', True, None, True), ('compat_cuda', 'str | None', 'default', None, True, None, True))),
-        _b3,
+        _b53,
         None,
     ),
     'cudalign.model.DriverInfo': (
         (True, False, (('version', 'str | None', 'default', None, True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('kernel_module', 'str | None', 'default', None, True, None, True), ('source', 'str | None', 'default', None, True, None, True), ('nvml_mismatch', 'bool', 'default', 'False', True, None, True), ('library_version', 'str | None', 'default', None, True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True), ('given', 'str | None', 'default', None, True, None, True))),
-        _b4,
+        _b54,
         None,
     ),
     'cudalign.model.FactRef': (
         (True, False, (('id', 'str', 'required', None, True, None, True), ('source', 'str', 'required', None, True, None, True))),
-        _b5,
+        _b55,
         None,
     ),
     'cudalign.model.Finding': (
         (True, False, (('code', 'str', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('severity', 'Severity', 'required', None, True, None, True), ('message', 'str', 'required', None, True, None, True), ('fix', 'str', 'required', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('location', 'Location | None', 'default', None, True, None, True), ('service', 'str | None', 'default', None, True, None, True), ('unknown', 'str | None', 'default', None, True, None, True), ('condition', 'Condition | None', 'default', None, True, None, True))),
-        _b6,
+        _b56,
         None,
     ),
     'cudalign.model.Gpu': (
         (True, False, (('index', 'int', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('cc', 'ComputeCapability | None', 'default', None, True, None, True), ('pci_device_id', 'str | None', 'default', None, True, None, True), ('memory_mib', 'int | None', 'default', None, True, None, True), ('mig_mode', 'bool | None', 'default', None, True, None, True), ('uuid', 'str | None', 'default', None, True, None, True), ('fact_id', 'str | None', 'default', None, True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True))),
-        _b7,
+        _b57,
         None,
     ),
     'cudalign.model.GpuProcess': (
         (True, False, (('pid', 'int', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('gpu', 'int', 'required', None, True, None, True), ('used_mib', 'int | None', 'default', None, True, None, True))),
-        _b8,
+        _b58,
         None,
     ),
     'cudalign.model.Host': (
         (True, False, (('origin', 'str', 'required', None, True, None, True), ('hostname', 'str | None', 'default', None, True, None, True), ('python', 'str | None', 'default', None, True, None, True), ('os', 'OsInfo', 'factory', None, True, None, True), ('driver', 'DriverInfo | None', 'default', None, True, None, True), ('gpus', 'tuple[Gpu, ...]', 'default', '()', True, None, True), ('nvlink', 'bool | None', 'default', None, True, None, True), ('nvswitch', 'bool | None', 'default', None, True, None, True), ('fabric_manager', 'str | None', 'default', None, True, None, True), ('container', 'ContainerInfo', 'factory', None, True, None, True), ('env', 'Mapping[str, str]', 'factory', None, True, None, True), ('packages', 'tuple[InstalledPackage, ...]', 'default', '()', True, None, True), ('cudnn', 'Mapping[str, str]', 'factory', None, True, None, True), ('nccl', 'Mapping[str, str]', 'factory', None, True, None, True), ('cuda_toolkits', 'tuple[str, ...]', 'default', '()', True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True))),
-        _b9,
+        _b59,
         None,
     ),
     'cudalign.model.InstalledPackage': (
         (True, False, (('name', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('requires', 'tuple[str, ...]', 'default', '()', True, None, True), ('location', 'str | None', 'default', None, True, None, True))),
-        _b10,
+        _b60,
         None,
     ),
     'cudalign.model.Location': (
         (True, False, (('file', 'str', 'required', None, True, None, True), ('line', 'int | None', 'default', None, True, None, True), ('column', 'int | None', 'default', None, True, None, True))),
-        _b11,
+        _b61,
         None,
     ),
     'cudalign.model.Matrix': (
         (True, False, (('label', 'str', 'required', None, True, None, True), ('driver', 'str | None', 'required', None, True, None, True), ('driver_branch', 'str | None', 'required', None, True, None, True), ('driver_change', 'bool', 'required', None, True, None, True), ('reboot', 'bool', 'required', None, True, None, True), ('cuda', 'str | None', 'required', None, True, None, True), ('torch', 'str | None', 'required', None, True, None, True), ('torch_index', 'str | None', 'required', None, True, None, True), ('vllm', 'str | None', 'required', None, True, None, True), ('vllm_cuda', 'str | None', 'required', None, True, None, True), ('python', 'str | None', 'required', None, True, None, True), ('image', 'str | None', 'required', None, True, None, True), ('install_uv', 'str', 'required', None, True, None, True), ('install_pip', 'str', 'required', None, True, None, True), ('requirements', 'tuple[str, ...]', 'required', None, True, None, True), ('verdict', 'Verdict', 'required', None, True, None, True), ('caveats', 'tuple[str, ...]', 'required', None, True, None, True), ('runbook', 'str | None', 'required', None, True, None, True), ('stack', 'Stack', 'required', None, True, None, True), ('findings', 'tuple[Finding, ...]', 'required', None, True, None, True), ('images_rejected', 'tuple[Rejection, ...]', 'default', '()', True, None, True), ('driver_assumed', 'bool', 'default', 'False', True, None, True))),
-        _b12,
+        _b62,
         None,
     ),
     'cudalign.model.OsInfo': (
         (True, False, (('system', 'str | None', 'default', None, True, None, True), ('distro_id', 'str | None', 'default', None, True, None, True), ('distro_version', 'str | None', 'default', None, True, None, True), ('distro_like', 'tuple[str, ...]', 'default', '()', True, None, True), ('kernel', 'str | None', 'default', None, True, None, True), ('glibc', 'str | None', 'default', None, True, None, True), ('arch', 'str | None', 'default', None, True, None, True), ('secure_boot', 'bool | None', 'default', None, True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True))),
-        _b13,
+        _b63,
         None,
     ),
     'cudalign.model.Plan': (
         (True, False, (('matrices', 'tuple[Matrix, ...]', 'required', None, True, None, True), ('rejected', 'tuple[Rejection, ...]', 'required', None, True, None, True), ('considered', 'int', 'required', None, True, None, True), ('requirements', 'tuple[str, ...]', 'default', '()', True, None, True), ('no_driver_change', 'bool', 'default', 'False', True, None, True))),
-        _b14,
+        _b64,
         None,
     ),
     'cudalign.model.Rejection': (
         (True, False, (('family', 'str', 'required', None, True, None, True), ('code', 'str', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('reason', 'str', 'required', None, True, None, True))),
-        _b15,
+        _b65,
         None,
     ),
     'cudalign.model.Report': (
         (True, False, (('schema', 'str', 'required', None, True, None, True), ('verdict', 'Verdict | None', 'default', None, True, None, True), ('host', 'Host | None', 'default', None, True, None, True), ('stack', 'Stack | None', 'default', None, True, None, True), ('findings', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('data', 'Mapping[str, Any]', 'factory', None, True, None, True), ('exit_on', 'tuple[Severity, ...] | None', 'default', None, True, None, True))),
-        _b16,
+        _b66,
         None,
     ),
     'cudalign.model.Stack': (
         (True, False, (('components', 'tuple[Component, ...]', 'default', '()', True, None, True), ('image', 'str | None', 'default', None, True, None, True), ('cuda_runtime', 'str | None', 'default', None, True, None, True), ('cudnn', 'str | None', 'default', None, True, None, True), ('nccl', 'str | None', 'default', None, True, None, True), ('archs', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('ptx', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('python', 'str | None', 'default', None, True, None, True), ('origin', 'str', 'default', "'resolved'", True, None, True), ('platform', 'str | None', 'default', None, True, None, True), ('image_cuda', 'str | None', 'default', None, True, None, True), ('image_require', 'str | None', 'default', None, True, None, True), ('image_compat', 'bool | None', 'default', None, True, None, True), ('image_require_disabled', 'bool', 'default', 'False', True, None, True), ('conflicts', 'tuple[str, ...]', 'default', '()', True, None, True), ('requested', 'tuple[str, ...]', 'default', '()', True, None, True), ('constraints', 'tuple[str, ...]', 'default', '()', True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True))),
-        _b17,
+        _b67,
+        None,
+    ),
+    'cudalign.probe.nvml.NvmlGpu': (
+        (True, False, (('index', 'int', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('pci_device_id', 'str | None', 'default', None, True, None, True), ('cc', 'tuple[int, int] | None', 'default', None, True, None, True), ('memory_mib', 'int | None', 'default', None, True, None, True), ('mig_mode', 'bool | None', 'default', None, True, None, True), ('uuid', 'str | None', 'default', None, True, None, True), ('bus', 'str | None', 'default', None, True, None, True))),
+        _b68,
+        None,
+    ),
+    'cudalign.probe.nvml.NvmlResult': (
+        (True, False, (('status', 'str', 'required', None, True, None, True), ('why', 'str | None', 'default', None, True, None, True), ('driver', 'str | None', 'default', None, True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('gpus', 'tuple[NvmlGpu, ...]', 'default', '()', True, None, True), ('nvlink', 'bool | None', 'default', None, True, None, True), ('nvswitch', 'bool | None', 'default', None, True, None, True), ('fabric_manager', 'str | None', 'default', None, True, None, True), ('notes', 'tuple[tuple[str, str], ...]', 'default', '()', True, None, True))),
+        _b69,
+        None,
+    ),
+    'cudalign.probe.run.Result': (
+        (True, False, (('argv', 'tuple[str, ...]', 'required', None, True, None, True), ('returncode', 'int | None', 'required', None, True, None, True), ('stdout', 'str', 'default', "''", True, None, True), ('stderr', 'str', 'default', "''", True, None, True), ('timed_out', 'bool', 'default', 'False', True, None, True), ('error', 'str | None', 'default', None, True, None, True), ('seconds', 'float', 'default', '0.0', True, None, True))),
+        _b70,
+        None,
+    ),
+    'cudalign.probe.smi.SmiGpu': (
+        (True, False, (('index', 'int', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('driver', 'str | None', 'default', None, True, None, True), ('pci_device_id', 'str | None', 'default', None, True, None, True), ('cc', 'tuple[int, int] | None', 'default', None, True, None, True), ('memory_mib', 'int | None', 'default', None, True, None, True), ('mig_mode', 'bool | None', 'default', None, True, None, True), ('uuid', 'str | None', 'default', None, True, None, True))),
+        _b71,
+        None,
+    ),
+    'cudalign.probe.smi.SmiResult': (
+        (True, False, (('gpus', 'tuple[SmiGpu, ...]', 'default', '()', True, None, True), ('driver', 'str | None', 'default', None, True, None, True), ('why', 'str | None', 'default', None, True, None, True))),
+        _b72,
+        None,
+    ),
+    'cudalign.probe.sysfs.KernelModule': (
+        (True, False, (('version', 'str | None', 'default', None, True, None, True), ('flavour', 'str | None', 'default', None, True, None, True), ('source', 'str | None', 'default', None, True, None, True), ('why', 'str | None', 'default', None, True, None, True))),
+        _b73,
+        None,
+    ),
+    'cudalign.probe.sysfs.SysfsGpu': (
+        (True, False, (('bus', 'str', 'required', None, True, None, True), ('name', 'str | None', 'default', None, True, None, True), ('pci_device_id', 'str | None', 'default', None, True, None, True), ('uuid', 'str | None', 'default', None, True, None, True), ('minor', 'int | None', 'default', None, True, None, True))),
+        _b74,
+        None,
+    ),
+    'cudalign.rules.Rule': (
+        (True, False, (('code', 'str', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('severity', 'Severity', 'required', None, True, None, True), ('title', 'str', 'required', None, True, None, True), ('function', 'Callable[[Context], Iterable[Hit]]', 'required', None, False, None, True))),
+        _b75,
+        None,
+    ),
+    'cudalign.rules.arch._Build': (
+        (True, False, (('what', 'str', 'required', None, True, None, True), ('cuda', 'Version | None', 'required', None, True, None, True), ('archs', 'tuple[ComputeCapability, ...]', 'required', None, True, None, True), ('ptx', 'tuple[ComputeCapability, ...]', 'required', None, True, None, True), ('min_cc', 'ComputeCapability | None', 'required', None, True, None, True), ('refs', 'tuple[FactRef, ...]', 'required', None, True, None, True), ('unknown', 'str | None', 'default', None, True, None, True))),
+        _b76,
+        "_Build(what: 'str', cuda: 'Version | None', archs: 'tuple[ComputeCapability, ...]', ptx: 'tuple[ComputeCapability, ...]', min_cc: 'ComputeCapability | None', refs: 'tuple[FactRef, ...]', unknown: 'str | None' = None)",
+    ),
+    'cudalign.rules.common.Hit': (
+        (True, False, (('message', 'str', 'required', None, True, None, True), ('fix', 'str', 'required', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('severity', 'Severity | None', 'default', None, True, None, True), ('unknown', 'str | None', 'default', None, True, None, True), ('condition', 'Condition | None', 'default', None, True, None, True))),
+        _b77,
+        None,
+    ),
+    'cudalign.rules.neighbours.WheelLabel': (
+        (True, False, (('cuda', 'str', 'required', None, True, None, True), ('cuda_major', 'int', 'required', None, True, None, True), ('torch', 'tuple[int, int]', 'required', None, True, None, True), ('cxx11abi', 'bool', 'required', None, True, None, True))),
+        _b78,
+        None,
+    ),
+    'cudalign.rules.repo.RepoContext': (
+        (True, False, (('views', 'Sequence[ServiceView]', 'required', None, True, None, True), ('facts', 'Facts', 'required', None, True, None, True), ('fleet_driver', 'Version | None', 'default', None, True, None, True), ('problems', 'Sequence[Problem]', 'default', '()', True, None, True), ('engine_codes', 'dict[str, frozenset[str]]', 'factory', None, True, None, True))),
+        _b79,
+        None,
+    ),
+    'cudalign.rules.repo.RepoHit': (
+        (True, False, (('message', 'str', 'required', None, True, None, True), ('fix', 'str', 'required', None, True, None, True), ('location', 'Location | None', 'required', None, True, None, True), ('service', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('severity', 'Severity | None', 'default', None, True, None, True))),
+        _b80,
+        None,
+    ),
+    'cudalign.rules.repo.RepoRule': (
+        (True, False, (('code', 'str', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('severity', 'Severity', 'required', None, True, None, True), ('title', 'str', 'required', None, True, None, True), ('function', 'Callable[[RepoContext], Iterable[RepoHit]]', 'required', None, False, None, True))),
+        _b81,
+        None,
+    ),
+    'cudalign.runbook.Runbook': (
+        (True, False, (('target', 'Target', 'required', None, True, None, True), ('distro', 'Distro', 'required', None, True, None, True), ('flavour', 'str', 'required', None, True, None, True), ('current', 'str | None', 'required', None, True, None, True), ('change_needed', 'bool', 'required', None, True, None, True), ('summary', 'str', 'required', None, True, None, True), ('host_label', 'str', 'required', None, True, None, True), ('gpus', 'tuple[str, ...]', 'default', '()', True, None, True), ('sections', 'tuple[Section, ...]', 'default', '()', True, None, True), ('findings', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('processes', 'tuple[GpuProcess, ...] | None', 'default', None, True, None, True), ('expected', 'dict[str, str]', 'factory', None, True, None, True), ('command', 'str | None', 'default', None, True, None, True), ('kernel', 'str | None', 'default', None, True, None, True), ('repo_packages', 'tuple[str, ...]', 'default', '()', True, None, True))),
+        _b82,
+        None,
+    ),
+    'cudalign.runbook.Section': (
+        (True, False, (('key', 'str', 'required', None, True, None, True), ('title', 'str', 'required', None, True, None, True), ('when', 'str', 'required', None, True, None, True), ('steps', 'tuple[Step, ...]', 'required', None, True, None, True))),
+        _b83,
+        None,
+    ),
+    'cudalign.runbook.Step': (
+        (True, False, (('title', 'str', 'required', None, True, None, True), ('why', 'str', 'required', None, True, None, True), ('commands', 'tuple[str, ...]', 'default', '()', True, None, True), ('destructive', 'bool', 'default', 'False', True, None, True), ('gate', 'str | None', 'default', None, True, None, True), ('expect', 'str | None', 'default', None, True, None, True), ('root', 'bool', 'default', 'False', True, None, True))),
+        _b84,
+        None,
+    ),
+    'cudalign.runbook.Target': (
+        (True, False, (('branch', 'int', 'required', None, True, None, True), ('version', 'str | None', 'default', None, True, None, True))),
+        _b85,
+        None,
+    ),
+    'cudalign.runbook.distros.Distro': (
+        (True, False, (('id', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('arch', 'str', 'default', "'x86_64'", True, None, True))),
+        _b86,
+        None,
+    ),
+    'cudalign.runbook.packages.PackageChoice': (
+        (True, False, (('driver', 'tuple[str, ...]', 'required', None, True, None, True), ('fabric_manager', 'str | None', 'required', None, True, None, True), ('stream', 'str | None', 'required', None, True, None, True), ('inferred', 'tuple[str, ...]', 'required', None, True, None, True), ('refs', 'tuple[FactRef, ...]', 'required', None, True, None, True))),
+        _b87,
+        None,
+    ),
+    'cudalign.runbook.phases.Plan': (
+        (True, False, (('host', 'Host', 'required', None, True, None, True), ('distro', 'Distro', 'required', None, True, None, True), ('target', 'Target', 'required', None, True, None, True), ('flavour', 'str', 'required', None, True, None, True), ('fabric_manager', 'bool | None', 'required', None, True, None, True), ('current', 'str | None', 'required', None, True, None, True), ('processes', 'tuple[GpuProcess, ...] | None', 'required', None, True, None, True), ('gpu_count', 'int', 'required', None, True, None, True), ('secure_boot', 'bool | None', 'required', None, True, None, True), ('packages', 'PackageChoice', 'required', None, True, None, True), ('newest', 'str | None', 'default', None, True, None, True))),
+        _b88,
+        None,
+    ),
+    'cudalign.scan.ScanResult': (
+        (True, False, (('root', 'str', 'required', None, True, None, True), ('views', 'tuple[ServiceView, ...]', 'required', None, True, None, True), ('findings', 'tuple[Finding, ...]', 'required', None, True, None, True), ('files', 'tuple[str, ...]', 'required', None, True, None, True), ('notes', 'tuple[str, ...]', 'default', '()', True, None, True), ('suppressed', 'int', 'default', '0', True, None, True), ('fleet_driver', 'str | None', 'default', None, True, None, True), ('config', 'ScanConfig', 'factory', None, True, None, True))),
+        _b89,
+        None,
+    ),
+    'cudalign.scan.analysis.ImpliedTorch': (
+        (True, False, (('declared', 'Declared', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('requirement', 'str', 'required', None, True, None, True), ('fact', 'FactRef', 'required', None, True, None, True))),
+        _b90,
+        None,
+    ),
+    'cudalign.scan.analysis.ServiceView': (
+        (True, False, (('service', 'Service', 'required', None, True, None, True), ('requirements', 'tuple[str, ...]', 'required', None, True, None, True), ('stack', 'Stack | None', 'default', None, True, None, True), ('image', 'ImageInfo | None', 'default', None, True, None, True), ('host', 'Host | None', 'default', None, True, None, True), ('findings', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('note', 'str | None', 'default', None, True, None, True), ('stale_lock', 'tuple[Declared, ...]', 'default', '()', True, None, True), ('facts', 'Facts | None', 'default', None, False, None, False), ('implied_torch', 'tuple[ImpliedTorch, ...]', 'default', '()', True, None, True), ('torch_unchecked', 'tuple[Declared, ...]', 'default', '()', True, None, True))),
+        _b91,
+        None,
+    ),
+    'cudalign.scan.config.ScanConfig': (
+        (True, False, (('severity', 'Mapping[str, Severity | None]', 'factory', None, True, None, True), ('ignore', 'frozenset[str]', 'default', 'frozenset()', True, None, True), ('exclude', 'tuple[str, ...]', 'default', '()', True, None, True), ('fleet_driver', 'str | None', 'default', None, True, None, True), ('gpus', 'tuple[str, ...]', 'default', '()', True, None, True), ('fail_on', 'str | None', 'default', None, True, None, True))),
+        _b92,
+        None,
+    ),
+    'cudalign.scan.dockerfile._Instruction': (
+        (False, False, (('line', 'int', 'required', None, True, None, True), ('keyword', 'str', 'required', None, True, None, True), ('args', 'str', 'required', None, True, None, True), ('physical', 'list[tuple[int, str]]', 'factory', None, True, None, True), ('heredoc', 'list[tuple[int, str]]', 'factory', None, True, None, True))),
+        _b93,
+        "_Instruction(line: 'int', keyword: 'str', args: 'str', physical: 'list[tuple[int, str]]' = <factory>, heredoc: 'list[tuple[int, str]]' = <factory>)",
+    ),
+    'cudalign.scan.includes.IncludeCheck': (
+        (True, False, (('problems', 'tuple[Problem, ...]', 'required', None, True, None, True), ('missing', 'frozenset[str]', 'required', None, True, None, True), ('notes', 'tuple[str, ...]', 'required', None, True, None, True))),
+        _b94,
+        None,
+    ),
+    'cudalign.scan.services.Service': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('context', 'str', 'required', None, True, None, True), ('files', 'tuple[str, ...]', 'required', None, True, None, True), ('dockerfile', 'str | None', 'default', None, True, None, True), ('requirements', 'tuple[Declared, ...]', 'default', '()', True, None, True), ('indexes', 'tuple[IndexRef, ...]', 'default', '()', True, None, True), ('no_index', 'bool', 'default', 'False', True, None, True), ('image', 'ImageRef | None', 'default', None, True, None, True), ('images', 'tuple[ImageRef, ...]', 'default', '()', True, None, True), ('env', 'tuple[EnvVar, ...]', 'default', '()', True, None, True), ('compose', 'tuple[ComposeService, ...]', 'default', '()', True, None, True), ('containers', 'tuple[K8sContainer, ...]', 'default', '()', True, None, True), ('system_packages', 'tuple[str, ...]', 'default', '()', True, None, True), ('builds', 'tuple[BuildStep, ...]', 'default', '()', True, None, True))),
+        _b95,
+        None,
+    ),
+    'cudalign.scan.walk.RepoFile': (
+        (True, False, (('path', 'str', 'required', None, True, None, True), ('kind', 'str', 'required', None, True, None, True), ('text', 'str', 'required', None, True, None, True))),
+        _b96,
+        None,
+    ),
+    'cudalign.scan.walk.Walk': (
+        (True, False, (('files', 'tuple[RepoFile, ...]', 'required', None, True, None, True), ('notes', 'tuple[str, ...]', 'required', None, True, None, True))),
+        _b97,
+        None,
+    ),
+    'cudalign.snapshot.Distribution': (
+        (True, False, (('name', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('label', 'str | None', 'required', None, True, None, True), ('installer', 'str | None', 'required', None, True, None, True), ('source', 'str | None', 'required', None, True, None, True), ('location', 'str', 'required', None, True, None, True))),
+        _b98,
+        None,
+    ),
+    'cudalign.stack.images.ImageInfo': (
+        (True, False, (('reference', 'str', 'required', None, True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('require', 'str | None', 'default', None, True, None, True), ('compat', 'bool | None', 'default', None, True, None, True), ('vllm', 'str | None', 'default', None, True, None, True), ('torch', 'str | None', 'default', None, True, None, True), ('torch_variant', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True), ('name', 'ImageName | None', 'default', None, True, None, True), ('torch_build', 'str | None', 'default', None, True, None, True), ('accelerator', 'str | None', 'default', None, True, None, True), ('require_disabled', 'bool', 'default', 'False', True, None, True), ('cudnn', 'str | None', 'default', None, True, None, True))),
+        _b99,
+        None,
+    ),
+    'cudalign.stack.images.ImageName': (
+        (True, False, (('registry', 'str', 'required', None, True, None, True), ('path', 'str', 'required', None, True, None, True), ('tag', 'str | None', 'required', None, True, None, True), ('digest', 'str | None', 'default', None, True, None, True))),
+        _b100,
+        None,
+    ),
+    'cudalign.stack.reqfile.RequirementFiles': (
+        (False, False, (('requirements', 'list[str]', 'factory', None, True, None, True), ('constraints', 'list[str]', 'factory', None, True, None, True), ('index_urls', 'list[str]', 'factory', None, True, None, True), ('notes', 'list[str]', 'factory', None, True, None, True), ('paths', 'list[Path]', 'factory', None, True, None, True))),
+        _b101,
+        None,
+    ),
+    'cudalign.stack.request.Request': (
+        (True, False, (('specs', 'Mapping[str, Requirement]', 'required', None, True, None, True), ('order', 'tuple[str, ...]', 'required', None, True, None, True), ('variants', 'Mapping[str, str]', 'factory', None, True, None, True), ('index_url', 'str | None', 'default', None, True, None, True), ('raw', 'Mapping[str, str]', 'factory', None, True, None, True), ('written', 'Mapping[str, tuple[Written, ...]]', 'factory', None, True, None, True), ('constraints', 'Mapping[str, Requirement]', 'factory', None, True, None, True), ('unjudged', 'Mapping[str, str]', 'factory', None, True, None, True), ('items', 'tuple[str, ...]', 'default', '()', True, None, True), ('constraint_items', 'tuple[str, ...]', 'default', '()', True, None, True))),
+        _b102,
+        None,
+    ),
+    'cudalign.stack.request.Written': (
+        (True, False, (('text', 'str', 'required', None, True, None, True), ('requirement', 'Requirement', 'required', None, True, None, True), ('constraint', 'bool', 'default', 'False', True, None, True), ('variant', 'str | None', 'default', None, True, None, True), ('direct', 'str | None', 'default', None, True, None, True))),
+        _b103,
+        None,
+    ),
+    'cudalign.stack.uvresolve.Closure': (
+        (True, False, (('pins', 'tuple[tuple[str, str], ...]', 'required', None, True, None, True), ('conflicts', 'tuple[str, ...]', 'default', '()', True, None, True), ('python', 'str', 'default', "''", True, None, True), ('platform', 'str', 'default', "''", True, None, True), ('torch_backend', 'str | None', 'default', None, True, None, True))),
+        _b104,
         None,
     ),
 }

@@ -9,9 +9,9 @@ Each side is a snapshot (``cudalign snapshot``), a recorded host or ``doctor --j
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidInput
 
 __all__ = ["SCHEMA", "Change", "Diff", "Side", "diff", "side_from_json"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cudalign._dataclass import dataclass
 from cudalign.errors import InvalidInput
 
 __all__ = ["SCHEMA", "Distribution", "make_snapshot", "read_distributions"]

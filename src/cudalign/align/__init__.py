@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
+from cudalign._dataclass import dataclass, field
 from cudalign.align.edits import EditedFile
 from cudalign.errors import InvalidInput
 

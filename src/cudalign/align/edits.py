@@ -8,7 +8,8 @@ comments, order, quoting and blank lines survive, and a file with no edit is wri
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+
+from cudalign._dataclass import dataclass, field
 
 __all__ = ["EditedFile", "line_ending"]
 

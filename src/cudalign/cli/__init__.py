@@ -50,11 +50,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"cudalign: error: {message}\nhint: see '{self.prog} --help'\n")
 
 
-def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(commands: Iterable[str] | None = None, *, others: bool = True) -> argparse.ArgumentParser:
     """The parser; full sub-parsers for ``commands`` (default: all), help-only ones for the others.
 
     ``main`` passes only the command it was asked for, so that a run imports that command's module
-    alone; the top-level ``--help`` still lists every command from :data:`COMMANDS`.
+    alone; the top-level ``--help`` still lists every command from :data:`COMMANDS`. With
+    ``others=False`` the other commands get no sub-parser at all (each costs about a millisecond to
+    build): ``main`` asks for that when the command is the first word, where nothing can show them.
     """
     wanted = set(COMMANDS if commands is None else commands)
     parser = _Parser(
@@ -64,6 +66,8 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     parser.add_argument("--version", action="version", version=f"cudalign {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
+        if not others and name not in wanted:
+            continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name in wanted:
             mod = importlib.import_module(f"cudalign.cli.{module}")
@@ -89,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cudalign {__version__}")
         return 0
     chosen = command_of(args_list)
-    parser = build_parser([chosen] if chosen else [])
+    # the command first: nothing before it (--help) can list the others, so they are not built
+    parser = build_parser([chosen] if chosen else [], others=not args_list or args_list[0] != chosen)
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cudalign._dataclass import dataclass
 from cudalign.emit.source import EmitSource, plan_document, source_from_json, source_from_plan
 
 if TYPE_CHECKING:

@@ -3,12 +3,12 @@ Python to install, the base images, the GPU labels the scheduler sees."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from cudalign._dataclass import dataclass
 from cudalign.emit.source import EmitSource, Pin
 from cudalign.emit.templates import SERVER
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from cudalign._dataclass import dataclass
 from cudalign.errors import InvalidHost, InvalidInput
 
 if TYPE_CHECKING:

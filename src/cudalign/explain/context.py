@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
+from cudalign._dataclass import dataclass, field
 from cudalign.model import ComputeCapability, FactRef, Host, Severity
 
 if TYPE_CHECKING:

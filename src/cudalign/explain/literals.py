@@ -14,8 +14,9 @@ space): a word found in the joined text lies wholly in one of the two lines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+
+from cudalign._dataclass import dataclass
 
 __all__ = ["LiteralFilter", "literal_filter"]
 

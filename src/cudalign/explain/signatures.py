@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
+from cudalign._dataclass import dataclass, field
 from cudalign.explain.literals import LiteralFilter, literal_filter
 
 if TYPE_CHECKING:

@@ -11,11 +11,11 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidFact, UnknownGpu
 from cudalign.facts.schema import COMMON, KINDS, parse_value
 from cudalign.model import ComputeCapability, FactRef

@@ -14,10 +14,10 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import NetworkError
 
 if TYPE_CHECKING:

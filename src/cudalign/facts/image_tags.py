@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
+
+from cudalign._dataclass import dataclass
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts

@@ -17,9 +17,9 @@ input error naming the variable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cudalign._dataclass import dataclass
 from cudalign.errors import InvalidInput
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import NetworkError
 
 if TYPE_CHECKING:

@@ -6,12 +6,12 @@ import datetime as dt
 import re
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from packaging.version import InvalidVersion, Version
 
+from cudalign._dataclass import dataclass
 from cudalign.model import ComputeCapability, FactRef, Gpu, Host
 
 if TYPE_CHECKING:

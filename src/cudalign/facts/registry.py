@@ -25,10 +25,10 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import CudalignError, NetworkError
 
 if TYPE_CHECKING:

@@ -46,10 +46,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidFact
 
 __all__ = [

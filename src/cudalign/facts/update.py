@@ -16,10 +16,10 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidInput, NetworkError
 from cudalign.facts.derive import platform_key
 from cudalign.facts.pypi import DistFile, MetadataRead, ProjectPage, PyPIClient, Validators

@@ -10,8 +10,8 @@ affinity to schedule with.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from cudalign._dataclass import dataclass, field
 from cudalign.model import Host
 
 __all__ = ["NO_GPU", "NO_LABELS", "UNREACHABLE", "Node"]

@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
+from cudalign._dataclass import dataclass
 from cudalign.fleet import Node
 from cudalign.model import (
     DriverInfo,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cudalign._dataclass import dataclass
 from cudalign.errors import InvalidInput, UnknownGpu
 from cudalign.model import DriverInfo, FactRef, Finding, Gpu, Host, OsInfo, Severity, Verdict
 

@@ -8,8 +8,9 @@ Its ``nvmlInit`` error tells "no driver" apart from "driver/library version mism
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import Any
+
+from cudalign._dataclass import dataclass
 
 __all__ = ["NvmlGpu", "NvmlResult", "cuda_from_int", "pci_device_id", "read_nvml"]
 

@@ -9,8 +9,9 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from cudalign._dataclass import dataclass
 
 __all__ = ["MAX_STDERR", "MAX_STDOUT", "Result", "Runner", "run"]
 

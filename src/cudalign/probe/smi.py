@@ -7,8 +7,8 @@ The CSV query interface has kept its field names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from cudalign._dataclass import dataclass
 from cudalign.probe.run import Runner
 
 __all__ = ["QUERY_FIELDS", "SmiGpu", "SmiResult", "parse_query_csv", "query_argv", "read_smi"]

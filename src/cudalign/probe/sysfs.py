@@ -8,8 +8,9 @@ the driver version, the kernel-module flavour and the list of GPUs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from cudalign._dataclass import dataclass
 
 __all__ = [
     "KernelModule",

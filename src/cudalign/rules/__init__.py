@@ -8,8 +8,8 @@ by ``scan``) check a repository's services through a :class:`~cudalign.rules.rep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from functools import cached_property
-from typing import TYPE_CHECKING
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
@@ -206,14 +206,16 @@ from cudalign.rules import (  # noqa: E402
     driver,
     images,
     packages,
-    repo_builds,
-    repo_drift,
-    repo_images,
-    repo_pins,
     requirements,
     runtime,
 )
-from cudalign.rules.repo import RepoContext, RepoHit, RepoRule, unparseable_file  # noqa: E402
+
+if TYPE_CHECKING:
+    from cudalign.rules.repo import RepoContext, RepoHit, RepoRule
+
+    AnyRule = Rule | RepoRule
+    REPO_RULES: tuple[RepoRule, ...]
+    RULES: tuple[AnyRule, ...]
 
 ENGINE_RULES: tuple[Rule, ...] = (
     Rule(
@@ -360,99 +362,135 @@ ENGINE_RULES: tuple[Rule, ...] = (
     ),
 )
 
-REPO_RULES: tuple[RepoRule, ...] = (
-    RepoRule(
-        "CA601",
-        "torch-drift",
-        Severity.WARNING,
-        "Services run different torch versions",
-        repo_drift.torch_drift,
-    ),
-    RepoRule(
-        "CA602",
-        "cuda-drift",
-        Severity.WARNING,
-        "Services load different CUDA runtimes",
-        repo_drift.cuda_drift,
-    ),
-    RepoRule(
-        "CA603",
-        "base-image-cuda-mismatch",
-        Severity.WARNING,
-        "The base image's CUDA differs from the torch wheel's CUDA",
-        repo_images.base_image_cuda_mismatch,
-    ),
-    RepoRule(
-        "CA604",
-        "unpinned-cuda-package",
-        Severity.WARNING,
-        "A CUDA-sensitive package is not pinned",
-        repo_pins.unpinned_cuda_package,
-    ),
-    RepoRule(
-        "CA605",
-        "variant-without-index",
-        Severity.ERROR,
-        "A +cuXYZ pin with no index that serves it",
-        repo_pins.variant_without_index,
-    ),
-    RepoRule(
-        "CA606",
-        "duplicate-pin",
-        Severity.WARNING,
-        "One service pins a package differently in two files",
-        repo_pins.duplicate_pin,
-    ),
-    RepoRule(
-        "CA607",
-        "gpu-service-without-reservation",
-        Severity.WARNING,
-        "A compose service with a GPU stack reserves no GPU",
-        repo_images.gpu_service_without_reservation,
-    ),
-    RepoRule(
-        "CA608",
-        "image-needs-newer-driver-than-fleet",
-        Severity.ERROR,
-        "An image needs a newer driver than the fleet has",
-        repo_images.image_needs_newer_driver_than_fleet,
-    ),
-    RepoRule("CA609", "unparseable-file", Severity.WARNING, "A file does not parse", unparseable_file),
-    RepoRule(
-        "CA610",
-        "extension-build-cuda-mismatch",
-        Severity.ERROR,
-        "A CUDA extension is compiled with another CUDA major than its torch",
-        repo_builds.extension_build_cuda_mismatch,
-    ),
-    RepoRule(
-        "CA611",
-        "cuda-suffix-mismatch",
-        Severity.ERROR,
-        "A package named for another CUDA major than the service's",
-        repo_builds.suffix_mismatch,
-    ),
-    RepoRule(
-        "CA612",
-        "torch-from-dependency",
-        Severity.WARNING,
-        "A package pulls in a torch the service does not pin",
-        repo_builds.torch_from_dependency,
-    ),
-)
 
-AnyRule = Rule | RepoRule
+def _repo_rules() -> tuple[RepoRule, ...]:
+    """The repo rules (``scan``'s): loaded on first use, so that the engine's commands do without them."""
+    from cudalign.rules import repo_builds, repo_drift, repo_images, repo_pins
+    from cudalign.rules.repo import RepoRule, unparseable_file
 
-RULES: tuple[AnyRule, ...] = (*ENGINE_RULES, *REPO_RULES)
-"""Every rule, engine and repo, in code order."""
+    return (
+        RepoRule(
+            "CA601",
+            "torch-drift",
+            Severity.WARNING,
+            "Services run different torch versions",
+            repo_drift.torch_drift,
+        ),
+        RepoRule(
+            "CA602",
+            "cuda-drift",
+            Severity.WARNING,
+            "Services load different CUDA runtimes",
+            repo_drift.cuda_drift,
+        ),
+        RepoRule(
+            "CA603",
+            "base-image-cuda-mismatch",
+            Severity.WARNING,
+            "The base image's CUDA differs from the torch wheel's CUDA",
+            repo_images.base_image_cuda_mismatch,
+        ),
+        RepoRule(
+            "CA604",
+            "unpinned-cuda-package",
+            Severity.WARNING,
+            "A CUDA-sensitive package is not pinned",
+            repo_pins.unpinned_cuda_package,
+        ),
+        RepoRule(
+            "CA605",
+            "variant-without-index",
+            Severity.ERROR,
+            "A +cuXYZ pin with no index that serves it",
+            repo_pins.variant_without_index,
+        ),
+        RepoRule(
+            "CA606",
+            "duplicate-pin",
+            Severity.WARNING,
+            "One service pins a package differently in two files",
+            repo_pins.duplicate_pin,
+        ),
+        RepoRule(
+            "CA607",
+            "gpu-service-without-reservation",
+            Severity.WARNING,
+            "A compose service with a GPU stack reserves no GPU",
+            repo_images.gpu_service_without_reservation,
+        ),
+        RepoRule(
+            "CA608",
+            "image-needs-newer-driver-than-fleet",
+            Severity.ERROR,
+            "An image needs a newer driver than the fleet has",
+            repo_images.image_needs_newer_driver_than_fleet,
+        ),
+        RepoRule("CA609", "unparseable-file", Severity.WARNING, "A file does not parse", unparseable_file),
+        RepoRule(
+            "CA610",
+            "extension-build-cuda-mismatch",
+            Severity.ERROR,
+            "A CUDA extension is compiled with another CUDA major than its torch",
+            repo_builds.extension_build_cuda_mismatch,
+        ),
+        RepoRule(
+            "CA611",
+            "cuda-suffix-mismatch",
+            Severity.ERROR,
+            "A package named for another CUDA major than the service's",
+            repo_builds.suffix_mismatch,
+        ),
+        RepoRule(
+            "CA612",
+            "torch-from-dependency",
+            Severity.WARNING,
+            "A package pulls in a torch the service does not pin",
+            repo_builds.torch_from_dependency,
+        ),
+    )
 
-_BY_KEY: dict[str, AnyRule] = {**{r.code: r for r in RULES}, **{r.name: r for r in RULES}}
+
+_LAZY = ("REPO_RULES", "RULES", "AnyRule", "RepoContext", "RepoHit", "RepoRule", "unparseable_file")
+"""Names this module gives on first use (:pep:`562`): the repo rules and what they are made of.
+
+``RULES`` is every rule, engine and repo, in code order; ``REPO_RULES`` the repo rules alone."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cudalign.rules import repo
+
+    repo_rules = _repo_rules_once()
+    made = {
+        "REPO_RULES": repo_rules,
+        "RULES": (*ENGINE_RULES, *repo_rules),
+        "AnyRule": Rule | repo.RepoRule,
+        "RepoContext": repo.RepoContext,
+        "RepoHit": repo.RepoHit,
+        "RepoRule": repo.RepoRule,
+        "unparseable_file": repo.unparseable_file,
+    }
+    globals().update(made)
+    return made[name]
+
+
+@cache
+def _repo_rules_once() -> tuple[RepoRule, ...]:
+    return _repo_rules()
+
+
+@cache
+def _by_key() -> dict[str, AnyRule]:
+    every: tuple[AnyRule, ...] = (*ENGINE_RULES, *_repo_rules_once())
+    return {**{r.code: r for r in every}, **{r.name: r for r in every}}
 
 
 def rule(code_or_name: str) -> AnyRule:
     """A rule by code (``CA101``) or name (``driver-too-old``); ``KeyError`` if there is none."""
     key = code_or_name.strip()
-    return _BY_KEY[key] if key in _BY_KEY else _BY_KEY[key.upper()]
+    by_key = _by_key()
+    return by_key[key] if key in by_key else by_key[key.upper()]
 
 
 def engine_rule(code_or_name: str) -> Rule:
@@ -475,7 +513,7 @@ def check(host: Host, stack: Stack, facts: Facts, *, features: Sequence[str] = (
 def check_repo(ctx: RepoContext) -> list[Finding]:
     """Run every repo rule, in catalogue order."""
     out: list[Finding] = []
-    for r in REPO_RULES:
+    for r in _repo_rules_once():
         out.extend(r.run(ctx))
     return out
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from cudalign._dataclass import dataclass
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, FactRef, Gpu, Severity
 from cudalign.rules.common import Hit, jit_only, label, runs

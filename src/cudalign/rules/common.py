@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
+from cudalign._dataclass import dataclass
 from cudalign.model import Component, ComputeCapability, Condition, FactRef, Host, Severity
 
 if TYPE_CHECKING:

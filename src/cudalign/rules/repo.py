@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from cudalign._dataclass import dataclass, field
 from cudalign.model import FactRef, Finding, Location, Severity
 
 if TYPE_CHECKING:

@@ -10,9 +10,9 @@ explicit confirmation. Pure: GPU processes seen at generation time are passed in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidInput
 from cudalign.model import FactRef, Finding, GpuProcess, Report
 

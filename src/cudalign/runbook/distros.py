@@ -9,8 +9,7 @@ and the distribution's own archive for headers and DKMS. Which driver packages a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from cudalign._dataclass import dataclass
 from cudalign.errors import InvalidInput
 from cudalign.model import OsInfo
 

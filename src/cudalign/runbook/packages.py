@@ -7,9 +7,9 @@ Package names come from ``[[driver_package]]`` facts (NVIDIA's driver installati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cudalign._dataclass import dataclass
 from cudalign.errors import InvalidInput
 from cudalign.facts.query import driver_text
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cudalign._dataclass import dataclass
 from cudalign.runbook import GpuProcess, Step, Target
 from cudalign.runbook.distros import GUIDE, Distro
 from cudalign.runbook.packages import PackageChoice

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from cudalign._dataclass import dataclass, field
 from cudalign.model import Finding, Location, Severity
 from cudalign.scan.model import Problem
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
+from cudalign._dataclass import dataclass
 from cudalign.scan.model import Include, Problem, SourceFile
 
 __all__ = ["IncludeCheck", "include_problems", "include_target"]

@@ -12,8 +12,9 @@ import fnmatch
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from cudalign._dataclass import dataclass
 
 __all__ = ["MAX_BYTES", "SKIP_DIRS", "RepoFile", "Walk", "classify", "read_text", "walk"]
 

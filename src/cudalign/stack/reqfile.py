@@ -11,9 +11,9 @@ requirement is an :class:`~cudalign.errors.InvalidInput` naming the file and lin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from cudalign._dataclass import dataclass, field
 from cudalign.errors import InvalidInput
 
 __all__ = ["RequirementFiles", "read_requirement_files"]

@@ -18,13 +18,13 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from cudalign._dataclass import dataclass
 from cudalign.errors import InvalidInput, NetworkError
 from cudalign.model import Host, Stack
 
