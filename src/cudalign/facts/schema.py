@@ -210,6 +210,12 @@ KINDS: dict[str, dict[str, Field]] = {
         "compat_libs": _req("bool", "whether its images ship forward-compat libraries"),
         "based_on": _opt("str"),
     },
+    "image_tags": {
+        "repository": _req("str", "nvidia/cuda"),
+        "versions": _req("specifier", "the CUDA versions the vendor's tag lists cover"),
+        "version_parts": _opt("int", "how many parts every listed tag's version has (3: X.Y.Z)"),
+        "tags": _req("table[str]", "CUDA version -> 'os: flavour flavour; os: …' of every listed tag"),
+    },
     "image_require": {
         "repository": _req("str"),
         "cuda": _req("specifier", "the image CUDA versions this NVIDIA_REQUIRE_CUDA applies to"),
