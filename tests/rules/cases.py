@@ -279,6 +279,14 @@ CASES: dict[str, RuleCases] = {
                 "550.144.03",
                 image=IMAGE,
             ),
+            EngineCase(
+                "the same with NVIDIA_DISABLE_REQUIRE: it starts, its CUDA calls fail",
+                ("torch==2.9.0",),
+                ("RTX 4090",),
+                "550.144.03",
+                image=IMAGE,
+                host={"container": ContainerInfo(kind="docker", nvidia_disable_require=True)},
+            ),
         ),
         (
             EngineCase("the same on R570", ("torch==2.9.0",), ("RTX 4090",), "570.133.07", image=IMAGE),
