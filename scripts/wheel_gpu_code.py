@@ -135,18 +135,19 @@ def derive(
 
 
 def _cc(name: str) -> str:
-    """``sm_90a`` -> ``9.0``; ``compute_120`` -> ``12.0``."""
-    digits = re.sub(r"\D", "", name.split("_", 1)[1])
-    return f"{digits[:-1]}.{digits[-1]}"
+    """``sm_90a`` -> ``9.0a``; ``compute_100f`` -> ``10.0f``; ``compute_120`` -> ``12.0``."""
+    tail = name.split("_", 1)[1]
+    digits, variant = tail.rstrip("af"), tail[len(tail.rstrip("af")) :]
+    return f"{digits[:-1]}.{digits[-1]}{variant}"
 
 
 def facts_toml(record: dict[str, Any], checked: str) -> str:
     """``[[package_build]]`` facts with the machine code and PTX of each run of releases that agree.
 
     Releases of one platform are grouped while their SASS, PTX and PTX ISA stay the same; a group's
-    range ends at the next release read that differs. Arch-specific code (``sm_90a``) is listed under its
-    capability (it runs there only); arch-specific PTX (``compute_90a``) is left out of ``ptx``, since the
-    driver cannot JIT it to any other GPU. ``cuda`` is the toolkit whose PTX ISA the PTX carries.
+    range ends at the next release read that differs. Architecture-specific code keeps its suffix (``sm_90a``
+    -> ``9.0a``: it runs on 9.0 only; ``compute_90a`` PTX JIT-compiles for 9.0 only), family-specific code too
+    (``sm_100f`` -> ``10.0f``: 10.0 and 10.3). ``cuda`` is the toolkit whose PTX ISA the PTX carries.
     """
     from cudalign.facts import load
 
@@ -175,7 +176,7 @@ def facts_toml(record: dict[str, Any], checked: str) -> str:
                 upper = f",<{major}.{minor + 1}"
             versions = f">={first['version']}{upper}"
             archs = list(dict.fromkeys(_cc(n) for n in first["sass"]))
-            ptx = [_cc(n) for n in first["ptx"] if not n.endswith("a")]
+            ptx = list(dict.fromkeys(_cc(n) for n in first["ptx"]))
             isas = sorted(set(first["ptx_isa"].values()))
             cuda = isa_cuda.get(isas[-1]) if isas else None
             specific = [n for n in first["sass"] + first["ptx"] if re.search(r"\d[af]$", n)]
@@ -187,11 +188,15 @@ def facts_toml(record: dict[str, Any], checked: str) -> str:
                 + (f" (PTX ISA {', '.join(isas)} = CUDA {cuda})" if cuda else "")
                 + "."
             )
-            if specific:
+            arch_specific = [n for n in specific if n.endswith("a")]
+            family = [n for n in specific if n.endswith("f")]
+            if arch_specific:
                 note += (
-                    f" {', '.join(specific)} are arch-specific: such code runs only on that exact "
-                    "capability, and such PTX cannot be JIT-compiled for any other GPU (left out of ptx)."
+                    f" {', '.join(arch_specific)} architecture-specific: runs on that exact capability only "
+                    "(such PTX is JIT-compiled for no other GPU)."
                 )
+            if family:
+                note += f" {', '.join(family)} family-specific: runs on the later members of its family."
             note += " Releases between those read are assumed alike (I)."
             lines = [
                 "[[package_build]]",

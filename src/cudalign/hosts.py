@@ -34,7 +34,7 @@ def gpu_from_text(facts: Facts, text: str, index: int) -> Gpu:
         fact = facts.gpu(text)
     except UnknownGpu as unknown:
         try:
-            cc = ComputeCapability.parse(text)
+            cc = ComputeCapability.parse(text).device  # a GPU, not a build target (sm_90a names 9.0)
         except InvalidInput:
             raise UnknownGpu(f"unknown GPU {text!r}", hint=unknown.hint or GPU_HINT) from None
         return Gpu(index=index, name=cc.sm, cc=cc)

@@ -35,7 +35,7 @@ def test_facts_are_what_the_recorded_wheels_give(judge: Judge) -> None:
         assert fid is not None
         fact = judge.facts.get(fid.group(1))
         for key in ("archs", "ptx"):
-            want = re.findall(r'"([\d.]+)"', re.search(rf"^{key} = \[(.*)\]$", block, re.M).group(1))  # type: ignore[union-attr]
+            want = re.findall(r'"([\d.]+[af]?)"', re.search(rf"^{key} = \[(.*)\]$", block, re.M).group(1))  # type: ignore[union-attr]
             assert [str(c) for c in fact.get(key, ())] == want, (fact.id, key)
         versions = re.search(r'^versions = "(.+)"$', block, re.M)
         assert versions is not None and fact["versions"] == SpecifierSet(versions.group(1)), fact.id
@@ -82,3 +82,37 @@ def test_ca103_catches_cuda_12_8_ptx_on_a_12_6_driver_and_not_on_the_12_8_driver
     assert judge("CA103", ["onnxruntime-gpu==1.24.1"], judge.host("RTX 5090", driver="570.124.06")) == []
     # an H100 has sm_90a machine code: no JIT, so no such need
     assert judge("CA103", ["onnxruntime-gpu==1.24.1"], judge.host("H100 SXM", driver="560.35.03")) == []
+
+
+def test_ca201_catches_blackwell_ultra_on_arch_specific_sm_100a_and_not_b200(judge: Judge) -> None:
+    # 1.27/1.28 ship sm_100a and sm_120a (exactly 10.0 and 12.0) and compute_120 PTX (JIT to 12.x and newer):
+    # nothing runs on a B300 (10.3); a B200 and an RTX 5090 run machine code; a GB10 (12.1) only the PTX
+    for version in ("1.27.0", "1.28.0"):
+        found = judge("CA201", [f"onnxruntime-gpu=={version}"], judge.host("B300", driver="580.65.06"))
+        assert [f.severity for f in found] == [Severity.ERROR], version
+        assert "sm_103" in found[0].message and "sm_100a: architecture-specific" in found[0].message, version
+        for ok in ("B200", "RTX 5090"):
+            assert judge("CA201", [f"onnxruntime-gpu=={version}"], judge.host(ok, driver="580.65.06")) == []
+        spark = judge("CA201", [f"onnxruntime-gpu=={version}"], judge.host("GB10", driver="580.95.05"))
+        assert [f.severity for f in spark] == [Severity.WARNING] and "compute_120" in spark[0].message
+
+
+def test_ca201_catches_gb10_and_b300_on_1_29_which_has_only_sm_120a_and_no_ptx(judge: Judge) -> None:
+    for gpu in ("GB10", "B300", "B200"):
+        found = judge("CA201", ["onnxruntime-gpu==1.29.0"], judge.host(gpu, driver="580.95.05"))
+        assert [f.severity for f in found] == [Severity.ERROR], gpu
+    assert judge("CA201", ["onnxruntime-gpu==1.29.0"], judge.host("RTX 5090", driver="580.95.05")) == []
+
+
+def test_ca201_catches_not_hopper_on_its_sm_90a_only_machine_code(judge: Judge) -> None:
+    # 1.23.0 has sm_90a machine code and compute_90a PTX only: every 9.0 GPU runs it, nothing newer
+    for gpu in ("H100 SXM", "H20", "H200"):
+        for version in ("1.23.0", "1.24.1", "1.29.0"):
+            assert (
+                judge("CA201", [f"onnxruntime-gpu=={version}"], judge.host(gpu, driver="580.65.06")) == []
+            ), (
+                gpu,
+                version,
+            )
+    found = judge("CA201", ["onnxruntime-gpu==1.23.0"], judge.host("B200", driver="580.65.06"))
+    assert found and found[0].severity is Severity.ERROR and "PTX compute_90a" in found[0].message

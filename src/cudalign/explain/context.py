@@ -157,8 +157,9 @@ def _digits_cc(text: str | None) -> str | None:
 def _runs(
     cc: ComputeCapability, archs: Iterable[ComputeCapability], ptx: Iterable[ComputeCapability]
 ) -> bool:
-    """Machine code for X.y runs on X.z (z >= y, never across majors); PTX for an older one JITs forward."""
-    return any(a.major == cc.major and a.minor <= cc.minor for a in archs) or any(p <= cc for p in ptx)
+    """Machine code for X.y runs on X.z (z >= y, never across majors; ``sm_XYa`` on X.Y only); PTX for an
+    older one JITs forward (``compute_XYa`` to X.Y only, ``compute_XYf`` within its family)."""
+    return any(a.sass_runs_on(cc) for a in archs) or any(p.ptx_runs_on(cc) for p in ptx)
 
 
 def torch_index_for(view: _View, cc: str | None, d: _Detail, *, within_driver: bool = True) -> str | None:

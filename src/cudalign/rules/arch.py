@@ -10,7 +10,7 @@ from packaging.version import Version
 from cudalign._dataclass import dataclass
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, FactRef, Gpu, Severity
-from cudalign.rules.common import Hit, jit_only, label, runs
+from cudalign.rules.common import Hit, jit_only, label, runs, topic_refs
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -203,7 +203,7 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
         if not b.archs and not b.ptx:
             continue
         if jit_only(cc, b.archs, b.ptx):
-            jit = ", ".join(f"compute_{p.major}{p.minor}" for p in b.ptx if p <= cc)
+            jit = ", ".join(p.sm.replace("sm_", "compute_") for p in b.ptx if p.ptx_runs_on(cc))
             yield Hit(
                 f"{b.what} has no machine code for {gpu.name} ({cc.sm}), only PTX ({jit}) that the driver "
                 "JIT-compiles: it runs, but the first launch compiles every kernel (a slow start, cached "
@@ -217,16 +217,22 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
         if runs(cc, b.archs, b.ptx) or _older(ctx, cc, b)[0]:
             continue
         have = ", ".join(a.sm for a in b.archs) + (
-            "" if not b.ptx else " + PTX " + ", ".join(p.sm for p in b.ptx)
+            "" if not b.ptx else " + PTX " + ", ".join(p.sm.replace("sm_", "compute_") for p in b.ptx)
         )
         first = query.targetable(ctx.facts, cc, b.cuda) if b.cuda is not None else query.Answer(None)
         why = f" (CUDA {b.cuda} predates {cc.sm})" if first.value is False else ""
+        exact = [a.sm for a in (*b.archs, *b.ptx) if a.variant == "a" and a.major == cc.major]
+        if exact:  # sm_100a next to a 10.3 GPU reads as a match; say why it is none
+            why += (
+                f" ({', '.join(dict.fromkeys(exact))}: architecture-specific, runs on that capability only)"
+            )
+        rule = topic_refs(ctx.facts, "cuda.rule.binary-compatibility") if exact else ()
         yield Hit(
             f"{b.what} has no code for {gpu.name} ({cc.sm}); it has {have}{why}: no kernel image is "
             "available.",
             f"Install a newer build of {b.what.split()[0]} that includes {cc.sm} (e.g. a newer CUDA "
             "variant).",
-            b.refs + tuple(f.ref for f in first.facts) + ((fact.ref,) if fact is not None else ()),
+            b.refs + tuple(f.ref for f in first.facts) + ((fact.ref,) if fact is not None else ()) + rule,
         )
 
 
