@@ -209,6 +209,9 @@ KINDS: dict[str, dict[str, Field]] = {
         "tag_pattern": _req("regex", "named groups: cuda, flavour, os, torch, vllm, suffix …"),
         "compat_libs": _req("bool", "whether its images ship forward-compat libraries"),
         "based_on": _opt("str"),
+        "require_cuda": _opt(
+            "bool", "false: its images set no NVIDIA_REQUIRE_CUDA, so the container starts on any driver"
+        ),
     },
     "image_tags": {
         "repository": _req("str", "nvidia/cuda"),
@@ -228,6 +231,10 @@ KINDS: dict[str, dict[str, Field]] = {
         "torch": _opt("str", "the torch build inside, as the vendor states it"),
         "compat_libs": _opt("bool", "whether it ships forward-compatibility libraries"),
         "based_on": _opt("str", "the image whose NVIDIA_REQUIRE_CUDA it carries"),
+        "require_cuda": _opt(
+            "bool", "false: it sets no NVIDIA_REQUIRE_CUDA that the container toolkit enforces"
+        ),
+        "repositories": _opt("list[str]", "other repositories whose tags of this release share these facts"),
     },
     "image_vendor": {
         "repository": _req("str", "a repository path, or a prefix ending in '/' (rocm/)"),

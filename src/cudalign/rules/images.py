@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from packaging.version import InvalidVersion, Version
 
 from cudalign.facts import query
-from cudalign.model import FactRef, Severity
+from cudalign.model import Condition, FactRef, Severity
 from cudalign.rules.common import Hit, topic_refs
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
         return  # nothing is checked, and what the image needs is not known: the driver rules judge
     if "image_tag" in ctx.stack.unknown:
         return  # the registry has no such image: the unknown-release rule says so
+    if ctx.stack.image_require == "":
+        return  # the image sets no requirement: it starts on any driver; the driver rules judge its CUDA
     if not ctx.stack.image_require:
         reason = (
             ctx.stack.unknown.get("image_require") or ctx.stack.unknown.get("image") or "image_require fact"
@@ -106,13 +108,26 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
         ),
         ctx.stack.image_require.split()[0],
     )
-    if holds is None:
+    partial = ctx.stack.unknown.get("image_require_brands")
+    if holds is None and not ctx.gpus:
+        yield _brand_condition(ctx, cuda_clause)
+    elif holds is None:
         yield Hit(
             f"Whether {ctx.stack.image} starts on driver {ctx.driver_text} depends on the GPU brand, which "
             "is not known.",
             "Describe the GPUs with --gpu NAME so their brand is known.",
             _image_refs(ctx),
             unknown="GPU brand (gpu fact segment)",
+        )
+    elif holds is False and partial and not disabled:
+        yield Hit(
+            f"{ctx.stack.image} requires {cuda_clause}, which driver {ctx.driver_text} (CUDA "
+            f"{ctx.host_cuda.value or '?'}) does not meet; whether a brand/driver clause of its "
+            "NVIDIA_REQUIRE_CUDA admits this driver branch is not known.",
+            "Check the image with 'docker inspect' (Env NVIDIA_REQUIRE_CUDA), read it with --registry, or "
+            "upgrade the driver to one that supports the image's CUDA.",
+            (*_image_refs(ctx), *topic_refs(ctx.facts, "image.require-unknown-versions")),
+            unknown=partial,
         )
     elif holds is False and disabled:
         yield _starts_but_fails(ctx, cuda_clause)
@@ -139,6 +154,34 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
                 *topic_refs(ctx.facts, "cuda.rule.require-cuda"),
             ),
         )
+
+
+def _brand_condition(ctx: Context, clause: str) -> Hit:
+    """No GPU given, and the driver starts the image only through a brand clause: the brands it admits on
+    this driver branch become the condition."""
+    assert ctx.driver is not None and ctx.stack.image_require
+    cuda = ctx.host_cuda.value
+    admitted = sorted(
+        {
+            v.lower()
+            for c in query.parse_require(ctx.stack.image_require)
+            for k, op, v in c.conditions
+            if k == "brand"
+            and op in ("=", "==")
+            and query.require_satisfied(c, cuda=cuda, driver=ctx.driver, brands=frozenset({v.lower()}))
+        }
+    )
+    names = ", ".join(admitted) or "none"
+    return Hit(
+        f"No GPU was given: {ctx.stack.image} requires {clause}, which driver {ctx.driver_text} (CUDA "
+        f"{ctx.host_cuda.value or '?'}) does not meet, so the container starts only on a GPU whose brand "
+        f"its NVIDIA_REQUIRE_CUDA admits on R{ctx.driver.major}: {names}.",
+        "Check the GPUs' brand (nvidia-smi -q | grep 'Product Brand'), or give --gpu NAME to judge them; "
+        "a GeForce card needs a driver that supports the image's CUDA.",
+        _image_refs(ctx),
+        severity=Severity.INFO,  # the condition makes the verdict caveats; the image is not at fault
+        condition=Condition(subject="gpu", text=f"a GPU of brand {names} (its NVIDIA_REQUIRE_CUDA)"),
+    )
 
 
 def _starts_but_fails(ctx: Context, clause: str) -> Hit:
@@ -228,7 +271,7 @@ def forward_compat_unsupported(ctx: Context) -> Iterator[Hit]:
     starts = ""
     if ctx.stack.image and ctx.stack.image_require:
         holds, by_brand = require_outcome(ctx)
-        if holds is False:
+        if holds is False and "image_require_brands" not in ctx.stack.unknown:
             return  # the container does not start at all: image-requires-newer-driver
         if by_brand:
             branch = f"R{ctx.driver.major}" if ctx.driver else "this driver"

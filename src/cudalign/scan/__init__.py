@@ -312,7 +312,10 @@ def scan(
         facts,
         fleet_driver=fleet,
         problems=problems,
-        engine_codes={v.service.name: frozenset(f.code for f in v.findings if not f.unknown) for v in views},
+        engine_codes={
+            v.service.name: frozenset(f.code for f in v.findings if not f.unknown and f.condition is None)
+            for v in views
+        },
     )
     owner = {file: v.service.name for v in reversed(views) for file in v.service.files}
     findings = [

@@ -94,6 +94,7 @@ class ImageInfo:
     reference: str
     cuda: str | None = None
     require: str | None = None
+    """Its NVIDIA_REQUIRE_CUDA; ``""`` when the image sets none (the container starts on any driver)."""
     compat: bool | None = None
     vllm: str | None = None
     torch: str | None = None
@@ -201,8 +202,32 @@ def image_vendor(facts: Facts, name: ImageName) -> Fact | None:
 
 def _release(facts: Facts, repository: str, tag: str) -> Fact | None:
     for f in facts.of_kind("image_release"):
-        if str(f["repository"]).lower() == repository and f["tag_pattern"].fullmatch(tag):
+        repos = {str(f["repository"]).lower(), *(str(r).lower() for r in f.get("repositories") or ())}
+        if repository in repos and f["tag_pattern"].fullmatch(tag):
             return f
+    return None
+
+
+def _require(
+    facts: Facts, base: str, cuda: str, refs: list[FactRef], unknown: dict[str, str], *fallbacks: str
+) -> str | None:
+    """The NVIDIA_REQUIRE_CUDA an image based on ``base`` at CUDA ``cuda`` carries. Where no fact lists the
+    brand/driver clauses of an nvidia/cuda version, its leading ``cuda>=X.Y`` clause (every nvidia/cuda
+    image has one: topic image.require-unknown-versions) is all that is known: a driver that meets it
+    starts the container; one that does not may still be admitted by a clause nobody recorded."""
+    for repo in (base, *fallbacks):
+        ans = query.image_require(facts, repo, cuda)
+        if ans.value is not None:
+            refs.extend(ans.refs)
+            return ans.value
+    if base == "nvidia/cuda":
+        v = Version(cuda)
+        refs.extend(r.ref for r in facts.of_kind("topic") if r.id == "image.require-unknown-versions")
+        unknown["image_require_brands"] = (
+            f"no image_require fact lists the brand/driver clauses of nvidia/cuda {v.major}.{v.minor}"
+        )
+        return f"cuda>={v.major}.{v.minor}"
+    unknown["image_require"] = f"no image_require fact for {base} CUDA {cuda}"
     return None
 
 
@@ -212,12 +237,10 @@ def _from_release(facts: Facts, reference: str, name: ImageName, release: Fact) 
     cuda = str(release["cuda"]) if "cuda" in release.values else None
     unknown: dict[str, str] = {}
     require = None
-    if cuda:
-        ans = query.image_require(facts, str(release.get("based_on") or "nvidia/cuda"), cuda)
-        require = ans.value
-        refs.extend(ans.refs)
-        if require is None:
-            unknown["image_require"] = f"no image_require fact for CUDA {cuda}"
+    if cuda and release.get("require_cuda") is False:
+        require = ""  # the image enforces no requirement: the container starts, its CUDA calls decide
+    elif cuda:
+        require = _require(facts, str(release.get("based_on") or "nvidia/cuda"), cuda, refs, unknown)
     else:
         unknown["image_cuda"] = f"the CUDA of {name.reference} is not in {release.id}"
     return ImageInfo(
@@ -250,15 +273,12 @@ def _from_family(facts: Facts, reference: str, name: ImageName, match: query.Ima
         if cuda is None:
             unknown["image_cuda"] = f"no vllm_series fact gives the CUDA of {match.repository}:{match.tag}"
     require = None
-    if cuda:
+    if cuda and match.family.get("require_cuda") is False:
+        require = ""  # the image sets no NVIDIA_REQUIRE_CUDA: the container starts, its CUDA calls decide
+    elif cuda:
         base = str(match.family.get("based_on") or match.repository).split(":", 1)[0]
-        ans = query.image_require(facts, base, cuda)
-        if ans.value is None and base != match.repository:
-            ans = query.image_require(facts, match.repository, cuda)
-        require = ans.value
-        refs.extend(ans.refs)
-        if require is None:
-            unknown["image_require"] = f"no image_require fact for {base} CUDA {cuda}"
+        other = (match.repository,) if base != match.repository else ()
+        require = _require(facts, base, cuda, refs, unknown, *other)
     variant = None
     if (torch or vllm) and cuda:
         c = Version(cuda)
