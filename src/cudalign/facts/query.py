@@ -47,6 +47,7 @@ __all__ = [
     "package_names",
     "packages_with",
     "parse_require",
+    "parse_version",
     "platform_key",
     "recommended_driver",
     "require_satisfied",
@@ -76,6 +77,12 @@ class Answer(Generic[T]):
     def refs(self) -> tuple[FactRef, ...]:
         """The facts as a finding cites them."""
         return tuple(f.ref for f in self.facts)
+
+
+@lru_cache(maxsize=4096)
+def parse_version(text: str) -> Version:
+    """``Version(text)``, parsed once per text (versions are immutable); raises ``InvalidVersion`` alike."""
+    return Version(text)
 
 
 @lru_cache(maxsize=1024)
@@ -200,9 +207,17 @@ def _min_driver_for_cuda(facts: Facts, v: Version, os: str) -> Answer[Version | 
 
 def mvc_floor(facts: Facts, major: int, os: str = "linux") -> Answer[Version | None]:
     """The lowest driver that runs any ``major.x`` runtime through minor-version compatibility."""
+    memo = _memo(facts)
+    key = ("mvc_floor", major, os.lower().startswith("win"))
+    if key not in memo:
+        memo[key] = _mvc_floor(facts, major, key[2])
+    return cast("Answer[Version | None]", memo[key])
+
+
+def _mvc_floor(facts: Facts, major: int, windows: bool) -> Answer[Version | None]:
     for f in facts_of_kind(facts, "cuda_major"):
         if f["major"] == major:
-            drv = f.get("mvc_floor_windows" if os.lower().startswith("win") else "mvc_floor_linux")
+            drv = f.get("mvc_floor_windows" if windows else "mvc_floor_linux")
             return Answer(drv, (f,))
     return Answer(None)
 
@@ -615,7 +630,12 @@ def package_names(facts: Facts) -> frozenset[str]:
 
 def torch_companions(facts: Facts) -> frozenset[str]:
     """The packages released in step with torch (torchvision, torchaudio), as ``torch_series`` names them."""
-    return frozenset(k for f in facts_of_kind(facts, "torch_series") for k in f.get("companions", {}))
+    memo = _memo(facts)
+    if "torch_companions" not in memo:
+        memo["torch_companions"] = frozenset(
+            k for f in facts_of_kind(facts, "torch_series") for k in f.get("companions", {})
+        )
+    return cast("frozenset[str]", memo["torch_companions"])
 
 
 def cuda_library_wheel(facts: Facts, name: str) -> tuple[Fact, int] | None:

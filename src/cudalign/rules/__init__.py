@@ -49,6 +49,9 @@ class Context:
         self.stack = stack
         self.facts = facts
         self.features = tuple(features)
+        self.memo: dict[str, object] = {}
+        """What several rules derive alike from this host and stack (their builds, the CUDA majors
+        provided …), computed by the first that asks."""
 
     @cached_property
     def driver(self) -> Version | None:
@@ -142,19 +145,19 @@ class Context:
         out: list[tuple[str, Version]] = []
         torch = self.stack.component("torch")
         if self.stack.cuda_runtime and torch is not None and torch.variant != "cpu":
-            out.append((f"torch {label(torch)}", Version(self.stack.cuda_runtime)))
+            out.append((f"torch {label(torch)}", query.parse_version(self.stack.cuda_runtime)))
         for c in self.stack.components:
             if c.name == "torch" or not c.cuda:
                 continue
             if c.name in query.torch_companions(self.facts) and c.cuda == self.stack.cuda_runtime:
                 continue  # torch's companions share its CUDA: one finding says it
             try:
-                v = Version(c.cuda)
+                v = query.parse_version(c.cuda)
             except ValueError:
                 continue
             out.append((f"{c.name} {c.version}", v))
         if not out and self.stack.cuda_runtime:
-            out.append(("the stack", Version(self.stack.cuda_runtime)))
+            out.append(("the stack", query.parse_version(self.stack.cuda_runtime)))
         return tuple(out)
 
     @property

@@ -31,10 +31,19 @@ class _Build:
 
 
 def _builds(ctx: Context) -> list[_Build]:
+    """The builds of the stack with their architectures (:func:`_find_builds`), once per context."""
+    found = ctx.memo.get("arch.builds")
+    if found is None:
+        found = ctx.memo["arch.builds"] = tuple(_find_builds(ctx))
+    assert isinstance(found, tuple)
+    return list(found)
+
+
+def _find_builds(ctx: Context) -> list[_Build]:
     out: list[_Build] = []
     torch = ctx.stack.component("torch")
     if torch is not None and torch.variant and torch.variant != "cpu":
-        cuda = Version(ctx.stack.cuda_runtime) if ctx.stack.cuda_runtime else None
+        cuda = query.parse_version(ctx.stack.cuda_runtime) if ctx.stack.cuda_runtime else None
         unknown = None if ctx.stack.archs else ctx.stack.unknown.get("archs", "torch_build fact")
         build_refs = tuple(
             r for r in ctx.stack.facts if r.id in ctx.facts and ctx.facts.get(r.id).kind == "torch_build"
@@ -65,7 +74,7 @@ def _builds(ctx: Context) -> list[_Build]:
         cuda = None
         if c.cuda:
             try:
-                cuda = Version(c.cuda)
+                cuda = query.parse_version(c.cuda)
             except ValueError:
                 cuda = None
         if c.archs or min_cc is not None:

@@ -84,15 +84,30 @@ def topic_refs(facts: Facts, *ids: str) -> tuple[FactRef, ...]:
     return tuple(facts.get(i).ref for i in ids if i in facts)
 
 
+_MAJORS: dict[str, int | None] = {}
+
+
 def _major(text: str | None) -> int | None:
-    try:
-        return Version(str(text)).major if text else None
-    except InvalidVersion:
+    if not text:
         return None
+    if text not in _MAJORS:
+        try:
+            _MAJORS[text] = Version(str(text)).major
+        except InvalidVersion:
+            _MAJORS[text] = None
+    return _MAJORS[text]
 
 
 def cuda_majors_provided(ctx: Context) -> set[int]:
     """CUDA majors whose libraries the stack or host provides: torch, nvidia-* wheels, toolkits, image."""
+    found = ctx.memo.get("cuda_majors_provided")
+    if found is None:
+        found = ctx.memo["cuda_majors_provided"] = frozenset(_cuda_majors_provided(ctx))
+    assert isinstance(found, frozenset)
+    return set(found)
+
+
+def _cuda_majors_provided(ctx: Context) -> set[int]:
     out: set[int] = set()
     torch = ctx.stack.component("torch")
     if torch is not None and torch.variant and torch.variant.startswith("cu"):
@@ -118,6 +133,14 @@ def cuda_majors_provided(ctx: Context) -> set[int]:
 
 def cudnn_majors_provided(ctx: Context) -> set[int]:
     """cuDNN majors present: torch's pin, the host's cuDNN, installed nvidia-cudnn wheels."""
+    found = ctx.memo.get("cudnn_majors_provided")
+    if found is None:
+        found = ctx.memo["cudnn_majors_provided"] = frozenset(_cudnn_majors_provided(ctx))
+    assert isinstance(found, frozenset)
+    return set(found)
+
+
+def _cudnn_majors_provided(ctx: Context) -> set[int]:
     out: set[int] = set()
     for text in (ctx.stack.cudnn, *ctx.host.cudnn.values()):
         m = _major(text)
@@ -136,6 +159,14 @@ def cudnn_majors_provided(ctx: Context) -> set[int]:
 
 def neighbour_needs(ctx: Context) -> list[tuple[Component, Fact]]:
     """Packages that load CUDA libraries they do not bring (``package_build.cuda_major``), with the fact."""
+    found = ctx.memo.get("neighbour_needs")
+    if found is None:
+        found = ctx.memo["neighbour_needs"] = tuple(_neighbour_needs(ctx))
+    assert isinstance(found, tuple)
+    return list(found)
+
+
+def _neighbour_needs(ctx: Context) -> list[tuple[Component, Fact]]:
     from cudalign.facts import query
 
     out = []

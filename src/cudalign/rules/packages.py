@@ -53,13 +53,18 @@ def _facts_of(ctx: Context, c: Component, kind: str) -> list[Fact]:
     return [ctx.facts.get(r.id) for r in c.facts if r.id in ctx.facts and ctx.facts.get(r.id).kind == kind]
 
 
+_PUBLIC: dict[str, Version | None] = {}
+
+
 def _public(version: str) -> Version | None:
     if not version:
         return None
-    try:
-        return Version(Version(version).public)
-    except InvalidVersion:
-        return None
+    if version not in _PUBLIC:
+        try:
+            _PUBLIC[version] = Version(Version(version).public)
+        except InvalidVersion:
+            _PUBLIC[version] = None
+    return _PUBLIC[version]
 
 
 def torch_pin_conflict(ctx: Context) -> Iterator[Hit]:
@@ -184,7 +189,7 @@ def _major(text: str | None) -> int | None:
     if not text:
         return None
     try:
-        return Version(text).major
+        return query.parse_version(text).major
     except InvalidVersion:
         return None
 
@@ -589,14 +594,12 @@ def nccl_mismatch(ctx: Context) -> Iterator[Hit]:
     pins: dict[str, dict[str, str]] = {}
     for c in ctx.stack.components:
         for text in c.pins:
-            req = _requirement(text)
-            if req is None:
+            pin = _exact_pin(text)
+            if pin is None:
                 continue
-            name = str(canonicalize_name(req.name))
-            if _is_nccl(ctx, name):
-                exact = [s.version for s in req.specifier if s.operator == "=="]
-                if exact:
-                    pins.setdefault(name, {})[c.name] = exact[0]
+            name, exact = pin
+            if _is_nccl(ctx, name) and exact is not None:
+                pins.setdefault(name, {})[c.name] = exact
     for c in ctx.stack.components:
         if _is_nccl(ctx, c.name):
             pins.setdefault(c.name, {})[f"the requirement {c.name}=={c.version}"] = c.version
@@ -622,6 +625,22 @@ def nccl_mismatch(ctx: Context) -> Iterator[Hit]:
                 f"Reinstall {name}=={versions[0]} (pip install --force-reinstall {name}=={versions[0]}).",
                 severity=Severity.WARNING,
             )
+
+
+_PINS: dict[str, tuple[str, str | None] | None] = {}
+
+
+def _exact_pin(text: str) -> tuple[str, str | None] | None:
+    """A requirement's canonical name and its first ``==`` version (``None`` without one); ``None`` when the
+    text does not parse. Once per text: every candidate of a plan carries the same release's pins."""
+    if text not in _PINS:
+        req = _requirement(text)
+        if req is None:
+            _PINS[text] = None
+        else:
+            exact = [s.version for s in req.specifier if s.operator == "=="]
+            _PINS[text] = (str(canonicalize_name(req.name)), exact[0] if exact else None)
+    return _PINS[text]
 
 
 def _is_nccl(ctx: Context, name: str) -> bool:
