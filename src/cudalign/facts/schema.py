@@ -105,6 +105,11 @@ KINDS: dict[str, dict[str, Field]] = {
         "mvc_floor_linux": _req("version", "lowest Linux driver for minor-version compatibility"),
         "mvc_floor_windows": _opt("version"),
         "min_cc": _req("cc", "oldest architecture this major can compile for"),
+        "minor_version_compat": _opt(
+            "bool",
+            "false for majors before 11: no minor-version compatibility, every release needs its own "
+            "toolkit driver (mvc_floor_* is then the oldest release's driver)",
+        ),
     },
     "arch_support": {
         "cc": _req("cc"),
