@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import struct
 import sys
 import tempfile
 import urllib.request
@@ -27,7 +28,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-__all__ = ["facts_toml", "main", "platform_of", "read_member", "releases"]
+__all__ = ["facts_toml", "fetch_member", "main", "platform_of", "read_member", "releases"]
 
 _PLATFORMS = (("linux_x86_64", "x86_64"), ("linux_aarch64", "aarch64"), ("windows", "win_amd64"))
 
@@ -92,6 +93,90 @@ def _order(name: str) -> tuple[int, str]:
     return (int(m.group(1)), m.group(2)) if m else (0, name)
 
 
+def _get(url: str, first: int | None = None, last: int | None = None) -> bytes:
+    """Bytes ``first..last`` of ``url`` (``first=None``: its last ``last`` bytes), by a range request."""
+    spec = f"bytes=-{last}" if first is None else f"bytes={first}-{'' if last is None else last}"
+    req = urllib.request.Request(url, headers={"Range": spec})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        if r.status != 206:
+            raise OSError(f"{url}: no range support (HTTP {r.status})")
+        return bytes(r.read())
+
+
+def _central_directory(url: str) -> dict[str, tuple[int, int, int]]:
+    """``{member: (local header offset, compressed size, method)}`` from a remote zip's central directory."""
+    tail = _get(url, None, 65536 + 22)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0:
+        raise OSError(f"{url}: no end of central directory")
+    _, _, _, _, count, size, offset, _ = struct.unpack_from("<IHHHHIIH", tail, at)
+    if offset == 0xFFFFFFFF or count == 0xFFFF:  # zip64: the locator sits just before
+        loc = tail.rfind(b"PK\x06\x07", 0, at)
+        (eocd64,) = struct.unpack_from("<Q", tail, loc + 8)
+        rec = _get(url, eocd64, eocd64 + 55)
+        count, size, offset = struct.unpack_from("<QQQ", rec, 32)
+    data = _get(url, offset, offset + size - 1)
+    out: dict[str, tuple[int, int, int]] = {}
+    pos = 0
+    for _ in range(count):
+        (_, _, _, _, method, _, _, _, csize, usize, nlen, xlen, clen, _, _, _, local) = struct.unpack_from(
+            "<IHHHHHHIIIHHHHHII", data, pos
+        )
+        name = data[pos + 46 : pos + 46 + nlen].decode()
+        extra = data[pos + 46 + nlen : pos + 46 + nlen + xlen]
+        vals = []
+        i = 0
+        while i + 4 <= len(extra):  # the zip64 extra field holds the sizes and offset that overflowed
+            tag, ln = struct.unpack_from("<HH", extra, i)
+            if tag == 1:
+                vals = list(struct.unpack_from(f"<{ln // 8}Q", extra, i + 4))
+            i += 4 + ln
+        if usize == 0xFFFFFFFF:
+            usize = vals.pop(0)
+        if csize == 0xFFFFFFFF:
+            csize = vals.pop(0)
+        if local == 0xFFFFFFFF:
+            local = vals.pop(0)
+        out[name] = (local, csize, method)
+        pos += 46 + nlen + xlen + clen
+    return out
+
+
+def fetch_member(url: str, pattern: re.Pattern[str], into: Path) -> str | None:
+    """Write the first member of the remote wheel ``url`` whose path matches ``pattern`` to ``into``,
+    fetching only its bytes (range requests on the central directory and the member), decompressed as
+    it streams in; its path, or ``None`` when no member matches."""
+    import zlib
+
+    members = _central_directory(url)
+    names = [n for n in members if pattern.search(n)]
+    if not names:
+        return None
+    name = names[0]
+    local, csize, method = members[name]
+    head = _get(url, local, local + 29)
+    nlen, xlen = struct.unpack_from("<HH", head, 26)
+    start = local + 30 + nlen + xlen
+    inflate = zlib.decompressobj(-15) if method == 8 else None
+    req = urllib.request.Request(url, headers={"Range": f"bytes={start}-{start + csize - 1}"})
+    with urllib.request.urlopen(req, timeout=600) as r, open(into, "wb") as out:
+        while chunk := r.read(1 << 20):
+            out.write(inflate.decompress(chunk) if inflate is not None else chunk)
+        if inflate is not None:
+            out.write(inflate.flush())
+    return name
+
+
+def _file_url(record: dict[str, Any], package: str, version: str) -> str:
+    """The PyPI file URL a fact cites: the file itself where PyPI gives an absolute URL, else its page."""
+    url = str(record.get("url", ""))
+    if url.startswith("https://files.pythonhosted.org/"):
+        return url
+    if "/packages/packages/" in url:  # a mirror's relative link to the same path under PyPI's file host
+        return "https://files.pythonhosted.org/packages/" + url.split("/packages/packages/", 1)[1]
+    return f"https://pypi.org/project/{package}/{version}/#files"
+
+
 def _url(record: dict[str, Any]) -> str:
     url = str(record["url"])
     if url.startswith("../"):  # some mirrors answer with relative links
@@ -100,7 +185,12 @@ def _url(record: dict[str, Any]) -> str:
 
 
 def derive(
-    package: str, member: str, since: str | None, only: set[str] | None, platforms: set[str] | None = None
+    package: str,
+    member: str,
+    since: str | None,
+    only: set[str] | None,
+    platforms: set[str] | None = None,
+    ranged: bool = False,
 ) -> list[dict[str, Any]]:
     pattern = re.compile(member)
     rows: list[dict[str, Any]] = []
@@ -114,21 +204,27 @@ def derive(
                 "version": version,
                 "platform": plat,
                 "file": rec["filename"],
-                "url": f"https://pypi.org/project/{package}/{version}/#files",
+                "url": _file_url(rec, package, version),
                 "sha256": rec.get("digests", {}).get("sha256"),
             }
             with tempfile.TemporaryDirectory() as tmp:
-                wheel = Path(tmp) / rec["filename"]
-                urllib.request.urlretrieve(_url(rec), wheel)
-                with zipfile.ZipFile(wheel) as zf:
-                    names = [n for n in zf.namelist() if pattern.search(n)]
-                    if not names:
-                        row["member"] = None
-                    for name in names:
-                        zf.extract(name, tmp)
-                        row["member"] = name
-                        row.update(read_member(str(Path(tmp) / name)))
-                        break
+                if ranged:  # large wheels (torch): fetch and inflate only the member
+                    found = fetch_member(_url(rec), pattern, Path(tmp) / "member")
+                    row["member"] = found
+                    if found is not None:
+                        row.update(read_member(str(Path(tmp) / "member")))
+                else:
+                    wheel = Path(tmp) / rec["filename"]
+                    urllib.request.urlretrieve(_url(rec), wheel)
+                    with zipfile.ZipFile(wheel) as zf:
+                        names = [n for n in zf.namelist() if pattern.search(n)]
+                        if not names:
+                            row["member"] = None
+                        for name in names:
+                            zf.extract(name, tmp)
+                            row["member"] = name
+                            row.update(read_member(str(Path(tmp) / name)))
+                            break
             print(json.dumps(row), file=sys.stderr, flush=True)
             rows.append(row)
     return rows
@@ -226,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--since", help="oldest release to read")
     p.add_argument("--only", action="append", help="read only this release (repeatable)")
     p.add_argument("--platform", action="append", help="linux_x86_64, linux_aarch64 or windows (repeatable)")
+    p.add_argument(
+        "--ranged", action="store_true", help="fetch only the member (range requests), for large wheels"
+    )
     p.add_argument("--out", type=Path, help="write the record here (JSON), merged with what it holds")
     p.add_argument("--toml", type=Path, help="print package_build facts from this record instead")
     p.add_argument("--checked", default="2026-12-03", help="the date the facts were checked")
@@ -239,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         args.since,
         set(args.only) if args.only else None,
         set(args.platform) if args.platform else None,
+        args.ranged,
     )
     if args.out is not None:
         old: list[dict[str, Any]] = []

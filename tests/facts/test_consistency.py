@@ -57,7 +57,7 @@ def toolkit_minors() -> list[Version]:
 
 def targetable_by(cc: ComputeCapability, cuda: Version) -> bool:
     for a in of("arch_support"):
-        if a["cc"] == cc:
+        if a["cc"] == cc.device:  # sm_90a, sm_103f: the toolkit must target 9.0, 10.3
             last = a.get("last_cuda")
             return bool(
                 minor(a["first_cuda"]) <= minor(cuda) and (last is None or minor(cuda) <= minor(last))

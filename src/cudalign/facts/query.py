@@ -422,7 +422,7 @@ def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answ
     """Whether a CUDA toolkit (major.minor) can compile for an architecture (``arch_support``)."""
     minor = cuda_minor(cuda)
     for f in facts_of_kind(facts, "arch_support"):
-        if f["cc"] == cc:
+        if f["cc"] == cc.device:  # sm_90a, sm_100f: the toolkit must target 9.0, 10.0
             first = cuda_minor(f["first_cuda"])
             last = f.get("last_cuda")
             ok = first <= minor and (last is None or minor <= cuda_minor(last))
