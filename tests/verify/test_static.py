@@ -132,8 +132,8 @@ def test_arch_and_family_specific_code_run_where_nvidia_says(
     ]
     # sm_100f runs on 10.0 and 10.3, compute_100f JITs in its family only, compute_90a on 9.0 only
     fam = lib((), ("compute_90a", "compute_100f"))
-    hows = [(v.how, v.code) for v in judge([fam], [H200, b300, RTX5090], ptx_table=table)]
-    assert hows == [("jit", "compute_90a"), ("jit", "compute_100f"), ("none", None)]
+    family = [(v.how, v.code) for v in judge([fam], [H200, b300, RTX5090], ptx_table=table)]
+    assert family == [("jit", "compute_90a"), ("jit", "compute_100f"), ("none", None)]
     assert [v.how for v in judge([lib(("sm_100f",))], [b200, b300, RTX5090], ptx_table=table)] == [
         "sass",
         "sass",
