@@ -187,34 +187,83 @@ _MIN_KEY = 7
 ``cuda``) are on many lines of a log, and every line holding a key is tried."""
 
 
-def _filters(patterns: tuple[str, ...]) -> list[LiteralFilter | None]:
-    """Each pattern's literal filter, read from a small cache keyed on the patterns themselves (reading
-    ~60 patterns costs ~30 ms, a fifth of a one-line explain); written atomically, never trusted blindly:
-    a cache that does not unpickle into one filter per pattern is ignored."""
+_Plan = tuple[list[LiteralFilter | None], dict[str, list[int]]]
+
+
+def _prepared(patterns: tuple[str, ...]) -> _Plan:
+    """Each pattern's literal filter and the keys that select them (:func:`_plan`), read from a small
+    cache keyed on the patterns and on the code that makes them (working them out costs ~30 ms, a fifth
+    of a one-line explain); written atomically, never trusted blindly: a cache that does not unpickle
+    into one filter per pattern and keys naming those patterns is ignored."""
     import hashlib
     import os
     import pickle
+    from pathlib import Path
 
     from cudalign.facts.snapshot import user_cache_dir
 
-    digest = hashlib.sha256("\0".join(patterns).encode()).hexdigest()[:24]
-    path = user_cache_dir() / f"explain-filters-{digest}.pickle"
+    code = [Path(__file__), Path(__file__).with_name("literals.py")]
+    stamp = "".join(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\0" for p in code for st in (p.stat(),))
+    digest = hashlib.sha256(("\0".join(patterns) + "\0" + stamp).encode()).hexdigest()[:24]
+    path = user_cache_dir() / f"explain-plan-{digest}.pickle"
     try:
-        cached = pickle.loads(path.read_bytes())  # our own file, keyed on the exact patterns
-        ok = isinstance(cached, list) and len(cached) == len(patterns)
-        if ok and all(f is None or isinstance(f, LiteralFilter) for f in cached):
-            return [f if isinstance(f, LiteralFilter) else None for f in cached]
+        cached = pickle.loads(path.read_bytes())  # our own file, keyed on the exact patterns and code
+        if _valid_plan(cached, len(patterns)):
+            filters, by_key = cached
+            return [f if isinstance(f, LiteralFilter) else None for f in filters], dict(by_key)
     except Exception:  # a missing or damaged cache is rebuilt
         pass
-    filters = [literal_filter(p) for p in patterns]
+    plan = _plan([literal_filter(p) for p in patterns])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(filters, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
         tmp.replace(path)
     except OSError:
         pass
-    return filters
+    return plan
+
+
+def _valid_plan(cached: object, count: int) -> bool:
+    if not (isinstance(cached, tuple) and len(cached) == 2):
+        return False
+    filters, by_key = cached
+    return (
+        isinstance(filters, list)
+        and len(filters) == count
+        and all(f is None or isinstance(f, LiteralFilter) for f in filters)
+        and isinstance(by_key, dict)
+        and all(
+            isinstance(k, str)
+            and isinstance(v, list)
+            and all(isinstance(i, int) and 0 <= i < count for i in v)
+            for k, v in by_key.items()
+        )
+    )
+
+
+def _plan(filters: list[LiteralFilter | None]) -> _Plan:
+    """The filters, and what to look for in the whole input: few keys, since each is one pass over it.
+
+    A key is the first characters of a word (4 or more characters; else the alternative's longest word)
+    that every match of an alternative contains; greedily, the key that serves the most alternatives not
+    yet served. Each key maps to the signatures (by index) it selects."""
+    alts = [
+        (i, [w for run in runs for w in run.split()])
+        for i, f in enumerate(filters)
+        for runs in (f.alternatives if f is not None else ())
+    ]
+    words = {w[:_KEY] for _, ws in alts for w in ws if len(w) >= _MIN_KEY}
+    words |= {max(ws, key=len)[:_KEY] for _, ws in alts if ws and all(len(w) < _MIN_KEY for w in ws)}
+    covers = {k: {a for a, (_, ws) in enumerate(alts) if any(k in w for w in ws)} for k in words}
+    keys: list[str] = []
+    todo = set(range(len(alts)))
+    while todo:
+        key = max(words, key=lambda k: (len(covers[k] & todo), len(k), k))
+        keys.append(key)
+        todo -= covers[key]
+    by_key = {k: sorted({alts[a][0] for a in covers[k]}) for k in sorted(keys, key=lambda k: -len(k))}
+    return filters, by_key
 
 
 @lru_cache(maxsize=4)
@@ -228,28 +277,8 @@ class _Matcher:
 
     def __init__(self, sigs: Sequence[Signature]) -> None:
         self.sigs = list(sigs)
-        self.filters: list[LiteralFilter | None] = _filters(tuple(s.pattern.pattern for s in self.sigs))
+        self.filters, self.by_key = _prepared(tuple(s.pattern.pattern for s in self.sigs))
         self.unfiltered = [i for i, f in enumerate(self.filters) if f is None]
-        # What to look for in the whole input: few keys, since each is one pass over it. A key is the first
-        # characters of a word (4 or more characters; else the alternative's longest word) that every match
-        # of an alternative contains; greedily, the key that serves the most alternatives not yet served.
-        alts = [
-            (i, [w for run in runs for w in run.split()])
-            for i, f in enumerate(self.filters)
-            for runs in (f.alternatives if f is not None else ())
-        ]
-        words = {w[:_KEY] for _, ws in alts for w in ws if len(w) >= _MIN_KEY}
-        words |= {max(ws, key=len)[:_KEY] for _, ws in alts if ws and all(len(w) < _MIN_KEY for w in ws)}
-        covers = {k: {a for a, (_, ws) in enumerate(alts) if any(k in w for w in ws)} for k in words}
-        keys: list[str] = []
-        todo = set(range(len(alts)))
-        while todo:
-            key = max(words, key=lambda k: (len(covers[k] & todo), len(k), k))
-            keys.append(key)
-            todo -= covers[key]
-        self.by_key: dict[str, list[int]] = {
-            k: sorted({alts[a][0] for a in covers[k]}) for k in sorted(keys, key=lambda k: -len(k))
-        }
 
     def first(self, text: str, keys: Iterable[str]) -> _Hit | None:
         """:func:`match_line` over the signatures that ``keys`` (those ``text`` holds) select."""
