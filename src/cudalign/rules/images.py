@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
@@ -41,9 +42,17 @@ def require_outcome(ctx: Context) -> tuple[bool | None, bool]:
     text = ctx.stack.image_require
     if not text:
         return None, False
+    return _require_outcome(text, ctx.host_cuda.value, ctx.driver, _brands(ctx))
+
+
+@lru_cache(maxsize=1024)
+def _require_outcome(
+    text: str, cuda: Version | None, driver: Version | None, brands: frozenset[str]
+) -> tuple[bool | None, bool]:
+    """:func:`require_outcome` of a requirement on a host's CUDA, driver and brands: once per such four (an
+    image's requirement has dozens of brand clauses, and a plan asks about the same image many times)."""
     clauses = query.parse_require(text)
-    cuda, brands = ctx.host_cuda.value, _brands(ctx)
-    results = [query.require_satisfied(c, cuda=cuda, driver=ctx.driver, brands=brands) for c in clauses]
+    results = [query.require_satisfied(c, cuda=cuda, driver=driver, brands=brands) for c in clauses]
     if any(r is True for r in results):
         by_cuda = any(
             r is True and all(k == "cuda" for k, _, _ in c.conditions)
