@@ -106,7 +106,17 @@ def _builder(index: int, spec: tuple[Any, ...]) -> list[str]:
             lines.append(f"        if type(self) is cls or name in {quoted}:")
             lines.append(f'            raise FrozenInstanceError(f"cannot {verb} field {{name!r}}")')
             lines.append(f"        super(cls, self).{op_name}({args})")
-        made += ["__hash__", "__setattr__", "__delattr__"]
+        # pickling (as dataclasses' own __getstate__/__setstate__ for frozen slots, without its loop)
+        lines.append("    _setattr = object.__setattr__")
+        lines.append("    def __getstate__(self):")
+        lines.append("        return [" + ", ".join(f"self.{n}" for n in names) + "]")
+        lines.append("    def __setstate__(self, state):")
+        lines.append(f"        if len(state) == {len(names)}:")
+        lines.extend(f"            _setattr(self, {n!r}, state[{i}])" for i, n in enumerate(names))
+        lines.append("            return")
+        lines.append(f"        for name, value in zip({quoted}, state):")
+        lines.append("            _setattr(self, name, value)")
+        made += ["__hash__", "__setattr__", "__delattr__", "__getstate__", "__setstate__"]
     lines.append("    return {" + ", ".join(f"{m!r}: {m}" for m in made) + "}")
     return lines
 

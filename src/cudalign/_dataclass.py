@@ -211,17 +211,6 @@ def _process(cls: type, options: dict[str, Any]) -> type:
     namespace["__slots__"] = tuple(n for n in names if n not in inherited)
     new = type(cls)(cls.__name__, cls.__bases__, namespace)
     new.__qualname__ = qualname
-    if frozen:
-
-        def __getstate__(self: Any) -> list[Any]:
-            return [getattr(self, n) for n in names]
-
-        def __setstate__(self: Any, state: list[Any]) -> None:
-            for n, value in zip(names, state, strict=False):
-                object.__setattr__(self, n, value)
-
-        new.__getstate__ = __getstate__  # type: ignore[attr-defined]
-        new.__setstate__ = __setstate__  # type: ignore[attr-defined]
     return new
 
 

@@ -77,7 +77,21 @@ def _b2(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('what','label','before','after','needs','rollback',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.what, self.label, self.before, self.after, self.needs, self.rollback]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'what', state[0])
+            _setattr(self, 'label', state[1])
+            _setattr(self, 'before', state[2])
+            _setattr(self, 'after', state[3])
+            _setattr(self, 'needs', state[4])
+            _setattr(self, 'rollback', state[5])
+            return
+        for name, value in zip(('what','label','before','after','needs','rollback',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b3(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -103,7 +117,19 @@ def _b3(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('before','after','changes','unchanged',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.before, self.after, self.changes, self.unchanged]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'before', state[0])
+            _setattr(self, 'after', state[1])
+            _setattr(self, 'changes', state[2])
+            _setattr(self, 'unchanged', state[3])
+            return
+        for name, value in zip(('before','after','changes','unchanged',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b4(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -130,7 +156,19 @@ def _b4(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','kind','values','packages',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.kind, self.values, self.packages]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'kind', state[1])
+            _setattr(self, 'values', state[2])
+            _setattr(self, 'packages', state[3])
+            return
+        for name, value in zip(('name','kind','values','packages',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b5(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -154,7 +192,17 @@ def _b5(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('path','text',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.path, self.text]
+    def __setstate__(self, state):
+        if len(state) == 2:
+            _setattr(self, 'path', state[0])
+            _setattr(self, 'text', state[1])
+            return
+        for name, value in zip(('path','text',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b6(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -196,7 +244,31 @@ def _b6(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('source','name','server','python','runtime_image','build_image','server_image','ships','gpu_labels','gpu_count','driver_major','suppress_ca603','suppress_ca608','image_pins','index_packages','torch_pin',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.source, self.name, self.server, self.python, self.runtime_image, self.build_image, self.server_image, self.ships, self.gpu_labels, self.gpu_count, self.driver_major, self.suppress_ca603, self.suppress_ca608, self.image_pins, self.index_packages, self.torch_pin]
+    def __setstate__(self, state):
+        if len(state) == 16:
+            _setattr(self, 'source', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'server', state[2])
+            _setattr(self, 'python', state[3])
+            _setattr(self, 'runtime_image', state[4])
+            _setattr(self, 'build_image', state[5])
+            _setattr(self, 'server_image', state[6])
+            _setattr(self, 'ships', state[7])
+            _setattr(self, 'gpu_labels', state[8])
+            _setattr(self, 'gpu_count', state[9])
+            _setattr(self, 'driver_major', state[10])
+            _setattr(self, 'suppress_ca603', state[11])
+            _setattr(self, 'suppress_ca608', state[12])
+            _setattr(self, 'image_pins', state[13])
+            _setattr(self, 'index_packages', state[14])
+            _setattr(self, 'torch_pin', state[15])
+            return
+        for name, value in zip(('source','name','server','python','runtime_image','build_image','server_image','ships','gpu_labels','gpu_count','driver_major','suppress_ca603','suppress_ca608','image_pins','index_packages','torch_pin',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b7(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -236,7 +308,33 @@ def _b7(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('label','requested','host','driver','driver_change','cuda','torch','torch_index','vllm','python','image','pins','index_options','verdict','finding_codes','forward_compat','plan_digest','knowledge_base',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.label, self.requested, self.host, self.driver, self.driver_change, self.cuda, self.torch, self.torch_index, self.vllm, self.python, self.image, self.pins, self.index_options, self.verdict, self.finding_codes, self.forward_compat, self.plan_digest, self.knowledge_base]
+    def __setstate__(self, state):
+        if len(state) == 18:
+            _setattr(self, 'label', state[0])
+            _setattr(self, 'requested', state[1])
+            _setattr(self, 'host', state[2])
+            _setattr(self, 'driver', state[3])
+            _setattr(self, 'driver_change', state[4])
+            _setattr(self, 'cuda', state[5])
+            _setattr(self, 'torch', state[6])
+            _setattr(self, 'torch_index', state[7])
+            _setattr(self, 'vllm', state[8])
+            _setattr(self, 'python', state[9])
+            _setattr(self, 'image', state[10])
+            _setattr(self, 'pins', state[11])
+            _setattr(self, 'index_options', state[12])
+            _setattr(self, 'verdict', state[13])
+            _setattr(self, 'finding_codes', state[14])
+            _setattr(self, 'forward_compat', state[15])
+            _setattr(self, 'plan_digest', state[16])
+            _setattr(self, 'knowledge_base', state[17])
+            return
+        for name, value in zip(('label','requested','host','driver','driver_change','cuda','torch','torch_index','vllm','python','image','pins','index_options','verdict','finding_codes','forward_compat','plan_digest','knowledge_base',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b8(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -261,7 +359,18 @@ def _b8(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','version','text',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.version, self.text]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'version', state[1])
+            _setattr(self, 'text', state[2])
+            return
+        for name, value in zip(('name','version','text',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b9(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -305,7 +414,17 @@ def _b10(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('words','alternatives',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.words, self.alternatives]
+    def __setstate__(self, state):
+        if len(state) == 2:
+            _setattr(self, 'words', state[0])
+            _setattr(self, 'alternatives', state[1])
+            return
+        for name, value in zip(('words','alternatives',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b11(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -336,7 +455,21 @@ def _b11(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('signature','line','text','groups','count','at',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.signature, self.line, self.text, self.groups, self.count, self.at]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'signature', state[0])
+            _setattr(self, 'line', state[1])
+            _setattr(self, 'text', state[2])
+            _setattr(self, 'groups', state[3])
+            _setattr(self, 'count', state[4])
+            _setattr(self, 'at', state[5])
+            return
+        for name, value in zip(('signature','line','text','groups','count','at',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b12(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -375,7 +508,27 @@ def _b12(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('id','rule','title','pattern','meaning','fix','source','family','severity','when_path','consequence_of','feature',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.id, self.rule, self.title, self.pattern, self.meaning, self.fix, self.source, self.family, self.severity, self.when_path, self.consequence_of, self.feature]
+    def __setstate__(self, state):
+        if len(state) == 12:
+            _setattr(self, 'id', state[0])
+            _setattr(self, 'rule', state[1])
+            _setattr(self, 'title', state[2])
+            _setattr(self, 'pattern', state[3])
+            _setattr(self, 'meaning', state[4])
+            _setattr(self, 'fix', state[5])
+            _setattr(self, 'source', state[6])
+            _setattr(self, 'family', state[7])
+            _setattr(self, 'severity', state[8])
+            _setattr(self, 'when_path', state[9])
+            _setattr(self, 'consequence_of', state[10])
+            _setattr(self, 'feature', state[11])
+            return
+        for name, value in zip(('id','rule','title','pattern','meaning','fix','source','family','severity','when_path','consequence_of','feature',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b13(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -406,7 +559,22 @@ def _b13(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('id','kind','source','checked','file','values','note',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.id, self.kind, self.source, self.checked, self.file, self.values, self.note]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'id', state[0])
+            _setattr(self, 'kind', state[1])
+            _setattr(self, 'source', state[2])
+            _setattr(self, 'checked', state[3])
+            _setattr(self, 'file', state[4])
+            _setattr(self, 'values', state[5])
+            _setattr(self, 'note', state[6])
+            return
+        for name, value in zip(('id','kind','source','checked','file','values','note',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b14(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -433,7 +601,20 @@ def _b14(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','platform','value','source','checked',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.platform, self.value, self.source, self.checked]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'platform', state[1])
+            _setattr(self, 'value', state[2])
+            _setattr(self, 'source', state[3])
+            _setattr(self, 'checked', state[4])
+            return
+        for name, value in zip(('name','platform','value','source','checked',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b15(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -462,7 +643,22 @@ def _b15(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('platform','cuda','cudnn','nccl','variant','source','checked',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.platform, self.cuda, self.cudnn, self.nccl, self.variant, self.source, self.checked]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'platform', state[0])
+            _setattr(self, 'cuda', state[1])
+            _setattr(self, 'cudnn', state[2])
+            _setattr(self, 'nccl', state[3])
+            _setattr(self, 'variant', state[4])
+            _setattr(self, 'source', state[5])
+            _setattr(self, 'checked', state[6])
+            return
+        for name, value in zip(('platform','cuda','cudnn','nccl','variant','source','checked',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b16(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -490,7 +686,19 @@ def _b16(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('url','status','headers','body',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.url, self.status, self.headers, self.body]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'url', state[0])
+            _setattr(self, 'status', state[1])
+            _setattr(self, 'headers', state[2])
+            _setattr(self, 'body', state[3])
+            return
+        for name, value in zip(('url','status','headers','body',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b17(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -519,7 +727,19 @@ def _b17(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('exists','reason','suggestion','fact',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.exists, self.reason, self.suggestion, self.fact]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'exists', state[0])
+            _setattr(self, 'reason', state[1])
+            _setattr(self, 'suggestion', state[2])
+            _setattr(self, 'fact', state[3])
+            return
+        for name, value in zip(('exists','reason','suggestion','fact',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b18(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -551,7 +771,20 @@ def _b18(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('http_proxy','https_proxy','no_proxy','ca_files','ca_dirs',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.http_proxy, self.https_proxy, self.no_proxy, self.ca_files, self.ca_dirs]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'http_proxy', state[0])
+            _setattr(self, 'https_proxy', state[1])
+            _setattr(self, 'no_proxy', state[2])
+            _setattr(self, 'ca_files', state[3])
+            _setattr(self, 'ca_dirs', state[4])
+            return
+        for name, value in zip(('http_proxy','https_proxy','no_proxy','ca_files','ca_dirs',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b19(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -578,7 +811,19 @@ def _b19(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('host','port','variable','authorization',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.host, self.port, self.variable, self.authorization]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'host', state[0])
+            _setattr(self, 'port', state[1])
+            _setattr(self, 'variable', state[2])
+            _setattr(self, 'authorization', state[3])
+            return
+        for name, value in zip(('host','port','variable','authorization',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b20(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -613,7 +858,23 @@ def _b20(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('filename','url','version','size','uploaded','yanked','requires_python','core_metadata',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.filename, self.url, self.version, self.size, self.uploaded, self.yanked, self.requires_python, self.core_metadata]
+    def __setstate__(self, state):
+        if len(state) == 8:
+            _setattr(self, 'filename', state[0])
+            _setattr(self, 'url', state[1])
+            _setattr(self, 'version', state[2])
+            _setattr(self, 'size', state[3])
+            _setattr(self, 'uploaded', state[4])
+            _setattr(self, 'yanked', state[5])
+            _setattr(self, 'requires_python', state[6])
+            _setattr(self, 'core_metadata', state[7])
+            return
+        for name, value in zip(('filename','url','version','size','uploaded','yanked','requires_python','core_metadata',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b21(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -640,7 +901,20 @@ def _b21(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('url','via','requires_dist','requires_python','requests',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.url, self.via, self.requires_dist, self.requires_python, self.requests]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'url', state[0])
+            _setattr(self, 'via', state[1])
+            _setattr(self, 'requires_dist', state[2])
+            _setattr(self, 'requires_python', state[3])
+            _setattr(self, 'requests', state[4])
+            return
+        for name, value in zip(('url','via','requires_dist','requires_python','requests',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b22(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -669,7 +943,20 @@ def _b22(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','url','files','serial','validators',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.url, self.files, self.serial, self.validators]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'url', state[1])
+            _setattr(self, 'files', state[2])
+            _setattr(self, 'serial', state[3])
+            _setattr(self, 'validators', state[4])
+            return
+        for name, value in zip(('name','url','files','serial','validators',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b23(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -695,7 +982,17 @@ def _b23(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('etag','last_modified',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.etag, self.last_modified]
+    def __setstate__(self, state):
+        if len(state) == 2:
+            _setattr(self, 'etag', state[0])
+            _setattr(self, 'last_modified', state[1])
+            return
+        for name, value in zip(('etag','last_modified',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b24(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -720,7 +1017,17 @@ def _b24(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('value','facts',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.value, self.facts]
+    def __setstate__(self, state):
+        if len(state) == 2:
+            _setattr(self, 'value', state[0])
+            _setattr(self, 'facts', state[1])
+            return
+        for name, value in zip(('value','facts',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b25(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -747,7 +1054,20 @@ def _b25(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('reference','repository','tag','family','groups',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.reference, self.repository, self.tag, self.family, self.groups]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'reference', state[0])
+            _setattr(self, 'repository', state[1])
+            _setattr(self, 'tag', state[2])
+            _setattr(self, 'family', state[3])
+            _setattr(self, 'groups', state[4])
+            return
+        for name, value in zip(('reference','repository','tag','family','groups',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b26(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -770,7 +1090,16 @@ def _b26(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('conditions',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.conditions]
+    def __setstate__(self, state):
+        if len(state) == 1:
+            _setattr(self, 'conditions', state[0])
+            return
+        for name, value in zip(('conditions',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b27(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -804,7 +1133,24 @@ def _b27(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('registry','repository','reference','digest','config_digest','platform','env','labels','url',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.registry, self.repository, self.reference, self.digest, self.config_digest, self.platform, self.env, self.labels, self.url]
+    def __setstate__(self, state):
+        if len(state) == 9:
+            _setattr(self, 'registry', state[0])
+            _setattr(self, 'repository', state[1])
+            _setattr(self, 'reference', state[2])
+            _setattr(self, 'digest', state[3])
+            _setattr(self, 'config_digest', state[4])
+            _setattr(self, 'platform', state[5])
+            _setattr(self, 'env', state[6])
+            _setattr(self, 'labels', state[7])
+            _setattr(self, 'url', state[8])
+            return
+        for name, value in zip(('registry','repository','reference','digest','config_digest','platform','env','labels','url',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b28(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -831,7 +1177,18 @@ def _b28(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('type','required','doc',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.type, self.required, self.doc]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'type', state[0])
+            _setattr(self, 'required', state[1])
+            _setattr(self, 'doc', state[2])
+            return
+        for name, value in zip(('type','required','doc',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b29(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -858,7 +1215,19 @@ def _b29(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('file','url','via','requires_dist',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.file, self.url, self.via, self.requires_dist]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'file', state[0])
+            _setattr(self, 'url', state[1])
+            _setattr(self, 'via', state[2])
+            _setattr(self, 'requires_dist', state[3])
+            return
+        for name, value in zip(('file','url','via','requires_dist',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b30(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -888,7 +1257,20 @@ def _b30(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('path','state','error','pending','snapshot',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.path, self.state, self.error, self.pending, self.snapshot]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'path', state[0])
+            _setattr(self, 'state', state[1])
+            _setattr(self, 'error', state[2])
+            _setattr(self, 'pending', state[3])
+            _setattr(self, 'snapshot', state[4])
+            return
+        for name, value in zip(('path','state','error','pending','snapshot',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b31(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -919,7 +1301,21 @@ def _b31(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','checked','source','releases','newest_upload','http',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.checked, self.source, self.releases, self.newest_upload, self.http]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'checked', state[1])
+            _setattr(self, 'source', state[2])
+            _setattr(self, 'releases', state[3])
+            _setattr(self, 'newest_upload', state[4])
+            _setattr(self, 'http', state[5])
+            return
+        for name, value in zip(('name','checked','source','releases','newest_upload','http',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b32(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -952,7 +1348,21 @@ def _b32(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('version','uploaded','yanked','requires_python','wheels','metadata',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.version, self.uploaded, self.yanked, self.requires_python, self.wheels, self.metadata]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'version', state[0])
+            _setattr(self, 'uploaded', state[1])
+            _setattr(self, 'yanked', state[2])
+            _setattr(self, 'requires_python', state[3])
+            _setattr(self, 'wheels', state[4])
+            _setattr(self, 'metadata', state[5])
+            return
+        for name, value in zip(('version','uploaded','yanked','requires_python','wheels','metadata',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b33(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -986,7 +1396,23 @@ def _b33(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('generated','index','origin','path','packages','checked','unfinished','run',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.generated, self.index, self.origin, self.path, self.packages, self.checked, self.unfinished, self.run]
+    def __setstate__(self, state):
+        if len(state) == 8:
+            _setattr(self, 'generated', state[0])
+            _setattr(self, 'index', state[1])
+            _setattr(self, 'origin', state[2])
+            _setattr(self, 'path', state[3])
+            _setattr(self, 'packages', state[4])
+            _setattr(self, 'checked', state[5])
+            _setattr(self, 'unfinished', state[6])
+            _setattr(self, 'run', state[7])
+            return
+        for name, value in zip(('generated','index','origin','path','packages','checked','unfinished','run',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b34(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1015,7 +1441,19 @@ def _b34(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('filename','python','abi','platforms',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.filename, self.python, self.abi, self.platforms]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'filename', state[0])
+            _setattr(self, 'python', state[1])
+            _setattr(self, 'abi', state[2])
+            _setattr(self, 'platforms', state[3])
+            return
+        for name, value in zip(('filename','python','abi','platforms',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b35(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1040,7 +1478,18 @@ def _b35(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('path','sha256','size',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.path, self.sha256, self.size]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'path', state[0])
+            _setattr(self, 'sha256', state[1])
+            _setattr(self, 'size', state[2])
+            return
+        for name, value in zip(('path','sha256','size',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b36(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1074,7 +1523,22 @@ def _b36(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','status','releases','new_releases','metadata_read','metadata_reused','errors',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.status, self.releases, self.new_releases, self.metadata_read, self.metadata_reused, self.errors]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'status', state[1])
+            _setattr(self, 'releases', state[2])
+            _setattr(self, 'new_releases', state[3])
+            _setattr(self, 'metadata_read', state[4])
+            _setattr(self, 'metadata_reused', state[5])
+            _setattr(self, 'errors', state[6])
+            return
+        for name, value in zip(('name','status','releases','new_releases','metadata_read','metadata_reused','errors',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b37(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1107,7 +1571,23 @@ def _b37(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('path','generated','elapsed_s','requests','offline','packages','unreachable','snapshot',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.path, self.generated, self.elapsed_s, self.requests, self.offline, self.packages, self.unreachable, self.snapshot]
+    def __setstate__(self, state):
+        if len(state) == 8:
+            _setattr(self, 'path', state[0])
+            _setattr(self, 'generated', state[1])
+            _setattr(self, 'elapsed_s', state[2])
+            _setattr(self, 'requests', state[3])
+            _setattr(self, 'offline', state[4])
+            _setattr(self, 'packages', state[5])
+            _setattr(self, 'unreachable', state[6])
+            _setattr(self, 'snapshot', state[7])
+            return
+        for name, value in zip(('path','generated','elapsed_s','requests','offline','packages','unreachable','snapshot',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b38(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1139,7 +1619,21 @@ def _b38(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','host','status','reason','labels','conditions',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.host, self.status, self.reason, self.labels, self.conditions]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'host', state[1])
+            _setattr(self, 'status', state[2])
+            _setattr(self, 'reason', state[3])
+            _setattr(self, 'labels', state[4])
+            _setattr(self, 'conditions', state[5])
+            return
+        for name, value in zip(('name','host','status','reason','labels','conditions',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b39(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1168,7 +1662,22 @@ def _b39(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('requirements','image','groups','other','non_gpu','lowest_driver','affinity',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.requirements, self.image, self.groups, self.other, self.non_gpu, self.lowest_driver, self.affinity]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'requirements', state[0])
+            _setattr(self, 'image', state[1])
+            _setattr(self, 'groups', state[2])
+            _setattr(self, 'other', state[3])
+            _setattr(self, 'non_gpu', state[4])
+            _setattr(self, 'lowest_driver', state[5])
+            _setattr(self, 'affinity', state[6])
+            return
+        for name, value in zip(('requirements','image','groups','other','non_gpu','lowest_driver','affinity',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b40(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1199,7 +1708,23 @@ def _b40(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('requirements','matrix','upgrades','groups','other','non_gpu','lowest_driver','rejected',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.requirements, self.matrix, self.upgrades, self.groups, self.other, self.non_gpu, self.lowest_driver, self.rejected]
+    def __setstate__(self, state):
+        if len(state) == 8:
+            _setattr(self, 'requirements', state[0])
+            _setattr(self, 'matrix', state[1])
+            _setattr(self, 'upgrades', state[2])
+            _setattr(self, 'groups', state[3])
+            _setattr(self, 'other', state[4])
+            _setattr(self, 'non_gpu', state[5])
+            _setattr(self, 'lowest_driver', state[6])
+            _setattr(self, 'rejected', state[7])
+            return
+        for name, value in zip(('requirements','matrix','upgrades','groups','other','non_gpu','lowest_driver','rejected',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b41(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1231,7 +1756,21 @@ def _b41(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('nodes','host','verdict','findings','conditions','stack',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.nodes, self.host, self.verdict, self.findings, self.conditions, self.stack]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'nodes', state[0])
+            _setattr(self, 'host', state[1])
+            _setattr(self, 'verdict', state[2])
+            _setattr(self, 'findings', state[3])
+            _setattr(self, 'conditions', state[4])
+            _setattr(self, 'stack', state[5])
+            return
+        for name, value in zip(('nodes','host','verdict','findings','conditions','stack',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b42(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1258,7 +1797,20 @@ def _b42(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('nodes','gpus','current','target','runbook',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.nodes, self.gpus, self.current, self.target, self.runbook]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'nodes', state[0])
+            _setattr(self, 'gpus', state[1])
+            _setattr(self, 'current', state[2])
+            _setattr(self, 'target', state[3])
+            _setattr(self, 'runbook', state[4])
+            return
+        for name, value in zip(('nodes','gpus','current','target','runbook',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b43(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1296,7 +1848,26 @@ def _b43(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('provider','gpu','gpu_fact','count','price','memory_gb','offer','driver','cuda_levels','image','facts',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.provider, self.gpu, self.gpu_fact, self.count, self.price, self.memory_gb, self.offer, self.driver, self.cuda_levels, self.image, self.facts]
+    def __setstate__(self, state):
+        if len(state) == 11:
+            _setattr(self, 'provider', state[0])
+            _setattr(self, 'gpu', state[1])
+            _setattr(self, 'gpu_fact', state[2])
+            _setattr(self, 'count', state[3])
+            _setattr(self, 'price', state[4])
+            _setattr(self, 'memory_gb', state[5])
+            _setattr(self, 'offer', state[6])
+            _setattr(self, 'driver', state[7])
+            _setattr(self, 'cuda_levels', state[8])
+            _setattr(self, 'image', state[9])
+            _setattr(self, 'facts', state[10])
+            return
+        for name, value in zip(('provider','gpu','gpu_fact','count','price','memory_gb','offer','driver','cuda_levels','image','facts',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b44(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1328,7 +1899,22 @@ def _b44(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('offer','result','detail','price','verdict','findings','runs_from',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.offer, self.result, self.detail, self.price, self.verdict, self.findings, self.runs_from]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'offer', state[0])
+            _setattr(self, 'result', state[1])
+            _setattr(self, 'detail', state[2])
+            _setattr(self, 'price', state[3])
+            _setattr(self, 'verdict', state[4])
+            _setattr(self, 'findings', state[5])
+            _setattr(self, 'runs_from', state[6])
+            return
+        for name, value in zip(('offer','result','detail','price','verdict','findings','runs_from',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b45(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1358,7 +1944,20 @@ def _b45(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('column','verdict','checked','reasons','installed',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.column, self.verdict, self.checked, self.reasons, self.installed]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'column', state[0])
+            _setattr(self, 'verdict', state[1])
+            _setattr(self, 'checked', state[2])
+            _setattr(self, 'reasons', state[3])
+            _setattr(self, 'installed', state[4])
+            return
+        for name, value in zip(('column','verdict','checked','reasons','installed',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b46(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1384,7 +1983,19 @@ def _b46(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('key','label','kind','note',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.key, self.label, self.kind, self.note]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'key', state[0])
+            _setattr(self, 'label', state[1])
+            _setattr(self, 'kind', state[2])
+            _setattr(self, 'note', state[3])
+            return
+        for name, value in zip(('key','label','kind','note',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b47(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1414,7 +2025,21 @@ def _b47(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('package','axis','columns','rows','installed','build',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.package, self.axis, self.columns, self.rows, self.installed, self.build]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'package', state[0])
+            _setattr(self, 'axis', state[1])
+            _setattr(self, 'columns', state[2])
+            _setattr(self, 'rows', state[3])
+            _setattr(self, 'installed', state[4])
+            _setattr(self, 'build', state[5])
+            return
+        for name, value in zip(('package','axis','columns','rows','installed','build',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b48(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1440,7 +2065,18 @@ def _b48(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('release','cells','installed',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.release, self.cells, self.installed]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'release', state[0])
+            _setattr(self, 'cells', state[1])
+            _setattr(self, 'installed', state[2])
+            return
+        for name, value in zip(('release','cells','installed',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b49(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1464,7 +2100,17 @@ def _b49(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('columns','rows',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.columns, self.rows]
+    def __setstate__(self, state):
+        if len(state) == 2:
+            _setattr(self, 'columns', state[0])
+            _setattr(self, 'rows', state[1])
+            return
+        for name, value in zip(('columns','rows',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b50(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1504,7 +2150,25 @@ def _b50(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','version','variant','index_url','requirement','facts','cuda','archs','ptx','pins',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.version, self.variant, self.index_url, self.requirement, self.facts, self.cuda, self.archs, self.ptx, self.pins]
+    def __setstate__(self, state):
+        if len(state) == 10:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'version', state[1])
+            _setattr(self, 'variant', state[2])
+            _setattr(self, 'index_url', state[3])
+            _setattr(self, 'requirement', state[4])
+            _setattr(self, 'facts', state[5])
+            _setattr(self, 'cuda', state[6])
+            _setattr(self, 'archs', state[7])
+            _setattr(self, 'ptx', state[8])
+            _setattr(self, 'pins', state[9])
+            return
+        for name, value in zip(('name','version','variant','index_url','requirement','facts','cuda','archs','ptx','pins',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b51(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1546,7 +2210,18 @@ def _b51(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('major','minor','variant',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__lt__': __lt__, '__le__': __le__, '__gt__': __gt__, '__ge__': __ge__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.major, self.minor, self.variant]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'major', state[0])
+            _setattr(self, 'minor', state[1])
+            _setattr(self, 'variant', state[2])
+            return
+        for name, value in zip(('major','minor','variant',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__lt__': __lt__, '__le__': __le__, '__gt__': __gt__, '__ge__': __ge__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b52(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1578,7 +2253,21 @@ def _b52(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('subject','text','minimum','full','branches','archs',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.subject, self.text, self.minimum, self.full, self.branches, self.archs]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'subject', state[0])
+            _setattr(self, 'text', state[1])
+            _setattr(self, 'minimum', state[2])
+            _setattr(self, 'full', state[3])
+            _setattr(self, 'branches', state[4])
+            _setattr(self, 'archs', state[5])
+            return
+        for name, value in zip(('subject','text','minimum','full','branches','archs',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b53(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1614,7 +2303,22 @@ def _b53(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('kind','nvidia_visible_devices','nvidia_driver_capabilities','nvidia_require_cuda','nvidia_disable_require','compat_libs','compat_cuda',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.kind, self.nvidia_visible_devices, self.nvidia_driver_capabilities, self.nvidia_require_cuda, self.nvidia_disable_require, self.compat_libs, self.compat_cuda]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'kind', state[0])
+            _setattr(self, 'nvidia_visible_devices', state[1])
+            _setattr(self, 'nvidia_driver_capabilities', state[2])
+            _setattr(self, 'nvidia_require_cuda', state[3])
+            _setattr(self, 'nvidia_disable_require', state[4])
+            _setattr(self, 'compat_libs', state[5])
+            _setattr(self, 'compat_cuda', state[6])
+            return
+        for name, value in zip(('kind','nvidia_visible_devices','nvidia_driver_capabilities','nvidia_require_cuda','nvidia_disable_require','compat_libs','compat_cuda',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b54(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1652,7 +2356,23 @@ def _b54(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('version','cuda','kernel_module','source','nvml_mismatch','library_version','unknown','given',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.version, self.cuda, self.kernel_module, self.source, self.nvml_mismatch, self.library_version, self.unknown, self.given]
+    def __setstate__(self, state):
+        if len(state) == 8:
+            _setattr(self, 'version', state[0])
+            _setattr(self, 'cuda', state[1])
+            _setattr(self, 'kernel_module', state[2])
+            _setattr(self, 'source', state[3])
+            _setattr(self, 'nvml_mismatch', state[4])
+            _setattr(self, 'library_version', state[5])
+            _setattr(self, 'unknown', state[6])
+            _setattr(self, 'given', state[7])
+            return
+        for name, value in zip(('version','cuda','kernel_module','source','nvml_mismatch','library_version','unknown','given',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b55(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1676,7 +2396,17 @@ def _b55(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('id','source',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.id, self.source]
+    def __setstate__(self, state):
+        if len(state) == 2:
+            _setattr(self, 'id', state[0])
+            _setattr(self, 'source', state[1])
+            return
+        for name, value in zip(('id','source',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b56(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1713,7 +2443,25 @@ def _b56(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('code','name','severity','message','fix','facts','location','service','unknown','condition',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.code, self.name, self.severity, self.message, self.fix, self.facts, self.location, self.service, self.unknown, self.condition]
+    def __setstate__(self, state):
+        if len(state) == 10:
+            _setattr(self, 'code', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'severity', state[2])
+            _setattr(self, 'message', state[3])
+            _setattr(self, 'fix', state[4])
+            _setattr(self, 'facts', state[5])
+            _setattr(self, 'location', state[6])
+            _setattr(self, 'service', state[7])
+            _setattr(self, 'unknown', state[8])
+            _setattr(self, 'condition', state[9])
+            return
+        for name, value in zip(('code','name','severity','message','fix','facts','location','service','unknown','condition',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b57(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1751,7 +2499,24 @@ def _b57(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('index','name','cc','pci_device_id','memory_mib','mig_mode','uuid','fact_id','unknown',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.index, self.name, self.cc, self.pci_device_id, self.memory_mib, self.mig_mode, self.uuid, self.fact_id, self.unknown]
+    def __setstate__(self, state):
+        if len(state) == 9:
+            _setattr(self, 'index', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'cc', state[2])
+            _setattr(self, 'pci_device_id', state[3])
+            _setattr(self, 'memory_mib', state[4])
+            _setattr(self, 'mig_mode', state[5])
+            _setattr(self, 'uuid', state[6])
+            _setattr(self, 'fact_id', state[7])
+            _setattr(self, 'unknown', state[8])
+            return
+        for name, value in zip(('index','name','cc','pci_device_id','memory_mib','mig_mode','uuid','fact_id','unknown',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b58(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1778,7 +2543,19 @@ def _b58(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('pid','name','gpu','used_mib',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.pid, self.name, self.gpu, self.used_mib]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'pid', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'gpu', state[2])
+            _setattr(self, 'used_mib', state[3])
+            return
+        for name, value in zip(('pid','name','gpu','used_mib',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b59(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1831,7 +2608,31 @@ def _b59(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('origin','hostname','python','os','driver','gpus','nvlink','nvswitch','fabric_manager','container','env','packages','cudnn','nccl','cuda_toolkits','unknown',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.origin, self.hostname, self.python, self.os, self.driver, self.gpus, self.nvlink, self.nvswitch, self.fabric_manager, self.container, self.env, self.packages, self.cudnn, self.nccl, self.cuda_toolkits, self.unknown]
+    def __setstate__(self, state):
+        if len(state) == 16:
+            _setattr(self, 'origin', state[0])
+            _setattr(self, 'hostname', state[1])
+            _setattr(self, 'python', state[2])
+            _setattr(self, 'os', state[3])
+            _setattr(self, 'driver', state[4])
+            _setattr(self, 'gpus', state[5])
+            _setattr(self, 'nvlink', state[6])
+            _setattr(self, 'nvswitch', state[7])
+            _setattr(self, 'fabric_manager', state[8])
+            _setattr(self, 'container', state[9])
+            _setattr(self, 'env', state[10])
+            _setattr(self, 'packages', state[11])
+            _setattr(self, 'cudnn', state[12])
+            _setattr(self, 'nccl', state[13])
+            _setattr(self, 'cuda_toolkits', state[14])
+            _setattr(self, 'unknown', state[15])
+            return
+        for name, value in zip(('origin','hostname','python','os','driver','gpus','nvlink','nvswitch','fabric_manager','container','env','packages','cudnn','nccl','cuda_toolkits','unknown',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b60(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1861,7 +2662,20 @@ def _b60(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','version','cuda','requires','location',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.version, self.cuda, self.requires, self.location]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'version', state[1])
+            _setattr(self, 'cuda', state[2])
+            _setattr(self, 'requires', state[3])
+            _setattr(self, 'location', state[4])
+            return
+        for name, value in zip(('name','version','cuda','requires','location',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b61(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1888,7 +2702,18 @@ def _b61(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('file','line','column',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.file, self.line, self.column]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'file', state[0])
+            _setattr(self, 'line', state[1])
+            _setattr(self, 'column', state[2])
+            return
+        for name, value in zip(('file','line','column',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b62(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1934,7 +2759,37 @@ def _b62(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('label','driver','driver_branch','driver_change','reboot','cuda','torch','torch_index','vllm','vllm_cuda','python','image','install_uv','install_pip','requirements','verdict','caveats','runbook','stack','findings','images_rejected','driver_assumed',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.label, self.driver, self.driver_branch, self.driver_change, self.reboot, self.cuda, self.torch, self.torch_index, self.vllm, self.vllm_cuda, self.python, self.image, self.install_uv, self.install_pip, self.requirements, self.verdict, self.caveats, self.runbook, self.stack, self.findings, self.images_rejected, self.driver_assumed]
+    def __setstate__(self, state):
+        if len(state) == 22:
+            _setattr(self, 'label', state[0])
+            _setattr(self, 'driver', state[1])
+            _setattr(self, 'driver_branch', state[2])
+            _setattr(self, 'driver_change', state[3])
+            _setattr(self, 'reboot', state[4])
+            _setattr(self, 'cuda', state[5])
+            _setattr(self, 'torch', state[6])
+            _setattr(self, 'torch_index', state[7])
+            _setattr(self, 'vllm', state[8])
+            _setattr(self, 'vllm_cuda', state[9])
+            _setattr(self, 'python', state[10])
+            _setattr(self, 'image', state[11])
+            _setattr(self, 'install_uv', state[12])
+            _setattr(self, 'install_pip', state[13])
+            _setattr(self, 'requirements', state[14])
+            _setattr(self, 'verdict', state[15])
+            _setattr(self, 'caveats', state[16])
+            _setattr(self, 'runbook', state[17])
+            _setattr(self, 'stack', state[18])
+            _setattr(self, 'findings', state[19])
+            _setattr(self, 'images_rejected', state[20])
+            _setattr(self, 'driver_assumed', state[21])
+            return
+        for name, value in zip(('label','driver','driver_branch','driver_change','reboot','cuda','torch','torch_index','vllm','vllm_cuda','python','image','install_uv','install_pip','requirements','verdict','caveats','runbook','stack','findings','images_rejected','driver_assumed',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b63(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -1974,7 +2829,24 @@ def _b63(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('system','distro_id','distro_version','distro_like','kernel','glibc','arch','secure_boot','unknown',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.system, self.distro_id, self.distro_version, self.distro_like, self.kernel, self.glibc, self.arch, self.secure_boot, self.unknown]
+    def __setstate__(self, state):
+        if len(state) == 9:
+            _setattr(self, 'system', state[0])
+            _setattr(self, 'distro_id', state[1])
+            _setattr(self, 'distro_version', state[2])
+            _setattr(self, 'distro_like', state[3])
+            _setattr(self, 'kernel', state[4])
+            _setattr(self, 'glibc', state[5])
+            _setattr(self, 'arch', state[6])
+            _setattr(self, 'secure_boot', state[7])
+            _setattr(self, 'unknown', state[8])
+            return
+        for name, value in zip(('system','distro_id','distro_version','distro_like','kernel','glibc','arch','secure_boot','unknown',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b64(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2003,7 +2875,20 @@ def _b64(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('matrices','rejected','considered','requirements','no_driver_change',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.matrices, self.rejected, self.considered, self.requirements, self.no_driver_change]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'matrices', state[0])
+            _setattr(self, 'rejected', state[1])
+            _setattr(self, 'considered', state[2])
+            _setattr(self, 'requirements', state[3])
+            _setattr(self, 'no_driver_change', state[4])
+            return
+        for name, value in zip(('matrices','rejected','considered','requirements','no_driver_change',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b65(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2029,7 +2914,19 @@ def _b65(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('family','code','name','reason',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.family, self.code, self.name, self.reason]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'family', state[0])
+            _setattr(self, 'code', state[1])
+            _setattr(self, 'name', state[2])
+            _setattr(self, 'reason', state[3])
+            return
+        for name, value in zip(('family','code','name','reason',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b66(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2064,7 +2961,22 @@ def _b66(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('schema','verdict','host','stack','findings','data','exit_on',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.schema, self.verdict, self.host, self.stack, self.findings, self.data, self.exit_on]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'schema', state[0])
+            _setattr(self, 'verdict', state[1])
+            _setattr(self, 'host', state[2])
+            _setattr(self, 'stack', state[3])
+            _setattr(self, 'findings', state[4])
+            _setattr(self, 'data', state[5])
+            _setattr(self, 'exit_on', state[6])
+            return
+        for name, value in zip(('schema','verdict','host','stack','findings','data','exit_on',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b67(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2124,7 +3036,34 @@ def _b67(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('components','image','cuda_runtime','cudnn','nccl','archs','ptx','python','origin','platform','image_cuda','image_require','image_compat','image_require_disabled','conflicts','requested','constraints','facts','unknown',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.components, self.image, self.cuda_runtime, self.cudnn, self.nccl, self.archs, self.ptx, self.python, self.origin, self.platform, self.image_cuda, self.image_require, self.image_compat, self.image_require_disabled, self.conflicts, self.requested, self.constraints, self.facts, self.unknown]
+    def __setstate__(self, state):
+        if len(state) == 19:
+            _setattr(self, 'components', state[0])
+            _setattr(self, 'image', state[1])
+            _setattr(self, 'cuda_runtime', state[2])
+            _setattr(self, 'cudnn', state[3])
+            _setattr(self, 'nccl', state[4])
+            _setattr(self, 'archs', state[5])
+            _setattr(self, 'ptx', state[6])
+            _setattr(self, 'python', state[7])
+            _setattr(self, 'origin', state[8])
+            _setattr(self, 'platform', state[9])
+            _setattr(self, 'image_cuda', state[10])
+            _setattr(self, 'image_require', state[11])
+            _setattr(self, 'image_compat', state[12])
+            _setattr(self, 'image_require_disabled', state[13])
+            _setattr(self, 'conflicts', state[14])
+            _setattr(self, 'requested', state[15])
+            _setattr(self, 'constraints', state[16])
+            _setattr(self, 'facts', state[17])
+            _setattr(self, 'unknown', state[18])
+            return
+        for name, value in zip(('components','image','cuda_runtime','cudnn','nccl','archs','ptx','python','origin','platform','image_cuda','image_require','image_compat','image_require_disabled','conflicts','requested','constraints','facts','unknown',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b68(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2160,7 +3099,23 @@ def _b68(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('index','name','pci_device_id','cc','memory_mib','mig_mode','uuid','bus',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.index, self.name, self.pci_device_id, self.cc, self.memory_mib, self.mig_mode, self.uuid, self.bus]
+    def __setstate__(self, state):
+        if len(state) == 8:
+            _setattr(self, 'index', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'pci_device_id', state[2])
+            _setattr(self, 'cc', state[3])
+            _setattr(self, 'memory_mib', state[4])
+            _setattr(self, 'mig_mode', state[5])
+            _setattr(self, 'uuid', state[6])
+            _setattr(self, 'bus', state[7])
+            return
+        for name, value in zip(('index','name','pci_device_id','cc','memory_mib','mig_mode','uuid','bus',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b69(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2199,7 +3154,24 @@ def _b69(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('status','why','driver','cuda','gpus','nvlink','nvswitch','fabric_manager','notes',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.status, self.why, self.driver, self.cuda, self.gpus, self.nvlink, self.nvswitch, self.fabric_manager, self.notes]
+    def __setstate__(self, state):
+        if len(state) == 9:
+            _setattr(self, 'status', state[0])
+            _setattr(self, 'why', state[1])
+            _setattr(self, 'driver', state[2])
+            _setattr(self, 'cuda', state[3])
+            _setattr(self, 'gpus', state[4])
+            _setattr(self, 'nvlink', state[5])
+            _setattr(self, 'nvswitch', state[6])
+            _setattr(self, 'fabric_manager', state[7])
+            _setattr(self, 'notes', state[8])
+            return
+        for name, value in zip(('status','why','driver','cuda','gpus','nvlink','nvswitch','fabric_manager','notes',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b70(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2233,7 +3205,22 @@ def _b70(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('argv','returncode','stdout','stderr','timed_out','error','seconds',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.argv, self.returncode, self.stdout, self.stderr, self.timed_out, self.error, self.seconds]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'argv', state[0])
+            _setattr(self, 'returncode', state[1])
+            _setattr(self, 'stdout', state[2])
+            _setattr(self, 'stderr', state[3])
+            _setattr(self, 'timed_out', state[4])
+            _setattr(self, 'error', state[5])
+            _setattr(self, 'seconds', state[6])
+            return
+        for name, value in zip(('argv','returncode','stdout','stderr','timed_out','error','seconds',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b71(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2269,7 +3256,23 @@ def _b71(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('index','name','driver','pci_device_id','cc','memory_mib','mig_mode','uuid',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.index, self.name, self.driver, self.pci_device_id, self.cc, self.memory_mib, self.mig_mode, self.uuid]
+    def __setstate__(self, state):
+        if len(state) == 8:
+            _setattr(self, 'index', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'driver', state[2])
+            _setattr(self, 'pci_device_id', state[3])
+            _setattr(self, 'cc', state[4])
+            _setattr(self, 'memory_mib', state[5])
+            _setattr(self, 'mig_mode', state[6])
+            _setattr(self, 'uuid', state[7])
+            return
+        for name, value in zip(('index','name','driver','pci_device_id','cc','memory_mib','mig_mode','uuid',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b72(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2297,7 +3300,18 @@ def _b72(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('gpus','driver','why',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.gpus, self.driver, self.why]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'gpus', state[0])
+            _setattr(self, 'driver', state[1])
+            _setattr(self, 'why', state[2])
+            return
+        for name, value in zip(('gpus','driver','why',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b73(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2327,7 +3341,19 @@ def _b73(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('version','flavour','source','why',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.version, self.flavour, self.source, self.why]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'version', state[0])
+            _setattr(self, 'flavour', state[1])
+            _setattr(self, 'source', state[2])
+            _setattr(self, 'why', state[3])
+            return
+        for name, value in zip(('version','flavour','source','why',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b74(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2358,7 +3384,20 @@ def _b74(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('bus','name','pci_device_id','uuid','minor',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.bus, self.name, self.pci_device_id, self.uuid, self.minor]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'bus', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'pci_device_id', state[2])
+            _setattr(self, 'uuid', state[3])
+            _setattr(self, 'minor', state[4])
+            return
+        for name, value in zip(('bus','name','pci_device_id','uuid','minor',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b75(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2385,7 +3424,20 @@ def _b75(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('code','name','severity','title','function',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.code, self.name, self.severity, self.title, self.function]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'code', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'severity', state[2])
+            _setattr(self, 'title', state[3])
+            _setattr(self, 'function', state[4])
+            return
+        for name, value in zip(('code','name','severity','title','function',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b76(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2415,7 +3467,22 @@ def _b76(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('what','cuda','archs','ptx','min_cc','refs','unknown',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.what, self.cuda, self.archs, self.ptx, self.min_cc, self.refs, self.unknown]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'what', state[0])
+            _setattr(self, 'cuda', state[1])
+            _setattr(self, 'archs', state[2])
+            _setattr(self, 'ptx', state[3])
+            _setattr(self, 'min_cc', state[4])
+            _setattr(self, 'refs', state[5])
+            _setattr(self, 'unknown', state[6])
+            return
+        for name, value in zip(('what','cuda','archs','ptx','min_cc','refs','unknown',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b77(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2447,7 +3514,21 @@ def _b77(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('message','fix','facts','severity','unknown','condition',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.message, self.fix, self.facts, self.severity, self.unknown, self.condition]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'message', state[0])
+            _setattr(self, 'fix', state[1])
+            _setattr(self, 'facts', state[2])
+            _setattr(self, 'severity', state[3])
+            _setattr(self, 'unknown', state[4])
+            _setattr(self, 'condition', state[5])
+            return
+        for name, value in zip(('message','fix','facts','severity','unknown','condition',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b78(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2473,7 +3554,19 @@ def _b78(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('cuda','cuda_major','torch','cxx11abi',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.cuda, self.cuda_major, self.torch, self.cxx11abi]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'cuda', state[0])
+            _setattr(self, 'cuda_major', state[1])
+            _setattr(self, 'torch', state[2])
+            _setattr(self, 'cxx11abi', state[3])
+            return
+        for name, value in zip(('cuda','cuda_major','torch','cxx11abi',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b79(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2503,7 +3596,20 @@ def _b79(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('views','facts','fleet_driver','problems','engine_codes',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.views, self.facts, self.fleet_driver, self.problems, self.engine_codes]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'views', state[0])
+            _setattr(self, 'facts', state[1])
+            _setattr(self, 'fleet_driver', state[2])
+            _setattr(self, 'problems', state[3])
+            _setattr(self, 'engine_codes', state[4])
+            return
+        for name, value in zip(('views','facts','fleet_driver','problems','engine_codes',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b80(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2534,7 +3640,21 @@ def _b80(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('message','fix','location','service','facts','severity',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.message, self.fix, self.location, self.service, self.facts, self.severity]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'message', state[0])
+            _setattr(self, 'fix', state[1])
+            _setattr(self, 'location', state[2])
+            _setattr(self, 'service', state[3])
+            _setattr(self, 'facts', state[4])
+            _setattr(self, 'severity', state[5])
+            return
+        for name, value in zip(('message','fix','location','service','facts','severity',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b81(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2561,7 +3681,20 @@ def _b81(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('code','name','severity','title','function',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.code, self.name, self.severity, self.title, self.function]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'code', state[0])
+            _setattr(self, 'name', state[1])
+            _setattr(self, 'severity', state[2])
+            _setattr(self, 'title', state[3])
+            _setattr(self, 'function', state[4])
+            return
+        for name, value in zip(('code','name','severity','title','function',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b82(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2608,7 +3741,31 @@ def _b82(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('target','distro','flavour','current','change_needed','summary','host_label','gpus','sections','findings','facts','processes','expected','command','kernel','repo_packages',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.target, self.distro, self.flavour, self.current, self.change_needed, self.summary, self.host_label, self.gpus, self.sections, self.findings, self.facts, self.processes, self.expected, self.command, self.kernel, self.repo_packages]
+    def __setstate__(self, state):
+        if len(state) == 16:
+            _setattr(self, 'target', state[0])
+            _setattr(self, 'distro', state[1])
+            _setattr(self, 'flavour', state[2])
+            _setattr(self, 'current', state[3])
+            _setattr(self, 'change_needed', state[4])
+            _setattr(self, 'summary', state[5])
+            _setattr(self, 'host_label', state[6])
+            _setattr(self, 'gpus', state[7])
+            _setattr(self, 'sections', state[8])
+            _setattr(self, 'findings', state[9])
+            _setattr(self, 'facts', state[10])
+            _setattr(self, 'processes', state[11])
+            _setattr(self, 'expected', state[12])
+            _setattr(self, 'command', state[13])
+            _setattr(self, 'kernel', state[14])
+            _setattr(self, 'repo_packages', state[15])
+            return
+        for name, value in zip(('target','distro','flavour','current','change_needed','summary','host_label','gpus','sections','findings','facts','processes','expected','command','kernel','repo_packages',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b83(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2634,7 +3791,19 @@ def _b83(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('key','title','when','steps',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.key, self.title, self.when, self.steps]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'key', state[0])
+            _setattr(self, 'title', state[1])
+            _setattr(self, 'when', state[2])
+            _setattr(self, 'steps', state[3])
+            return
+        for name, value in zip(('key','title','when','steps',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b84(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2668,7 +3837,22 @@ def _b84(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('title','why','commands','destructive','gate','expect','root',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.title, self.why, self.commands, self.destructive, self.gate, self.expect, self.root]
+    def __setstate__(self, state):
+        if len(state) == 7:
+            _setattr(self, 'title', state[0])
+            _setattr(self, 'why', state[1])
+            _setattr(self, 'commands', state[2])
+            _setattr(self, 'destructive', state[3])
+            _setattr(self, 'gate', state[4])
+            _setattr(self, 'expect', state[5])
+            _setattr(self, 'root', state[6])
+            return
+        for name, value in zip(('title','why','commands','destructive','gate','expect','root',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b85(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2693,7 +3877,17 @@ def _b85(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('branch','version',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.branch, self.version]
+    def __setstate__(self, state):
+        if len(state) == 2:
+            _setattr(self, 'branch', state[0])
+            _setattr(self, 'version', state[1])
+            return
+        for name, value in zip(('branch','version',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b86(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2720,7 +3914,19 @@ def _b86(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('id','version','name','arch',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.id, self.version, self.name, self.arch]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'id', state[0])
+            _setattr(self, 'version', state[1])
+            _setattr(self, 'name', state[2])
+            _setattr(self, 'arch', state[3])
+            return
+        for name, value in zip(('id','version','name','arch',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b87(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2747,7 +3953,20 @@ def _b87(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('driver','fabric_manager','stream','inferred','refs',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.driver, self.fabric_manager, self.stream, self.inferred, self.refs]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'driver', state[0])
+            _setattr(self, 'fabric_manager', state[1])
+            _setattr(self, 'stream', state[2])
+            _setattr(self, 'inferred', state[3])
+            _setattr(self, 'refs', state[4])
+            return
+        for name, value in zip(('driver','fabric_manager','stream','inferred','refs',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b88(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2781,7 +4000,26 @@ def _b88(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('host','distro','target','flavour','fabric_manager','current','processes','gpu_count','secure_boot','packages','newest',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.host, self.distro, self.target, self.flavour, self.fabric_manager, self.current, self.processes, self.gpu_count, self.secure_boot, self.packages, self.newest]
+    def __setstate__(self, state):
+        if len(state) == 11:
+            _setattr(self, 'host', state[0])
+            _setattr(self, 'distro', state[1])
+            _setattr(self, 'target', state[2])
+            _setattr(self, 'flavour', state[3])
+            _setattr(self, 'fabric_manager', state[4])
+            _setattr(self, 'current', state[5])
+            _setattr(self, 'processes', state[6])
+            _setattr(self, 'gpu_count', state[7])
+            _setattr(self, 'secure_boot', state[8])
+            _setattr(self, 'packages', state[9])
+            _setattr(self, 'newest', state[10])
+            return
+        for name, value in zip(('host','distro','target','flavour','fabric_manager','current','processes','gpu_count','secure_boot','packages','newest',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b89(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2815,7 +4053,23 @@ def _b89(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('root','views','findings','files','notes','suppressed','fleet_driver','config',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.root, self.views, self.findings, self.files, self.notes, self.suppressed, self.fleet_driver, self.config]
+    def __setstate__(self, state):
+        if len(state) == 8:
+            _setattr(self, 'root', state[0])
+            _setattr(self, 'views', state[1])
+            _setattr(self, 'findings', state[2])
+            _setattr(self, 'files', state[3])
+            _setattr(self, 'notes', state[4])
+            _setattr(self, 'suppressed', state[5])
+            _setattr(self, 'fleet_driver', state[6])
+            _setattr(self, 'config', state[7])
+            return
+        for name, value in zip(('root','views','findings','files','notes','suppressed','fleet_driver','config',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b90(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2841,7 +4095,19 @@ def _b90(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('declared','version','requirement','fact',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.declared, self.version, self.requirement, self.fact]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'declared', state[0])
+            _setattr(self, 'version', state[1])
+            _setattr(self, 'requirement', state[2])
+            _setattr(self, 'fact', state[3])
+            return
+        for name, value in zip(('declared','version','requirement','fact',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b91(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2883,7 +4149,26 @@ def _b91(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('service','requirements','stack','image','host','findings','note','stale_lock','facts','implied_torch','torch_unchecked',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.service, self.requirements, self.stack, self.image, self.host, self.findings, self.note, self.stale_lock, self.facts, self.implied_torch, self.torch_unchecked]
+    def __setstate__(self, state):
+        if len(state) == 11:
+            _setattr(self, 'service', state[0])
+            _setattr(self, 'requirements', state[1])
+            _setattr(self, 'stack', state[2])
+            _setattr(self, 'image', state[3])
+            _setattr(self, 'host', state[4])
+            _setattr(self, 'findings', state[5])
+            _setattr(self, 'note', state[6])
+            _setattr(self, 'stale_lock', state[7])
+            _setattr(self, 'facts', state[8])
+            _setattr(self, 'implied_torch', state[9])
+            _setattr(self, 'torch_unchecked', state[10])
+            return
+        for name, value in zip(('service','requirements','stack','image','host','findings','note','stale_lock','facts','implied_torch','torch_unchecked',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b92(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2917,7 +4202,21 @@ def _b92(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('severity','ignore','exclude','fleet_driver','gpus','fail_on',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.severity, self.ignore, self.exclude, self.fleet_driver, self.gpus, self.fail_on]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'severity', state[0])
+            _setattr(self, 'ignore', state[1])
+            _setattr(self, 'exclude', state[2])
+            _setattr(self, 'fleet_driver', state[3])
+            _setattr(self, 'gpus', state[4])
+            _setattr(self, 'fail_on', state[5])
+            return
+        for name, value in zip(('severity','ignore','exclude','fleet_driver','gpus','fail_on',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b93(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -2961,7 +4260,18 @@ def _b94(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('problems','missing','notes',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.problems, self.missing, self.notes]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'problems', state[0])
+            _setattr(self, 'missing', state[1])
+            _setattr(self, 'notes', state[2])
+            return
+        for name, value in zip(('problems','missing','notes',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b95(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3008,7 +4318,29 @@ def _b95(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','context','files','dockerfile','requirements','indexes','no_index','image','images','env','compose','containers','system_packages','builds',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.context, self.files, self.dockerfile, self.requirements, self.indexes, self.no_index, self.image, self.images, self.env, self.compose, self.containers, self.system_packages, self.builds]
+    def __setstate__(self, state):
+        if len(state) == 14:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'context', state[1])
+            _setattr(self, 'files', state[2])
+            _setattr(self, 'dockerfile', state[3])
+            _setattr(self, 'requirements', state[4])
+            _setattr(self, 'indexes', state[5])
+            _setattr(self, 'no_index', state[6])
+            _setattr(self, 'image', state[7])
+            _setattr(self, 'images', state[8])
+            _setattr(self, 'env', state[9])
+            _setattr(self, 'compose', state[10])
+            _setattr(self, 'containers', state[11])
+            _setattr(self, 'system_packages', state[12])
+            _setattr(self, 'builds', state[13])
+            return
+        for name, value in zip(('name','context','files','dockerfile','requirements','indexes','no_index','image','images','env','compose','containers','system_packages','builds',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b96(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3033,7 +4365,18 @@ def _b96(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('path','kind','text',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.path, self.kind, self.text]
+    def __setstate__(self, state):
+        if len(state) == 3:
+            _setattr(self, 'path', state[0])
+            _setattr(self, 'kind', state[1])
+            _setattr(self, 'text', state[2])
+            return
+        for name, value in zip(('path','kind','text',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b97(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3057,7 +4400,17 @@ def _b97(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('files','notes',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.files, self.notes]
+    def __setstate__(self, state):
+        if len(state) == 2:
+            _setattr(self, 'files', state[0])
+            _setattr(self, 'notes', state[1])
+            return
+        for name, value in zip(('files','notes',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b98(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3085,7 +4438,21 @@ def _b98(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('name','version','label','installer','source','location',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.name, self.version, self.label, self.installer, self.source, self.location]
+    def __setstate__(self, state):
+        if len(state) == 6:
+            _setattr(self, 'name', state[0])
+            _setattr(self, 'version', state[1])
+            _setattr(self, 'label', state[2])
+            _setattr(self, 'installer', state[3])
+            _setattr(self, 'source', state[4])
+            _setattr(self, 'location', state[5])
+            return
+        for name, value in zip(('name','version','label','installer','source','location',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b99(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3134,7 +4501,29 @@ def _b99(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.reference, self.cuda, self.require, self.compat, self.vllm, self.torch, self.torch_variant, self.facts, self.unknown, self.name, self.torch_build, self.accelerator, self.require_disabled, self.cudnn]
+    def __setstate__(self, state):
+        if len(state) == 14:
+            _setattr(self, 'reference', state[0])
+            _setattr(self, 'cuda', state[1])
+            _setattr(self, 'require', state[2])
+            _setattr(self, 'compat', state[3])
+            _setattr(self, 'vllm', state[4])
+            _setattr(self, 'torch', state[5])
+            _setattr(self, 'torch_variant', state[6])
+            _setattr(self, 'facts', state[7])
+            _setattr(self, 'unknown', state[8])
+            _setattr(self, 'name', state[9])
+            _setattr(self, 'torch_build', state[10])
+            _setattr(self, 'accelerator', state[11])
+            _setattr(self, 'require_disabled', state[12])
+            _setattr(self, 'cudnn', state[13])
+            return
+        for name, value in zip(('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3161,7 +4550,19 @@ def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('registry','path','tag','digest',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.registry, self.path, self.tag, self.digest]
+    def __setstate__(self, state):
+        if len(state) == 4:
+            _setattr(self, 'registry', state[0])
+            _setattr(self, 'path', state[1])
+            _setattr(self, 'tag', state[2])
+            _setattr(self, 'digest', state[3])
+            return
+        for name, value in zip(('registry','path','tag','digest',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b101(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3223,7 +4624,25 @@ def _b102(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('specs','order','variants','index_url','raw','written','constraints','unjudged','items','constraint_items',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.specs, self.order, self.variants, self.index_url, self.raw, self.written, self.constraints, self.unjudged, self.items, self.constraint_items]
+    def __setstate__(self, state):
+        if len(state) == 10:
+            _setattr(self, 'specs', state[0])
+            _setattr(self, 'order', state[1])
+            _setattr(self, 'variants', state[2])
+            _setattr(self, 'index_url', state[3])
+            _setattr(self, 'raw', state[4])
+            _setattr(self, 'written', state[5])
+            _setattr(self, 'constraints', state[6])
+            _setattr(self, 'unjudged', state[7])
+            _setattr(self, 'items', state[8])
+            _setattr(self, 'constraint_items', state[9])
+            return
+        for name, value in zip(('specs','order','variants','index_url','raw','written','constraints','unjudged','items','constraint_items',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b103(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3253,7 +4672,20 @@ def _b103(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('text','requirement','constraint','variant','direct',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.text, self.requirement, self.constraint, self.variant, self.direct]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'text', state[0])
+            _setattr(self, 'requirement', state[1])
+            _setattr(self, 'constraint', state[2])
+            _setattr(self, 'variant', state[3])
+            _setattr(self, 'direct', state[4])
+            return
+        for name, value in zip(('text','requirement','constraint','variant','direct',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 def _b104(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
@@ -3284,7 +4716,20 @@ def _b104(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         if type(self) is cls or name in ('pins','conflicts','python','platform','torch_backend',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
-    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__}
+    _setattr = object.__setattr__
+    def __getstate__(self):
+        return [self.pins, self.conflicts, self.python, self.platform, self.torch_backend]
+    def __setstate__(self, state):
+        if len(state) == 5:
+            _setattr(self, 'pins', state[0])
+            _setattr(self, 'conflicts', state[1])
+            _setattr(self, 'python', state[2])
+            _setattr(self, 'platform', state[3])
+            _setattr(self, 'torch_backend', state[4])
+            return
+        for name, value in zip(('pins','conflicts','python','platform','torch_backend',), state):
+            _setattr(self, name, value)
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
 CLASSES = {

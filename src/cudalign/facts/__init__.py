@@ -201,7 +201,8 @@ def _cache_file(paths: list[Path]) -> Path | None:
     from cudalign.facts.snapshot import user_cache_dir
 
     h = hashlib.sha256(__version__.encode())
-    for path in [*paths, Path(__file__).with_name("schema.py"), Path(__file__)]:
+    model = Path(__file__).parent.parent / "model.py"  # the value types the facts hold (ComputeCapability)
+    for path in [*paths, Path(__file__).with_name("schema.py"), Path(__file__), model]:
         st = path.stat()
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     try:
@@ -253,11 +254,32 @@ def _read_cache(cache: Path) -> list[Fact] | None:
     return cached if ok else None
 
 
+def _shared(value: Any, seen: dict[tuple[type, str], Any]) -> Any:
+    """``value`` with equal immutable leaves (capabilities, versions, specifier sets) made one object, by
+    type and ``repr`` (``12.8`` and ``12.8.0`` stay apart): the pickle then stores, and loading builds,
+    each once (~30 % less to unpickle)."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    if isinstance(value, dict):
+        return {k: _shared(v, seen) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shared(v, seen) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_shared(v, seen) for v in value)
+    if isinstance(value, (ComputeCapability, Version, SpecifierSet)):
+        return seen.setdefault((type(value), repr(value)), value)
+    return value
+
+
 def _write_cache(cache: Path, facts: list[Fact]) -> None:
     import hashlib
     import pickle
+    from dataclasses import replace
 
-    payload = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+    seen: dict[tuple[type, str], Any] = {}
+    shared = [replace(f, values=_shared(f.values, seen)) for f in facts]
+    payload = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
