@@ -36,22 +36,32 @@ _VARIANT = r"(?:^|[-_./ (])(?:cu(?:da)?\d{2,3}|pt\d{2,3}|torch\d|rocm\d*|xpu|npu
 
 
 def _groups(ctx: RepoContext) -> dict[tuple[str, str], list[ServiceView]]:
-    """Services that run together, by accelerator: those of one compose file, and the standalone
-    services (no compose file) that are not builds of one image for several variants (folders or
-    Dockerfiles named for a CUDA, torch or accelerator variant are alternatives, not neighbours)."""
+    """Services that run together, by accelerator. Together: the services of one compose file, the
+    workloads of one Kubernetes deployment unit (a manifest file, or every manifest of one Helm chart or
+    kustomization), and the standalone builds of a repository of services (no compose or Kubernetes file
+    deploys them) where each folder holds one Dockerfile. Not together: Dockerfiles that share a folder
+    (``Dockerfile``, ``Dockerfile_llamacpp``, ``Dockerfile.rocm``: alternative builds, one of which is
+    deployed) and folders or Dockerfiles named for a CUDA, torch or accelerator variant."""
+    import posixpath
     import re
 
+    per_folder: Counter[str] = Counter(
+        posixpath.dirname(v.service.dockerfile) or "." for v in ctx.views if v.service.dockerfile
+    )
     out: dict[tuple[str, str], list[ServiceView]] = {}
     for v in ctx.views:
         kind = v.accelerator or ("nvidia" if v.torch_cuda is not None else "none")
-        files = {cs.location.file for cs in v.service.compose} | {
-            c.location.file for c in v.service.containers
+        files = {f"compose:{cs.location.file}" for cs in v.service.compose} | {
+            f"k8s:{c.deployment or c.location.file}" for c in v.service.containers
         }
         if files:
             for f in sorted(files):
                 out.setdefault((kind, f), []).append(v)
             continue
-        where = f"{v.service.context}/{v.service.dockerfile or ''}".lower()
+        dockerfile = v.service.dockerfile
+        if dockerfile is not None and per_folder[posixpath.dirname(dockerfile) or "."] > 1:
+            continue  # one of several builds of its folder: an alternative, not a neighbour
+        where = f"{v.service.context}/{dockerfile or ''}".lower()
         if re.search(_VARIANT, where):
             continue
         out.setdefault((kind, ""), []).append(v)

@@ -118,6 +118,10 @@ def parse_file(path: str, kind: str, text: str) -> SourceFile | None:
         return dockerfile.parse_dockerfile(path, text, args)
     if kind == "compose":
         return compose.parse_compose(path, text)
+    if kind == "makefile":
+        from cudalign.scan.makefile import parse_makefile
+
+        return parse_makefile(path, text)
     if kind in ("yaml", "k8s"):
         return k8s.parse_k8s(path, text) if k8s.looks_like_k8s(text) else None
     return None
@@ -164,7 +168,7 @@ def scan(
     ``image_reader`` reads images from their registries (``--registry``)."""
     from cudalign.rules import RepoContext, check_repo
     from cudalign.rules.repo import driver_text
-    from cudalign.scan.analysis import analyse
+    from cudalign.scan.analysis import analyse, replaced_pins
     from cudalign.scan.includes import include_problems
     from cudalign.scan.services import group_services
     from cudalign.scan.walk import read_text, walk
@@ -221,6 +225,9 @@ def scan(
         else:
             notes.append(f"{folder}/: {what} ({{{{ … }}}}, Helm or similar) skipped, not manifests")
 
+    _deployment_units(
+        parsed, charts, {posixpath.dirname(f.path) for f in found.files if _kustomization(f.path)}
+    )
     if any(c.runtime for sf in parsed.values() for c in sf.containers):
         _kserve_runtimes(parsed, notes)
 
@@ -288,6 +295,12 @@ def scan(
     for v in views:
         if v.note:
             notes.append(f"{v.service.name}: {v.note}")
+        for later, by, version in replaced_pins(v.service, v.stack) if v.stack is not None else ():
+            notes.append(
+                f"{later.location.file}:{later.location.line}: {later.text} is installed by a later, "
+                f"separate command over the {version} that {by} pins (pip replaces it and warns): judged "
+                f"with {by}'s pin"
+            )
         for image in v.service.images:
             if image.unresolved:
                 where = f"{image.location.file}:{image.location.line}"
@@ -346,6 +359,27 @@ def scan(
         fleet_driver=driver_text(fleet) if fleet else None,
         config=config,
     )
+
+
+def _kustomization(path: str) -> bool:
+    return posixpath.basename(path) in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _deployment_units(parsed: dict[str, SourceFile], charts: set[str], kustomizations: set[str]) -> None:
+    """Tag each Kubernetes container with the Helm chart or kustomization folder its manifest belongs to
+    (the nearest one above it): its workloads are deployed together, so their drift is compared."""
+    units = charts | kustomizations
+    if not units:
+        return
+    for path, sf in list(parsed.items()):
+        if not sf.containers:
+            continue
+        folder = posixpath.dirname(path)
+        while folder not in units and folder:
+            folder = posixpath.dirname(folder)
+        unit = folder if folder in units else None
+        if unit is not None:
+            parsed[path] = replace(sf, containers=tuple(replace(c, deployment=unit) for c in sf.containers))
 
 
 def _kserve_runtimes(parsed: dict[str, SourceFile], notes: list[str]) -> None:

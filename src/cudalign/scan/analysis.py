@@ -31,6 +31,7 @@ __all__ = [
     "engine_findings",
     "image_cuda",
     "locks_it",
+    "replaced_pins",
 ]
 
 _HOST_FREE = ("CA30",)  # engine rules that need no host: package-level
@@ -305,13 +306,54 @@ def declaration_for(service: Service, name: str, decls: Sequence[Declared] | Non
     if decls is None:
         decls = [d for d in service.requirements if d.name == name]
     locked = [d for d in decls if d.locked]
-    pins = {d.pinned_version for d in decls if not d.locked and d.pinned_version}
+    pinned = [d for d in decls if not d.locked and d.pinned_version]
+    pins = {d.pinned_version for d in pinned}
     return (
         next((d for d in locked if d.pinned_version in pins), None)  # a lock may hold one entry per source
         or (locked[0] if locked else None)
-        or next((d for d in decls if d.pinned_version), None)
+        # a later, separate install command replaces what an earlier one installed: the last pin wins
+        or (max(pinned, key=lambda d: d.install) if pinned else None)
         or (decls[0] if decls else None)
     )
+
+
+def replaced_pins(service: Service, stack: Stack) -> list[tuple[Declared, str, str]]:
+    """Exact pins that a later, separate install command of the service puts over the version an earlier
+    command's package pins (``uv pip install nvidia-nccl-cu12==2.25.1`` after ``torch`` pinned 2.26.2):
+    ``(the later pin, the package that pinned another version, that version)``. pip installs the later
+    one and warns about the earlier package; the two were never resolved together. torch itself is not
+    one of them: a later torch is the service's torch, and what was built for the earlier one is judged
+    against it."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    if not any(d.install for d in service.requirements):
+        return []
+    out: list[tuple[Declared, str, str]] = []
+    for comp in stack.components:
+        own = declaration_for(service, comp.name)
+        if own is None or own.locked or not own.install:
+            continue
+        for text in comp.pins:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            exact = [s.version for s in req.specifier if s.operator == "=="]
+            name = str(canonicalize_name(req.name))
+            later = declaration_for(service, name) if exact and name != "torch" else None
+            if later is None or later.locked or later.install <= own.install or not later.pinned_version:
+                continue
+            if _public(later.pinned_version) != _public(exact[0]):
+                out.append((later, comp.name, exact[0]))
+    return out
+
+
+def _public(text: str) -> str:
+    try:
+        return Version(text).public
+    except InvalidVersion:
+        return text
 
 
 def _engine_requirements(service: Service) -> tuple[str, ...]:
@@ -408,7 +450,7 @@ def engine_findings(
     view: ServiceView,
     facts: Facts,
     host_given: bool,
-    memo: dict[tuple[str, str], tuple[Finding, ...]] | None = None,
+    memo: dict[tuple[object, ...], tuple[Finding, ...]] | None = None,
 ) -> tuple[Finding, ...]:
     """Run the engine's rules on the service's stack; without a host, only the host-free ones.
 
@@ -416,22 +458,35 @@ def engine_findings(
     which share a few stacks: the rules are a function of the host, the stack and the facts alone."""
     if view.stack is None or view.host is None or not view.gpu_intended:
         return ()  # the engine's rules are about NVIDIA GPUs: a CPU, ROCm, NPU or XPU service has none
-    from cudalign.rules import check
-
-    key = (repr(view.host), repr(view.stack))
+    kept = _kept_codes(view.host, host_given)
+    key = (repr(view.host), repr(view.stack), kept)
     found = memo.get(key) if memo is not None else None
     if found is None:
-        found = check(view.host, view.stack, facts)
+        found = _check(view.host, view.stack, facts, kept)
         if memo is not None:
             memo[key] = found
-    if not host_given:
-        found = tuple(f for f in found if f.code.startswith(_HOST_FREE))
-    else:  # what the user did not describe is not a finding: no driver, no driver rules; no GPU, no arch
-        if view.host.driver is None:
-            found = tuple(f for f in found if not f.code.startswith(("CA1", "CA4")))
-        if not view.host.gpus:
-            found = tuple(f for f in found if not f.code.startswith("CA2"))
     return tuple(_locate(f, view) for f in found)
+
+
+def _kept_codes(host: Host, host_given: bool) -> tuple[str, ...]:
+    """The engine rules whose findings a service keeps: without a host only the host-free ones; with one,
+    what the user did not describe is not a finding (no driver: no driver rules; no GPU: no arch rules)."""
+    if not host_given:
+        return _HOST_FREE
+    dropped = (("CA1", "CA4") if host.driver is None else ()) + (("CA2",) if not host.gpus else ())
+    from cudalign.rules import ENGINE_RULES
+
+    return tuple(r.code for r in ENGINE_RULES if not r.code.startswith(dropped))
+
+
+def _check(host: Host, stack: Stack, facts: Facts, kept: tuple[str, ...]) -> tuple[Finding, ...]:
+    """``cudalign.rules.check`` restricted to the rules whose findings are kept: a rule whose findings
+    would be dropped is not run (the GPU condition alone judges every known architecture)."""
+    from cudalign.rules import ENGINE_RULES, Context
+
+    ctx = Context(host, stack, facts)
+    found = [f for r in ENGINE_RULES if r.code.startswith(kept) for f in r.run(ctx)]
+    return tuple(sorted(found, key=lambda f: (-f.severity.rank, f.unknown is not None, f.code)))
 
 
 def analyse(
@@ -450,17 +505,21 @@ def analyse(
 
     views: list[ServiceView] = []
     resolved: dict[tuple[object, ...], Stack] = {}
-    memo: dict[tuple[str, str], tuple[Finding, ...]] = {}
+    memo: dict[tuple[object, ...], tuple[Finding, ...]] = {}
+    images: dict[str, ImageInfo | None] = {}
     for svc in services:
         svc, stale = _current_lock(svc, facts)
         reqs = _engine_requirements(svc)
         relevant = any(cuda_sensitive(r.name, facts) for r in svc.requirements)
         image_info = None
         if svc.image is not None and not svc.image.unresolved:
-            try:
-                image_info = read_image(facts, svc.image.reference, image_reader)
-            except (CudalignError, KeyError, ValueError):
-                image_info = None
+            ref = svc.image.reference
+            if ref not in images:  # a repository's services share a few images: each is read once
+                try:
+                    images[ref] = read_image(facts, ref, image_reader)
+                except (CudalignError, KeyError, ValueError):
+                    images[ref] = None
+            image_info = images[ref]
         judged_image = image_info is not None and (image_info.cuda or "image_tag" in image_info.unknown)
         implied, unchecked = _implied_torch(svc, facts, image_info)
         if implied:
@@ -499,6 +558,18 @@ def analyse(
                     image_reader=image_reader,
                 )
             stack = resolved[key]
+            replaced = {d.name for d, _, _ in replaced_pins(svc, stack)}
+            if replaced:  # installed over the earlier pins by a later command: not resolved with them
+                engine_reqs = tuple(r for r in engine_reqs if _name(r) not in replaced)
+                stack = resolve(
+                    engine_reqs,
+                    facts,
+                    judged_on,
+                    image=image_ref,
+                    index_url=idx,
+                    constraints=tuple(c for c in engine_cons if _name(c) not in replaced),
+                    image_reader=image_reader,
+                )
         except (CudalignError, ValueError, KeyError, TypeError) as exc:
             views.append(
                 ServiceView(

@@ -11,14 +11,32 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from cudalign._dataclass import dataclass, field
 from cudalign.model import Location
 from cudalign.scan import shellwords
-from cudalign.scan.model import BuildStep, Declared, EnvVar, ImageRef, Include, IndexRef, Problem, SourceFile
+from cudalign.scan.model import (
+    BuildStep,
+    Declared,
+    EnvVar,
+    ImageRef,
+    Include,
+    IndexRef,
+    MakeCall,
+    Problem,
+    SourceFile,
+)
 from cudalign.scan.requirements import declared
 
-__all__ = ["INDEX_ENV", "parse_dockerfile", "parse_install_command", "project_extras", "substitute"]
+__all__ = [
+    "INDEX_ENV",
+    "build_command",
+    "parse_dockerfile",
+    "parse_install_command",
+    "project_extras",
+    "substitute",
+]
 
 INDEX_ENV = {
     "PIP_INDEX_URL": "index-url",
@@ -344,6 +362,7 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
     extras: tuple[str, ...] | None = None
     system: list[str] = []
     stages = _Stages()
+    installs = 0  # install commands so far: each is a resolver run of its own
     for instr in _instructions(text):
         loc = Location(path, instr.line)
         kw = instr.keyword
@@ -400,15 +419,24 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
             shell = _run_command(instr.args) + "\n" + "\n".join(body for _, body in instr.heredoc)
             shell, _ = substitute(shell, {k: v for k, v in {**global_args, **stage_vars}.items() if v})
             finder = _Finder(instr)
+            cwd = workdir  # `cd dir && …` moves the commands after it
             for command in _SHELL_SPLIT.split(shell):
                 try:
                     tokens = shellwords.split(command, comments=True)
                 except ValueError:
                     tokens = command.split()
+                if tokens[:1] == ["cd"] and len(tokens) == 2:
+                    cwd = posixpath.normpath(posixpath.join(cwd, tokens[1]))
+                    continue
                 system.extend(_system_packages(tokens))
-                build = _build_command(tokens, {**global_args, **stage_vars})
+                variables = {**global_args, **stage_vars}
+                build = _build_command(tokens, variables)
                 if build is not None:
                     stages.build(Location(path, finder.line_of(build[0].split()[-1])), *build)
+                make = _make_call(tokens, cwd, copies, variables)
+                if make is not None:
+                    text = " ".join(["make", *make.targets])
+                    stages.build(Location(path, finder.line_of("make")), text, False, make)
                 selected = project_extras(tokens)
                 if selected is not None:
                     extras = (*(extras or ()), *selected)
@@ -418,6 +446,7 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                     if not conda:
                         continue
                     found = (conda, [], [])
+                installs += 1
                 words, idx, inc = found
                 for word in words:
                     where = finder.find(word)
@@ -431,6 +460,7 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                         word = name
                     result = declared(word, Location(path, line))
                     if isinstance(result, Declared):
+                        result = replace(result, install=installs)
                         reqs.append(result)
                         stages.requirement(result)
                     elif isinstance(result, Problem):
@@ -439,8 +469,8 @@ def parse_dockerfile(path: str, text: str, build_args: Mapping[str, str] | None 
                     indexes.append(IndexRef(url, kind, Location(path, finder.line_of(url))))
                     stages.index(indexes[-1])
                 for kind, file in inc:
-                    source = _map_to_context(file, workdir, copies)
-                    includes.append(Include(source, kind, Location(path, finder.line_of(file))))
+                    source = _map_to_context(file, cwd, copies)
+                    includes.append(Include(source, kind, Location(path, finder.line_of(file)), installs))
     if images:
         images[-1] = ImageRef(
             images[-1].reference, images[-1].location, images[-1].stage, images[-1].unresolved, final=True
@@ -508,7 +538,7 @@ class _Stages:
             out.append(p)
         return out
 
-    def build(self, location: Location, command: str, by_name: bool) -> None:
+    def build(self, location: Location, command: str, by_name: bool, make: MakeCall | None = None) -> None:
         if not self.names:
             return
         i = len(self.names) - 1
@@ -525,6 +555,7 @@ class _Stages:
                     torch=tuple(d for s in reversed(chain) for d in self.torch[s]),
                     indexes=tuple(x for s in reversed(chain) for x in self.indexes[s]),
                     by_name=by_name,
+                    make=make,
                 ),
             )
         )
@@ -543,9 +574,13 @@ class _Stages:
             reached.add(i)
             todo.extend(self._chain(i)[1:])
             todo.extend(self.copies[i])
-        from dataclasses import replace
-
         return tuple(replace(b, final_stage=i in in_final, reached=i in reached) for i, b in self.steps)
+
+
+def build_command(tokens: list[str], arch_list: bool) -> tuple[str, bool] | None:
+    """Whether one shell command compiles a CUDA extension (see :func:`_build_command`), with
+    ``TORCH_CUDA_ARCH_LIST`` set around it or not: (the command, short; whether it installs by name)."""
+    return _build_command(tokens, {"TORCH_CUDA_ARCH_LIST": "1"} if arch_list else {})
 
 
 _SETUP_BUILD = ("build_ext", "install", "develop", "bdist_wheel", "build")
@@ -582,6 +617,54 @@ def _build_command(tokens: list[str], variables: Mapping[str, str | None]) -> tu
     if named and not isolated:
         return f"{' '.join(t[:2])} {named[0]} --no-build-isolation", True
     return None
+
+
+def _make_call(
+    tokens: list[str], cwd: str, copies: list[tuple[str, str]], variables: Mapping[str, str | None]
+) -> MakeCall | None:
+    """A ``make [-C DIR] [-f FILE] [VAR=value] TARGET…`` command: the Makefile it reads (mapped back to
+    the build context through ``COPY``) and its targets; None for any other command."""
+    t = list(tokens)
+    arch = bool(variables.get("TORCH_CUDA_ARCH_LIST"))
+    while t and re.match(r"^[A-Za-z_]\w*=", t[0]):
+        arch = arch or t[0].startswith("TORCH_CUDA_ARCH_LIST=")
+        t.pop(0)
+    if not t or posixpath.basename(t[0]) not in ("make", "gmake"):
+        return None
+    folder, file, targets = cwd, None, []
+    j = 1
+    while j < len(t):
+        word = t[j]
+        j += 1
+        if word in ("-C", "--directory", "-f", "--file", "--makefile", "-j", "--jobs", "-l", "-o", "-W"):
+            value = t[j] if j < len(t) else ""
+            if word == "-j" and not value.isdigit():
+                continue  # `-j` alone: as many jobs as it likes
+            j += 1
+            if word in ("-C", "--directory"):
+                folder = posixpath.normpath(posixpath.join(folder, value))
+            elif word in ("-f", "--file", "--makefile"):
+                file = value
+            continue
+        if word.startswith("-C") and len(word) > 2:
+            folder = posixpath.normpath(posixpath.join(folder, word[2:]))
+        elif word.startswith(("--directory=", "--file=", "--makefile=")):
+            key, _, value = word.partition("=")
+            if key == "--directory":
+                folder = posixpath.normpath(posixpath.join(folder, value))
+            else:
+                file = value
+        elif word.startswith("-f") and len(word) > 2:
+            file = word[2:]
+        elif word.startswith("-"):
+            continue
+        elif "=" in word:
+            arch = arch or word.startswith("TORCH_CUDA_ARCH_LIST=")
+        else:
+            targets.append(word)
+    inside = posixpath.normpath(posixpath.join(folder, file or "Makefile"))
+    source = _copied_from(inside, copies)
+    return MakeCall(source, tuple(targets), arch) if source is not None else None
 
 
 _RUN_FLAG = re.compile(r"^--(?:mount|network|security|device)=\S*\s*")
@@ -668,7 +751,16 @@ def _env_pairs(args: str) -> list[tuple[str, str]]:
 
 def _map_to_context(file: str, workdir: str, copies: list[tuple[str, str]]) -> str:
     """The build-context path a ``-r`` file inside the image came from, via ``COPY``; else as written."""
-    target = posixpath.normpath(posixpath.join(workdir, file))
+    found = _copied_from(posixpath.normpath(posixpath.join(workdir, file)), copies)
+    if found is not None:
+        return found
+    return posixpath.normpath(file.lstrip("/")) if not file.startswith("/") else posixpath.basename(file)
+
+
+def _copied_from(target: str, copies: list[tuple[str, str]]) -> str | None:
+    """The build-context path an absolute path inside the image was copied from (the last ``COPY`` that
+    wrote it, as a file or inside a folder); None when no ``COPY`` of the stage wrote it."""
+    copies = [(dest, src) for dest, src in copies if "://" not in src]  # ADD URL: not from the context
     for dest, src in reversed(copies):
         if target in (dest, posixpath.join(dest, posixpath.basename(src.rstrip("/")))):
             return posixpath.normpath(src)
@@ -677,4 +769,4 @@ def _map_to_context(file: str, workdir: str, copies: list[tuple[str, str]]) -> s
         folder = src in (".", "./") or src.endswith("/") or "." not in name
         if folder and target.startswith(dest.rstrip("/") + "/"):
             return posixpath.normpath(posixpath.join(src, target[len(dest.rstrip("/")) + 1 :]))
-    return posixpath.normpath(file.lstrip("/")) if not file.startswith("/") else posixpath.basename(file)
+    return None

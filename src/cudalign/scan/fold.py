@@ -52,9 +52,12 @@ def _folded(primary: Finding, others: Sequence[Finding]) -> Finding:
 
 
 def _packages(f: Finding) -> list[str]:
-    """The packages a CA604 message names (``'torch', 'torchvision' are not pinned …``)."""
+    """The requirements a CA604 message names, each as quoted (``'torch>=2.8.0,<2.9.0', 'torchvision'
+    are not pinned …``): a range's own commas stay inside its quotes."""
+    import re
+
     head = f.message.split(" is not pinned", 1)[0].split(" are not pinned", 1)[0]
-    return [w.strip().strip("'") for w in head.split(",") if w.strip()]
+    return re.findall(r"'([^']*)'", head)
 
 
 def _unpinned_together(findings: list[Finding]) -> list[Finding]:

@@ -16,6 +16,8 @@ __all__ = [
     "Include",
     "IndexRef",
     "K8sContainer",
+    "MakeCall",
+    "MakeRule",
     "Problem",
     "SourceFile",
 ]
@@ -44,6 +46,11 @@ class Declared:
     """The ``[project.optional-dependencies]`` extra it belongs to (installed only when selected)."""
     constraint: bool = False
     """True when it comes from a constraints file (``-c``): it pins, it does not install."""
+    install: int = 0
+    """Which install command of the service's Dockerfile installs it (the n-th, counted from 1, in the
+    file's order; a requirements file takes the number of the command that installs it with ``-r``), 0
+    when none is known. A later, separate command replaces what an earlier one installed; one command
+    (or one requirements closure) is resolved as a whole."""
 
     @property
     def pinned_version(self) -> str | None:
@@ -104,6 +111,8 @@ class Include:
     kind: str
     """``requirement`` or ``constraint``."""
     location: Location
+    install: int = 0
+    """For a Dockerfile's ``pip install -r``: which install command of the file names it (from 1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +182,9 @@ class K8sContainer:
     accelerators: tuple[str, ...] = ()
     """Other accelerator resources it asks for (``amd.com/gpu``, ``huawei.com/Ascend910``,
     ``gpu.intel.com/i915``), as their vendor's resource name."""
+    deployment: str | None = None
+    """The unit it is deployed with: the folder of the Helm chart (``Chart.yaml``) or kustomization
+    (``kustomization.yaml``) that holds its manifest; None for a manifest of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +210,30 @@ class BuildStep:
     """True when it runs in the stage the image runs (or one that stage is built ``FROM``)."""
     reached: bool = True
     """False when the final stage neither builds on it nor copies from it (BuildKit skips it)."""
+    make: MakeCall | None = None
+    """For ``RUN make TARGET``: the Makefile and targets to read; a step still carrying it is not yet
+    known to build anything (the Makefile's recipes decide, when the repository holds it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MakeCall:
+    """A ``make`` command of a Dockerfile ``RUN``: which Makefile of the build context, which targets."""
+
+    makefile: str
+    """Repo-relative path of the Makefile the command reads (mapped back through ``COPY``)."""
+    targets: tuple[str, ...]
+    """The targets named (empty: the Makefile's first target)."""
+    arch_list: bool = False
+    """``TORCH_CUDA_ARCH_LIST`` is set in the stage or the command (``pip install .`` then compiles)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MakeRule:
+    """One rule of a Makefile: its target, prerequisites and recipe lines (with their line numbers)."""
+
+    target: str
+    prerequisites: tuple[str, ...]
+    recipe: tuple[tuple[int, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,3 +263,5 @@ class SourceFile:
     None when it installs no project."""
     builds: tuple[BuildStep, ...] = ()
     """CUDA extensions a Dockerfile compiles, each with its stage's image and torch."""
+    make_rules: tuple[MakeRule, ...] = ()
+    """A Makefile's rules, in file order (its ``include`` directives are in ``includes``)."""

@@ -14,6 +14,7 @@ from cudalign.scan.model import (
     Declared,
     EnvVar,
     ImageRef,
+    Include,
     IndexRef,
     K8sContainer,
     SourceFile,
@@ -170,6 +171,9 @@ def group_services(
                     todo.append((posixpath.normpath(posixpath.join(base, inc.path)), sub))
         return out
 
+    def _makefile(path: str) -> SourceFile | None:
+        return load(path, "makefile") if has(path) else None  # one the build makes itself: unknown
+
     jobs: list[tuple[str, list[ComposeService]]] = []
     for df in dockerfiles:
         every = by_dockerfile.get(df, [])
@@ -186,12 +190,14 @@ def group_services(
         users = [replace(cs, base_image=_final(_with_args(df, cs, load) or sf)) for cs in users]
         if users and all(cs.build_args for cs in users):
             sf = _with_args(df, users[0], load) or sf
+        if any(b.make for b in sf.builds):
+            sf = replace(sf, builds=_make_builds(sf.builds, context, in_context, _makefile))
         if sf.includes:
             inc = [
                 (in_context(context, i.path), "constraints" if i.kind == "constraint" else "requirements")
                 for i in sf.includes
             ]
-            deps = closure(inc)
+            deps = _installed_by(closure(inc), sf.includes, inc, closure)
         else:
             owned = [
                 p for p, f in parsed.items() if f.kind in _DEPENDENCY_KINDS and _owner(p, roots) == context
@@ -235,6 +241,54 @@ def group_services(
                 Service(cs.name, ".", (cs.location.file,), image=cs.image, env=cs.env, compose=(cs,))
             )
     return _attach_k8s(_unique(services), containers)
+
+
+def _installed_by(
+    deps: list[SourceFile],
+    includes: tuple[Include, ...],
+    paths: list[tuple[str, str]],
+    closure: Callable[[Iterable[tuple[str, str]]], list[SourceFile]],
+) -> list[SourceFile]:
+    """The requirements files a Dockerfile installs with ``-r``, each requirement numbered with the install
+    command that names the file (the first one, when several do)."""
+    number: dict[str, int] = {}
+    for inc, path in zip(includes, paths, strict=True):
+        for sf in closure([path]):
+            number.setdefault(sf.path, inc.install)
+    return [
+        replace(
+            sf,
+            requirements=tuple(
+                replace(d, install=number[sf.path]) if not d.locked and not d.install else d
+                for d in sf.requirements
+            ),
+        )
+        if number.get(sf.path)
+        else sf
+        for sf in deps
+    ]
+
+
+def _make_builds(
+    steps: tuple[BuildStep, ...],
+    context: str,
+    in_context: Callable[[str, str], str],
+    read: Callable[[str], SourceFile | None],
+) -> tuple[BuildStep, ...]:
+    """``RUN make TARGET`` steps whose Makefile recipes compile a CUDA extension, as such builds; those
+    whose Makefile is not in the repository or builds nothing are dropped (nothing is known of them)."""
+    from cudalign.scan.dockerfile import build_command
+    from cudalign.scan.makefile import find_build
+
+    out: list[BuildStep] = []
+    for step in steps:
+        if step.make is None:
+            out.append(step)
+            continue
+        found = find_build(step.make, lambda p: read(in_context(context, p)), build_command)
+        if found is not None:
+            out.append(replace(step, command=found[0], by_name=found[1], make=None))
+    return tuple(out)
 
 
 def _with_workspace_lock(
