@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from cudalign.facts import Facts, load
 from cudalign.hosts import describe_host
@@ -92,3 +93,43 @@ def test_a_serving_projects_release_resolves_to_its_nvidia_cuda_base(facts: Fact
         driver="520.61.05",
     )
     assert got == "fails" and "image-requires-newer-driver" in names(found)
+
+
+def test_a_flavour_without_cudnn_is_known_to_have_none(facts: Facts) -> None:
+    assert image_info(facts, "nvidia/cuda:12.0.0-runtime-ubuntu22.04").cudnn == ""
+    assert image_info(facts, "nvidia/cuda:12.3.2-cudnn9-runtime-ubuntu22.04").cudnn == "9"
+    assert image_info(facts, "vllm/vllm-openai:v0.9.0").cudnn is None  # its tags do not say
+
+
+def test_catches_a_cudnn_user_in_a_flavour_without_cudnn(facts: Facts) -> None:
+    reqs = ("faster-whisper==1.0.3", "ctranslate2==4.4.0")
+    got, found = judge(
+        facts, "nvidia/cuda:12.0.0-runtime-ubuntu22.04", reqs, gpus=["RTX 3060"], driver="535.104.05"
+    )
+    assert got == "fails" and any(f.name == "library-not-on-path" and "cuDNN 8" in f.message for f in found)
+    # catches not: the cudnn8 flavour of the same CUDA holds it
+    got, found = judge(
+        facts, "nvidia/cuda:12.2.2-cudnn8-runtime-ubuntu22.04", reqs, gpus=["RTX 3060"], driver="535.104.05"
+    )
+    assert got in ("ok", "caveats") and "library-not-on-path" not in names(found)
+
+
+def test_a_moving_vllm_tag_is_judged_as_the_newest_release_and_says_so(facts: Facts) -> None:
+    info = image_info(facts, "vllm/vllm-openai:latest")
+    newest = max(facts.snapshot.releases("vllm"), key=Version)
+    assert info.vllm == str(Version(newest)) and "image_channel" in info.unknown
+    assert image_info(facts, "vllm/vllm-openai:cu130-nightly").cuda == "13.0"
+    _, found = judge(facts, "vllm/vllm-openai:latest", gpus=["H100 SXM"], driver="580.65.06")
+    assert any(f.code == "CA401" and "moves with each release" in f.message for f in found)
+    # a release tag is no moving tag
+    assert "image_channel" not in image_info(facts, "vllm/vllm-openai:v0.9.0").unknown
+
+
+def test_ngc_releases_start_on_an_older_driver_and_need_forward_compatibility(facts: Facts) -> None:
+    info = image_info(facts, "nvcr.io/nvidia/tritonserver:24.05-vllm-python-py3")
+    assert info.cuda == "12.4.1" and info.require == "" and info.compat
+    got, found = judge(facts, "nvcr.io/nvidia/pytorch:24.05-py3", gpus=["RTX 4090"], driver="535.104.05")
+    assert got == "fails" and "forward-compat-unsupported" in names(found)
+    assert "image-requires-newer-driver" not in names(found)  # it starts: no requirement refuses it
+    got, _ = judge(facts, "nvcr.io/nvidia/pytorch:24.05-py3", gpus=["A100 80GB PCIe"], driver="535.104.05")
+    assert got in ("ok", "caveats")

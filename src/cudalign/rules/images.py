@@ -88,6 +88,10 @@ def image_requires_newer_driver(ctx: Context) -> Iterator[Hit]:
     """
     if not ctx.stack.image:
         return
+    moving = ctx.stack.unknown.get("image_channel")
+    if moving:
+        yield Hit(moving + ".", "Pin the image to a release tag so the verdict stays true.", _image_refs(ctx),
+                  severity=Severity.INFO)  # fmt: skip
     disabled = ctx.host.container.nvidia_disable_require or ctx.stack.image_require_disabled
     if disabled and not ctx.stack.image_require:
         return  # nothing is checked, and what the image needs is not known: the driver rules judge

@@ -114,7 +114,7 @@ class ImageInfo:
     ``NVIDIA_REQUIRE_*`` check, so the container starts whatever the driver."""
     cudnn: str | None = None
     """The cuDNN installed in the image (``NV_CUDNN_VERSION`` of its config, ``9.1.0.70``; or the
-    major a ``cudnn9`` tag names), when known."""
+    major a ``cudnn9`` tag names), when known; ``""`` when its tag names a flavour without cuDNN."""
 
 
 ImageReader = Callable[[ImageName], "ImageInfo | None"]
@@ -182,6 +182,19 @@ def _unpublished(facts: Facts, reference: str, name: ImageName) -> ImageInfo | N
             accelerator="nvidia",
         )
     return None
+
+
+def _newest(facts: Facts, package: str) -> str | None:
+    """The newest final release of ``package`` in the PyPI snapshot."""
+    best: Version | None = None
+    for text in facts.snapshot.releases(package):
+        try:
+            v = Version(text)
+        except ValueError:
+            continue
+        if not v.is_prerelease and not v.is_devrelease and (best is None or v > best):
+            best = v
+    return str(best) if best is not None else None
 
 
 def _vendor_only(facts: Facts, reference: str, name: ImageName) -> ImageInfo:
@@ -263,6 +276,17 @@ def _from_family(facts: Facts, reference: str, name: ImageName, match: query.Ima
     vllm = g.get("vllm")
     torch = g.get("torch")
     unknown: dict[str, str] = {}
+    channel = g.get("channel")
+    if channel and not vllm and not torch and match.repository == "vllm/vllm-openai":
+        vllm = _newest(facts, "vllm")
+        if vllm is not None:
+            unknown["image_channel"] = (
+                f"{match.repository}:{match.tag} moves with each release: judged as vLLM {vllm}, the newest "
+                "release the knowledge base knows ('cudalign facts update' to refresh; pin a v<version> tag)"
+            )
+    if vllm and not cuda and channel and g.get("channel_cuda"):
+        code = g["channel_cuda"].removeprefix("cu")
+        cuda = f"{code[:-1]}.{code[-1]}"  # cu130 -> 13.0
     if vllm and not cuda:
         series = query.vllm_series(facts, vllm)
         table = series.get("image_cuda", {}) if series else {}
@@ -290,10 +314,15 @@ def _from_family(facts: Facts, reference: str, name: ImageName, match: query.Ima
             if shipped.value is not None:
                 variant = shipped.value
                 refs.extend(shipped.refs)
-    cudnn = g.get("cudnn") or ""
+    cudnn: str | None = g.get("cudnn") or ""
+    if cudnn:
+        cudnn = cudnn.removeprefix("cudnn") or None  # ``cudnn9`` names the major; plain ``cudnn`` does not
+    elif "cudnn" not in match.family["tag_pattern"].compiled.groupindex:
+        cudnn = None  # the tag grammar does not say: not known
+    # else: a tag grammar with cuDNN flavours and none named (nvidia/cuda's base/runtime/devel): "" = none
     return ImageInfo(
         reference,
-        cudnn=cudnn.removeprefix("cudnn") or None,  # ``cudnn9`` names the major; plain ``cudnn`` does not
+        cudnn=cudnn,
         cuda=cuda,
         require=require,
         compat=bool(match.family["compat_libs"]),
