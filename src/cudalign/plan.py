@@ -345,6 +345,8 @@ def make_plan(
     # higher) or a series-wide failure (an older patch fails the same way)
     settled: set[tuple[tuple[str, ...], str | None, bool]] = set()
     kept_series: set[tuple[str, ...]] = set()
+    targets: dict[tuple[str | None, ...], list[str]] = {}  # driver_targets by the stack's CUDA versions
+    upgraded: dict[str, Host] = {}  # the host with its driver raised to a target
     considered = 0
     seen: set[tuple[Any, ...]] = set()
     for versions in assignments(request, facts, host):
@@ -376,9 +378,14 @@ def make_plan(
             seen.add(key)
             options: list[tuple[Host, bool]] = [(host, False)] if current and False in wanted else []
             if not no_driver_change and True in wanted:
-                for target in driver_targets(facts, host, stack):
+                cudas = (stack.cuda_runtime, *(c.cuda for c in stack.components))
+                if cudas not in targets:  # the targets depend on the stack's CUDA versions alone
+                    targets[cudas] = driver_targets(facts, host, stack)
+                for target in targets[cudas]:
                     if current is None or Version(target) > Version(current):
-                        options.append((with_driver(host, facts, target), True))
+                        if target not in upgraded:
+                            upgraded[target] = with_driver(host, facts, target)
+                        options.append((upgraded[target], True))
             for h, change in options:
                 considered += 1
                 findings = check(h, stack, facts, features=features)
