@@ -27,3 +27,15 @@ def test_the_cache_loads_what_the_files_say() -> None:
     assert cached == fresh
     ccs = [v for f in cached for v in f.values.get("archs", ()) if isinstance(v, ComputeCapability)]
     assert len(ccs) > len({id(c) for c in ccs})  # shared, not one object per mention
+
+
+def test_the_cache_digest_is_sha256() -> None:
+    import hashlib
+
+    from cudalign.facts.digest import sha256
+
+    for data in (b"", b"cudalign", bytes(range(256)) * 1000):
+        assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    h = sha256(b"a")
+    h.update(b"b")
+    assert h.digest() == hashlib.sha256(b"ab").digest()

@@ -195,16 +195,16 @@ def _prepared(patterns: tuple[str, ...]) -> _Plan:
     cache keyed on the patterns and on the code that makes them (working them out costs ~30 ms, a fifth
     of a one-line explain); written atomically, never trusted blindly: a cache that does not unpickle
     into one filter per pattern and keys naming those patterns is ignored."""
-    import hashlib
     import os
     import pickle
     from pathlib import Path
 
+    from cudalign.facts.digest import sha256
     from cudalign.facts.snapshot import user_cache_dir
 
     code = [Path(__file__), Path(__file__).with_name("literals.py")]
     stamp = "".join(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\0" for p in code for st in (p.stat(),))
-    digest = hashlib.sha256(("\0".join(patterns) + "\0" + stamp).encode()).hexdigest()[:24]
+    digest = sha256(("\0".join(patterns) + "\0" + stamp).encode()).hexdigest()[:24]
     path = user_cache_dir() / f"explain-plan-{digest}.pickle"
     try:
         cached = pickle.loads(path.read_bytes())  # our own file, keyed on the exact patterns and code

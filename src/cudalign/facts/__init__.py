@@ -195,12 +195,11 @@ class Facts:
 
 def _cache_file(paths: list[Path]) -> Path | None:
     """Where the validated facts of exactly these files (names, sizes, mtimes) are pickled."""
-    import hashlib
-
     from cudalign import __version__
+    from cudalign.facts.digest import sha256
     from cudalign.facts.snapshot import user_cache_dir
 
-    h = hashlib.sha256(__version__.encode())
+    h = sha256(__version__.encode())
     model = Path(__file__).parent.parent / "model.py"  # the value types the facts hold (ComputeCapability)
     for path in [*paths, Path(__file__).with_name("schema.py"), Path(__file__), model]:
         st = path.stat()
@@ -230,8 +229,9 @@ def _read_cache(cache: Path) -> list[Fact] | None:
     The file is the magic line, the header line, the SHA-256 of the pickle, then the pickle: the
     pickle is only unpickled when all of them match, and what comes out must be a list of facts.
     """
-    import hashlib
     import pickle
+
+    from cudalign.facts.digest import sha256
 
     try:
         blob = cache.read_bytes()
@@ -241,7 +241,7 @@ def _read_cache(cache: Path) -> list[Fact] | None:
     if not blob.startswith(header) or len(blob) < len(header) + 32:
         return None
     digest, payload = blob[len(header) : len(header) + 32], blob[len(header) + 32 :]
-    if hashlib.sha256(payload).digest() != digest:
+    if sha256(payload).digest() != digest:
         return None
     try:
         cached = pickle.loads(payload)  # our own file, checked above
@@ -273,9 +273,10 @@ def _shared(value: Any, seen: dict[tuple[type, str], Any]) -> Any:
 
 
 def _write_cache(cache: Path, facts: list[Fact]) -> None:
-    import hashlib
     import pickle
     from dataclasses import replace
+
+    from cudalign.facts.digest import sha256
 
     seen: dict[tuple[type, str], Any] = {}
     shared = [replace(f, values=_shared(f.values, seen)) for f in facts]
@@ -283,7 +284,7 @@ def _write_cache(cache: Path, facts: list[Fact]) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(_PICKLE_MAGIC + _pickle_header() + hashlib.sha256(payload).digest() + payload)
+        tmp.write_bytes(_PICKLE_MAGIC + _pickle_header() + sha256(payload).digest() + payload)
         tmp.replace(cache)
     except OSError:
         pass
