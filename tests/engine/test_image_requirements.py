@@ -133,3 +133,10 @@ def test_ngc_releases_start_on_an_older_driver_and_need_forward_compatibility(fa
     assert "image-requires-newer-driver" not in names(found)  # it starts: no requirement refuses it
     got, _ = judge(facts, "nvcr.io/nvidia/pytorch:24.05-py3", gpus=["A100 80GB PCIe"], driver="535.104.05")
     assert got in ("ok", "caveats")
+
+
+def test_a_moving_tag_with_a_pinned_vllm_is_that_releases_image(facts: Facts) -> None:
+    h = describe_host(facts, gpus=["RTX 4090"], driver="550.54.14")
+    stack = resolve(["vllm==0.6.3"], facts, h, image="vllm/vllm-openai:latest")
+    assert stack.image == "vllm/vllm-openai:latest" and stack.image_cuda == "12.1" and not stack.conflicts
+    assert stack.component("vllm") is not None and str(stack.component("vllm").version) == "0.6.3"  # type: ignore[union-attr]

@@ -284,7 +284,8 @@ def _vllm_image(reference: str, matrix: Matrix, facts: Facts) -> str | None:
     name = parse_reference(reference)
     if _VLLM_REPOSITORY not in name.candidates() or not name.tag:
         return None
-    held = image_info(facts, reference).vllm
+    info = image_info(facts, reference)
+    held = info.vllm if "image_channel" not in info.unknown else None  # a moving tag names no release
     if held is None or _public(held) == _public(str(matrix.vllm)):
         return None
     written = reference.strip().split("@", 1)[0]

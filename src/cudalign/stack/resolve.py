@@ -112,6 +112,13 @@ def resolve(
     what it pins) and install nothing. ``image_reader`` reads the image's facts online (its registry)."""
     request = parse_requirements(requirements, index_url=index_url, constraints=constraints)
     info = image_facts(facts, image, image_reader) if image else None
+    pinned = _exact(request.specs["vllm"]) if "vllm" in request.specs else None
+    if image and info is not None and "image_channel" in info.unknown and pinned:
+        # a moving tag (latest, nightly) with vllm==X stated: the image that tag held then was X's
+        tail = image.split("@", 1)[0].rsplit(":", 1)
+        suffix = next((s for s in ("-cu129", "-cu130", "-cu128") if tail[-1].endswith(s)), "")
+        info = image_facts(facts, f"{tail[0]}:v{pinned}{suffix}", image_reader)
+        info = dataclasses.replace(info, reference=image)
     cands = assignments(request, facts, host, image=info)
     first: Stack | None = None
     for versions in cands:
