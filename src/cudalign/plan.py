@@ -11,6 +11,7 @@ from packaging.version import Version
 
 from cudalign.facts import query
 from cudalign.model import (
+    Component,
     DriverInfo,
     Finding,
     Host,
@@ -133,15 +134,9 @@ def _find_images(facts: Facts, stack: Stack, host_cuda: Version | None) -> list[
     CUDA is not newer than the driver's and has the stack's CUDA major."""
     out: list[ImageInfo] = []
     vllm = stack.component("vllm")
-    if vllm is not None:
-        suffix: str | None = ""
-        if vllm.index_url and vllm.variant:  # a CUDA variant wheel: the image tag of that CUDA, if any
-            series = query.vllm_series(facts, vllm.version)
-            table = series.get("image_cuda", {}) if series is not None else {}
-            cuda = query.variant_cuda(vllm.variant)
-            suffix = next((k for k, c in table.items() if cuda is not None and Version(str(c)) == cuda), None)
-        if suffix is not None:
-            out.append(image_info(facts, f"vllm/vllm-openai:v{vllm.version}{suffix}"))
+    reference = _vllm_image(facts, vllm) if vllm is not None else None
+    if reference is not None:
+        out.append(image_info(facts, reference))
     if stack.cuda_runtime:
         major = Version(stack.cuda_runtime).major
         runtime = Version(stack.cuda_runtime)
@@ -159,6 +154,21 @@ def _find_images(facts: Facts, stack: Stack, host_cuda: Version | None) -> list[
                 out.append(info)
                 break
     return [i for i in out if not i.unknown]
+
+
+def _vllm_image(facts: Facts, vllm: Component) -> str | None:
+    """The vLLM image of the wheel's release and CUDA: the plain tag for PyPI's wheel, and for a CUDA variant
+    wheel the tag whose CUDA suffix holds that CUDA (``vllm_series.image_cuda``: ``v0.25.0-cu129``);
+    ``None`` when the facts know no image of that CUDA (never the default image of another CUDA)."""
+    if not (vllm.index_url and vllm.variant):
+        return f"vllm/vllm-openai:v{vllm.version}"
+    series = query.vllm_series(facts, vllm.version)
+    table = series.get("image_cuda", {}) if series is not None else {}
+    cuda = query.variant_cuda(vllm.variant)
+    if cuda is None:
+        return None
+    suffix = next((k for k, c in table.items() if query.cuda_minor(str(c)) == query.cuda_minor(cuda)), None)
+    return None if suffix is None else f"vllm/vllm-openai:v{vllm.version}{suffix}"
 
 
 def _attach(stack: Stack, image: ImageInfo) -> Stack:
@@ -685,7 +695,10 @@ def _through_forward_compat(
         return None
     if any((f := query.gpu_fact(facts, g)) is None or f.get("forward_compat") is not True for g in h.gpus):
         return None
-    img = _image(facts, f"vllm/vllm-openai:v{vllm.version}")
+    reference = _vllm_image(facts, vllm)
+    if reference is None:  # no image of the wheel's CUDA: another CUDA's image is another build
+        return None
+    img = _image(facts, reference)
     if img.unknown or not img.compat or not img.cuda:
         return None
     with_img = _attach(stack, img)
