@@ -140,3 +140,10 @@ def test_a_moving_tag_with_a_pinned_vllm_is_that_releases_image(facts: Facts) ->
     stack = resolve(["vllm==0.6.3"], facts, h, image="vllm/vllm-openai:latest")
     assert stack.image == "vllm/vllm-openai:latest" and stack.image_cuda == "12.1" and not stack.conflicts
     assert stack.component("vllm") is not None and str(stack.component("vllm").version) == "0.6.3"  # type: ignore[union-attr]
+
+
+def test_an_untagged_reference_is_its_latest_tag(facts: Facts) -> None:
+    # Docker pulls :latest when no tag is written; NVIDIA publishes no nvidia/cuda:latest
+    assert "image_tag" in image_info(facts, "nvidia/cuda").unknown
+    assert "image_tag" not in image_info(facts, "nvidia/cuda:12.4.1-base-ubuntu22.04").unknown
+    assert "image_tag" not in image_info(facts, "vllm/vllm-openai").unknown  # no tag list: not judged

@@ -160,19 +160,20 @@ def image_facts(facts: Facts, reference: str, reader: ImageReader | None = None)
 def _unpublished(facts: Facts, reference: str, name: ImageName) -> ImageInfo | None:
     """An image whose tag the vendor's tag lists say does not exist (``nvidia/cuda:12.1-devel-…``): the
     ``image_tag`` unknown that the unknown-release rule reports. A digest pin is not judged by its tag."""
-    if name.tag is None or name.digest is not None:
+    if name.digest is not None:
         return None
     from cudalign.facts.image_tags import judge_tag, split_tag
 
+    tag = name.tag or "latest"  # Docker pulls :latest when no tag is written
     for repo in name.candidates():
-        said = judge_tag(facts, repo, name.tag)
+        said = judge_tag(facts, repo, tag)
         if said.fact is None:
             continue
         if said.exists is not False:
             return None
         where = reference.rsplit(":", 1)[0]
         hint = f"; did you mean {where}:{said.suggestion}?" if said.suggestion else ""
-        parts = split_tag(name.tag)
+        parts = split_tag(tag)
         return ImageInfo(  # the CUDA the tag meant stays (the service is a CUDA one); nothing else is known
             reference,
             cuda=parts[0] if parts else None,
