@@ -1,4 +1,4 @@
-"""`cudalign plan REQ…|-r FILE [HOST] [--no-driver-change] [--max N]`: ranked matrices and why others fail."""
+"""`cudalign plan REQ…|-r FILE [HOST] [--no-driver-change] [--max N] [--resolve]`: ranked matrices."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--feature", action="append", default=[], metavar="NAME", help="needed feature, e.g. bf16"
+    )
+    parser.add_argument(
+        "--resolve",
+        action="store_true",
+        help="online: resolve each proposed matrix with uv pip compile for the host (extra: resolve); "
+        "a matrix the installer cannot resolve is rejected with its reason",
     )
     from cudalign.cli.emit_output import add_emit_arguments
 
@@ -60,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         index_url=index_url,
         features=args.feature,
     )
+    if args.resolve:
+        from cudalign.plan_resolve import resolve_plan
+
+        plan = resolve_plan(plan, facts, host, features=args.feature)
     if args.emit:  # -o is then a directory
         from cudalign.cli.emit_output import emit_files
         from cudalign.emit import source_from_plan

@@ -108,11 +108,16 @@ def closure(
     run: UvRunner | None = None,
     client: PyPIClient | None = None,
     index: str | None = None,
+    extra_index_urls: Sequence[str] = (),
+    torch_index: str | None = None,
 ) -> Closure:
     """Run ``uv pip compile`` for the host and read back the exact closure (or its conflict).
 
     ``index`` replaces PyPI (a mirror, or a local index in tests) for uv and for the Python-range
-    check alike."""
+    check alike. ``extra_index_urls`` are more indexes to search (vLLM's CUDA variant index).
+    ``torch_index`` serves torch's build instead of uv's ``--torch-backend`` (a mirror of
+    ``download.pytorch.org/whl/<variant>``): it is searched beside the others for the best match, as
+    pip searches its extra indexes."""
     from cudalign.stack.request import parse_requirements
 
     request = parse_requirements(tuple(requirements), index_url=index_url, constraints=tuple(constraints))
@@ -131,7 +136,11 @@ def closure(
     argv += ["--no-header", "--no-annotate", "--quiet", "--color", "never"]
     if index:
         argv += ["--index-url", index]
-    if backend:
+    for url in extra_index_urls:
+        argv += ["--extra-index-url", url]
+    if torch_index:
+        argv += ["--extra-index-url", torch_index, "--index-strategy", "unsafe-best-match"]
+    elif backend:
         argv += ["--torch-backend", backend]
     elif request.index_url and not index:
         argv += ["--extra-index-url", request.index_url]
@@ -151,7 +160,9 @@ def closure(
         conflict = _conflict(err)
         if conflict is None:
             last = next((ln.strip() for ln in reversed(err.splitlines()) if ln.strip()), "no output")
-            raise NetworkError(f"--resolve: uv pip compile failed (exit {status}): {last}")
+            first = next((ln.strip() for ln in err.splitlines() if ln.startswith("error:")), last)
+            said = last if first == last else f"{first.removeprefix('error:').strip()}: {last}"
+            raise NetworkError(f"--resolve: uv pip compile failed (exit {status}): {said}")
         return Closure((), (conflict,), py, platform, backend)
     pins = []
     for line in out.splitlines():
