@@ -341,10 +341,20 @@ def test_feature_fallbacks_are_known_and_reach_below_the_feature() -> None:
 
 
 def test_feature_names_and_aliases_are_unique() -> None:
-    owner: dict[str, str] = {}
+    """A name belongs to one feature, or to one package's facts for disjoint release ranges of it."""
+    owner: dict[str, list[Fact]] = {}
+    probes = [Version(f"0.{n}.{p}") for n in range(60) for p in range(4)] + [Version("1.0.0")]
     for f in of("feature"):
         for n in {f["name"].lower(), *(a.lower() for a in f.get("aliases", ()))}:
-            assert owner.setdefault(n, f.id) == f.id, f"{n} names {owner[n]} and {f.id}"
+            owner.setdefault(n, []).append(f)
+    for n, fs in owner.items():
+        if len(fs) == 1:
+            continue
+        ids = [f.id for f in fs]
+        assert all(f.get("versions") is not None for f in fs), f"{n} names {ids}"
+        assert len({f["package"] for f in fs}) == 1, f"{n} names {ids} of different packages"
+        assert len({f["name"] for f in fs}) == 1, f"{n} names {ids} of different names"
+        assert not list(overlapping([(f.id, f["versions"]) for f in fs], probes)), f"{n}: {ids} overlap"
 
 
 # ---- torch ------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
@@ -430,14 +430,30 @@ def targetable(facts: Facts, cc: ComputeCapability, cuda: Version | str) -> Answ
     return Answer(None)
 
 
-def feature(facts: Facts, name: str) -> Fact | None:
-    """A feature (``bf16``, ``fp8``, ``flash-attn-3`` …) by name or alias."""
+def feature(facts: Facts, name: str, installed: Mapping[str, str] | None = None) -> Fact | None:
+    """A feature (``bf16``, ``fp8``, ``flash-attn-3`` …) by name or alias.
+
+    A feature one package provides can have one fact per release range of that package (``package``,
+    ``versions``): with ``installed`` (package -> version in the stack) the fact for that release is
+    returned, ``None`` when the release has none (the feature is not in it). Without the package's
+    version the first fact listed stands (the data lists the newest range first).
+    """
     want = name.strip().lower()
+    first: Fact | None = None
+    ranged = False  # the installed release of the providing package is known, and has range facts
     for f in facts_of_kind(facts, "feature"):
         names = {str(f["name"]).lower(), *(str(a).lower() for a in f.get("aliases", ()))}
-        if want in names:
+        if want not in names:
+            continue
+        version = (installed or {}).get(str(f.get("package"))) if f.get("versions") is not None else None
+        public = _public(version) if version is not None else None
+        if public is None:
+            first = first or f
+            continue
+        ranged = True
+        if f["versions"].contains(public, prereleases=True):
             return f
-    return None
+    return None if ranged else first
 
 
 # --------------------------------------------------------------------------- frameworks

@@ -172,6 +172,8 @@ KINDS: dict[str, dict[str, Field]] = {
         "cc": _req("specifier", "compute capabilities that have it, e.g. '>=8.0' or '>=9.0,<10.0'"),
         "description": _opt("str"),
         "fallback": _opt("str", "feature taking over outside cc (fp8 -> fp8-marlin, weight-only): a caveat"),
+        "package": _opt("str", "the package whose kernels provide it (one fact per release range)"),
+        "versions": _opt("specifier", "releases of `package` it holds for (absent: every release)"),
     },
     # ---- frameworks -----------------------------------------------------------------------------
     "torch_series": {

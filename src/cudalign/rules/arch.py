@@ -307,8 +307,10 @@ def feature_needs_compute_capability(ctx: Context) -> Iterator[Hit]:
 
     **Example.** ``--feature bf16`` on a T4 (7.5): fails; on an A10 (8.6): ok.
     """
+    # a feature one package provides (vLLM's FP8 Marlin) has its floor per release of that package
+    installed = {c.name: c.version for c in ctx.stack.components if c.version}
     for name in ctx.features:
-        fact = query.feature(ctx.facts, name)
+        fact = query.feature(ctx.facts, name, installed) or query.feature(ctx.facts, name)
         if fact is None:
             yield Hit(
                 f"The feature {name!r} is not in the knowledge base.",
@@ -328,20 +330,44 @@ def feature_needs_compute_capability(ctx: Context) -> Iterator[Hit]:
                     unknown=f"gpu fact for {gpu.name!r}",
                 )
             elif not fact["cc"].contains(cc.version, prereleases=True):
-                fb = query.feature(ctx.facts, fact["fallback"]) if fact.get("fallback") else None
+                fb = query.feature(ctx.facts, fact["fallback"], installed) if fact.get("fallback") else None
                 if fb is not None and fb["cc"].contains(cc.version, prereleases=True):
+                    by = (
+                        f" in {fb['package']} {installed[fb['package']]}"
+                        if fb.get("package") in installed
+                        else ""
+                    )
                     yield Hit(
                         f"{gpu.name} ({cc}) has no native {fact['name']} (needs {fact['cc']}); it runs as "
-                        f"{fb['name']} instead ({fb.get('description') or 'a slower fallback'}).",
+                        f"{fb['name']}{by} instead ({fb.get('description') or 'a slower fallback'}).",
                         f"Expect the {fb['name']} path; for native {fact['name']} use a GPU with compute "
                         f"capability {fact['cc']}.",
                         (fact.ref, fb.ref, *((gfact.ref,) if gfact is not None else ())),
                         severity=Severity.WARNING,
                     )
                     continue
+                why = upgrade = ""
+                pkg = fb.get("package") if fb is not None else None
+                if fb is not None and pkg in installed:
+                    why = f" (its fallback {fb['name']} needs {fb['cc']} in {pkg} {installed[pkg]})"
+                    # a release of the same package whose fallback runs on this GPU
+                    later = [
+                        f
+                        for f in query.facts_of_kind(ctx.facts, "feature")
+                        if f["name"] == fb["name"]
+                        and f.get("package") == pkg
+                        and f.get("versions") is not None
+                        and f["cc"].contains(cc.version, prereleases=True)
+                    ]
+                    if later:
+                        upgrade = f", or use {pkg}{later[0]['versions']} ({fb['name']} runs on {cc})"
                 yield Hit(
-                    f"{fact['name']} needs compute capability {fact['cc']}; {gpu.name} is {cc}.",
+                    f"{fact['name']} needs compute capability {fact['cc']}; {gpu.name} is {cc}{why}.",
                     f"Do without {fact['name']} on this GPU, or use a GPU with compute capability "
-                    f"{fact['cc']}.",
-                    (fact.ref, *((gfact.ref,) if gfact is not None else ())),
+                    f"{fact['cc']}{upgrade}.",
+                    (
+                        fact.ref,
+                        *((fb.ref,) if fb is not None else ()),
+                        *((gfact.ref,) if gfact is not None else ()),
+                    ),
                 )
