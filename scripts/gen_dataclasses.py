@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cudalign._dataclass import LazyField
+
 __all__ = ["TARGET", "import_all", "main", "reference", "render"]
 
 TARGET = Path(__file__).resolve().parent.parent / "src" / "cudalign" / "_dataclass_gen.py"
@@ -124,7 +126,13 @@ def _builder(index: int, spec: tuple[Any, ...]) -> list[str]:
 def reference(cls: type, own: dict[str, Any], options: dict[str, Any]) -> type:
     """What :func:`dataclasses.dataclass` makes of the class body ``own`` (a copy, ``cls`` stays)."""
     namespace = {
-        k: (dataclasses.field(**_field_args(v)) if isinstance(v, dataclasses.Field) else v)
+        k: (
+            v.real()
+            if isinstance(v, LazyField)
+            else dataclasses.field(**_field_args(v))
+            if isinstance(v, dataclasses.Field)
+            else v
+        )
         for k, v in own.items()
         if k not in ("__dict__", "__weakref__")
     }

@@ -20,16 +20,15 @@ or a ``default_factory`` and ``repr``/``compare``/``hash`` flags. Anything else 
 
 from __future__ import annotations
 
-import dataclasses
+import sys
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # type checkers see the standard decorator, which this one behaves as
+if TYPE_CHECKING:  # type checkers see the standard functions, which these behave as
     from dataclasses import dataclass as dataclass
     from dataclasses import field as field
-else:
-    field = dataclasses.field
+    from dataclasses import replace as replace
 
-__all__ = ["ORIGINALS", "SLOW", "dataclass", "field", "fingerprint"]
+__all__ = ["ORIGINALS", "SLOW", "LazyField", "dataclass", "field", "field_names", "fingerprint", "replace"]
 
 ORIGINALS: dict[str, tuple[type, dict[str, Any], dict[str, Any]]] = {}
 """Every class the decorator saw (``module.qualname`` -> the class, its namespace as written, its
@@ -58,6 +57,18 @@ _OWN = (
 )
 
 
+class _Missing:
+    """No default given (:data:`dataclasses.MISSING` without importing :mod:`dataclasses`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
 class _FactorySentinel:
     """The default of a ``default_factory`` parameter, as :mod:`dataclasses` shows it."""
 
@@ -67,9 +78,60 @@ class _FactorySentinel:
         return "<factory>"
 
 
-_HAS_DEFAULT_FACTORY = getattr(dataclasses, "_HAS_DEFAULT_FACTORY", _FactorySentinel())
-_FIELD = dataclasses._FIELD  # type: ignore[attr-defined]  # the kind every plain field has
+_HAS_DEFAULT_FACTORY = _FactorySentinel()
 _generated: dict[str, Any] | None = None
+
+
+class LazyField:
+    """What :func:`field` returns in a class body: its arguments, made a :class:`dataclasses.Field` only
+    when something asks for the class's fields (importing :mod:`dataclasses` costs about as much as the
+    rest of a short command's own modules, and the value types' fast path never needs it)."""
+
+    __slots__ = ("compare", "default", "default_factory", "hash", "init", "kw_only", "metadata", "repr")
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self.default = kwargs.get("default", _MISSING)
+        self.default_factory = kwargs.get("default_factory", _MISSING)
+        self.init = kwargs.get("init", True)
+        self.repr = kwargs.get("repr", True)
+        self.hash = kwargs.get("hash")
+        self.compare = kwargs.get("compare", True)
+        self.metadata = kwargs.get("metadata")
+        self.kw_only = kwargs.get("kw_only", _MISSING)
+
+    def real(self) -> Any:
+        """The :class:`dataclasses.Field` :func:`dataclasses.field` makes of the same arguments."""
+        import dataclasses
+
+        kwargs = {
+            "init": self.init,
+            "repr": self.repr,
+            "hash": self.hash,
+            "compare": self.compare,
+            "metadata": self.metadata,
+        }
+        if self.default is not _MISSING:
+            kwargs["default"] = self.default
+        if self.default_factory is not _MISSING:
+            kwargs["default_factory"] = self.default_factory
+        if self.kw_only is not _MISSING:
+            kwargs["kw_only"] = self.kw_only
+        return dataclasses.field(**kwargs)
+
+
+if not TYPE_CHECKING:
+
+    def field(**kwargs):
+        """:func:`dataclasses.field`, its :class:`~dataclasses.Field` made when the fields are asked for."""
+        if kwargs.get("default", _MISSING) is not _MISSING and "default_factory" in kwargs:
+            raise ValueError("cannot specify both default and default_factory")
+        return LazyField(kwargs)
+
+
+def _is_real_field(value: Any) -> bool:
+    """``value`` is a :class:`dataclasses.Field` (then :mod:`dataclasses` is already imported)."""
+    dc = sys.modules.get("dataclasses")
+    return dc is not None and isinstance(value, dc.Field)
 
 
 def _table() -> dict[str, Any]:
@@ -103,19 +165,21 @@ def fingerprint(
             word in annotation for word in ("ClassVar", "InitVar", "KW_ONLY")
         ):
             return None
-        default = own.get(name, dataclasses.MISSING)
-        if isinstance(default, dataclasses.Field):
+        default = own.get(name, _MISSING)
+        if _is_real_field(default):
+            return None  # made by dataclasses.field itself: let dataclasses handle it
+        if isinstance(default, LazyField):
             f = default
-            if not f.init or f.kw_only not in (dataclasses.MISSING, False) or f.metadata:
+            if not f.init or f.kw_only not in (_MISSING, False) or f.metadata:
                 return None
-            if f.default_factory is not dataclasses.MISSING:
+            if f.default_factory is not _MISSING:
                 kind, shown = "factory", None
-            elif f.default is not dataclasses.MISSING:
+            elif f.default is not _MISSING:
                 kind, shown = "default", f.default
             else:
                 kind, shown = "required", None
             flags = (f.repr, f.hash, f.compare)
-        elif default is dataclasses.MISSING:
+        elif default is _MISSING:
             kind, shown, flags = "required", None, (True, None, True)
         else:
             kind, shown, flags = "default", default, (True, None, True)
@@ -125,15 +189,22 @@ def fingerprint(
     return (bool(options.get("frozen")), bool(options.get("order")), tuple(out))
 
 
-def _fields(cls: type, spec: tuple[Any, ...]) -> dict[str, dataclasses.Field[Any]]:
-    own = cls.__dict__
-    out: dict[str, dataclasses.Field[Any]] = {}
+def _real_fields(own: dict[str, Any], spec: tuple[Any, ...]) -> dict[str, Any]:
+    """The :class:`dataclasses.Field` objects :func:`dataclasses.dataclass` would have made."""
+    import dataclasses
+
+    out: dict[str, Any] = {}
     for name, annotation, *_ in spec:
-        default = own.get(name, dataclasses.MISSING)
-        f: Any = default if isinstance(default, dataclasses.Field) else dataclasses.field(default=default)
+        default = own.get(name, _MISSING)
+        if isinstance(default, LazyField):
+            f = default.real()
+        elif default is _MISSING:
+            f = dataclasses.field()
+        else:
+            f = dataclasses.field(default=default)
         f.name = name
         f.type = annotation
-        f._field_type = _FIELD
+        f._field_type = dataclasses._FIELD  # type: ignore[attr-defined]  # the kind every plain field has
         if f.kw_only is dataclasses.MISSING:
             f.kw_only = False
         out[name] = f
@@ -141,11 +212,38 @@ def _fields(cls: type, spec: tuple[Any, ...]) -> dict[str, dataclasses.Field[Any
 
 
 def _params(frozen: bool, order: bool) -> Any:
+    import dataclasses
+
     make = dataclasses._DataclassParams  # type: ignore[attr-defined]
     try:  # Python 3.12 and later
         return make(True, True, True, order, False, frozen, True, False, True, False)
     except TypeError:
         return make(True, True, True, order, False, frozen)
+
+
+class _Lazy:
+    """A class attribute (``__dataclass_fields__``, ``__dataclass_params__``) made on first access and
+    then stored on the class in its place."""
+
+    __slots__ = ("make", "name", "owner")
+
+    def __init__(self, name: str, make: Any) -> None:
+        self.name = name
+        self.make = make
+        self.owner: type | None = None
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        value = self.make()
+        assert self.owner is not None
+        type.__setattr__(self.owner, self.name, value)
+        return value
+
+
+def _frozen_error(message: str) -> BaseException:
+    """:class:`dataclasses.FrozenInstanceError`, imported when one is raised."""
+    from dataclasses import FrozenInstanceError
+
+    return FrozenInstanceError(message)
 
 
 def _recursive_repr(fn: Any) -> Any:
@@ -169,28 +267,44 @@ def _recursive_repr(fn: Any) -> Any:
     return __repr__
 
 
+_FAST_NAMES = "__cudalign_fields__"
+"""The field names of a class the fast path made (what :func:`replace` and :func:`field_names` read)."""
+
+
+def _slow(cls: type, options: dict[str, Any]) -> type:
+    import dataclasses
+
+    for name, value in list(cls.__dict__.items()):
+        if isinstance(value, LazyField):
+            setattr(cls, name, value.real())
+    return dataclasses.dataclass(cls, **options)
+
+
 def _process(cls: type, options: dict[str, Any]) -> type:
     key = f"{cls.__module__}.{cls.__qualname__}"
-    ORIGINALS[key] = (cls, dict(cls.__dict__), options)
+    own = dict(cls.__dict__)
+    ORIGINALS[key] = (cls, own, options)
     spec = fingerprint(cls, options)
     entry = _table().get(key) if spec is not None else None
     if spec is None or entry is None or entry[0] != spec:
         SLOW.append(key)
-        return dataclasses.dataclass(cls, **options)
+        return _slow(cls, options)
     _, build, doc = entry
     frozen, order, specs = spec
-    fields = _fields(cls, specs)
-    defaults = {
-        n: f.default_factory if f.default is dataclasses.MISSING else f.default for n, f in fields.items()
-    }
-    methods = build(cls, defaults, _HAS_DEFAULT_FACTORY, dataclasses.FrozenInstanceError)
+    defaults: dict[str, Any] = {}
+    for name, _annotation, kind, *_ in specs:
+        value = own.get(name, _MISSING)
+        if isinstance(value, LazyField):
+            value = value.default_factory if kind == "factory" else value.default
+        defaults[name] = value
+    methods = build(cls, defaults, _HAS_DEFAULT_FACTORY, _frozen_error)
     methods["__repr__"] = _recursive_repr(methods["__repr__"])
     qualname = cls.__qualname__
     for fn in methods.values():
         fn.__qualname__ = f"{qualname}.{fn.__name__}"
         fn.__module__ = cls.__module__
-    methods["__init__"].__annotations__ = {**{n: f.type for n, f in fields.items()}, "return": None}
-    names = tuple(fields)
+    methods["__init__"].__annotations__ = {**{s[0]: s[1] for s in specs}, "return": None}
+    names = tuple(s[0] for s in specs)
     namespace = dict(cls.__dict__)
     for name in names:
         namespace.pop(name, None)
@@ -199,8 +313,11 @@ def _process(cls: type, options: dict[str, Any]) -> type:
     namespace.update(methods)
     if not frozen:
         namespace["__hash__"] = None
-    namespace["__dataclass_params__"] = _params(frozen, order)
-    namespace["__dataclass_fields__"] = fields
+    lazy_params = _Lazy("__dataclass_params__", lambda: _params(frozen, order))
+    lazy_fields = _Lazy("__dataclass_fields__", lambda: _real_fields(own, specs))
+    namespace["__dataclass_params__"] = lazy_params
+    namespace["__dataclass_fields__"] = lazy_fields
+    namespace[_FAST_NAMES] = names
     namespace["__match_args__"] = names
     if doc is not None and namespace.get("__doc__") is None:
         namespace["__doc__"] = doc
@@ -211,7 +328,22 @@ def _process(cls: type, options: dict[str, Any]) -> type:
     namespace["__slots__"] = tuple(n for n in names if n not in inherited)
     new = type(cls)(cls.__name__, cls.__bases__, namespace)
     new.__qualname__ = qualname
+    lazy_params.owner = lazy_fields.owner = new
     return new
+
+
+def field_names(obj: Any) -> tuple[str, ...] | None:
+    """The field names of a dataclass or an instance of one, in order (``None`` for anything else);
+    for a value type the fast path made, without importing :mod:`dataclasses`."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    names = cls.__dict__.get(_FAST_NAMES)
+    if names is not None:
+        return names  # type: ignore[no-any-return]
+    if not hasattr(cls, "__dataclass_fields__"):
+        return None
+    import dataclasses
+
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 if not TYPE_CHECKING:
@@ -223,3 +355,16 @@ if not TYPE_CHECKING:
             return _process(c, options)
 
         return wrap if cls is None else wrap(cls)
+
+    def replace(obj, /, **changes):
+        """:func:`dataclasses.replace`; for a value type the fast path made, without :mod:`dataclasses`
+        (all its fields are ``init`` fields, so it is the class called with the old values and the new)."""
+        names = type(obj).__dict__.get(_FAST_NAMES)
+        if names is None:
+            import dataclasses
+
+            return dataclasses.replace(obj, **changes)
+        for name in names:
+            if name not in changes:
+                changes[name] = getattr(obj, name)
+        return obj.__class__(**changes)

@@ -7,7 +7,6 @@ and its reason sits in the owner's ``unknown`` mapping (field name -> reason): o
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import re
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from cudalign._dataclass import dataclass, field
+from cudalign._dataclass import dataclass, field, field_names
 from cudalign.errors import InvalidHost, InvalidInput
 
 __all__ = [
@@ -537,12 +536,9 @@ def to_jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: to_jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not f.name.startswith("_")
-        }
+    names = None if isinstance(value, type) else field_names(value)
+    if names is not None:
+        return {name: to_jsonable(getattr(value, name)) for name in names if not name.startswith("_")}
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -577,6 +573,8 @@ def _build(cls: type[Any], data: Any, where: str) -> Any:
     """Build a dataclass from its JSON form, checking each value's type; errors name the path."""
     if not isinstance(data, Mapping):
         raise _error(where, f"expected an object, got {_kind(data)}")
+    import dataclasses
+
     names = {f.name: f for f in dataclasses.fields(cls)}
     extra = sorted(str(k) for k in set(data) - set(names) - {"schema"})
     if extra:

@@ -215,11 +215,11 @@ _PICKLE_MAGIC = b"cudalign-facts-pickle\n"
 
 def _pickle_header() -> bytes:
     """What a cache must have been written by: this cudalign, this Python, this shape of :class:`Fact`."""
-    from dataclasses import fields
-
     from cudalign import __version__
 
-    shape = ",".join(f"{f.name}:{f.type}" for f in fields(Fact))
+    # the fields' names and types (as dataclasses.fields(Fact) has them) without importing dataclasses
+    annotations = Fact.__init__.__annotations__
+    shape = ",".join(f"{name}:{kind}" for name, kind in annotations.items() if name != "return")
     return f"{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{shape}\n".encode()
 
 
@@ -274,8 +274,8 @@ def _shared(value: Any, seen: dict[tuple[type, str], Any]) -> Any:
 
 def _write_cache(cache: Path, facts: list[Fact]) -> None:
     import pickle
-    from dataclasses import replace
 
+    from cudalign._dataclass import replace
     from cudalign.facts.digest import sha256
 
     seen: dict[tuple[type, str], Any] = {}
