@@ -277,6 +277,13 @@ KINDS: dict[str, dict[str, Field]] = {
         "ptx": _opt("list[cc]", "architectures whose PTX the binaries embed (JIT-compiled by the driver)"),
         "component": _opt("str", "a kernel library inside the package this fact is about ('_vllm_fa2_C')"),
     },
+    "wheel_abi": {
+        "package": _req("str", "a package whose wheels carry a cxx11abiTRUE/FALSE label"),
+        "versions": _req("specifier", "its releases the fact covers"),
+        "label_torch": _req("specifier", "the torch major.minor of the labels it applies to"),
+        "label_cxx11abi": _req("bool", "the C++ ABI the label names"),
+        "cxx11abi": _req("bool", "the C++ ABI the wheel's extension actually links (differs from the label)"),
+    },
     "torch_abi": {
         "versions": _req("specifier", "torch releases"),
         "platform": _req("str", "linux_x86_64 or linux_aarch64"),

@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from cudalign.facts import Fact, Facts
     from cudalign.rules import Context
 
-__all__ = ["WheelLabel", "label_abi_mismatch", "label_cuda_mismatch", "parse_label", "torch_cxx11abi"]
+__all__ = [
+    "WheelLabel",
+    "label_abi_mismatch",
+    "label_cuda_mismatch",
+    "parse_label",
+    "torch_cxx11abi",
+    "wheel_abi",
+]
 
 # linear: anchored, no nested quantifiers
 _LABEL = r"cu(\d{2,3})torch(\d+)\.(\d+)cxx11abi(true|false)"
@@ -85,6 +92,24 @@ def torch_cxx11abi(
     return query.Answer(None)
 
 
+def wheel_abi(facts: Facts, package: str, version: str, lab: WheelLabel) -> Fact | None:
+    """The ``wheel_abi`` fact of a labelled wheel whose extension links another C++ ABI than its label."""
+    try:
+        v = Version(version.split("+", 1)[0])
+        t = Version(f"{lab.torch[0]}.{lab.torch[1]}")
+    except InvalidVersion:
+        return None
+    for f in query.facts_of_kind(facts, "wheel_abi"):
+        if (
+            f["package"] == package
+            and bool(f["label_cxx11abi"]) == lab.cxx11abi
+            and f["versions"].contains(v, prereleases=True)
+            and f["label_torch"].contains(t, prereleases=True)
+        ):
+            return f
+    return None
+
+
 def _labelled(ctx: Context) -> Iterator[tuple[Component, WheelLabel]]:
     for c in ctx.stack.components:
         if c.name == "torch":
@@ -135,6 +160,21 @@ def label_abi_mismatch(ctx: Context) -> Iterator[Hit]:
         if ctx.stack.origin == "installed" or from_image or not platform.startswith("linux"):
             continue
         abi = torch_cxx11abi(ctx.facts, torch.version, torch.variant, platform)
+        links = wheel_abi(ctx.facts, c.name, c.version, lab)
+        if links is not None and abi.value is not None:
+            if abi.value == links["cxx11abi"]:
+                continue  # the ABI it really links is torch's: it loads despite its label
+            yield Hit(
+                f"{shown} is labelled cxx11abi{str(lab.cxx11abi).upper()} but its extension links the "
+                f"{'new C++11' if links['cxx11abi'] else 'old pre-C++11'} ABI (a build defect reported for "
+                f"these {c.name} wheels), and torch {label(torch)} on {platform} uses the "
+                f"{'new C++11' if abi.value else 'old pre-C++11'} ABI: import fails with 'undefined symbol: "
+                "_ZN3c105ErrorC2ENS_14SourceLocation…'.",
+                f"Use a {c.name} release the defect does not affect (it covers {c.name}{links['versions']}) "
+                f"with the label {lab.text()}, or build {c.name} from source against this torch.",
+                (*refs, *abi.refs, links.ref),
+            )
+            continue
         if abi.value is None:
             yield Hit(
                 f"{shown} is built with cxx11abi{str(lab.cxx11abi).upper()}; which C++ ABI torch "
@@ -147,12 +187,18 @@ def label_abi_mismatch(ctx: Context) -> Iterator[Hit]:
                 f"{platform}",
             )
         elif abi.value != lab.cxx11abi:
+            fitting = WheelLabel(lab.cuda, lab.cuda_major, lab.torch, abi.value)
+            other = wheel_abi(ctx.facts, c.name, c.version, fitting)
             yield Hit(
                 f"{shown} is built with cxx11abi{str(lab.cxx11abi).upper()}, but torch {label(torch)} on "
                 f"{platform} uses the {'new C++11' if abi.value else 'old pre-C++11'} ABI: import fails with "
                 "'undefined symbol: _ZN3c105ErrorC2ENS_14SourceLocation…'.",
-                f"Use the wheel labelled {lab.text(abi=abi.value)}.",
-                refs + abi.refs,
+                f"Use the wheel labelled {lab.text(abi=abi.value)}."
+                if other is None
+                else f"Use a {c.name} release outside {c.name}{other['versions']} (whose "
+                f"{lab.text(abi=abi.value)} wheel links the other ABI) with the label "
+                f"{lab.text(abi=abi.value)}, or build {c.name} from source against this torch.",
+                refs + abi.refs + ((other.ref,) if other is not None else ()),
             )
 
 
