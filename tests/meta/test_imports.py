@@ -29,6 +29,7 @@ LIBRARY = frozenset(
         "stack",
         "rules",
         "plan",
+        "plan_resolve",
         "scan",
         "hosts",
         "explain",
