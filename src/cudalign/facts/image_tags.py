@@ -98,8 +98,16 @@ class TagJudgement:
     fact: Fact | None = None
 
 
+_PUBLISHED: dict[int, tuple[Mapping[str, str], dict[str, frozenset[str]]]] = {}
+"""id of a fact's tag table -> (that table, what :func:`_published` read from it): read once a process."""
+
+
 def _published(fact: Fact) -> dict[str, frozenset[str]]:
-    return {v: _from_os(text) for v, text in fact["tags"].items()}
+    tags = fact["tags"]
+    hit = _PUBLISHED.get(id(tags))
+    if hit is None or hit[0] is not tags:  # the table itself is held, so its id is not reused
+        hit = _PUBLISHED[id(tags)] = (tags, {v: _from_os(text) for v, text in tags.items()})
+    return hit[1]
 
 
 def tags_fact(facts: Facts, repository: str) -> Fact | None:

@@ -59,14 +59,17 @@ def _pins_cached(
     env = dict(env_items)
     out: dict[str, tuple[str, str]] = {}
     for line in requires_dist:
+        if "==" not in line:
+            continue  # no ``==``/``===`` operator, so no pin: not worth parsing (most of a release's lines)
         req = _requirement(line)
         if req is None:
             continue
+        exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+        if len(exact) != 1:
+            continue
         if req.marker is not None and not req.marker.evaluate(dict(env)):
             continue
-        exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
-        if len(exact) == 1:
-            out[canonicalize_name(req.name)] = (exact[0], f"{req.name}=={exact[0]}")
+        out[canonicalize_name(req.name)] = (exact[0], f"{req.name}=={exact[0]}")
     return tuple(out.items())
 
 
