@@ -35,16 +35,27 @@ def test_which_indexes_build_their_own_torch(url: str | None, variant: str | Non
     assert foreign_index_variant(url) == variant
 
 
-def test_jetson_index_torch_is_its_cuda_build_with_unknown_archs(facts: Facts) -> None:
+def test_jetson_index_torch_is_its_cuda_build_with_its_build_scripts_archs(facts: Facts) -> None:
     host = describe_host(facts, gpus=["Jetson AGX Orin"], arch="aarch64")
     stack = resolve(["torch==2.5.0"], facts, host, index_url=JETSON)
     torch = stack.component("torch")
-    assert torch is not None and torch.variant == "cu126" and not torch.archs
+    assert torch is not None and torch.variant == "cu126"
+    assert [str(cc) for cc in stack.archs] == ["8.7"]  # jetson-containers: JetPack 6 builds for Orin only
     findings = check(host, stack, facts)
     names = {f.name for f in findings}
     assert "cpu-only-torch" not in names and "no-wheel-for-platform" not in names
+    assert verdict(findings, stack).value == "caveats"  # only the unstated driver remains a condition
+
+
+def test_an_index_whose_builds_no_fact_describes_has_unknown_archs(facts: Facts) -> None:
+    other = "https://wheels.example.org/jp6/cu126"
+    host = describe_host(facts, gpus=["Jetson AGX Orin"], arch="aarch64")
+    stack = resolve(["torch==2.5.0"], facts, host, index_url=other)
+    torch = stack.component("torch")
+    assert torch is not None and torch.variant == "cu126" and not stack.archs
+    findings = check(host, stack, facts)
     assert verdict(findings, stack).value == "unknown"
-    assert any(f.unknown and JETSON in f.unknown for f in findings)
+    assert any(f.unknown and other in f.unknown for f in findings)
 
 
 def test_pypi_torch_on_jetson_is_still_cpu_only(facts: Facts) -> None:

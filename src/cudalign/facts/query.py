@@ -521,6 +521,26 @@ def torch_series(facts: Facts, version: str) -> Fact | None:
     return _memo_match(facts, ("torch_series", version), lambda: facts_of_kind(facts, "torch_series"))
 
 
+def index_build(facts: Facts, url: str | None, package: str) -> Fact | None:
+    """The ``index_build`` fact of a third-party index's own builds of ``package``, by the index URL's
+    host and first path segment (``https://pypi.jetson-ai-lab.dev/jp6/cu126`` -> host, ``jp6``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit((url or "").strip())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    segments = [p for p in parts.path.split("/") if p]
+    if not host or not segments:
+        return None
+    family = segments[0].lower()
+    for f in facts_of_kind(facts, "index_build"):
+        if f["package"] == package and f["family"] == family and host in f["hosts"]:
+            return f
+    return None
+
+
 def torch_build(facts: Facts, version: str, variant: str, platform: str) -> Fact | None:
     """The build facts (archs, PTX) of one torch version, variant and platform."""
 

@@ -277,6 +277,13 @@ KINDS: dict[str, dict[str, Field]] = {
         "ptx": _opt("list[cc]", "architectures whose PTX the binaries embed (JIT-compiled by the driver)"),
         "component": _opt("str", "a kernel library inside the package this fact is about ('_vllm_fa2_C')"),
     },
+    "index_build": {
+        "hosts": _req("list[str]", "hosts of a third-party wheel index ('pypi.jetson-ai-lab.dev')"),
+        "family": _req("str", "the first path segment that names the build family ('jp6', 'sbsa')"),
+        "package": _req("str", "the package whose builds it describes ('torch')"),
+        "archs": _req("list[cc]", "architectures with machine code (the build's TORCH_CUDA_ARCH_LIST)"),
+        "ptx": _opt("list[cc]", "architectures whose PTX is embedded"),
+    },
     "wheel_abi": {
         "package": _req("str", "a package whose wheels carry a cxx11abiTRUE/FALSE label"),
         "versions": _req("specifier", "its releases the fact covers"),

@@ -257,7 +257,11 @@ def build(
         default, _ = _pypi_default(facts, tv, platform, [])
         if rel is not None and default == tvariant:
             _, cudnn, nccl = _torch_runtime(rel, platform)
-        if foreign:  # that index's own build: PyTorch's cuDNN and architecture lists do not apply
+        own = query.index_build(facts, request.index_url, "torch") if foreign else None
+        if own is not None:  # that index's own build, with its architectures from its build scripts
+            archs, ptx = tuple(own["archs"]), tuple(own.get("ptx", ()))
+            refs.append(own.ref)
+        elif foreign:  # that index's own build: PyTorch's cuDNN and architecture lists do not apply
             unk["archs"] = (
                 f"torch {tv} from {request.index_url}, that index's own {tvariant} build (not PyPI's or "
                 "PyTorch's): its architectures are not in the knowledge base"
