@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     facts = load()
     host = host_from_args(args, facts)
     if host is not None and args.host:
-        from dataclasses import replace
+        from cudalign._dataclass import replace
 
         host = replace(host, origin="file")  # recorded elsewhere: not this machine
     note = None

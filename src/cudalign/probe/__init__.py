@@ -15,10 +15,10 @@ import platform
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cudalign._dataclass import replace
 from cudalign.model import ComputeCapability, DriverInfo, Gpu, Host
 from cudalign.probe.container import read_container
 from cudalign.probe.env import read_env
