@@ -162,7 +162,7 @@ def test_the_requirements_install_the_variant(tmp_path: Path, indexes: dict[str,
 
 
 def test_the_dockerfile_starts_from_the_variants_own_image_and_passes_hadolint(tmp_path: Path) -> None:
-    files = _files(_sources()[0], "dockerfile")  # the -cu129 image ships that build: nothing installed over it
+    files = _files(_sources()[0], "dockerfile")  # the -cu129 image ships it
     assert "FROM vllm/vllm-openai:v0.25.0-cu129 AS runtime" in files["Dockerfile"]
     assert "uv pip install" not in files["Dockerfile"]
     (tmp_path / "Dockerfile").write_text(files["Dockerfile"])
