@@ -97,16 +97,17 @@ def _versions(facts: Facts, name: str, req: Requirement | None, python: str | No
     """Snapshot releases of a package that satisfy the requirement and the Python, newest first."""
     rels = facts.snapshot.releases(name)
     out: list[tuple[Version, str]] = []
-    for text, rel in rels.items():
+    for text in rels:  # the version and the requirement first: a release is decoded only when they fit
         try:
             v = Version(text)
         except InvalidVersion:
             continue
-        if rel.yanked or (v.is_prerelease and not (req and req.specifier.prereleases)):
+        if v.is_prerelease and not (req and req.specifier.prereleases):
             continue
         if req is not None and not req.specifier.contains(v, prereleases=True):
             continue
-        if not _python_ok(rel, python):
+        rel = rels[text]
+        if rel.yanked or not _python_ok(rel, python):
             continue
         out.append((v, text))
     return [t for _, t in sorted(out, reverse=True)]
