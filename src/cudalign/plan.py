@@ -398,7 +398,8 @@ def make_plan(
                         options.append((upgraded[target], True))
             for h, change in options:
                 considered += 1
-                findings = check(h, stack, facts, features=features)
+                # a rejected candidate needs only its verdict and first error
+                findings = check(h, stack, facts, features=features, first_error=True)
                 v = verdict(findings)
                 family = _family(stack)
                 if fresh and variant is None:
@@ -702,7 +703,7 @@ def _through_forward_compat(
     if img.unknown or not img.compat or not img.cuda:
         return None
     with_img = _attach(stack, img)
-    findings = check(h, with_img, facts, features=features)
+    findings = check(h, with_img, facts, features=features, first_error=True)
     if verdict(findings) not in (Verdict.OK, Verdict.CAVEATS):
         return None
     return with_img, findings

@@ -113,3 +113,50 @@ def test_the_lazy_ranking_completes_only_the_matrices_it_reaches(monkeypatch: py
     lazy = make_plan(["vllm"], facts, host)
     assert lazy == eager
     assert 0 < len(made) < everything / 2
+
+
+def test_rejected_candidates_checked_to_their_first_error_plan_as_fully_checked_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``plan`` stops checking a candidate at its first error that rests on no missing fact; the plan (its
+    matrices, their findings and the rejections) must be the one a full check of every candidate gives."""
+    cases = [i for i in range(len(CASES)) if i != SLOW]
+    stopped = _plans(load(), cases)
+    original = plan_module.check
+    calls: list[bool] = []
+
+    def full(*args: Any, first_error: bool = False, **kw: Any) -> Any:
+        calls.append(first_error)
+        return original(*args, **kw)
+
+    monkeypatch.setattr(plan_module, "check", full)
+    complete = _plans(load(), cases)
+    assert any(calls)  # the plan does ask for the shortcut, so the comparison can fail
+    assert [i for i in stopped if stopped[i] != complete[i]] == []
+
+
+def test_the_engine_rules_run_in_code_order() -> None:
+    """``check(first_error=True)`` relies on it: the first error found is the first error of the full run."""
+    from cudalign.rules import ENGINE_RULES
+
+    codes = [r.code for r in ENGINE_RULES]
+    assert codes == sorted(codes)
+
+
+def test_a_check_stopped_at_its_first_error_agrees_with_the_full_one() -> None:
+    """Verdict and first finding, for failing and passing stacks alike; the shortcut runs fewer rules."""
+    from cudalign.rules import check, verdict
+    from cudalign.stack import resolve
+
+    facts = load()
+    shorter = 0
+    for reqs, gpus, driver, python, arch in CASES:
+        host = _host(facts, gpus, driver, python, arch)
+        for extra in ([], ["torch==2.1.0"], ["vllm==0.4.0"]):
+            stack = resolve([*reqs, *extra], facts, host)
+            whole = check(host, stack, facts)
+            first = check(host, stack, facts, first_error=True)
+            assert verdict(first) == verdict(whole)
+            assert first[:1] == whole[:1]
+            shorter += len(first) < len(whole)
+    assert shorter > 0

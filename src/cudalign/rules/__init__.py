@@ -504,12 +504,21 @@ def engine_rule(code_or_name: str) -> Rule:
     return found
 
 
-def check(host: Host, stack: Stack, facts: Facts, *, features: Sequence[str] = ()) -> tuple[Finding, ...]:
-    """Run every rule; findings ordered by severity (errors first), then by code."""
+def check(
+    host: Host, stack: Stack, facts: Facts, *, features: Sequence[str] = (), first_error: bool = False
+) -> tuple[Finding, ...]:
+    """Run every rule; findings ordered by severity (errors first), then by code.
+
+    ``first_error`` stops after the first rule (in code order) that finds an error resting on no missing
+    fact: the verdict (``fails``) and the first finding are then the ones the full run gives, which is all
+    a rejected candidate needs (``plan`` tries many)."""
     ctx = Context(host, stack, facts, features)
     found: list[Finding] = []
     for r in ENGINE_RULES:
-        found.extend(r.run(ctx))
+        hits = r.run(ctx)
+        found.extend(hits)
+        if first_error and any(f.severity is Severity.ERROR and f.unknown is None for f in hits):
+            break
     return tuple(sorted(found, key=lambda f: (-f.severity.rank, f.unknown is not None, f.code)))
 
 
