@@ -3067,6 +3067,28 @@ def _b67(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
 
 
 def _b68(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_kept = _d['kept']
+    _dflt_kept_verdict = _d['kept_verdict']
+    _dflt_upgrade = _d['upgrade']
+    _dflt_upgrade_findings = _d['upgrade_findings']
+    __dataclass_builtins_object__ = object
+    def __init__(self, family, stack, kept=_dflt_kept, kept_verdict=_dflt_kept_verdict, upgrade=_dflt_upgrade, upgrade_findings=_dflt_upgrade_findings):
+        self.family = family
+        self.stack = stack
+        self.kept = kept
+        self.kept_verdict = kept_verdict
+        self.upgrade = upgrade
+        self.upgrade_findings = upgrade_findings
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"(family={self.family!r}, stack={self.stack!r}, kept={self.kept!r}, kept_verdict={self.kept_verdict!r}, upgrade={self.upgrade!r}, upgrade_findings={self.upgrade_findings!r})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.family,self.stack,self.kept,self.kept_verdict,self.upgrade,self.upgrade_findings,)==(other.family,other.stack,other.kept,other.kept_verdict,other.upgrade,other.upgrade_findings,)
+        return NotImplemented
+    return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__}
+
+
+def _b69(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_pci_device_id = _d['pci_device_id']
     _dflt_cc = _d['cc']
     _dflt_memory_mib = _d['memory_mib']
@@ -3118,7 +3140,7 @@ def _b68(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b69(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b70(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_why = _d['why']
     _dflt_driver = _d['driver']
     _dflt_cuda = _d['cuda']
@@ -3174,7 +3196,7 @@ def _b69(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b70(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b71(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_stdout = _d['stdout']
     _dflt_stderr = _d['stderr']
     _dflt_timed_out = _d['timed_out']
@@ -3223,7 +3245,7 @@ def _b70(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b71(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b72(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_driver = _d['driver']
     _dflt_pci_device_id = _d['pci_device_id']
     _dflt_cc = _d['cc']
@@ -3275,7 +3297,7 @@ def _b71(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b72(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b73(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_gpus = _d['gpus']
     _dflt_driver = _d['driver']
     _dflt_why = _d['why']
@@ -3314,7 +3336,7 @@ def _b72(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b73(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b74(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_version = _d['version']
     _dflt_flavour = _d['flavour']
     _dflt_source = _d['source']
@@ -3356,7 +3378,7 @@ def _b73(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b74(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b75(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_name = _d['name']
     _dflt_pci_device_id = _d['pci_device_id']
     _dflt_uuid = _d['uuid']
@@ -3400,7 +3422,7 @@ def _b74(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b75(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b76(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, code, name, severity, title, function):
         __dataclass_builtins_object__.__setattr__(self, 'code', code)
@@ -3440,7 +3462,7 @@ def _b75(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b76(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b77(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_unknown = _d['unknown']
     __dataclass_builtins_object__ = object
     def __init__(self, what, cuda, archs, ptx, min_cc, refs, unknown=_dflt_unknown):
@@ -3485,7 +3507,7 @@ def _b76(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b77(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b78(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_facts = _d['facts']
     _dflt_severity = _d['severity']
     _dflt_unknown = _d['unknown']
@@ -3531,7 +3553,7 @@ def _b77(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b78(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b79(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, cuda, cuda_major, torch, cxx11abi):
         __dataclass_builtins_object__.__setattr__(self, 'cuda', cuda)
@@ -3569,7 +3591,7 @@ def _b78(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b79(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b80(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_fleet_driver = _d['fleet_driver']
     _dflt_problems = _d['problems']
     _dflt_engine_codes = _d['engine_codes']
@@ -3612,7 +3634,7 @@ def _b79(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b80(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b81(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_service = _d['service']
     _dflt_facts = _d['facts']
     _dflt_severity = _d['severity']
@@ -3657,7 +3679,7 @@ def _b80(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b81(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b82(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, code, name, severity, title, function):
         __dataclass_builtins_object__.__setattr__(self, 'code', code)
@@ -3697,7 +3719,7 @@ def _b81(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b82(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b83(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_gpus = _d['gpus']
     _dflt_sections = _d['sections']
     _dflt_findings = _d['findings']
@@ -3768,7 +3790,7 @@ def _b82(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b83(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b84(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, key, title, when, steps):
         __dataclass_builtins_object__.__setattr__(self, 'key', key)
@@ -3806,7 +3828,7 @@ def _b83(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b84(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b85(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_commands = _d['commands']
     _dflt_destructive = _d['destructive']
     _dflt_gate = _d['gate']
@@ -3855,7 +3877,7 @@ def _b84(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b85(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b86(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_version = _d['version']
     __dataclass_builtins_object__ = object
     def __init__(self, branch, version=_dflt_version):
@@ -3890,7 +3912,7 @@ def _b85(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b86(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b87(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_arch = _d['arch']
     __dataclass_builtins_object__ = object
     def __init__(self, id, version, name, arch=_dflt_arch):
@@ -3929,7 +3951,7 @@ def _b86(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b87(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b88(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, driver, fabric_manager, stream, inferred, refs):
         __dataclass_builtins_object__.__setattr__(self, 'driver', driver)
@@ -3969,7 +3991,7 @@ def _b87(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b88(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b89(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_newest = _d['newest']
     __dataclass_builtins_object__ = object
     def __init__(self, host, distro, target, flavour, fabric_manager, current, processes, gpu_count, secure_boot, packages, newest=_dflt_newest):
@@ -4022,7 +4044,7 @@ def _b88(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b89(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b90(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_notes = _d['notes']
     _dflt_suppressed = _d['suppressed']
     _dflt_fleet_driver = _d['fleet_driver']
@@ -4072,7 +4094,7 @@ def _b89(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b90(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b91(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, declared, version, requirement, fact):
         __dataclass_builtins_object__.__setattr__(self, 'declared', declared)
@@ -4110,7 +4132,7 @@ def _b90(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b91(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b92(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_stack = _d['stack']
     _dflt_image = _d['image']
     _dflt_host = _d['host']
@@ -4171,7 +4193,7 @@ def _b91(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b92(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b93(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_severity = _d['severity']
     _dflt_ignore = _d['ignore']
     _dflt_exclude = _d['exclude']
@@ -4219,7 +4241,7 @@ def _b92(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b93(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b94(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_physical = _d['physical']
     _dflt_heredoc = _d['heredoc']
     __dataclass_builtins_object__ = object
@@ -4238,7 +4260,7 @@ def _b93(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__}
 
 
-def _b94(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b95(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, problems, missing, notes):
         __dataclass_builtins_object__.__setattr__(self, 'problems', problems)
@@ -4274,7 +4296,7 @@ def _b94(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b95(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b96(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_dockerfile = _d['dockerfile']
     _dflt_requirements = _d['requirements']
     _dflt_indexes = _d['indexes']
@@ -4343,7 +4365,7 @@ def _b95(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b96(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b97(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, path, kind, text):
         __dataclass_builtins_object__.__setattr__(self, 'path', path)
@@ -4379,7 +4401,7 @@ def _b96(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b97(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b98(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, files, notes):
         __dataclass_builtins_object__.__setattr__(self, 'files', files)
@@ -4413,7 +4435,7 @@ def _b97(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b98(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b99(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     __dataclass_builtins_object__ = object
     def __init__(self, name, version, label, installer, source, location):
         __dataclass_builtins_object__.__setattr__(self, 'name', name)
@@ -4455,7 +4477,7 @@ def _b98(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b99(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_cuda = _d['cuda']
     _dflt_require = _d['require']
     _dflt_compat = _d['compat']
@@ -4526,7 +4548,7 @@ def _b99(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b101(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_digest = _d['digest']
     __dataclass_builtins_object__ = object
     def __init__(self, registry, path, tag, digest=_dflt_digest):
@@ -4565,7 +4587,7 @@ def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b101(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b102(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_requirements = _d['requirements']
     _dflt_constraints = _d['constraints']
     _dflt_index_urls = _d['index_urls']
@@ -4587,7 +4609,7 @@ def _b101(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__}
 
 
-def _b102(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b103(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_variants = _d['variants']
     _dflt_index_url = _d['index_url']
     _dflt_raw = _d['raw']
@@ -4645,7 +4667,7 @@ def _b102(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b103(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b104(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_constraint = _d['constraint']
     _dflt_variant = _d['variant']
     _dflt_direct = _d['direct']
@@ -4688,7 +4710,7 @@ def _b103(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
 
-def _b104(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+def _b105(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_conflicts = _d['conflicts']
     _dflt_python = _d['python']
     _dflt_platform = _d['platform']
@@ -5073,189 +5095,194 @@ CLASSES = {
         _b67,
         None,
     ),
+    'cudalign.plan._Outcome': (
+        (False, False, (('family', 'str', 'required', None, True, None, True), ('stack', 'Stack', 'required', None, True, None, True), ('kept', 'tuple[Finding, ...] | None', 'default', None, True, None, True), ('kept_verdict', 'Verdict | None', 'default', None, True, None, True), ('upgrade', 'str | None', 'default', None, True, None, True), ('upgrade_findings', 'tuple[Finding, ...] | None', 'default', None, True, None, True))),
+        _b68,
+        None,
+    ),
     'cudalign.probe.nvml.NvmlGpu': (
         (True, False, (('index', 'int', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('pci_device_id', 'str | None', 'default', None, True, None, True), ('cc', 'tuple[int, int] | None', 'default', None, True, None, True), ('memory_mib', 'int | None', 'default', None, True, None, True), ('mig_mode', 'bool | None', 'default', None, True, None, True), ('uuid', 'str | None', 'default', None, True, None, True), ('bus', 'str | None', 'default', None, True, None, True))),
-        _b68,
+        _b69,
         None,
     ),
     'cudalign.probe.nvml.NvmlResult': (
         (True, False, (('status', 'str', 'required', None, True, None, True), ('why', 'str | None', 'default', None, True, None, True), ('driver', 'str | None', 'default', None, True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('gpus', 'tuple[NvmlGpu, ...]', 'default', '()', True, None, True), ('nvlink', 'bool | None', 'default', None, True, None, True), ('nvswitch', 'bool | None', 'default', None, True, None, True), ('fabric_manager', 'str | None', 'default', None, True, None, True), ('notes', 'tuple[tuple[str, str], ...]', 'default', '()', True, None, True))),
-        _b69,
+        _b70,
         None,
     ),
     'cudalign.probe.run.Result': (
         (True, False, (('argv', 'tuple[str, ...]', 'required', None, True, None, True), ('returncode', 'int | None', 'required', None, True, None, True), ('stdout', 'str', 'default', "''", True, None, True), ('stderr', 'str', 'default', "''", True, None, True), ('timed_out', 'bool', 'default', 'False', True, None, True), ('error', 'str | None', 'default', None, True, None, True), ('seconds', 'float', 'default', '0.0', True, None, True))),
-        _b70,
+        _b71,
         None,
     ),
     'cudalign.probe.smi.SmiGpu': (
         (True, False, (('index', 'int', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('driver', 'str | None', 'default', None, True, None, True), ('pci_device_id', 'str | None', 'default', None, True, None, True), ('cc', 'tuple[int, int] | None', 'default', None, True, None, True), ('memory_mib', 'int | None', 'default', None, True, None, True), ('mig_mode', 'bool | None', 'default', None, True, None, True), ('uuid', 'str | None', 'default', None, True, None, True))),
-        _b71,
+        _b72,
         None,
     ),
     'cudalign.probe.smi.SmiResult': (
         (True, False, (('gpus', 'tuple[SmiGpu, ...]', 'default', '()', True, None, True), ('driver', 'str | None', 'default', None, True, None, True), ('why', 'str | None', 'default', None, True, None, True))),
-        _b72,
+        _b73,
         None,
     ),
     'cudalign.probe.sysfs.KernelModule': (
         (True, False, (('version', 'str | None', 'default', None, True, None, True), ('flavour', 'str | None', 'default', None, True, None, True), ('source', 'str | None', 'default', None, True, None, True), ('why', 'str | None', 'default', None, True, None, True))),
-        _b73,
+        _b74,
         None,
     ),
     'cudalign.probe.sysfs.SysfsGpu': (
         (True, False, (('bus', 'str', 'required', None, True, None, True), ('name', 'str | None', 'default', None, True, None, True), ('pci_device_id', 'str | None', 'default', None, True, None, True), ('uuid', 'str | None', 'default', None, True, None, True), ('minor', 'int | None', 'default', None, True, None, True))),
-        _b74,
+        _b75,
         None,
     ),
     'cudalign.rules.Rule': (
         (True, False, (('code', 'str', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('severity', 'Severity', 'required', None, True, None, True), ('title', 'str', 'required', None, True, None, True), ('function', 'Callable[[Context], Iterable[Hit]]', 'required', None, False, None, True))),
-        _b75,
+        _b76,
         None,
     ),
     'cudalign.rules.arch._Build': (
         (True, False, (('what', 'str', 'required', None, True, None, True), ('cuda', 'Version | None', 'required', None, True, None, True), ('archs', 'tuple[ComputeCapability, ...]', 'required', None, True, None, True), ('ptx', 'tuple[ComputeCapability, ...]', 'required', None, True, None, True), ('min_cc', 'ComputeCapability | None', 'required', None, True, None, True), ('refs', 'tuple[FactRef, ...]', 'required', None, True, None, True), ('unknown', 'str | None', 'default', None, True, None, True))),
-        _b76,
+        _b77,
         "_Build(what: 'str', cuda: 'Version | None', archs: 'tuple[ComputeCapability, ...]', ptx: 'tuple[ComputeCapability, ...]', min_cc: 'ComputeCapability | None', refs: 'tuple[FactRef, ...]', unknown: 'str | None' = None)",
     ),
     'cudalign.rules.common.Hit': (
         (True, False, (('message', 'str', 'required', None, True, None, True), ('fix', 'str', 'required', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('severity', 'Severity | None', 'default', None, True, None, True), ('unknown', 'str | None', 'default', None, True, None, True), ('condition', 'Condition | None', 'default', None, True, None, True))),
-        _b77,
+        _b78,
         None,
     ),
     'cudalign.rules.neighbours.WheelLabel': (
         (True, False, (('cuda', 'str', 'required', None, True, None, True), ('cuda_major', 'int', 'required', None, True, None, True), ('torch', 'tuple[int, int]', 'required', None, True, None, True), ('cxx11abi', 'bool', 'required', None, True, None, True))),
-        _b78,
+        _b79,
         None,
     ),
     'cudalign.rules.repo.RepoContext': (
         (True, False, (('views', 'Sequence[ServiceView]', 'required', None, True, None, True), ('facts', 'Facts', 'required', None, True, None, True), ('fleet_driver', 'Version | None', 'default', None, True, None, True), ('problems', 'Sequence[Problem]', 'default', '()', True, None, True), ('engine_codes', 'dict[str, frozenset[str]]', 'factory', None, True, None, True))),
-        _b79,
+        _b80,
         None,
     ),
     'cudalign.rules.repo.RepoHit': (
         (True, False, (('message', 'str', 'required', None, True, None, True), ('fix', 'str', 'required', None, True, None, True), ('location', 'Location | None', 'required', None, True, None, True), ('service', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('severity', 'Severity | None', 'default', None, True, None, True))),
-        _b80,
+        _b81,
         None,
     ),
     'cudalign.rules.repo.RepoRule': (
         (True, False, (('code', 'str', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('severity', 'Severity', 'required', None, True, None, True), ('title', 'str', 'required', None, True, None, True), ('function', 'Callable[[RepoContext], Iterable[RepoHit]]', 'required', None, False, None, True))),
-        _b81,
+        _b82,
         None,
     ),
     'cudalign.runbook.Runbook': (
         (True, False, (('target', 'Target', 'required', None, True, None, True), ('distro', 'Distro', 'required', None, True, None, True), ('flavour', 'str', 'required', None, True, None, True), ('current', 'str | None', 'required', None, True, None, True), ('change_needed', 'bool', 'required', None, True, None, True), ('summary', 'str', 'required', None, True, None, True), ('host_label', 'str', 'required', None, True, None, True), ('gpus', 'tuple[str, ...]', 'default', '()', True, None, True), ('sections', 'tuple[Section, ...]', 'default', '()', True, None, True), ('findings', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('processes', 'tuple[GpuProcess, ...] | None', 'default', None, True, None, True), ('expected', 'dict[str, str]', 'factory', None, True, None, True), ('command', 'str | None', 'default', None, True, None, True), ('kernel', 'str | None', 'default', None, True, None, True), ('repo_packages', 'tuple[str, ...]', 'default', '()', True, None, True))),
-        _b82,
+        _b83,
         None,
     ),
     'cudalign.runbook.Section': (
         (True, False, (('key', 'str', 'required', None, True, None, True), ('title', 'str', 'required', None, True, None, True), ('when', 'str', 'required', None, True, None, True), ('steps', 'tuple[Step, ...]', 'required', None, True, None, True))),
-        _b83,
+        _b84,
         None,
     ),
     'cudalign.runbook.Step': (
         (True, False, (('title', 'str', 'required', None, True, None, True), ('why', 'str', 'required', None, True, None, True), ('commands', 'tuple[str, ...]', 'default', '()', True, None, True), ('destructive', 'bool', 'default', 'False', True, None, True), ('gate', 'str | None', 'default', None, True, None, True), ('expect', 'str | None', 'default', None, True, None, True), ('root', 'bool', 'default', 'False', True, None, True))),
-        _b84,
+        _b85,
         None,
     ),
     'cudalign.runbook.Target': (
         (True, False, (('branch', 'int', 'required', None, True, None, True), ('version', 'str | None', 'default', None, True, None, True))),
-        _b85,
+        _b86,
         None,
     ),
     'cudalign.runbook.distros.Distro': (
         (True, False, (('id', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('name', 'str', 'required', None, True, None, True), ('arch', 'str', 'default', "'x86_64'", True, None, True))),
-        _b86,
+        _b87,
         None,
     ),
     'cudalign.runbook.packages.PackageChoice': (
         (True, False, (('driver', 'tuple[str, ...]', 'required', None, True, None, True), ('fabric_manager', 'str | None', 'required', None, True, None, True), ('stream', 'str | None', 'required', None, True, None, True), ('inferred', 'tuple[str, ...]', 'required', None, True, None, True), ('refs', 'tuple[FactRef, ...]', 'required', None, True, None, True))),
-        _b87,
+        _b88,
         None,
     ),
     'cudalign.runbook.phases.Plan': (
         (True, False, (('host', 'Host', 'required', None, True, None, True), ('distro', 'Distro', 'required', None, True, None, True), ('target', 'Target', 'required', None, True, None, True), ('flavour', 'str', 'required', None, True, None, True), ('fabric_manager', 'bool | None', 'required', None, True, None, True), ('current', 'str | None', 'required', None, True, None, True), ('processes', 'tuple[GpuProcess, ...] | None', 'required', None, True, None, True), ('gpu_count', 'int', 'required', None, True, None, True), ('secure_boot', 'bool | None', 'required', None, True, None, True), ('packages', 'PackageChoice', 'required', None, True, None, True), ('newest', 'str | None', 'default', None, True, None, True))),
-        _b88,
+        _b89,
         None,
     ),
     'cudalign.scan.ScanResult': (
         (True, False, (('root', 'str', 'required', None, True, None, True), ('views', 'tuple[ServiceView, ...]', 'required', None, True, None, True), ('findings', 'tuple[Finding, ...]', 'required', None, True, None, True), ('files', 'tuple[str, ...]', 'required', None, True, None, True), ('notes', 'tuple[str, ...]', 'default', '()', True, None, True), ('suppressed', 'int', 'default', '0', True, None, True), ('fleet_driver', 'str | None', 'default', None, True, None, True), ('config', 'ScanConfig', 'factory', None, True, None, True))),
-        _b89,
+        _b90,
         None,
     ),
     'cudalign.scan.analysis.ImpliedTorch': (
         (True, False, (('declared', 'Declared', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('requirement', 'str', 'required', None, True, None, True), ('fact', 'FactRef', 'required', None, True, None, True))),
-        _b90,
+        _b91,
         None,
     ),
     'cudalign.scan.analysis.ServiceView': (
         (True, False, (('service', 'Service', 'required', None, True, None, True), ('requirements', 'tuple[str, ...]', 'required', None, True, None, True), ('stack', 'Stack | None', 'default', None, True, None, True), ('image', 'ImageInfo | None', 'default', None, True, None, True), ('host', 'Host | None', 'default', None, True, None, True), ('findings', 'tuple[Finding, ...]', 'default', '()', True, None, True), ('note', 'str | None', 'default', None, True, None, True), ('stale_lock', 'tuple[Declared, ...]', 'default', '()', True, None, True), ('facts', 'Facts | None', 'default', None, False, None, False), ('implied_torch', 'tuple[ImpliedTorch, ...]', 'default', '()', True, None, True), ('torch_unchecked', 'tuple[Declared, ...]', 'default', '()', True, None, True))),
-        _b91,
+        _b92,
         None,
     ),
     'cudalign.scan.config.ScanConfig': (
         (True, False, (('severity', 'Mapping[str, Severity | None]', 'factory', None, True, None, True), ('ignore', 'frozenset[str]', 'default', 'frozenset()', True, None, True), ('exclude', 'tuple[str, ...]', 'default', '()', True, None, True), ('fleet_driver', 'str | None', 'default', None, True, None, True), ('gpus', 'tuple[str, ...]', 'default', '()', True, None, True), ('fail_on', 'str | None', 'default', None, True, None, True))),
-        _b92,
+        _b93,
         None,
     ),
     'cudalign.scan.dockerfile._Instruction': (
         (False, False, (('line', 'int', 'required', None, True, None, True), ('keyword', 'str', 'required', None, True, None, True), ('args', 'str', 'required', None, True, None, True), ('physical', 'list[tuple[int, str]]', 'factory', None, True, None, True), ('heredoc', 'list[tuple[int, str]]', 'factory', None, True, None, True))),
-        _b93,
+        _b94,
         "_Instruction(line: 'int', keyword: 'str', args: 'str', physical: 'list[tuple[int, str]]' = <factory>, heredoc: 'list[tuple[int, str]]' = <factory>)",
     ),
     'cudalign.scan.includes.IncludeCheck': (
         (True, False, (('problems', 'tuple[Problem, ...]', 'required', None, True, None, True), ('missing', 'frozenset[str]', 'required', None, True, None, True), ('notes', 'tuple[str, ...]', 'required', None, True, None, True))),
-        _b94,
+        _b95,
         None,
     ),
     'cudalign.scan.services.Service': (
         (True, False, (('name', 'str', 'required', None, True, None, True), ('context', 'str', 'required', None, True, None, True), ('files', 'tuple[str, ...]', 'required', None, True, None, True), ('dockerfile', 'str | None', 'default', None, True, None, True), ('requirements', 'tuple[Declared, ...]', 'default', '()', True, None, True), ('indexes', 'tuple[IndexRef, ...]', 'default', '()', True, None, True), ('no_index', 'bool', 'default', 'False', True, None, True), ('image', 'ImageRef | None', 'default', None, True, None, True), ('images', 'tuple[ImageRef, ...]', 'default', '()', True, None, True), ('env', 'tuple[EnvVar, ...]', 'default', '()', True, None, True), ('compose', 'tuple[ComposeService, ...]', 'default', '()', True, None, True), ('containers', 'tuple[K8sContainer, ...]', 'default', '()', True, None, True), ('system_packages', 'tuple[str, ...]', 'default', '()', True, None, True), ('builds', 'tuple[BuildStep, ...]', 'default', '()', True, None, True))),
-        _b95,
+        _b96,
         None,
     ),
     'cudalign.scan.walk.RepoFile': (
         (True, False, (('path', 'str', 'required', None, True, None, True), ('kind', 'str', 'required', None, True, None, True), ('text', 'str', 'required', None, True, None, True))),
-        _b96,
+        _b97,
         None,
     ),
     'cudalign.scan.walk.Walk': (
         (True, False, (('files', 'tuple[RepoFile, ...]', 'required', None, True, None, True), ('notes', 'tuple[str, ...]', 'required', None, True, None, True))),
-        _b97,
+        _b98,
         None,
     ),
     'cudalign.snapshot.Distribution': (
         (True, False, (('name', 'str', 'required', None, True, None, True), ('version', 'str', 'required', None, True, None, True), ('label', 'str | None', 'required', None, True, None, True), ('installer', 'str | None', 'required', None, True, None, True), ('source', 'str | None', 'required', None, True, None, True), ('location', 'str', 'required', None, True, None, True))),
-        _b98,
+        _b99,
         None,
     ),
     'cudalign.stack.images.ImageInfo': (
         (True, False, (('reference', 'str', 'required', None, True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('require', 'str | None', 'default', None, True, None, True), ('compat', 'bool | None', 'default', None, True, None, True), ('vllm', 'str | None', 'default', None, True, None, True), ('torch', 'str | None', 'default', None, True, None, True), ('torch_variant', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True), ('name', 'ImageName | None', 'default', None, True, None, True), ('torch_build', 'str | None', 'default', None, True, None, True), ('accelerator', 'str | None', 'default', None, True, None, True), ('require_disabled', 'bool', 'default', 'False', True, None, True), ('cudnn', 'str | None', 'default', None, True, None, True))),
-        _b99,
+        _b100,
         None,
     ),
     'cudalign.stack.images.ImageName': (
         (True, False, (('registry', 'str', 'required', None, True, None, True), ('path', 'str', 'required', None, True, None, True), ('tag', 'str | None', 'required', None, True, None, True), ('digest', 'str | None', 'default', None, True, None, True))),
-        _b100,
+        _b101,
         None,
     ),
     'cudalign.stack.reqfile.RequirementFiles': (
         (False, False, (('requirements', 'list[str]', 'factory', None, True, None, True), ('constraints', 'list[str]', 'factory', None, True, None, True), ('index_urls', 'list[str]', 'factory', None, True, None, True), ('notes', 'list[str]', 'factory', None, True, None, True), ('paths', 'list[Path]', 'factory', None, True, None, True))),
-        _b101,
+        _b102,
         None,
     ),
     'cudalign.stack.request.Request': (
         (True, False, (('specs', 'Mapping[str, Requirement]', 'required', None, True, None, True), ('order', 'tuple[str, ...]', 'required', None, True, None, True), ('variants', 'Mapping[str, str]', 'factory', None, True, None, True), ('index_url', 'str | None', 'default', None, True, None, True), ('raw', 'Mapping[str, str]', 'factory', None, True, None, True), ('written', 'Mapping[str, tuple[Written, ...]]', 'factory', None, True, None, True), ('constraints', 'Mapping[str, Requirement]', 'factory', None, True, None, True), ('unjudged', 'Mapping[str, str]', 'factory', None, True, None, True), ('items', 'tuple[str, ...]', 'default', '()', True, None, True), ('constraint_items', 'tuple[str, ...]', 'default', '()', True, None, True))),
-        _b102,
+        _b103,
         None,
     ),
     'cudalign.stack.request.Written': (
         (True, False, (('text', 'str', 'required', None, True, None, True), ('requirement', 'Requirement', 'required', None, True, None, True), ('constraint', 'bool', 'default', 'False', True, None, True), ('variant', 'str | None', 'default', None, True, None, True), ('direct', 'str | None', 'default', None, True, None, True))),
-        _b103,
+        _b104,
         None,
     ),
     'cudalign.stack.uvresolve.Closure': (
         (True, False, (('pins', 'tuple[tuple[str, str], ...]', 'required', None, True, None, True), ('conflicts', 'tuple[str, ...]', 'default', '()', True, None, True), ('python', 'str', 'default', "''", True, None, True), ('platform', 'str', 'default', "''", True, None, True), ('torch_backend', 'str | None', 'default', None, True, None, True))),
-        _b104,
+        _b105,
         None,
     ),
 }

@@ -7,8 +7,9 @@ installed stack, and, when requirements or an image are given, the verdict and f
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+from cudalign._dataclass import replace
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

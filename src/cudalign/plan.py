@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
+from cudalign import _dataclass as dataclasses
+from cudalign._dataclass import dataclass
 from cudalign.facts import query
 from cudalign.model import (
     Component,

@@ -89,6 +89,28 @@ def test_check_on_a_described_host_imports_only_what_it_uses() -> None:
     assert _ours(result["compiled"]) == []
 
 
+# packaging's requirement parser pulls in packaging.tags (logging, subprocess, platform) and dataclasses
+# (inspect): cudalign._pep508 reads the requirements these commands meet
+_PACKAGING_HEAVY = ("packaging.requirements", "packaging.markers", "packaging.tags", "dataclasses", "inspect")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("check", "torch==2.9.*", "vllm==0.13.0", *_ADA),
+        ("plan", "vllm", "--gpu", "RTX 5090", "--driver", "570.133.07"),
+        ("check", "faster-whisper", "torch; sys_platform == 'linux'", *_ADA),
+    ],
+    ids=["check", "plan", "marker"],
+)
+def test_the_engine_reads_requirements_without_packagings_parser(argv: tuple[str, ...]) -> None:
+    _run(*argv)
+    result = _run(*argv)
+    modules = set(result["modules"])  # type: ignore[call-overload]
+    assert "cudalign.stack.resolve" in modules  # it resolved requirements, markers included
+    assert [m for m in _PACKAGING_HEAVY if m in modules] == []
+
+
 def _ours(compiled: object) -> list[str]:
     assert isinstance(compiled, list)
     return [c for c in compiled if not c.startswith("packaging.")]

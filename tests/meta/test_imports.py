@@ -41,9 +41,10 @@ LIBRARY = frozenset(
         "diff",
         "matrix",
         "mcp_server",
+        "_pep508",
     }
 )
-"""Pure functions between the snapshot and the renderer."""
+"""Pure functions between the snapshot and the renderer (``_pep508``: the requirement parser they share)."""
 RENDER = frozenset({"render", "emit"})
 """Report renderers, and the files ``--emit`` writes from a plan."""
 CLI = frozenset({"cli"})

@@ -13,13 +13,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from cudalign._dataclass import dataclass
+from cudalign._pep508 import Requirement, canonicalize_name
 from cudalign.facts.snapshot import MetadataRecord, Release, Snapshot
 
 __all__ = [
@@ -166,7 +164,7 @@ def _applies(req: Requirement, env: Mapping[str, str]) -> bool:
         return True
     try:
         return bool(req.marker.evaluate(dict(env)))
-    except (UndefinedComparison, UndefinedEnvironmentName, InvalidMarker):
+    except ValueError:  # packaging's UndefinedComparison, UndefinedEnvironmentName, InvalidMarker
         return False
 
 

@@ -6,9 +6,9 @@ fields. The JSON form lists the plan's fields after the report's (a matrix witho
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
+from cudalign._dataclass import replace
 from cudalign.errors import CudalignError
 from cudalign.model import Matrix, Plan, Report, to_jsonable
 from cudalign.render.check import describe_host

@@ -8,12 +8,12 @@ the verdict runs decide the condition, so a condition never says more than the r
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from cudalign._dataclass import replace
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, Condition, DriverInfo, FactRef, Finding, Gpu, Host, Severity
 from cudalign.rules.common import Hit, driver_os
@@ -40,7 +40,7 @@ def _with_driver(ctx: Context, version: Version) -> Host:
     text = query.driver_text(version)
     top = query.max_cuda_for_driver(ctx.facts, version).value
     drv = DriverInfo(version=text, cuda=str(top) if top is not None else None, source="described")
-    return dataclasses.replace(ctx.host, driver=drv)
+    return replace(ctx.host, driver=drv)
 
 
 def _candidates(ctx: Context) -> list[Version]:
@@ -172,7 +172,7 @@ def gpu_condition(ctx: Context) -> Iterator[Hit]:
     base = tuple(c for c in GPU_RULES if c != "CA201")  # CA201 on this host is the caller
     anyway = {(f.code, f.message) for f in _judge(ctx, ctx.host, base)}
     for cc in known:
-        host = dataclasses.replace(ctx.host, gpus=(Gpu(index=0, name=cc.sm, cc=cc),))
+        host = replace(ctx.host, gpus=(Gpu(index=0, name=cc.sm, cc=cc),))
         found = [f for f in _judge(ctx, host, GPU_RULES) if (f.code, f.message) not in anyway]
         if _decided(found, Severity.ERROR):
             good.append(cc)

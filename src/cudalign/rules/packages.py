@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from cudalign._pep508 import canonicalize_name
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Severity
 from cudalign.rules.common import (
@@ -450,12 +450,14 @@ def _tags(filename: str) -> list[tuple[str, str, str]]:
     parts = filename[:-4].split("-")
     if len(parts) < 5:
         return []
-    try:
-        from packaging.tags import parse_tag
-
-        return [(t.interpreter, t.abi, t.platform) for t in parse_tag("-".join(parts[-3:]))]
-    except ValueError:
-        return []
+    # a compressed tag set expanded as packaging.tags.parse_tag does (lower case, each combination once),
+    # without importing packaging.tags (logging, subprocess, platform) for it
+    interpreters, abis, platforms = (p.lower() for p in parts[-3:])
+    return list(
+        dict.fromkeys(
+            (i, a, p) for i in interpreters.split(".") for a in abis.split(".") for p in platforms.split(".")
+        )
+    )
 
 
 def _python_tag_ok(interp: str, abi: str, py: Version) -> bool:

@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from cudalign._pep508 import canonicalize_name
 from cudalign.model import Component, FactRef, Severity, Stack
 from cudalign.rules.common import Hit
 from cudalign.stack.releases import _env, _requirement

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from cudalign._pep508 import canonicalize_name
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Host, Stack
 

@@ -6,11 +6,10 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from cudalign._pep508 import Requirement, canonicalize_name
 from cudalign.facts import query
 from cudalign.model import FactRef, Host
 

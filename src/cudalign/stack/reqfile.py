@@ -52,14 +52,14 @@ def _split_option(line: str) -> tuple[str, str]:
 
 def _requirement(line: str, where: str) -> str:
     """The requirement on ``line`` without per-requirement options; checked unless it is a direct path."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    from cudalign._pep508 import Requirement
 
     text = line.split(" --", 1)[0].strip()
     if text.startswith((".", "/", "~", "file:")) or "://" in text.split("@", 1)[0]:
         return text  # a local file or bare URL: the request reads its file name
     try:
         Requirement(text)
-    except (InvalidRequirement, ValueError) as exc:
+    except ValueError as exc:  # packaging's InvalidRequirement, or a bare one from older packaging
         first = (str(exc).splitlines() or ["invalid requirement"])[0]
         raise InvalidInput(f"{where}: not a valid requirement {text[:80]!r}: {first}") from None
     return text

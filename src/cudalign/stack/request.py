@@ -12,12 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from packaging.markers import InvalidMarker
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 
 from cudalign._dataclass import dataclass, field
+from cudalign._pep508 import Requirement, canonicalize_name
 from cudalign.errors import InvalidInput
 
 __all__ = ["TORCH_INDEX", "Request", "Written", "foreign_index_variant", "parse_requirements"]
@@ -181,9 +179,13 @@ def _archive_name_or(text: str) -> str:
 def _parse(text: str, shown: str) -> Requirement:
     try:
         return Requirement(text)
-    except (InvalidRequirement, InvalidMarker) as exc:
-        raise InvalidInput(f"requirement {shown!r}: {exc}") from None
-    except ValueError:  # older packaging: a number too long to convert, raised bare
+    except ValueError as exc:  # packaging's errors (it reads what the fast parser leaves to it)
+        from packaging.markers import InvalidMarker
+        from packaging.requirements import InvalidRequirement
+
+        if isinstance(exc, (InvalidRequirement, InvalidMarker)):
+            raise InvalidInput(f"requirement {shown!r}: {exc}") from None
+        # older packaging: a number too long to convert, raised bare
         raise InvalidInput(f"requirement {shown[:80]!r}: a version has a number too long to be one") from None
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from cudalign._dataclass import replace
+from cudalign._pep508 import Requirement
 from cudalign.facts import query
 from cudalign.model import Component, FactRef, Host, Stack
 
@@ -118,7 +118,7 @@ def resolve(
         tail = image.split("@", 1)[0].rsplit(":", 1)
         suffix = next((s for s in ("-cu129", "-cu130", "-cu128") if tail[-1].endswith(s)), "")
         info = image_facts(facts, f"{tail[0]}:v{pinned}{suffix}", image_reader)
-        info = dataclasses.replace(info, reference=image)
+        info = replace(info, reference=image)
     cands = assignments(request, facts, host, image=info)
     first: Stack | None = None
     for versions in cands:
@@ -285,7 +285,7 @@ def build(
             facts, name, chosen[name], request, tvariant, pins_of.get(name, {}), via.get(name), refs, platform
         )
         if replaced and comp.index_url == request.index_url and comp.variant != replaced:
-            comp = dataclasses.replace(comp, index_url=_pypi_or_variant_index(facts, comp))
+            comp = replace(comp, index_url=_pypi_or_variant_index(facts, comp))
         components.append(comp)
     if not cuda_runtime:
         vc = next((c for c in components if c.name == "vllm" and c.cuda), None)
