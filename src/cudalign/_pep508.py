@@ -256,6 +256,16 @@ def _evaluate(items: _Items, env: Mapping[str, str]) -> bool:
     return any(all(g) for g in groups)
 
 
+def _parse_marker(text: str) -> _Items:
+    """The marker in packaging's shape; ``_Fallback`` when it is outside the common form."""
+    parser = _Parser(_tokens(text))
+    items = parser.expression(0)
+    if parser.i != len(parser.tokens):
+        raise _Fallback
+    _check_atoms(items)
+    return items
+
+
 class Marker:
     """An environment marker: :class:`packaging.markers.Marker`'s ``evaluate`` and ``str``."""
 
@@ -264,11 +274,7 @@ class Marker:
     def __init__(self, text: str) -> None:
         self._packaging: PackagingMarker | None = None
         try:
-            parser = _Parser(_tokens(text))
-            items = parser.expression(0)
-            if parser.i != len(parser.tokens):
-                raise _Fallback
-            _check_atoms(items)
+            items = _parse_marker(text)
         except _Fallback:
             from packaging.markers import Marker as PackagingMarker
 
@@ -374,7 +380,11 @@ class Requirement:
         if semi:
             if not marker.strip():
                 raise _Fallback
-            self.marker = Marker(marker)
+            # parsed here, not by Marker(): a marker packaging must read sends the whole requirement to it,
+            # so its error names the requirement's column
+            self.marker = Marker.__new__(Marker)
+            self.marker._packaging, self.marker._items = None, _parse_marker(marker)
+            self.marker._text = _format(self.marker._items)
 
     def __str__(self) -> str:
         if self.url:  # only packaging reads a URL, and its releases write one differently

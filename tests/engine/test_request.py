@@ -63,6 +63,19 @@ def test_a_bad_requirement_is_still_an_input_error() -> None:
         parse_requirements(["torch @"])
 
 
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [("torch==", 6), ("torch>=2;;", 10), ("vllm[ab", 5), ('torch; python_version >>= "3"', 24)],
+)
+def test_a_bad_requirement_is_one_line_naming_the_column(text: str, column: int) -> None:
+    """packaging's message spans three lines (the text and a caret under it): the user gets one."""
+    with pytest.raises(InvalidInput) as caught:
+        parse_requirements([text])
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"requirement {text!r}: ")
+    assert message.endswith(f"(at column {column})")
+
+
 def test_resolve_keeps_the_direct_wheel_version_and_variant() -> None:
     facts: Facts = load()
     host = describe_host(facts, gpus=["H100"], driver="550.54.15", python="3.11")

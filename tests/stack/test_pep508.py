@@ -68,10 +68,19 @@ def _view(req: Any) -> tuple[Any, ...]:
     )
 
 
+def _error_text(f: Callable[[], Any]) -> str | None:
+    try:
+        f()
+    except Exception as exc:
+        return str(exc)
+    return None
+
+
 def _same(line: str, envs: list[dict[str, str]]) -> None:
     ours, theirs = _outcome(lambda: Requirement(line)), _outcome(lambda: PackagingRequirement(line))
     assert ours[0] == theirs[0], (line, ours, theirs)
-    if ours[0] == "error":
+    if ours[0] == "error":  # the same words, so the user's error points at the same column
+        assert _error_text(lambda: Requirement(line)) == _error_text(lambda: PackagingRequirement(line))
         return
     assert _view(ours[1]) == _view(theirs[1]), line
     if theirs[1].marker is None:

@@ -176,6 +176,15 @@ def _archive_name_or(text: str) -> str:
     return text.split("@", 1)[1].split(";", 1)[0].strip()
 
 
+def _one_line(message: str) -> str:
+    """packaging's parse error on one line: its first line, and the column its caret line points at."""
+    lines = message.splitlines() or ["invalid requirement"]
+    caret = next((line for line in lines[1:] if line.strip() and set(line.strip()) <= {"^", "~"}), None)
+    if caret is None:
+        return lines[0]
+    return f"{lines[0]} (at column {len(caret) - len(caret.lstrip()) - 3})"
+
+
 def _parse(text: str, shown: str) -> Requirement:
     try:
         return Requirement(text)
@@ -184,7 +193,7 @@ def _parse(text: str, shown: str) -> Requirement:
         from packaging.requirements import InvalidRequirement
 
         if isinstance(exc, (InvalidRequirement, InvalidMarker)):
-            raise InvalidInput(f"requirement {shown!r}: {exc}") from None
+            raise InvalidInput(f"requirement {shown!r}: {_one_line(str(exc))}") from None
         # older packaging: a number too long to convert, raised bare
         raise InvalidInput(f"requirement {shown[:80]!r}: a version has a number too long to be one") from None
 
