@@ -76,6 +76,13 @@ def test_a_release_notes_floor_refuses_an_older_gpu_and_advises_no_unstated_rele
     assert found and "6.0" in found[0].message and "records none" in found[0].fix
 
 
+def test_a_release_notes_floor_holds_for_the_container_whose_notes_state_it(judge: Judge) -> None:
+    host = judge.host("GTX 980", driver="580.65.06")  # 22.07's 6.0 floor is read from Triton's notes
+    found = _errors(judge("CA202", [], host, image="nvcr.io/nvidia/tritonserver:22.07-py3"), "CA202")
+    assert found and "6.0" in found[0].message
+    assert judge("CA202", [], host, image="nvcr.io/nvidia/tensorrt:22.07-py3") == []
+
+
 def test_the_release_facts_and_topic_carry_their_sources(facts: Facts) -> None:
     topic = facts.get("image.ngc-gpus")
     assert topic.source.startswith("https://docs.nvidia.com/") and topic.checked.isoformat() == "2026-12-04"

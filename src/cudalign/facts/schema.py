@@ -247,7 +247,11 @@ KINDS: dict[str, dict[str, Field]] = {
             "bool",
             "true: its frameworks support the GPUs its CUDA targets and no newer one (topic image.ngc-gpus)",
         ),
-        "min_cc": _opt("cc", "the lowest compute capability its release notes say it supports"),
+        "min_cc": _opt(
+            "cc",
+            "the lowest compute capability the release notes of `repository` state (its tags only: another "
+            "framework's container of the release may state another)",
+        ),
     },
     "image_vendor": {
         "repository": _req("str", "a repository path, or a prefix ending in '/' (rocm/)"),

@@ -89,31 +89,46 @@ def _unknowns(ctx: Context, release: Fact, cuda: Version | None, report_cc: bool
             )
 
 
-def _siblings(ctx: Context, release: Fact) -> tuple[str, list[tuple[Version, Fact]]]:
-    """The image's repository and the releases of it the knowledge base records (by release, oldest
-    first), each with its CUDA's major.minor."""
+def _repos(release: Fact) -> set[str]:
+    return {str(release["repository"]).lower(), *(str(r).lower() for r in release.get("repositories") or ())}
+
+
+def _repo(ctx: Context, release: Fact) -> str:
+    """The repository of the stack's image that ``release`` matched (a mirror's prefix dropped)."""
     from cudalign.stack.images import parse_reference
 
     assert ctx.stack.image
-    repos = {str(release["repository"]).lower(), *(str(r).lower() for r in release.get("repositories") or ())}
+    repos = _repos(release)
     name = parse_reference(ctx.stack.image)
-    repo = next((c for c in name.candidates() if c in repos), str(release["repository"]))
+    return next((c for c in name.candidates() if c in repos), str(release["repository"]).lower())
+
+
+def _siblings(ctx: Context, repo: str) -> list[tuple[Version, Fact]]:
+    """The releases of ``repo`` the knowledge base records whose GPUs follow their CUDA, oldest first."""
     out: list[tuple[Version, Fact]] = []
     for f in query.facts_of_kind(ctx.facts, "image_release"):
-        theirs = {str(f["repository"]).lower(), *(str(r).lower() for r in f.get("repositories") or ())}
-        if repo in theirs and f.get("gpus_by_cuda") is True and f.get("release") and f.get("cuda"):
+        if repo in _repos(f) and f.get("gpus_by_cuda") is True and f.get("release") and f.get("cuda"):
             try:
                 out.append((Version(str(f["release"])), f))
             except InvalidVersion:
                 continue
-    return repo, [pair for pair in sorted(out, key=lambda p: p[0])]
+    return sorted(out, key=lambda p: p[0])
 
 
-def _supports(ctx: Context, release: Fact, cc: ComputeCapability, floor: bool) -> bool:
+def _min_cc(release: Fact, repo: str) -> ComputeCapability | None:
+    """The lowest capability the release notes of ``repo`` state: ``min_cc`` is read from the notes of the
+    fact's own ``repository`` (NVIDIA's TensorRT 19.02 notes state 3.0 where other containers state 6.0)."""
+    if str(release["repository"]).lower() != repo:
+        return None
+    found: ComputeCapability | None = release.get("min_cc")
+    return found
+
+
+def _supports(ctx: Context, release: Fact, repo: str, cc: ComputeCapability, floor: bool) -> bool:
     """Whether ``release``'s CUDA targets ``cc`` and its stated lowest capability admits it (with ``floor``,
     a release that states none is not known to)."""
     cuda = query.cuda_minor(str(release["cuda"]))
-    min_cc = release.get("min_cc")
+    min_cc = _min_cc(release, repo)
     if min_cc is None:
         return not floor and query.targetable(ctx.facts, cc, cuda).value is True
     return query.targetable(ctx.facts, cc, cuda).value is True and cc >= min_cc
@@ -125,12 +140,13 @@ def _advice(
     """The nearest recorded release of the same image that supports ``cc``: the first one after this
     release for a newer GPU, the last one before it for an older GPU (with ``floor``, only a release
     whose notes state a lowest capability that admits it); its tag where this one's tag carries over."""
-    repo, releases = _siblings(ctx, release)
+    repo = _repo(ctx, release)
+    releases = _siblings(ctx, repo)
     here = Version(str(release["release"])) if release.get("release") else None
     fits = [
         f
         for v, f in releases
-        if (here is None or (v > here if newer else v < here)) and _supports(ctx, f, cc, floor)
+        if (here is None or (v > here if newer else v < here)) and _supports(ctx, f, repo, cc, floor)
     ]
     if not fits:
         return "", ()
@@ -207,7 +223,7 @@ def gpu_dropped_by_release(ctx: Context) -> Iterator[Hit]:
     cuda = _cuda(ctx, release)
     if cuda is None:
         return  # gpu-arch-not-in-build says the CUDA is unknown
-    min_cc = release.get("min_cc")
+    min_cc = _min_cc(release, _repo(ctx, release))
     for gpu, gfact, cc in _gpus(ctx):
         if cc is None:
             continue
