@@ -198,9 +198,9 @@ def gpu_newer_than_release(ctx: Context, *, report_cc: bool = True) -> Iterator[
         advice, refs = _advice(ctx, release, cc, newer=True)
         yield Hit(
             f"{ctx.stack.image} ({_name(release)}) is based on CUDA {release.get('cuda') or cuda}, which "
-            f"predates {gpu.name}'s architecture {cc.sm} (first supported by CUDA {first}): the container "
-            "reports 'No supported GPU(s) detected to run this container' and its frameworks are built "
-            "without code for it.",
+            f"predates {gpu.name}'s architecture {cc.sm} (first supported by CUDA {first}): the release does "
+            "not support the GPU, and its container reports 'No supported GPU(s) detected to run this "
+            "container'.",
             (advice[0].upper() + advice[1:] + ".")
             if advice
             else f"Use a release of the image based on CUDA {first} or newer (no recorded release is).",
