@@ -120,8 +120,22 @@ CASES: dict[str, RuleCases] = {
         (
             EngineCase("Blackwell on cu124 torch", ("torch==2.6.0+cu124",), ("RTX 5090",), "570.133.07"),
             EngineCase("a described host without a GPU: the GPUs that run it", ("torch==2.9.0",), (), NEW),
+            EngineCase(
+                "NGC 20.06 (CUDA 11.0) on an RTX 3090 (sm_86)",
+                gpus=("RTX 3090",),
+                driver=NEW,
+                image="nvcr.io/nvidia/pytorch:20.06-py3",
+            ),
         ),
-        (EngineCase("Blackwell on cu128 torch", ("torch==2.7.0+cu128",), ("RTX 5090",), "570.133.07"),),
+        (
+            EngineCase("Blackwell on cu128 torch", ("torch==2.7.0+cu128",), ("RTX 5090",), "570.133.07"),
+            EngineCase(
+                "NGC 22.12 (CUDA 11.8) on an RTX 4090 (sm_89)",
+                gpus=("RTX 4090",),
+                driver=NEW,
+                image="nvcr.io/nvidia/tensorrt:22.12-py3",
+            ),
+        ),
     ),
     "CA202": RuleCases(
         (
@@ -129,8 +143,22 @@ CASES: dict[str, RuleCases] = {
                 "Volta dropped from torch 2.11 cu128", ("torch==2.11.0+cu128",), ("V100",), "570.133.07"
             ),
             EngineCase("Volta with CUDA 13", ("vllm==0.20.0",), ("V100",), NEW),
+            EngineCase(
+                "NGC 25.10 (CUDA 13.0) on a V100",
+                gpus=("V100",),
+                driver=NEW,
+                image="nvcr.io/nvidia/pytorch:25.10-py3",
+            ),
         ),
-        (EngineCase("Volta on torch 2.10 cu128", ("torch==2.10.0+cu128",), ("V100",), "570.133.07"),),
+        (
+            EngineCase("Volta on torch 2.10 cu128", ("torch==2.10.0+cu128",), ("V100",), "570.133.07"),
+            EngineCase(
+                "NGC 25.01 (CUDA 12.8) on a V100",
+                gpus=("V100",),
+                driver=NEW,
+                image="nvcr.io/nvidia/pytorch:25.01-py3",
+            ),
+        ),
     ),
     "CA203": RuleCases(
         (EngineCase("bf16 on a T4", ("torch==2.9.0",), ("T4",), "570.133.07", features=("bf16",)),),

@@ -242,6 +242,16 @@ KINDS: dict[str, dict[str, Field]] = {
             "bool", "false: it sets no NVIDIA_REQUIRE_CUDA that the container toolkit enforces"
         ),
         "repositories": _opt("list[str]", "other repositories whose tags of this release share these facts"),
+        "release": _opt("str", "the release its tags name (YY.MM), to name it and its neighbours in advice"),
+        "gpus_by_cuda": _opt(
+            "bool",
+            "true: its frameworks support the GPUs its CUDA targets and no newer one (topic image.ngc-gpus)",
+        ),
+        "min_cc": _opt(
+            "cc",
+            "the lowest compute capability the release notes of `repository` state (its tags only: another "
+            "framework's container of the release may state another)",
+        ),
     },
     "image_vendor": {
         "repository": _req("str", "a repository path, or a prefix ending in '/' (rocm/)"),

@@ -11,6 +11,7 @@ from cudalign._dataclass import dataclass
 from cudalign.facts import query
 from cudalign.model import ComputeCapability, FactRef, Gpu, Severity
 from cudalign.rules.common import Hit, jit_only, label, runs, topic_refs
+from cudalign.rules.release_archs import gpu_dropped_by_release, gpu_newer_than_release, release_fact
 
 if TYPE_CHECKING:
     from cudalign.facts import Fact
@@ -165,10 +166,17 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
     has machine code for the GPU (code for ``X.y`` runs on ``X.z``, ``z >= y``, never across majors) or
     PTX it can JIT forward. GPUs older than the build are ``gpu-arch-dropped``. A GPU the build reaches
     only through PTX is a caveat (warning): it runs once the driver has JIT-compiled the kernels.
+    An NGC framework release (``nvcr.io/nvidia/pytorch:20.06-py3``; ``image_release.gpus_by_cuda``)
+    supports the GPUs its CUDA targets (topic ``image.ngc-gpus``): a GPU whose architecture's first CUDA
+    (``arch_support``) is newer than the release's fails, and the fix names the first release of that
+    image the knowledge base records whose CUDA supports it; a release or architecture whose CUDA is not
+    recorded is unknown.
 
     **Why.** Without it every kernel launch fails: ``CUDA error: no kernel image is available for
     execution on the device``; torch warns "… with CUDA capability sm_120 is not compatible with the
-    current PyTorch installation".
+    current PyTorch installation". An NGC container prints "Detected NVIDIA GeForce RTX 3090 GPU, which
+    is not yet supported in this version of the container" and "ERROR: No supported GPU(s) detected to
+    run this container".
 
     On a described host without ``--gpu`` the verdict rests on what was stated and the GPU becomes a
     condition: every compute capability of a known GPU is tried with the GPU rules (CA101, CA103,
@@ -179,17 +187,19 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
     Blackwell ``sm_120``).
 
     **Example.** torch 2.6.0+cu124 on an RTX 5090 (sm_120): fails; torch 2.7.0+cu128 runs.
+    ``nvcr.io/nvidia/pytorch:20.06-py3`` (CUDA 11.0) on an RTX 3090 (sm_86, CUDA 11.1): fails, use 21.02.
     onnxruntime-gpu 1.23.0 on an RTX 5090: fails (its only PTX is the Hopper-specific ``compute_90a``);
     1.22.0: caveats (``compute_90`` PTX, JIT); 1.27.0: ok (``sm_120`` machine code).
     """
     yield from _assumed_series(ctx)
     builds = _builds(ctx)
     if not ctx.host.gpus:
-        if ctx.host.origin == "described" and (builds or ctx.features):
+        if ctx.host.origin == "described" and (builds or ctx.features or release_fact(ctx) is not None):
             from cudalign.rules.conditions import gpu_condition
 
             yield from gpu_condition(ctx)
         return
+    yield from gpu_newer_than_release(ctx, report_cc=not builds)
     if not builds:
         return
     for gpu, fact, cc, b in _gpu_builds(ctx):
@@ -251,7 +261,9 @@ def gpu_arch_dropped(ctx: Context) -> Iterator[Hit]:
     **What it checks.** For each GPU and each build that has no code for it: the package's minimum
     compute capability (``vllm_series.min_cc``, ``package_build.min_cc``), the oldest architecture in the
     build's list (torch 2.7 ``cu128`` starts at ``sm_75``), and the ``arch_support`` fact of the GPU
-    (Kepler ends with CUDA 11.8; Maxwell, Pascal, Volta with 12.9).
+    (Kepler ends with CUDA 11.8; Maxwell, Pascal, Volta with 12.9). An NGC framework release whose CUDA
+    no longer targets the GPU, or whose release notes state a higher lowest compute capability
+    (``image_release.min_cc``), does not support it either (topic ``image.ngc-gpus``).
 
     **Why.** Kernel launches fail (``no kernel image is available``) or the package refuses the GPU at
     start; no newer release will bring it back.
@@ -260,7 +272,9 @@ def gpu_arch_dropped(ctx: Context) -> Iterator[Hit]:
     message names one when the knowledge base has it), e.g. torch ``+cu126`` for Pascal/Volta.
 
     **Example.** vLLM 0.20 (CUDA 13.0) on a V100 (sm_70): fails; vLLM 0.19 with torch cu128 runs.
+    ``nvcr.io/nvidia/pytorch:25.10-py3`` (CUDA 13.0) on a V100: fails, use 25.01 (CUDA 12.8).
     """
+    yield from gpu_dropped_by_release(ctx)
     for gpu, fact, cc, b in _gpu_builds(ctx):
         if cc is None or (not b.archs and not b.ptx and b.min_cc is None):
             continue
