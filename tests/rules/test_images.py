@@ -75,3 +75,22 @@ def test_ca403_catches_not_container_with_gpus(judge: Judge) -> None:
         container=ContainerInfo(kind="docker", nvidia_visible_devices="all"),
     )
     assert judge("CA403", ["torch==2.9.0"], host) == []
+
+
+TGI = "ghcr.io/huggingface/text-generation-inference"
+
+
+def test_ca201_catches_blackwell_in_a_serving_image_whose_torch_predates_it(judge: Judge) -> None:
+    """text-generation-inference 3.3.0 installs torch 2.6.0+cu124 (its uv.lock): no sm_120 (TGI #3219)."""
+    found = judge("CA201", [], judge.host("RTX 5090", driver="575.57.08"), image=f"{TGI}:3.3.0")
+    assert found and "torch 2.6.0+cu124" in found[0].message and "sm_120" in found[0].message
+    # the fix names the first release whose torch has sm_120, from the image_torch facts
+    assert f"{TGI}:3.3.1, the first release whose torch (2.7.0+cu128) has sm_120" in found[0].fix
+    assert any(r.id.startswith("image.tgi.") and r.id.endswith(".torch") for r in found[0].facts)
+
+
+def test_ca201_catches_not_blackwell_in_the_release_that_moved_to_cu128(judge: Judge) -> None:
+    assert judge("CA201", [], judge.host("RTX 5090", driver="575.57.08"), image=f"{TGI}:3.3.1") == []
+    assert judge("CA201", [], judge.host("RTX 5090", driver="575.57.08"), image=f"{TGI}:latest") == []
+    # and 3.3.0 runs on a GPU its torch has code for
+    assert judge("CA201", [], judge.host("H100", driver="550.144.03"), image=f"{TGI}:3.3.0") == []

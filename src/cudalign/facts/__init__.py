@@ -87,6 +87,8 @@ def load_file(path: Path) -> list[Fact]:
             missing = [k for k, f in schema.items() if f.required and k not in entry]
             if missing:
                 raise InvalidFact(f"{where}: missing required key {missing[0]!r}")
+            if kind == "image_torch" and not {"torch", "torch_variant"} & set(entry):
+                raise InvalidFact(f"{where}: needs 'torch' or 'torch_variant' (the torch the image ships)")
             values = {
                 k: parse_value(schema[k].type, v, where=f"{where}: {k}")
                 for k, v in entry.items()

@@ -34,6 +34,7 @@ __all__ = [
     "gpu_fact",
     "host_cuda",
     "image_match",
+    "image_release_torch",
     "image_require",
     "image_torch_variant",
     "last_branch_for",
@@ -731,10 +732,32 @@ def image_torch_variant(facts: Facts, repository: str, version: str, suffix: str
     for f in facts.of_kind("image_torch"):
         if f["repository"] != repository or not f["versions"].contains(v, prereleases=True):
             continue
+        if "torch_variant" not in f.values:
+            continue
         if "suffix" in f.values and f["suffix"].lstrip("-") != suffix.lstrip("-"):
             continue
         return Answer(f["torch_variant"], (f,))
     return Answer(None, ())
+
+
+def image_release_torch(facts: Facts, repository: str, tag: str) -> Fact | None:
+    """The ``image_torch`` fact of the torch release a serving project's image tag installs: a release tag
+    (``3.3.0``, ``v3.3.0``) within its ``versions``, or a moving tag it lists (``latest``, ``3.2``). A
+    shortened version (``3.3``) is matched only through ``tags``: it moves with the newest ``3.3.x``."""
+    try:
+        v: Version | None = Version(tag.removeprefix("v"))
+    except InvalidVersion:
+        v = None
+    if v is not None and (len(v.release) < 3 or v.local):
+        v = None
+    for f in facts.of_kind("image_torch"):
+        if str(f["repository"]).lower() != repository.lower() or "torch" not in f.values:
+            continue
+        if tag in (f.get("tags") or ()) or tag.removeprefix("v") in (f.get("tags") or ()):
+            return f
+        if v is not None and f["versions"].contains(v, prereleases=True):
+            return f
+    return None
 
 
 def image_require(facts: Facts, repository: str, cuda: Version | str) -> Answer[str | None]:

@@ -267,9 +267,15 @@ KINDS: dict[str, dict[str, Field]] = {
     },
     "image_torch": {
         "repository": _req("str"),
-        "versions": _req("specifier", "versions of the framework in the tag (vLLM's for vllm/vllm-openai)"),
+        "versions": _req(
+            "specifier", "versions in the tag: the framework's (vLLM's for vllm/vllm-openai) or the release's"
+        ),
         "suffix": _opt("str", "tag suffix it applies to ('' for the plain tag; absent: every suffix)"),
-        "torch_variant": _req("str", "the torch build the image really ships (cu126 …)"),
+        "tags": _opt("list[str]", "moving tags it also covers ('3.3' when all 3.3.x share it, 'latest')"),
+        "torch": _opt("str", "the torch release inside (a PyPI version), where the image's build pins it"),
+        "torch_variant": _opt(
+            "str", "the torch build the image really ships (cu126 …); absent with torch: PyPI's own build"
+        ),
     },
     # ---- neighbouring packages ------------------------------------------------------------------
     "package_build": {

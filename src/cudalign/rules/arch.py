@@ -184,7 +184,8 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
     when none does.
 
     **How to fix.** Install a build that includes the architecture (e.g. torch ``+cu128`` or newer for
-    Blackwell ``sm_120``).
+    Blackwell ``sm_120``). In an image whose releases' torch the knowledge base knows (``image_torch``
+    facts), the fix names the first release whose torch has it (text-generation-inference 3.3.1).
 
     **Example.** torch 2.6.0+cu124 on an RTX 5090 (sm_120): fails; torch 2.7.0+cu128 runs.
     ``nvcr.io/nvidia/pytorch:20.06-py3`` (CUDA 11.0) on an RTX 3090 (sm_86, CUDA 11.1): fails, use 21.02.
@@ -246,13 +247,57 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
                 f" ({', '.join(dict.fromkeys(exact))}: architecture-specific, runs on that capability only)"
             )
         rule = topic_refs(ctx.facts, "cuda.rule.binary-compatibility") if exact else ()
+        fix = (
+            f"Install a newer build of {b.what.split()[0]} that includes {cc.sm} (e.g. a newer CUDA variant)."
+        )
+        release = _image_release_with(ctx, cc) if b.what.startswith("torch ") else None
+        if release is not None:
+            fix = f"{release[0]}, or {fix[0].lower()}{fix[1:]}"
         yield Hit(
             f"{b.what} has no code for {gpu.name} ({cc.sm}); it has {have}{why}: no kernel image is "
             "available.",
-            f"Install a newer build of {b.what.split()[0]} that includes {cc.sm} (e.g. a newer CUDA "
-            "variant).",
-            b.refs + tuple(f.ref for f in first.facts) + ((fact.ref,) if fact is not None else ()) + rule,
+            fix,
+            b.refs
+            + tuple(f.ref for f in first.facts)
+            + ((fact.ref,) if fact is not None else ())
+            + rule
+            + (release[1] if release is not None else ()),
         )
+
+
+def _image_release_with(ctx: Context, cc: ComputeCapability) -> tuple[str, tuple[FactRef, ...]] | None:
+    """The first release of the stack's image whose torch (an ``image_torch`` fact that names it) has
+    code for ``cc``, as the fix's opening and the facts it rests on: ``Use <image>:3.3.1, the first
+    release whose torch (2.7.0+cu128) has sm_120``."""
+    if not ctx.stack.image:
+        return None
+    from cudalign.stack.images import parse_reference
+    from cudalign.stack.releases import _pypi_default
+
+    name = parse_reference(ctx.stack.image)
+    repos = set(name.candidates())
+    platform = ctx.stack.platform or query.platform_key(ctx.host)
+    best: tuple[Version, str, Fact, Fact] | None = None
+    for f in ctx.facts.of_kind("image_torch"):
+        if str(f["repository"]).lower() not in repos or "torch" not in f.values:
+            continue
+        torch = str(f["torch"])
+        variant = f.get("torch_variant") or _pypi_default(ctx.facts, torch, platform, [])[0]
+        build = query.torch_build(ctx.facts, torch, str(variant), platform) if variant else None
+        if build is None or not runs(cc, build["archs"], build.get("ptx", ())):
+            continue
+        lows = [Version(s.version) for s in f["versions"] if s.operator in (">=", "==")]
+        if lows and (best is None or min(lows) < best[0]):
+            best = (min(lows), f"{Version(torch).public}+{variant}", f, build)
+    if best is None:
+        return None
+    first, label, f, build = best
+    where = ctx.stack.image.split("@", 1)[0]
+    where = where.rsplit(":", 1)[0] if ":" in where.rsplit("/", 1)[-1] else where
+    return (
+        f"Use {where}:{first}, the first release whose torch ({label}) has {cc.sm}",
+        (f.ref, build.ref),
+    )
 
 
 def gpu_arch_dropped(ctx: Context) -> Iterator[Hit]:

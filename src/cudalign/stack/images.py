@@ -257,6 +257,10 @@ def _from_release(facts: Facts, reference: str, name: ImageName, release: Fact) 
         require = _require(facts, str(release.get("based_on") or "nvidia/cuda"), cuda, refs, unknown)
     else:
         unknown["image_cuda"] = f"the CUDA of {name.reference} is not in {release.id}"
+    # the torch release the image's build installs (its lock), judged as that release's build
+    shipped = query.image_release_torch(facts, str(release["repository"]), name.tag or "latest")
+    if shipped is not None:
+        refs.append(shipped.ref)
     return ImageInfo(
         reference,
         cuda=cuda,
@@ -265,6 +269,10 @@ def _from_release(facts: Facts, reference: str, name: ImageName, release: Fact) 
         facts=tuple(refs),
         unknown=unknown,
         name=name,
+        torch=str(shipped["torch"]) if shipped is not None else None,
+        torch_variant=str(shipped["torch_variant"])
+        if shipped is not None and shipped.get("torch_variant")
+        else None,
         torch_build=str(release["torch"]) if "torch" in release.values else None,
         accelerator="nvidia",
     )
