@@ -243,6 +243,16 @@ KINDS: dict[str, dict[str, Field]] = {
         ),
         "repositories": _opt("list[str]", "other repositories whose tags of this release share these facts"),
     },
+    "image_platforms": {
+        "repository": _req("str", "the repository path without registry (vllm/vllm-openai)"),
+        "repositories": _opt("list[str]", "other repositories whose tags these platforms hold for"),
+        "tag_pattern": _req(
+            "regex", "re.fullmatch on the tag; a group 'version' is what 'versions' and 'package' read"
+        ),
+        "versions": _opt("specifier", "the versions the tag names that this fact covers (absent: every one)"),
+        "package": _opt("str", "the PyPI package whose releases the tag's version names (vllm, torch)"),
+        "platforms": _req("list[str]", "the os/arch its image index publishes: linux/amd64, linux/arm64"),
+    },
     "image_vendor": {
         "repository": _req("str", "a repository path, or a prefix ending in '/' (rocm/)"),
         "accelerator": _req("str", "nvidia, rocm, npu, xpu or cpu"),
