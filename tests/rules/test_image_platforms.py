@@ -133,3 +133,28 @@ def test_plan_does_not_propose_a_base_image_without_the_hosts_platform(facts: Fa
         max_matrices=1,
     )
     assert (on_x86.matrices[0].image or "").startswith("nvidia/cuda:")
+
+
+@pytest.mark.parametrize(
+    ("gpus", "arch", "machine"),
+    [
+        (["GH200"], None, "aarch64"),  # Grace superchips, DGX Spark and Jetson come only on Arm hosts
+        (["GB200", "GB200"], None, "aarch64"),
+        (["NVIDIA GB10"], None, "aarch64"),
+        (["Jetson AGX Orin"], None, "aarch64"),
+        (["H100"], None, "x86_64"),
+        (["GH200", "H100"], None, "x86_64"),  # no one machine the GPUs imply
+        (["sm_90"], None, "x86_64"),  # a capability names no product
+        ([], None, "x86_64"),
+        (["GH200"], "x86_64", "x86_64"),  # --arch is what the user says
+    ],
+)
+def test_a_described_hosts_machine_follows_its_gpus(
+    facts: Facts, gpus: list[str], arch: str | None, machine: str
+) -> None:
+    assert describe_host(facts, gpus=gpus, driver=NEW, arch=arch).os.arch == machine
+
+
+def test_a_gh200_host_without_arch_gets_the_finding(judge: Judge, facts: Facts) -> None:
+    host = describe_host(facts, gpus=["GH200"], driver=NEW)
+    assert judge("CA404", [], host, image="pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime")

@@ -157,6 +157,10 @@ KINDS: dict[str, dict[str, Field]] = {
         "min_driver": _opt("version", "first Linux driver that supports the GPU"),
         "open_module_required": _opt("bool", "only NVIDIA's open kernel modules support it"),
     },
+    "gpu_host": {
+        "gpus": _req("list[str]", "ids of gpu facts whose products come only with this host CPU"),
+        "arch": _req("str", "the host's machine as uname -m names it: aarch64"),
+    },
     "gpu_datasheet": {
         "gpu": _req("str", "the gpu fact's id the figures are for"),
         "memory_bandwidth_gbs": _opt("float", "peak memory bandwidth, GB/s, as the datasheet states it"),
