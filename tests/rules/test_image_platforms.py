@@ -158,3 +158,25 @@ def test_a_described_hosts_machine_follows_its_gpus(
 def test_a_gh200_host_without_arch_gets_the_finding(judge: Judge, facts: Facts) -> None:
     host = describe_host(facts, gpus=["GH200"], driver=NEW)
     assert judge("CA404", [], host, image="pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime")
+
+
+def test_no_two_platform_facts_cover_one_tag(facts: Facts) -> None:
+    """Each tag of a family has one answer: the facts' ranges do not overlap on any release the snapshot
+    knows (nor on the moving tags)."""
+    probes = {
+        "vllm/vllm-openai": [f"v{r}{s}" for r in facts.snapshot.releases("vllm") for s in ("", "-cu129")],
+        "pytorch/pytorch": [
+            f"{r}{s}"
+            for r in facts.snapshot.releases("torch")
+            for s in ("-cuda12.1-cudnn8-runtime", "-cuda13.0-cudnn9-devel", "-runtime")
+        ],
+        "nvidia/cuda": ["12.8.1-runtime-ubuntu22.04", "13.0.2-cudnn-devel-ubuntu24.04", "11.8.0-base-ubi8"],
+        "huggingface/text-generation-inference": ["3.3.0", "v1.4.5", "2.0", "latest"],
+    }
+    from cudalign.facts.image_platforms import _covers, _facts
+
+    for repo, tags in probes.items():
+        assert tags, repo
+        for tag in [*tags, "latest", "nightly"]:
+            covering = [f.id for f in _facts(facts, repo) if _covers(f, tag)]
+            assert len(covering) <= 1, (repo, tag, covering)
