@@ -1103,52 +1103,55 @@ def _b26(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
 
 
 def _b27(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
+    _dflt_platforms = _d['platforms']
     _dflt_env = _d['env']
     _dflt_labels = _d['labels']
     _dflt_url = _d['url']
     __dataclass_builtins_object__ = object
-    def __init__(self, registry, repository, reference, digest, config_digest, platform, env=_HAS_DEFAULT_FACTORY, labels=_HAS_DEFAULT_FACTORY, url=_dflt_url):
+    def __init__(self, registry, repository, reference, digest, config_digest, platform, platforms=_dflt_platforms, env=_HAS_DEFAULT_FACTORY, labels=_HAS_DEFAULT_FACTORY, url=_dflt_url):
         __dataclass_builtins_object__.__setattr__(self, 'registry', registry)
         __dataclass_builtins_object__.__setattr__(self, 'repository', repository)
         __dataclass_builtins_object__.__setattr__(self, 'reference', reference)
         __dataclass_builtins_object__.__setattr__(self, 'digest', digest)
         __dataclass_builtins_object__.__setattr__(self, 'config_digest', config_digest)
         __dataclass_builtins_object__.__setattr__(self, 'platform', platform)
+        __dataclass_builtins_object__.__setattr__(self, 'platforms', platforms)
         __dataclass_builtins_object__.__setattr__(self, 'env', _dflt_env() if env is _HAS_DEFAULT_FACTORY else env)
         __dataclass_builtins_object__.__setattr__(self, 'labels', _dflt_labels() if labels is _HAS_DEFAULT_FACTORY else labels)
         __dataclass_builtins_object__.__setattr__(self, 'url', url)
     def __repr__(self):
-        return self.__class__.__qualname__ + f"(registry={self.registry!r}, repository={self.repository!r}, reference={self.reference!r}, digest={self.digest!r}, config_digest={self.config_digest!r}, platform={self.platform!r}, env={self.env!r}, labels={self.labels!r}, url={self.url!r})"
+        return self.__class__.__qualname__ + f"(registry={self.registry!r}, repository={self.repository!r}, reference={self.reference!r}, digest={self.digest!r}, config_digest={self.config_digest!r}, platform={self.platform!r}, platforms={self.platforms!r}, env={self.env!r}, labels={self.labels!r}, url={self.url!r})"
     def __eq__(self, other):
         if other.__class__ is self.__class__:
-            return (self.registry,self.repository,self.reference,self.digest,self.config_digest,self.platform,self.env,self.labels,self.url,)==(other.registry,other.repository,other.reference,other.digest,other.config_digest,other.platform,other.env,other.labels,other.url,)
+            return (self.registry,self.repository,self.reference,self.digest,self.config_digest,self.platform,self.platforms,self.env,self.labels,self.url,)==(other.registry,other.repository,other.reference,other.digest,other.config_digest,other.platform,other.platforms,other.env,other.labels,other.url,)
         return NotImplemented
     def __hash__(self):
-        return hash((self.registry,self.repository,self.reference,self.digest,self.config_digest,self.platform,self.env,self.labels,self.url,))
+        return hash((self.registry,self.repository,self.reference,self.digest,self.config_digest,self.platform,self.platforms,self.env,self.labels,self.url,))
     def __setattr__(self, name, value):
-        if type(self) is cls or name in ('registry','repository','reference','digest','config_digest','platform','env','labels','url',):
+        if type(self) is cls or name in ('registry','repository','reference','digest','config_digest','platform','platforms','env','labels','url',):
             raise FrozenInstanceError(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)
     def __delattr__(self, name):
-        if type(self) is cls or name in ('registry','repository','reference','digest','config_digest','platform','env','labels','url',):
+        if type(self) is cls or name in ('registry','repository','reference','digest','config_digest','platform','platforms','env','labels','url',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
     _setattr = object.__setattr__
     def __getstate__(self):
-        return [self.registry, self.repository, self.reference, self.digest, self.config_digest, self.platform, self.env, self.labels, self.url]
+        return [self.registry, self.repository, self.reference, self.digest, self.config_digest, self.platform, self.platforms, self.env, self.labels, self.url]
     def __setstate__(self, state):
-        if len(state) == 9:
+        if len(state) == 10:
             _setattr(self, 'registry', state[0])
             _setattr(self, 'repository', state[1])
             _setattr(self, 'reference', state[2])
             _setattr(self, 'digest', state[3])
             _setattr(self, 'config_digest', state[4])
             _setattr(self, 'platform', state[5])
-            _setattr(self, 'env', state[6])
-            _setattr(self, 'labels', state[7])
-            _setattr(self, 'url', state[8])
+            _setattr(self, 'platforms', state[6])
+            _setattr(self, 'env', state[7])
+            _setattr(self, 'labels', state[8])
+            _setattr(self, 'url', state[9])
             return
-        for name, value in zip(('registry','repository','reference','digest','config_digest','platform','env','labels','url',), state):
+        for name, value in zip(('registry','repository','reference','digest','config_digest','platform','platforms','env','labels','url',), state):
             _setattr(self, name, value)
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
@@ -2994,13 +2997,14 @@ def _b67(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_image_require = _d['image_require']
     _dflt_image_compat = _d['image_compat']
     _dflt_image_require_disabled = _d['image_require_disabled']
+    _dflt_image_platforms = _d['image_platforms']
     _dflt_conflicts = _d['conflicts']
     _dflt_requested = _d['requested']
     _dflt_constraints = _d['constraints']
     _dflt_facts = _d['facts']
     _dflt_unknown = _d['unknown']
     __dataclass_builtins_object__ = object
-    def __init__(self, components=_dflt_components, image=_dflt_image, cuda_runtime=_dflt_cuda_runtime, cudnn=_dflt_cudnn, nccl=_dflt_nccl, archs=_dflt_archs, ptx=_dflt_ptx, python=_dflt_python, origin=_dflt_origin, platform=_dflt_platform, image_cuda=_dflt_image_cuda, image_require=_dflt_image_require, image_compat=_dflt_image_compat, image_require_disabled=_dflt_image_require_disabled, conflicts=_dflt_conflicts, requested=_dflt_requested, constraints=_dflt_constraints, facts=_dflt_facts, unknown=_HAS_DEFAULT_FACTORY):
+    def __init__(self, components=_dflt_components, image=_dflt_image, cuda_runtime=_dflt_cuda_runtime, cudnn=_dflt_cudnn, nccl=_dflt_nccl, archs=_dflt_archs, ptx=_dflt_ptx, python=_dflt_python, origin=_dflt_origin, platform=_dflt_platform, image_cuda=_dflt_image_cuda, image_require=_dflt_image_require, image_compat=_dflt_image_compat, image_require_disabled=_dflt_image_require_disabled, image_platforms=_dflt_image_platforms, conflicts=_dflt_conflicts, requested=_dflt_requested, constraints=_dflt_constraints, facts=_dflt_facts, unknown=_HAS_DEFAULT_FACTORY):
         __dataclass_builtins_object__.__setattr__(self, 'components', components)
         __dataclass_builtins_object__.__setattr__(self, 'image', image)
         __dataclass_builtins_object__.__setattr__(self, 'cuda_runtime', cuda_runtime)
@@ -3015,32 +3019,33 @@ def _b67(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         __dataclass_builtins_object__.__setattr__(self, 'image_require', image_require)
         __dataclass_builtins_object__.__setattr__(self, 'image_compat', image_compat)
         __dataclass_builtins_object__.__setattr__(self, 'image_require_disabled', image_require_disabled)
+        __dataclass_builtins_object__.__setattr__(self, 'image_platforms', image_platforms)
         __dataclass_builtins_object__.__setattr__(self, 'conflicts', conflicts)
         __dataclass_builtins_object__.__setattr__(self, 'requested', requested)
         __dataclass_builtins_object__.__setattr__(self, 'constraints', constraints)
         __dataclass_builtins_object__.__setattr__(self, 'facts', facts)
         __dataclass_builtins_object__.__setattr__(self, 'unknown', _dflt_unknown() if unknown is _HAS_DEFAULT_FACTORY else unknown)
     def __repr__(self):
-        return self.__class__.__qualname__ + f"(components={self.components!r}, image={self.image!r}, cuda_runtime={self.cuda_runtime!r}, cudnn={self.cudnn!r}, nccl={self.nccl!r}, archs={self.archs!r}, ptx={self.ptx!r}, python={self.python!r}, origin={self.origin!r}, platform={self.platform!r}, image_cuda={self.image_cuda!r}, image_require={self.image_require!r}, image_compat={self.image_compat!r}, image_require_disabled={self.image_require_disabled!r}, conflicts={self.conflicts!r}, requested={self.requested!r}, constraints={self.constraints!r}, facts={self.facts!r}, unknown={self.unknown!r})"
+        return self.__class__.__qualname__ + f"(components={self.components!r}, image={self.image!r}, cuda_runtime={self.cuda_runtime!r}, cudnn={self.cudnn!r}, nccl={self.nccl!r}, archs={self.archs!r}, ptx={self.ptx!r}, python={self.python!r}, origin={self.origin!r}, platform={self.platform!r}, image_cuda={self.image_cuda!r}, image_require={self.image_require!r}, image_compat={self.image_compat!r}, image_require_disabled={self.image_require_disabled!r}, image_platforms={self.image_platforms!r}, conflicts={self.conflicts!r}, requested={self.requested!r}, constraints={self.constraints!r}, facts={self.facts!r}, unknown={self.unknown!r})"
     def __eq__(self, other):
         if other.__class__ is self.__class__:
-            return (self.components,self.image,self.cuda_runtime,self.cudnn,self.nccl,self.archs,self.ptx,self.python,self.origin,self.platform,self.image_cuda,self.image_require,self.image_compat,self.image_require_disabled,self.conflicts,self.requested,self.constraints,self.facts,self.unknown,)==(other.components,other.image,other.cuda_runtime,other.cudnn,other.nccl,other.archs,other.ptx,other.python,other.origin,other.platform,other.image_cuda,other.image_require,other.image_compat,other.image_require_disabled,other.conflicts,other.requested,other.constraints,other.facts,other.unknown,)
+            return (self.components,self.image,self.cuda_runtime,self.cudnn,self.nccl,self.archs,self.ptx,self.python,self.origin,self.platform,self.image_cuda,self.image_require,self.image_compat,self.image_require_disabled,self.image_platforms,self.conflicts,self.requested,self.constraints,self.facts,self.unknown,)==(other.components,other.image,other.cuda_runtime,other.cudnn,other.nccl,other.archs,other.ptx,other.python,other.origin,other.platform,other.image_cuda,other.image_require,other.image_compat,other.image_require_disabled,other.image_platforms,other.conflicts,other.requested,other.constraints,other.facts,other.unknown,)
         return NotImplemented
     def __hash__(self):
-        return hash((self.components,self.image,self.cuda_runtime,self.cudnn,self.nccl,self.archs,self.ptx,self.python,self.origin,self.platform,self.image_cuda,self.image_require,self.image_compat,self.image_require_disabled,self.conflicts,self.requested,self.constraints,self.facts,self.unknown,))
+        return hash((self.components,self.image,self.cuda_runtime,self.cudnn,self.nccl,self.archs,self.ptx,self.python,self.origin,self.platform,self.image_cuda,self.image_require,self.image_compat,self.image_require_disabled,self.image_platforms,self.conflicts,self.requested,self.constraints,self.facts,self.unknown,))
     def __setattr__(self, name, value):
-        if type(self) is cls or name in ('components','image','cuda_runtime','cudnn','nccl','archs','ptx','python','origin','platform','image_cuda','image_require','image_compat','image_require_disabled','conflicts','requested','constraints','facts','unknown',):
+        if type(self) is cls or name in ('components','image','cuda_runtime','cudnn','nccl','archs','ptx','python','origin','platform','image_cuda','image_require','image_compat','image_require_disabled','image_platforms','conflicts','requested','constraints','facts','unknown',):
             raise FrozenInstanceError(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)
     def __delattr__(self, name):
-        if type(self) is cls or name in ('components','image','cuda_runtime','cudnn','nccl','archs','ptx','python','origin','platform','image_cuda','image_require','image_compat','image_require_disabled','conflicts','requested','constraints','facts','unknown',):
+        if type(self) is cls or name in ('components','image','cuda_runtime','cudnn','nccl','archs','ptx','python','origin','platform','image_cuda','image_require','image_compat','image_require_disabled','image_platforms','conflicts','requested','constraints','facts','unknown',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
     _setattr = object.__setattr__
     def __getstate__(self):
-        return [self.components, self.image, self.cuda_runtime, self.cudnn, self.nccl, self.archs, self.ptx, self.python, self.origin, self.platform, self.image_cuda, self.image_require, self.image_compat, self.image_require_disabled, self.conflicts, self.requested, self.constraints, self.facts, self.unknown]
+        return [self.components, self.image, self.cuda_runtime, self.cudnn, self.nccl, self.archs, self.ptx, self.python, self.origin, self.platform, self.image_cuda, self.image_require, self.image_compat, self.image_require_disabled, self.image_platforms, self.conflicts, self.requested, self.constraints, self.facts, self.unknown]
     def __setstate__(self, state):
-        if len(state) == 19:
+        if len(state) == 20:
             _setattr(self, 'components', state[0])
             _setattr(self, 'image', state[1])
             _setattr(self, 'cuda_runtime', state[2])
@@ -3055,13 +3060,14 @@ def _b67(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
             _setattr(self, 'image_require', state[11])
             _setattr(self, 'image_compat', state[12])
             _setattr(self, 'image_require_disabled', state[13])
-            _setattr(self, 'conflicts', state[14])
-            _setattr(self, 'requested', state[15])
-            _setattr(self, 'constraints', state[16])
-            _setattr(self, 'facts', state[17])
-            _setattr(self, 'unknown', state[18])
+            _setattr(self, 'image_platforms', state[14])
+            _setattr(self, 'conflicts', state[15])
+            _setattr(self, 'requested', state[16])
+            _setattr(self, 'constraints', state[17])
+            _setattr(self, 'facts', state[18])
+            _setattr(self, 'unknown', state[19])
             return
-        for name, value in zip(('components','image','cuda_runtime','cudnn','nccl','archs','ptx','python','origin','platform','image_cuda','image_require','image_compat','image_require_disabled','conflicts','requested','constraints','facts','unknown',), state):
+        for name, value in zip(('components','image','cuda_runtime','cudnn','nccl','archs','ptx','python','origin','platform','image_cuda','image_require','image_compat','image_require_disabled','image_platforms','conflicts','requested','constraints','facts','unknown',), state):
             _setattr(self, name, value)
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
@@ -4491,8 +4497,9 @@ def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
     _dflt_accelerator = _d['accelerator']
     _dflt_require_disabled = _d['require_disabled']
     _dflt_cudnn = _d['cudnn']
+    _dflt_platforms = _d['platforms']
     __dataclass_builtins_object__ = object
-    def __init__(self, reference, cuda=_dflt_cuda, require=_dflt_require, compat=_dflt_compat, vllm=_dflt_vllm, torch=_dflt_torch, torch_variant=_dflt_torch_variant, facts=_dflt_facts, unknown=_HAS_DEFAULT_FACTORY, name=_dflt_name, torch_build=_dflt_torch_build, accelerator=_dflt_accelerator, require_disabled=_dflt_require_disabled, cudnn=_dflt_cudnn):
+    def __init__(self, reference, cuda=_dflt_cuda, require=_dflt_require, compat=_dflt_compat, vllm=_dflt_vllm, torch=_dflt_torch, torch_variant=_dflt_torch_variant, facts=_dflt_facts, unknown=_HAS_DEFAULT_FACTORY, name=_dflt_name, torch_build=_dflt_torch_build, accelerator=_dflt_accelerator, require_disabled=_dflt_require_disabled, cudnn=_dflt_cudnn, platforms=_dflt_platforms):
         __dataclass_builtins_object__.__setattr__(self, 'reference', reference)
         __dataclass_builtins_object__.__setattr__(self, 'cuda', cuda)
         __dataclass_builtins_object__.__setattr__(self, 'require', require)
@@ -4507,27 +4514,28 @@ def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
         __dataclass_builtins_object__.__setattr__(self, 'accelerator', accelerator)
         __dataclass_builtins_object__.__setattr__(self, 'require_disabled', require_disabled)
         __dataclass_builtins_object__.__setattr__(self, 'cudnn', cudnn)
+        __dataclass_builtins_object__.__setattr__(self, 'platforms', platforms)
     def __repr__(self):
-        return self.__class__.__qualname__ + f"(reference={self.reference!r}, cuda={self.cuda!r}, require={self.require!r}, compat={self.compat!r}, vllm={self.vllm!r}, torch={self.torch!r}, torch_variant={self.torch_variant!r}, facts={self.facts!r}, unknown={self.unknown!r}, name={self.name!r}, torch_build={self.torch_build!r}, accelerator={self.accelerator!r}, require_disabled={self.require_disabled!r}, cudnn={self.cudnn!r})"
+        return self.__class__.__qualname__ + f"(reference={self.reference!r}, cuda={self.cuda!r}, require={self.require!r}, compat={self.compat!r}, vllm={self.vllm!r}, torch={self.torch!r}, torch_variant={self.torch_variant!r}, facts={self.facts!r}, unknown={self.unknown!r}, name={self.name!r}, torch_build={self.torch_build!r}, accelerator={self.accelerator!r}, require_disabled={self.require_disabled!r}, cudnn={self.cudnn!r}, platforms={self.platforms!r})"
     def __eq__(self, other):
         if other.__class__ is self.__class__:
-            return (self.reference,self.cuda,self.require,self.compat,self.vllm,self.torch,self.torch_variant,self.facts,self.unknown,self.name,self.torch_build,self.accelerator,self.require_disabled,self.cudnn,)==(other.reference,other.cuda,other.require,other.compat,other.vllm,other.torch,other.torch_variant,other.facts,other.unknown,other.name,other.torch_build,other.accelerator,other.require_disabled,other.cudnn,)
+            return (self.reference,self.cuda,self.require,self.compat,self.vllm,self.torch,self.torch_variant,self.facts,self.unknown,self.name,self.torch_build,self.accelerator,self.require_disabled,self.cudnn,self.platforms,)==(other.reference,other.cuda,other.require,other.compat,other.vllm,other.torch,other.torch_variant,other.facts,other.unknown,other.name,other.torch_build,other.accelerator,other.require_disabled,other.cudnn,other.platforms,)
         return NotImplemented
     def __hash__(self):
-        return hash((self.reference,self.cuda,self.require,self.compat,self.vllm,self.torch,self.torch_variant,self.facts,self.unknown,self.name,self.torch_build,self.accelerator,self.require_disabled,self.cudnn,))
+        return hash((self.reference,self.cuda,self.require,self.compat,self.vllm,self.torch,self.torch_variant,self.facts,self.unknown,self.name,self.torch_build,self.accelerator,self.require_disabled,self.cudnn,self.platforms,))
     def __setattr__(self, name, value):
-        if type(self) is cls or name in ('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn',):
+        if type(self) is cls or name in ('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn','platforms',):
             raise FrozenInstanceError(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)
     def __delattr__(self, name):
-        if type(self) is cls or name in ('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn',):
+        if type(self) is cls or name in ('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn','platforms',):
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
     _setattr = object.__setattr__
     def __getstate__(self):
-        return [self.reference, self.cuda, self.require, self.compat, self.vllm, self.torch, self.torch_variant, self.facts, self.unknown, self.name, self.torch_build, self.accelerator, self.require_disabled, self.cudnn]
+        return [self.reference, self.cuda, self.require, self.compat, self.vllm, self.torch, self.torch_variant, self.facts, self.unknown, self.name, self.torch_build, self.accelerator, self.require_disabled, self.cudnn, self.platforms]
     def __setstate__(self, state):
-        if len(state) == 14:
+        if len(state) == 15:
             _setattr(self, 'reference', state[0])
             _setattr(self, 'cuda', state[1])
             _setattr(self, 'require', state[2])
@@ -4542,8 +4550,9 @@ def _b100(cls, _d, _HAS_DEFAULT_FACTORY, FrozenInstanceError):
             _setattr(self, 'accelerator', state[11])
             _setattr(self, 'require_disabled', state[12])
             _setattr(self, 'cudnn', state[13])
+            _setattr(self, 'platforms', state[14])
             return
-        for name, value in zip(('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn',), state):
+        for name, value in zip(('reference','cuda','require','compat','vllm','torch','torch_variant','facts','unknown','name','torch_build','accelerator','require_disabled','cudnn','platforms',), state):
             _setattr(self, name, value)
     return {'__init__': __init__, '__repr__': __repr__, '__eq__': __eq__, '__hash__': __hash__, '__setattr__': __setattr__, '__delattr__': __delattr__, '__getstate__': __getstate__, '__setstate__': __setstate__}
 
@@ -4891,7 +4900,7 @@ CLASSES = {
         None,
     ),
     'cudalign.facts.registry.ImageConfig': (
-        (True, False, (('registry', 'str', 'required', None, True, None, True), ('repository', 'str', 'required', None, True, None, True), ('reference', 'str', 'required', None, True, None, True), ('digest', 'str', 'required', None, True, None, True), ('config_digest', 'str', 'required', None, True, None, True), ('platform', 'str', 'required', None, True, None, True), ('env', 'Mapping[str, str]', 'factory', None, True, None, True), ('labels', 'Mapping[str, str]', 'factory', None, True, None, True), ('url', 'str', 'default', "''", True, None, True))),
+        (True, False, (('registry', 'str', 'required', None, True, None, True), ('repository', 'str', 'required', None, True, None, True), ('reference', 'str', 'required', None, True, None, True), ('digest', 'str', 'required', None, True, None, True), ('config_digest', 'str', 'required', None, True, None, True), ('platform', 'str', 'required', None, True, None, True), ('platforms', 'tuple[str, ...]', 'default', '()', True, None, True), ('env', 'Mapping[str, str]', 'factory', None, True, None, True), ('labels', 'Mapping[str, str]', 'factory', None, True, None, True), ('url', 'str', 'default', "''", True, None, True))),
         _b27,
         None,
     ),
@@ -5091,7 +5100,7 @@ CLASSES = {
         None,
     ),
     'cudalign.model.Stack': (
-        (True, False, (('components', 'tuple[Component, ...]', 'default', '()', True, None, True), ('image', 'str | None', 'default', None, True, None, True), ('cuda_runtime', 'str | None', 'default', None, True, None, True), ('cudnn', 'str | None', 'default', None, True, None, True), ('nccl', 'str | None', 'default', None, True, None, True), ('archs', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('ptx', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('python', 'str | None', 'default', None, True, None, True), ('origin', 'str', 'default', "'resolved'", True, None, True), ('platform', 'str | None', 'default', None, True, None, True), ('image_cuda', 'str | None', 'default', None, True, None, True), ('image_require', 'str | None', 'default', None, True, None, True), ('image_compat', 'bool | None', 'default', None, True, None, True), ('image_require_disabled', 'bool', 'default', 'False', True, None, True), ('conflicts', 'tuple[str, ...]', 'default', '()', True, None, True), ('requested', 'tuple[str, ...]', 'default', '()', True, None, True), ('constraints', 'tuple[str, ...]', 'default', '()', True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True))),
+        (True, False, (('components', 'tuple[Component, ...]', 'default', '()', True, None, True), ('image', 'str | None', 'default', None, True, None, True), ('cuda_runtime', 'str | None', 'default', None, True, None, True), ('cudnn', 'str | None', 'default', None, True, None, True), ('nccl', 'str | None', 'default', None, True, None, True), ('archs', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('ptx', 'tuple[ComputeCapability, ...]', 'default', '()', True, None, True), ('python', 'str | None', 'default', None, True, None, True), ('origin', 'str', 'default', "'resolved'", True, None, True), ('platform', 'str | None', 'default', None, True, None, True), ('image_cuda', 'str | None', 'default', None, True, None, True), ('image_require', 'str | None', 'default', None, True, None, True), ('image_compat', 'bool | None', 'default', None, True, None, True), ('image_require_disabled', 'bool', 'default', 'False', True, None, True), ('image_platforms', 'tuple[str, ...]', 'default', '()', True, None, True), ('conflicts', 'tuple[str, ...]', 'default', '()', True, None, True), ('requested', 'tuple[str, ...]', 'default', '()', True, None, True), ('constraints', 'tuple[str, ...]', 'default', '()', True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True))),
         _b67,
         None,
     ),
@@ -5256,7 +5265,7 @@ CLASSES = {
         None,
     ),
     'cudalign.stack.images.ImageInfo': (
-        (True, False, (('reference', 'str', 'required', None, True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('require', 'str | None', 'default', None, True, None, True), ('compat', 'bool | None', 'default', None, True, None, True), ('vllm', 'str | None', 'default', None, True, None, True), ('torch', 'str | None', 'default', None, True, None, True), ('torch_variant', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True), ('name', 'ImageName | None', 'default', None, True, None, True), ('torch_build', 'str | None', 'default', None, True, None, True), ('accelerator', 'str | None', 'default', None, True, None, True), ('require_disabled', 'bool', 'default', 'False', True, None, True), ('cudnn', 'str | None', 'default', None, True, None, True))),
+        (True, False, (('reference', 'str', 'required', None, True, None, True), ('cuda', 'str | None', 'default', None, True, None, True), ('require', 'str | None', 'default', None, True, None, True), ('compat', 'bool | None', 'default', None, True, None, True), ('vllm', 'str | None', 'default', None, True, None, True), ('torch', 'str | None', 'default', None, True, None, True), ('torch_variant', 'str | None', 'default', None, True, None, True), ('facts', 'tuple[FactRef, ...]', 'default', '()', True, None, True), ('unknown', 'Mapping[str, str]', 'factory', None, True, None, True), ('name', 'ImageName | None', 'default', None, True, None, True), ('torch_build', 'str | None', 'default', None, True, None, True), ('accelerator', 'str | None', 'default', None, True, None, True), ('require_disabled', 'bool', 'default', 'False', True, None, True), ('cudnn', 'str | None', 'default', None, True, None, True), ('platforms', 'tuple[str, ...]', 'default', '()', True, None, True))),
         _b100,
         None,
     ),

@@ -77,6 +77,18 @@ def _os_from_text(text: str | None) -> tuple[str, str | None, str | None, str | 
     return "Linux", kernel, distro_id, distro_version
 
 
+def _implied_arch(facts: Facts, gpus: Sequence[Gpu]) -> str:
+    """The machine a host described without ``--arch`` is: the one its GPUs come only with (``gpu_host``
+    facts: GH200, GB200, DGX Spark and Jetson are ``aarch64``), else ``x86_64``."""
+    implied = set()
+    for gpu in gpus:
+        arch = next((str(f["arch"]) for f in facts.of_kind("gpu_host") if gpu.fact_id in f["gpus"]), None)
+        if arch is None:
+            return "x86_64"
+        implied.add(arch)
+    return implied.pop() if len(implied) == 1 else "x86_64"
+
+
 def describe_host(
     facts: Facts,
     *,
@@ -106,6 +118,7 @@ def describe_host(
     else:
         unknown["driver"] = "not given (--driver)"
     system, kernel, distro_id, distro_version = _os_from_text(os)
+    described = tuple(gpu_from_text(facts, g, i) for i, g in enumerate(gpus))
     return Host(
         origin="described",
         python=python_version(python) if python is not None else None,
@@ -114,9 +127,9 @@ def describe_host(
             distro_id=distro_id,
             distro_version=distro_version,
             kernel=kernel,
-            arch=arch or "x86_64",
+            arch=arch or _implied_arch(facts, described),
         ),
         driver=drv,
-        gpus=tuple(gpu_from_text(facts, g, i) for i, g in enumerate(gpus)),
+        gpus=described,
         unknown=unknown,
     )

@@ -427,6 +427,9 @@ class Stack:
     """Whether the image puts forward-compatibility libraries (``cuda-compat``) on the loader path."""
     image_require_disabled: bool = False
     """The image sets ``NVIDIA_DISABLE_REQUIRE``: the container starts whatever ``image_require`` says."""
+    image_platforms: tuple[str, ...] = ()
+    """The platforms (``linux/amd64`` …) the image is published for: its index's, or the knowledge base's;
+    ``()`` when not known."""
     conflicts: tuple[str, ...] = ()
     """Requirements that could not all hold, one sentence each (``vllm 0.13.0 pins torch==2.9.0 …``)."""
     requested: tuple[str, ...] = ()

@@ -178,6 +178,7 @@ def _attach(stack: Stack, image: ImageInfo) -> Stack:
         image_cuda=image.cuda,
         image_require=image.require,
         image_compat=image.compat,
+        image_platforms=image.platforms,
         facts=stack.facts + image.facts,
     )
 

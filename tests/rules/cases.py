@@ -372,6 +372,46 @@ CASES: dict[str, RuleCases] = {
             ),
         ),
     ),
+    "CA404": RuleCases(
+        (
+            EngineCase(
+                "a pytorch/pytorch CUDA tag (linux/amd64 only) on an aarch64 host",
+                gpus=("GH200",),
+                driver=NEW,
+                image="pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime",
+                os={"arch": "aarch64"},
+            ),
+            EngineCase(
+                "a vLLM image before arm64 images on an aarch64 host",
+                gpus=("GB200",),
+                driver=NEW,
+                image="vllm/vllm-openai:v0.9.0",
+                os={"arch": "aarch64"},
+            ),
+        ),
+        (
+            EngineCase(
+                "the same pytorch/pytorch tag on x86_64",
+                gpus=("H100",),
+                driver=NEW,
+                image="pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime",
+            ),
+            EngineCase(
+                "a multi-arch vLLM image on aarch64",
+                gpus=("GB200",),
+                driver=NEW,
+                image="vllm/vllm-openai:v0.11.0",
+                os={"arch": "aarch64"},
+            ),
+            EngineCase(
+                "an image whose platforms no fact gives (NGC) on aarch64",
+                gpus=("GH200",),
+                driver=NEW,
+                image="nvcr.io/nvidia/pytorch:25.12-py3",
+                os={"arch": "aarch64"},
+            ),
+        ),
+    ),
     # ---------------------------------------------------------------- runtime
     "CA501": RuleCases(
         (

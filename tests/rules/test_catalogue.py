@@ -38,7 +38,7 @@ BRIEF_CODES = {
     "CA305": "cpu-only-torch", "CA306": "no-wheel-for-platform", "CA307": "nccl-mismatch",
     "CA308": "unknown-release", "CA309": "requirements-conflict",
     "CA401": "image-requires-newer-driver", "CA402": "forward-compat-unsupported",
-    "CA403": "container-no-gpu",
+    "CA403": "container-no-gpu", "CA404": "image-platform-missing",
     "CA501": "library-not-on-path", "CA502": "fabric-manager-missing",
 }  # fmt: skip
 

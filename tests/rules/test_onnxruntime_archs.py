@@ -93,12 +93,14 @@ def test_ca201_catches_blackwell_ultra_on_arch_specific_sm_100a_and_not_b200(jud
         assert "sm_103" in found[0].message and "sm_100a: architecture-specific" in found[0].message, version
         for ok in ("B200", "RTX 5090"):
             assert judge("CA201", [f"onnxruntime-gpu=={version}"], judge.host(ok, driver="580.65.06")) == []
-        spark = judge("CA201", [f"onnxruntime-gpu=={version}"], judge.host("GB10", driver="580.95.05"))
+        # capability 12.1 on the x86_64 wheel's code (a GB10 host itself is aarch64, where 1.27/1.28 have no
+        # wheel: CA306)
+        spark = judge("CA201", [f"onnxruntime-gpu=={version}"], judge.host("sm_121", driver="580.95.05"))
         assert [f.severity for f in spark] == [Severity.WARNING] and "compute_120" in spark[0].message
 
 
 def test_ca201_catches_gb10_and_b300_on_1_29_which_has_only_sm_120a_and_no_ptx(judge: Judge) -> None:
-    for gpu in ("GB10", "B300", "B200"):
+    for gpu in ("sm_121", "B300", "B200"):  # sm_121: GB10's capability on the x86_64 wheel's code
         found = judge("CA201", ["onnxruntime-gpu==1.29.0"], judge.host(gpu, driver="580.95.05"))
         assert [f.severity for f in found] == [Severity.ERROR], gpu
     assert judge("CA201", ["onnxruntime-gpu==1.29.0"], judge.host("RTX 5090", driver="580.95.05")) == []

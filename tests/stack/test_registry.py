@@ -266,6 +266,20 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registries]
             ],
         }
         digests["multi"] = push.manifest("acme/multi", "2.0", index, OCI_INDEX)
+        amd_only = {**index, "manifests": [index["manifests"][1]]}  # type: ignore[index]
+        push.manifest("acme/multi", "amd64-only", amd_only, OCI_INDEX)
+        # a mirror's copy of a tag the facts say is linux/amd64 only, published multi-arch: the index wins
+        tag = "2.3.0-cuda12.1-cudnn8-runtime"
+        pt_amd = push.image("mirror/pytorch/pytorch", None, ["CUDA_VERSION=12.1.1"])
+        pt_arm = push.image("mirror/pytorch/pytorch", None, ["CUDA_VERSION=12.1.1"], "arm64")
+        both = {
+            **index,
+            "manifests": [
+                {**index["manifests"][0], "digest": pt_arm},  # type: ignore[index]
+                {**index["manifests"][1], "digest": pt_amd},  # type: ignore[index]
+            ],
+        }
+        push.manifest("mirror/pytorch/pytorch", tag, both, OCI_INDEX)
         digests["multi-amd64"] = amd
         Gate.upstream = port
         gate = ThreadingHTTPServer(("127.0.0.1", 0), Gate)
@@ -416,11 +430,48 @@ def test_the_multi_arch_index_gives_the_hosts_platform(registries: Registries) -
     arm = image_facts(facts, ref, RegistryReader(facts, platform="aarch64"))
     assert (amd.cuda, amd.require) == ("12.8.1", REQ_128)
     assert (arm.cuda, arm.require) == ("13.0.0", REQ_130)
+    assert amd.platforms == arm.platforms == ("linux/arm64", "linux/amd64")  # attestations are no platform
     s390 = RegistryReader(facts, platform="s390x")
-    missing = image_facts(facts, ref, s390)
-    assert (
-        "no linux/s390x image in its index (it has linux/arm64, linux/amd64)" in missing.unknown["image_tag"]
-    )
+    missing = image_facts(facts, ref, s390)  # the tag exists: its platforms say where it cannot run
+    assert "image_tag" not in missing.unknown and missing.platforms == ("linux/arm64", "linux/amd64")
+    assert missing.cuda == "13.0.0"  # the first entry's config still tells the image's CUDA
+
+
+# -- the platforms an image is published for (CA404) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "arch", "fails"),
+    [
+        ("acme/multi:amd64-only", "aarch64", True),  # an index with one platform
+        ("acme/cuda-app:1.0", "aarch64", True),  # a single manifest: its config's platform
+        ("acme/multi:amd64-only", "x86_64", False),
+        ("acme/multi:2.0", "aarch64", False),
+    ],
+)
+def test_the_index_says_which_hosts_an_image_runs_on(
+    registries: Registries, capsys: pytest.CaptureFixture[str], image: str, arch: str, fails: bool
+) -> None:
+    ref = f"{registries.direct}/{image}"
+    argv = ("--image", ref, "--gpu", "GH200", "--driver", "580.65.06", "--arch", arch, "--registry")
+    _, report, _ = _check(capsys, *argv)
+    hits = [f for f in report["findings"] if f["code"] == "CA404"]
+    assert bool(hits) is fails
+    if fails:
+        assert "linux/amd64 only" in hits[0]["message"] and "exec format error" in hits[0]["message"]
+        assert any(r["id"].startswith(f"registry.{registries.direct}/") for r in hits[0]["facts"])
+
+
+def test_the_registry_index_overrides_the_platform_facts(
+    registries: Registries, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = f"{registries.direct}/mirror/pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime"
+    argv = ("--image", ref, "--gpu", "GH200", "--driver", "580.65.06", "--arch", "aarch64")
+    _, offline, _ = _check(capsys, *argv)  # the facts: pytorch/pytorch's CUDA tags are linux/amd64 only
+    assert [f["code"] for f in offline["findings"] if f["code"] == "CA404"] == ["CA404"]
+    _, online, _ = _check(capsys, *argv, "--registry")  # this registry's index publishes linux/arm64 too
+    assert not [f for f in online["findings"] if f["code"] == "CA404"]
+    assert online["stack"]["image_platforms"] == ["linux/arm64", "linux/amd64"]
 
 
 def test_pytorch_version_becomes_the_torch_release(registries: Registries) -> None:

@@ -18,6 +18,7 @@ RULES: dict[str, tuple[str, str]] = {
     "forward-compat-unsupported": ("CA402", "error"),
     "gpu-arch-dropped": ("CA202", "error"),
     "gpu-arch-not-in-build": ("CA201", "error"),
+    "image-platform-missing": ("CA404", "error"),
     "image-requires-newer-driver": ("CA401", "error"),
     "library-not-on-path": ("CA501", "error"),
     "nccl-mismatch": ("CA307", "error"),

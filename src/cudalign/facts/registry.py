@@ -83,6 +83,8 @@ class ImageConfig:
     config_digest: str
     platform: str
     """``os/architecture[/variant]`` of the manifest read."""
+    platforms: tuple[str, ...] = ()
+    """Every platform the reference is published for: its index's entries, or the one manifest's."""
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     url: str = ""
@@ -348,8 +350,9 @@ class RegistryClient:
         shown = f"{registry}/{repository}{'@' if _DIGEST.fullmatch(reference) else ':'}{reference}"
         body, media, digest = self._document(registry, repo, "manifests", reference, ACCEPT)
         doc = _json(body, f"{shown}: the manifest")
+        platforms: tuple[str, ...] = ()
         if media in INDEX_TYPES or "manifests" in doc:
-            entry = _pick(doc, self.platform, shown)
+            entry, platforms = _pick(doc, self.platform, shown)
             body, media, digest = self._document(
                 registry, repo, "manifests", entry, ", ".join(MANIFEST_TYPES)
             )
@@ -380,6 +383,7 @@ class RegistryClient:
             digest=digest,
             config_digest=cdigest,
             platform=plat or self.platform,
+            platforms=platforms or ((plat,) if plat else ()),
             env=env,
             labels=labels,
             url=f"{self._base(registry)}/v2/{repo}/blobs/{cdigest}",
@@ -407,13 +411,15 @@ def _json(body: bytes, what: str) -> dict[str, Any]:
     return doc
 
 
-def _pick(index: Mapping[str, Any], platform: str, shown: str) -> str:
-    """The digest of the index entry for ``os/arch[/variant]``."""
+def _pick(index: Mapping[str, Any], platform: str, shown: str) -> tuple[str, tuple[str, ...]]:
+    """(the digest of the index entry for ``os/arch[/variant]``, every platform the index lists). An index
+    without the wanted platform gives its first entry (the image still tells its CUDA; the platforms say
+    it cannot run on the host)."""
     want = platform.split("/")
     entries = index.get("manifests")
     if not isinstance(entries, list):
         raise RegistryError(f"{shown}: the image index lists no manifests")
-    seen: list[str] = []
+    found: list[tuple[list[str], object]] = []
     for entry in entries:
         if not isinstance(entry, dict):
             continue
@@ -424,12 +430,19 @@ def _pick(index: Mapping[str, Any], platform: str, shown: str) -> str:
             have.append(str(plat["variant"]))
         if have[:2] == ["unknown", "unknown"]:
             continue  # attestation manifests (buildkit) are no platform
-        seen.append("/".join(have))
-        if have[:2] == want[:2] and (len(want) < 3 or have[2:3] == want[2:3]):
-            digest = entry.get("digest")
-            if isinstance(digest, str) and _DIGEST.fullmatch(digest):
-                return digest
-            raise RegistryError(f"{shown}: the index entry for {platform} has no sha256 digest")
-    raise ManifestUnknown(
-        f"{shown}: no {platform} image in its index (it has {', '.join(seen) or 'none'})", code="NO_PLATFORM"
+        found.append((have, entry.get("digest")))
+    seen = tuple("/".join(have) for have, _ in found)
+    if not found:
+        raise ManifestUnknown(f"{shown}: its index lists no platform image", code="NO_PLATFORM")
+    match = next(
+        (
+            (have, digest)
+            for have, digest in found
+            if have[:2] == want[:2] and (len(want) < 3 or have[2:3] == want[2:3])
+        ),
+        None,
     )
+    have, digest = match or found[0]
+    if isinstance(digest, str) and _DIGEST.fullmatch(digest):
+        return digest, seen
+    raise RegistryError(f"{shown}: the index entry for {'/'.join(have)} has no sha256 digest")

@@ -157,6 +157,10 @@ KINDS: dict[str, dict[str, Field]] = {
         "min_driver": _opt("version", "first Linux driver that supports the GPU"),
         "open_module_required": _opt("bool", "only NVIDIA's open kernel modules support it"),
     },
+    "gpu_host": {
+        "gpus": _req("list[str]", "ids of gpu facts whose products come only with this host CPU"),
+        "arch": _req("str", "the host's machine as uname -m names it: aarch64"),
+    },
     "gpu_datasheet": {
         "gpu": _req("str", "the gpu fact's id the figures are for"),
         "memory_bandwidth_gbs": _opt("float", "peak memory bandwidth, GB/s, as the datasheet states it"),
@@ -252,6 +256,16 @@ KINDS: dict[str, dict[str, Field]] = {
             "the lowest compute capability the release notes of `repository` state (its tags only: another "
             "framework's container of the release may state another)",
         ),
+    },
+    "image_platforms": {
+        "repository": _req("str", "the repository path without registry (vllm/vllm-openai)"),
+        "repositories": _opt("list[str]", "other repositories whose tags these platforms hold for"),
+        "tag_pattern": _req(
+            "regex", "re.fullmatch on the tag; a group 'version' is what 'versions' and 'package' read"
+        ),
+        "versions": _opt("specifier", "the versions the tag names that this fact covers (absent: every one)"),
+        "package": _opt("str", "the PyPI package whose releases the tag's version names (vllm, torch)"),
+        "platforms": _req("list[str]", "the os/arch its image index publishes: linux/amd64, linux/arm64"),
     },
     "image_vendor": {
         "repository": _req("str", "a repository path, or a prefix ending in '/' (rocm/)"),

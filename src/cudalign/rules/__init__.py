@@ -350,6 +350,13 @@ ENGINE_RULES: tuple[Rule, ...] = (
         images.container_no_gpu,
     ),
     Rule(
+        "CA404",
+        "image-platform-missing",
+        Severity.ERROR,
+        "The image is not published for the host's CPU architecture",
+        images.image_platform_missing,
+    ),
+    Rule(
         "CA501",
         "library-not-on-path",
         Severity.ERROR,

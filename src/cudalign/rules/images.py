@@ -15,7 +15,12 @@ from cudalign.rules.common import Hit, topic_refs
 if TYPE_CHECKING:
     from cudalign.rules import Context
 
-__all__ = ["container_no_gpu", "forward_compat_unsupported", "image_requires_newer_driver"]
+__all__ = [
+    "container_no_gpu",
+    "forward_compat_unsupported",
+    "image_platform_missing",
+    "image_requires_newer_driver",
+]
 
 
 def _image_refs(ctx: Context) -> tuple[FactRef, ...]:
@@ -362,4 +367,88 @@ def container_no_gpu(ctx: Context) -> Iterator[Hit]:
         f"{len(ctx.host.gpus)} GPUs visible).",
         "Start it with --gpus all (or a compose/k8s GPU reservation) on a host with the NVIDIA container "
         "toolkit.",
+    )
+
+
+def image_platform_missing(ctx: Context) -> Iterator[Hit]:
+    """The image is not published for the host's CPU architecture: it cannot run there.
+
+    **What it checks.** The platforms the image's tag is published for (its image index, read with
+    ``--registry``; offline the ``image_platforms`` facts of its family: ``pytorch/pytorch`` CUDA tags are
+    ``linux/amd64`` only, ``vllm/vllm-openai`` is ``linux/amd64`` before v0.10.2 and multi-arch from it)
+    against the host's architecture (``--arch``, or the recorded or probed host's ``uname -m``). A tag no
+    fact covers is not judged.
+
+    **Why.** Docker either finds no manifest for the host (``no matching manifest for linux/arm64/v8 in
+    the manifest list entries``) or pulls the other platform's image, warns that ``the requested image's
+    platform (linux/amd64) does not match the detected host platform`` and the container dies with
+    ``exec format error``. GH200, GB200, GB300, DGX Spark (GB10) and Jetson hosts are ``aarch64``.
+
+    **How to fix.** Use a tag of the family that is published for the host's platform (the finding names
+    the nearest one the facts know), or build the image for the host's platform (``docker buildx build
+    --platform linux/arm64``), e.g. from an ``nvidia/cuda`` base, which is multi-arch.
+
+    **Example.** ``pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime`` on an ``aarch64`` host: fails; on
+    ``x86_64``: no finding; ``vllm/vllm-openai:v0.11.0`` on ``aarch64``: no finding.
+    """
+    platforms = ctx.stack.image_platforms
+    arch = ctx.host.os.arch
+    if not ctx.stack.image or not platforms or not arch:
+        return
+    from cudalign.facts.image_platforms import has_platform, oci_platform
+
+    if has_platform(platforms, arch):
+        return
+    want = oci_platform(arch)
+    refs = [
+        r
+        for r in ctx.stack.facts
+        if r.id.startswith("registry.")
+        or (r.id in ctx.facts and ctx.facts.get(r.id).kind == "image_platforms")
+    ]
+    nearest, base = _platform_alternatives(ctx, arch, refs)
+    build = f"build the image for {want} (docker buildx build --platform {want}){base}"
+    yield Hit(
+        f"{ctx.stack.image} is published for {', '.join(platforms)} only, not for this host's {want} "
+        f"({arch}): Docker finds no {want} image in it, or runs the {platforms[0]} one and the container "
+        "dies with 'exec format error'.",
+        f"Use {nearest}, the nearest tag published for {want}, or {build}."
+        if nearest
+        else build[0].upper() + build[1:] + ".",
+        tuple(refs),
+    )
+
+
+def _platform_alternatives(ctx: Context, arch: str, refs: list[FactRef]) -> tuple[str, str]:
+    """(the family's nearest tag published for ``arch``, a clause naming an ``nvidia/cuda`` base of the
+    image's CUDA that is), each ``""`` when the facts know none."""
+    from cudalign.facts.image_platforms import has_platform, nearest_tag, published_platforms
+    from cudalign.facts.image_tags import judge_tag
+    from cudalign.stack.images import parse_reference
+
+    assert ctx.stack.image is not None
+    name = parse_reference(ctx.stack.image)
+    where = ctx.stack.image.split("@", 1)[0].rsplit(":", 1)[0] if name.tag else ctx.stack.image
+    nearest = ""
+    for repo in name.candidates():
+        found = nearest_tag(ctx.facts, repo, name.tag or "latest", arch)
+        if found is not None:
+            refs.append(found[1].ref)
+            nearest = f"{where}:{found[0]}"
+            break
+    if not ctx.stack.image_cuda:
+        return nearest, ""
+    tag = f"{ctx.stack.image_cuda}-runtime-ubuntu22.04"
+    said = judge_tag(ctx.facts, "nvidia/cuda", tag)
+    if said.exists is False:
+        if not said.suggestion:
+            return nearest, ""
+        tag = said.suggestion
+    base = published_platforms(ctx.facts, ("nvidia/cuda",), tag)
+    if base.fact is None or not has_platform(base.platforms, arch):
+        return nearest, ""
+    refs.append(base.fact.ref)
+    return nearest, (
+        f", e.g. FROM nvidia/cuda:{tag} (the same CUDA, published for {', '.join(base.platforms)}) with the "
+        "framework's builds for this architecture"
     )

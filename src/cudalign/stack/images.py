@@ -115,6 +115,9 @@ class ImageInfo:
     cudnn: str | None = None
     """The cuDNN installed in the image (``NV_CUDNN_VERSION`` of its config, ``9.1.0.70``; or the
     major a ``cudnn9`` tag names), when known; ``""`` when its tag names a flavour without cuDNN."""
+    platforms: tuple[str, ...] = ()
+    """The platforms (``linux/amd64`` …) the image is published for: its index's (online), or the
+    ``image_platforms`` fact's; ``()`` when not known."""
 
 
 ImageReader = Callable[[ImageName], "ImageInfo | None"]
@@ -135,6 +138,25 @@ def image_facts(facts: Facts, reference: str, reader: ImageReader | None = None)
         found = reader(name)
         if found is not None:
             return found
+    return _with_platforms(facts, _known(facts, reference, name))
+
+
+def _with_platforms(facts: Facts, info: ImageInfo) -> ImageInfo:
+    """The image's facts with the platforms the knowledge base says its tag is published for."""
+    from cudalign._dataclass import replace
+    from cudalign.facts.image_platforms import published_platforms
+
+    name = info.name
+    if name is None or (name.digest is not None and name.tag is None):
+        return info  # a digest names one image of one platform: its index is not known
+    said = published_platforms(facts, name.candidates(), name.tag or "latest")
+    if said.fact is None:
+        return info
+    return replace(info, platforms=said.platforms, facts=(*info.facts, said.fact.ref))
+
+
+def _known(facts: Facts, reference: str, name: ImageName) -> ImageInfo:
+    """:func:`image_facts` from the knowledge base alone."""
     if image_vendor(facts, name) is not None:
         return _vendor_only(facts, reference, name)
     missing = _unpublished(facts, reference, name)

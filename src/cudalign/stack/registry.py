@@ -25,6 +25,7 @@ import re
 from typing import TYPE_CHECKING
 
 from cudalign.errors import NetworkError
+from cudalign.facts.image_platforms import oci_platform
 from cudalign.model import FactRef
 from cudalign.stack.images import DOCKER_HUB, ImageInfo, ImageName, image_facts
 
@@ -91,6 +92,9 @@ def info_from_config(facts: Facts, name: ImageName, cfg: ImageConfig, *, checked
             fact.kind in _KEEP_KINDS or (fact.kind == "image_require" and require == kb.require)
         ):
             keep.append(r)
+    platforms = cfg.platforms or kb.platforms
+    if not cfg.platforms:
+        keep.extend(r for r in kb.facts if r.id in facts and facts.get(r.id).kind == "image_platforms")
     accelerator = "nvidia" if cuda else kb.accelerator
     cudnn = env.get("NV_CUDNN_VERSION", "").strip() or env.get("CUDNN_VERSION", "").strip() or kb.cudnn
     return ImageInfo(
@@ -108,6 +112,7 @@ def info_from_config(facts: Facts, name: ImageName, cfg: ImageConfig, *, checked
         name=name,
         torch_build=torch_build,
         accelerator=accelerator,
+        platforms=platforms,
     )
 
 
@@ -177,16 +182,6 @@ class RegistryReader:
             return None
         checked = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
         return info_from_config(self._facts, name, cfg, checked=checked)
-
-
-_ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "ppc64le": "ppc64le"}
-
-
-def oci_platform(arch: str | None) -> str:
-    """A machine (``uname -m``) as an OCI platform: ``aarch64`` -> ``linux/arm64``; default linux/amd64."""
-    if arch and "/" in arch:
-        return arch
-    return f"linux/{_ARCHES.get((arch or 'x86_64').lower(), (arch or 'amd64').lower())}"
 
 
 def _api_url(name: ImageName, reference: str) -> str:

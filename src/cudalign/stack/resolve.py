@@ -311,6 +311,7 @@ def build(
         image_require=image.require if image else None,
         image_compat=image.compat if image else None,
         image_require_disabled=image.require_disabled if image else False,
+        image_platforms=image.platforms if image else (),
         conflicts=tuple(dict.fromkeys(conflicts)),
         requested=_with_index(request),
         constraints=request.constraint_items,
