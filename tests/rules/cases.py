@@ -75,8 +75,17 @@ CASES: dict[str, RuleCases] = {
         (
             EngineCase("CUDA 13 torch on R575", ("torch==2.11.0",), ("H100",), "575.57.08"),
             EngineCase("a GPU newer than the driver", ("torch==2.7.0+cu128",), ("RTX 5090",), "560.35.03"),
+            EngineCase(
+                "CUDA 11.0 torch below CUDA 11.0's own driver", ("torch==1.7.1+cu110",), ("T4",), "440.33.01"
+            ),
         ),
-        (EngineCase("CUDA 13 torch on R580", ("torch==2.11.0",), ("H100",), NEW),),
+        (
+            EngineCase("CUDA 13 torch on R580", ("torch==2.11.0",), ("H100",), NEW),
+            # 450.51.06 is below the 11.x compatibility floor (450.80.02) but CUDA 11.0's own driver: native
+            EngineCase(
+                "CUDA 11.0 torch on CUDA 11.0's driver", ("torch==1.7.1+cu110",), ("T4",), "450.51.06"
+            ),
+        ),
     ),
     "CA102": RuleCases(
         (EngineCase("cu128 torch on R550", ("torch==2.9.0",), ADA, "550.107.02"),),

@@ -48,7 +48,9 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
 
     **What it checks.** For each part of the stack with compiled CUDA code (torch's runtime from its
     variant, vLLM's wheel, neighbouring packages), the host driver against the minor-version-compatibility
-    floor of that CUDA major (``cuda_major`` facts: 12.x needs >= 525.60.13, 13.x >= 580.65.06). It also
+    floor of that CUDA major (``cuda_major`` facts: 12.x needs >= 525.60.13, 13.x >= 580.65.06), unless the
+    driver is at least the one that CUDA minor shipped with (``toolkit`` facts: CUDA 11.0 runs natively from
+    450.36.06, below the 11.x floor 450.80.02). It also
     checks each GPU's first supported driver (``gpu.min_driver``) and the last branch for its
     architecture (``driver_branch.last_for``: R580 is the last for Maxwell, Pascal and Volta).
 
@@ -90,6 +92,8 @@ def driver_too_old(ctx: Context) -> Iterator[Hit]:
             continue
         if user < floor.value:
             need = query.min_driver_for_cuda(ctx.facts, query.cuda_minor(cuda), driver_os(ctx.host))
+            if need.value is not None and user >= need.value:
+                continue  # below the major's compatibility floor, but at least this minor's own driver (11.0)
             upgrade, target = _upgrade(ctx, need.value or floor.value)
             yield Hit(
                 f"{what} needs CUDA {cuda}, but {ctx.user_driver_text} is older than "
