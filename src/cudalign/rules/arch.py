@@ -184,8 +184,10 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
     when none does.
 
     **How to fix.** Install a build that includes the architecture (e.g. torch ``+cu128`` or newer for
-    Blackwell ``sm_120``). In an image whose releases' torch the knowledge base knows (``image_torch``
-    facts), the fix names the first release whose torch has it (text-generation-inference 3.3.1).
+    Blackwell ``sm_120``); where another CUDA variant of the same torch release has it, the fix names it
+    (torch 1.9.0's PyPI build is CUDA 10.2 without ``sm_86``: ``1.9.0+cu111`` has it). In an image whose
+    releases' torch the knowledge base knows (``image_torch`` facts), the fix names the first release
+    whose torch has it (text-generation-inference 3.3.1).
 
     **Example.** torch 2.6.0+cu124 on an RTX 5090 (sm_120): fails; torch 2.7.0+cu128 runs.
     ``nvcr.io/nvidia/pytorch:20.06-py3`` (CUDA 11.0) on an RTX 3090 (sm_86, CUDA 11.1): fails, use 21.02.
@@ -250,6 +252,11 @@ def gpu_arch_not_in_build(ctx: Context) -> Iterator[Hit]:
         fix = (
             f"Install a newer build of {b.what.split()[0]} that includes {cc.sm} (e.g. a newer CUDA variant)."
         )
+        alt = _variant_with(ctx, cc) if b.what.startswith("torch ") else None
+        if alt is not None:  # the same release in another CUDA variant has it (torch 1.9.0+cu111 for sm_86)
+            fix = (
+                f"Install torch {alt} (the same release for another CUDA, with {cc.sm}), or a newer release."
+            )
         release = _image_release_with(ctx, cc) if b.what.startswith("torch ") else None
         if release is not None:
             fix = f"{release[0]}, or {fix[0].lower()}{fix[1:]}"
