@@ -27,7 +27,7 @@ from packaging.version import InvalidVersion, Version
 if TYPE_CHECKING:
     from packaging.markers import Marker as PackagingMarker
 
-__all__ = ["Marker", "Requirement", "canonicalize_name"]
+__all__ = ["Marker", "Requirement", "canonicalize_name", "error_line"]
 
 
 def canonicalize_name(name: str) -> str:
@@ -36,6 +36,16 @@ def canonicalize_name(name: str) -> str:
     while "--" in value:
         value = value.replace("--", "-")
     return value
+
+
+def error_line(exc: Exception) -> str:
+    """packaging's parse error on one line: its first line, and the column its caret line points at
+    (packaging writes the text indented by four spaces, with ``^``/``~`` under the place it stopped)."""
+    lines = str(exc).splitlines() or ["invalid requirement"]
+    caret = next((line for line in lines[1:] if line.strip() and set(line.strip()) <= {"^", "~"}), None)
+    if caret is None:
+        return lines[0]
+    return f"{lines[0]} (at column {len(caret) - len(caret.lstrip()) - 3})"
 
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"  # patterns are compiled on first use (re caches them)

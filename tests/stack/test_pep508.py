@@ -261,3 +261,13 @@ def test_the_engine_modules_take_requirements_from_here() -> None:
 
     modules = [importlib.import_module(f"cudalign.stack.{m}") for m in ("releases", "request", "resolve")]
     assert all(m.Requirement is _pep508.Requirement for m in modules)
+
+
+def test_packagings_error_reads_on_one_line_with_its_column() -> None:
+    """request, -r files and scan word a requirement packaging refuses alike (``error_line``)."""
+    with pytest.raises(ValueError) as caught:
+        PackagingRequirement("torch=2.5")
+    line = _pep508.error_line(caught.value)
+    assert "\n" not in line and line.startswith(str(caught.value).splitlines()[0])
+    assert line.endswith("(at column 6)")
+    assert _pep508.error_line(ValueError("no caret here")) == "no caret here"

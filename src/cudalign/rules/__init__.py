@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from packaging.version import Version
 
@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 
+_T = TypeVar("_T")
+
+
 class Context:
     """A host, a stack, the knowledge base and requested features, with answers computed once."""
 
@@ -52,6 +55,12 @@ class Context:
         self.memo: dict[str, object] = {}
         """What several rules derive alike from this host and stack (their builds, the CUDA majors
         provided …), computed by the first that asks."""
+
+    def once(self, key: str, make: Callable[[], _T]) -> _T:
+        """``make()``'s answer for this host and stack, computed by the first rule that asks for ``key``."""
+        if key not in self.memo:
+            self.memo[key] = make()
+        return cast("_T", self.memo[key])
 
     @cached_property
     def driver(self) -> Version | None:

@@ -33,11 +33,7 @@ class _Build:
 
 def _builds(ctx: Context) -> list[_Build]:
     """The builds of the stack with their architectures (:func:`_find_builds`), once per context."""
-    found = ctx.memo.get("arch.builds")
-    if found is None:
-        found = ctx.memo["arch.builds"] = tuple(_find_builds(ctx))
-    assert isinstance(found, tuple)
-    return list(found)
+    return list(ctx.once("arch.builds", lambda: tuple(_find_builds(ctx))))
 
 
 def _find_builds(ctx: Context) -> list[_Build]:

@@ -100,11 +100,7 @@ def _major(text: str | None) -> int | None:
 
 def cuda_majors_provided(ctx: Context) -> set[int]:
     """CUDA majors whose libraries the stack or host provides: torch, nvidia-* wheels, toolkits, image."""
-    found = ctx.memo.get("cuda_majors_provided")
-    if found is None:
-        found = ctx.memo["cuda_majors_provided"] = frozenset(_cuda_majors_provided(ctx))
-    assert isinstance(found, frozenset)
-    return set(found)
+    return set(ctx.once("cuda_majors_provided", lambda: frozenset(_cuda_majors_provided(ctx))))
 
 
 def _cuda_majors_provided(ctx: Context) -> set[int]:
@@ -133,11 +129,7 @@ def _cuda_majors_provided(ctx: Context) -> set[int]:
 
 def cudnn_majors_provided(ctx: Context) -> set[int]:
     """cuDNN majors present: torch's pin, the host's cuDNN, installed nvidia-cudnn wheels."""
-    found = ctx.memo.get("cudnn_majors_provided")
-    if found is None:
-        found = ctx.memo["cudnn_majors_provided"] = frozenset(_cudnn_majors_provided(ctx))
-    assert isinstance(found, frozenset)
-    return set(found)
+    return set(ctx.once("cudnn_majors_provided", lambda: frozenset(_cudnn_majors_provided(ctx))))
 
 
 def _cudnn_majors_provided(ctx: Context) -> set[int]:
@@ -159,11 +151,7 @@ def _cudnn_majors_provided(ctx: Context) -> set[int]:
 
 def neighbour_needs(ctx: Context) -> list[tuple[Component, Fact]]:
     """Packages that load CUDA libraries they do not bring (``package_build.cuda_major``), with the fact."""
-    found = ctx.memo.get("neighbour_needs")
-    if found is None:
-        found = ctx.memo["neighbour_needs"] = tuple(_neighbour_needs(ctx))
-    assert isinstance(found, tuple)
-    return list(found)
+    return list(ctx.once("neighbour_needs", lambda: tuple(_neighbour_needs(ctx))))
 
 
 def _neighbour_needs(ctx: Context) -> list[tuple[Component, Fact]]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from cudalign._pep508 import error_line
 from cudalign.model import Location
 from cudalign.scan import shellwords
 from cudalign.scan.model import Declared, Include, IndexRef, Problem, SourceFile
@@ -109,8 +110,7 @@ def declared(text: str, location: Location) -> Declared | Problem | None:
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "invalid requirement"
-        return Problem(location, f"not a valid requirement {shorten(text)!r}: {first}")
+        return Problem(location, f"not a valid requirement {shorten(text)!r}: {error_line(exc)}")
     except ValueError:  # older packaging raises it bare for a number too long to convert
         too_long = "a version in it has a number too long to be one"
         return Problem(location, f"not a valid requirement {shorten(text)!r}: {too_long}")

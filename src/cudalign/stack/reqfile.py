@@ -52,7 +52,7 @@ def _split_option(line: str) -> tuple[str, str]:
 
 def _requirement(line: str, where: str) -> str:
     """The requirement on ``line`` without per-requirement options; checked unless it is a direct path."""
-    from cudalign._pep508 import Requirement
+    from cudalign._pep508 import Requirement, error_line
 
     text = line.split(" --", 1)[0].strip()
     if text.startswith((".", "/", "~", "file:")) or "://" in text.split("@", 1)[0]:
@@ -60,8 +60,7 @@ def _requirement(line: str, where: str) -> str:
     try:
         Requirement(text)
     except ValueError as exc:  # packaging's InvalidRequirement, or a bare one from older packaging
-        first = (str(exc).splitlines() or ["invalid requirement"])[0]
-        raise InvalidInput(f"{where}: not a valid requirement {text[:80]!r}: {first}") from None
+        raise InvalidInput(f"{where}: not a valid requirement {text[:80]!r}: {error_line(exc)}") from None
     return text
 
 

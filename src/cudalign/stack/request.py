@@ -15,7 +15,7 @@ from functools import lru_cache
 from packaging.specifiers import SpecifierSet
 
 from cudalign._dataclass import dataclass, field
-from cudalign._pep508 import Requirement, canonicalize_name
+from cudalign._pep508 import Requirement, canonicalize_name, error_line
 from cudalign.errors import InvalidInput
 
 __all__ = ["TORCH_INDEX", "Request", "Written", "foreign_index_variant", "parse_requirements"]
@@ -176,15 +176,6 @@ def _archive_name_or(text: str) -> str:
     return text.split("@", 1)[1].split(";", 1)[0].strip()
 
 
-def _one_line(message: str) -> str:
-    """packaging's parse error on one line: its first line, and the column its caret line points at."""
-    lines = message.splitlines() or ["invalid requirement"]
-    caret = next((line for line in lines[1:] if line.strip() and set(line.strip()) <= {"^", "~"}), None)
-    if caret is None:
-        return lines[0]
-    return f"{lines[0]} (at column {len(caret) - len(caret.lstrip()) - 3})"
-
-
 def _parse(text: str, shown: str) -> Requirement:
     try:
         return Requirement(text)
@@ -193,7 +184,7 @@ def _parse(text: str, shown: str) -> Requirement:
         from packaging.requirements import InvalidRequirement
 
         if isinstance(exc, (InvalidRequirement, InvalidMarker)):
-            raise InvalidInput(f"requirement {shown!r}: {_one_line(str(exc))}") from None
+            raise InvalidInput(f"requirement {shown!r}: {error_line(exc)}") from None
         # older packaging: a number too long to convert, raised bare
         raise InvalidInput(f"requirement {shown[:80]!r}: a version has a number too long to be one") from None
 
